@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/iamd/iamd/internal/server"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("iamd serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := server.Config{Getenv: getenv}
+	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, "IAMD_ADDR", "127.0.0.1:8080"), "listen address (env IAMD_ADDR)")
+	fs.StringVar(&cfg.DataDir, "data", envOr(getenv, "IAMD_DATA", "iamd-data"), "data directory: SQLite database, master key, root credentials (env IAMD_DATA)")
+	fs.StringVar(&cfg.StoreURL, "store", getenv(server.EnvStore), "store URL: sqlite:PATH or postgres://... (env IAMD_STORE; default SQLite in the data directory)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS when set with --tls-key")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "iamd serve: --log-level: %v\n", err)
+		return 2
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := server.Run(ctx, cfg); err != nil {
+		fmt.Fprintf(stderr, "iamd serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func account(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(stderr, "usage: iamd account create [--data DIR] [--store URL] [--id ACCOUNT] [--email EMAIL] [--credentials FILE]")
+		return 2
+	}
+	fs := flag.NewFlagSet("iamd account create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data", envOr(getenv, "IAMD_DATA", "iamd-data"), "data directory (env IAMD_DATA)")
+	storeURL := fs.String("store", getenv(server.EnvStore), "store URL (env IAMD_STORE)")
+	id := fs.String("id", "", "12-digit account ID (random when empty)")
+	email := fs.String("email", "", "root user's email address")
+	credFile := fs.String("credentials", "", "write the root access key to this file (0600) instead of standard output")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	st, err := server.OpenState(ctx, *dataDir, *storeURL, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "iamd account create: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	res, err := server.CreateAccount(ctx, st, *id, *email, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "iamd account create: %v\n", err)
+		return 1
+	}
+	if *credFile != "" {
+		if err := server.WriteRootCredentials(*credFile, res); err != nil {
+			fmt.Fprintf(stderr, "iamd account create: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "account %s created; root credentials written to %s\n", res.Account.ID, *credFile)
+		return 0
+	}
+	fmt.Fprintf(stdout, "account %s created\nroot access key ID:     %s\nroot secret access key: %s\n(shown once; root access keys are discouraged: create IAM users, then delete this key)\n",
+		res.Account.ID, res.RootAccessKeyID, res.RootSecretAccessKey)
+	return 0
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}

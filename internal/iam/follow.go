@@ -1,0 +1,78 @@
+package iam
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/iamd/iamd/internal/store"
+)
+
+// Follow keeps the view up to date with commits made by other processes
+// (replicas on a shared PostgreSQL, or admin commands on the same SQLite
+// file). It applies the store's changes after revision from, in revision
+// order, whenever the store notifies (if it can) and at least every
+// interval, until ctx is done. Records this process already applied are
+// recognised by their revision and skipped.
+func (v *View) Follow(ctx context.Context, st store.Store, from int64, interval time.Duration, log *slog.Logger) {
+	var notify <-chan struct{}
+	if n, ok := st.(store.Notifier); ok {
+		if ch, err := n.Notify(ctx); err == nil {
+			notify = ch
+		} else {
+			log.Warn("store notifications unavailable; polling", "err", err)
+		}
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	rev := from
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-notify:
+		}
+		for {
+			recs, next, err := st.Changes(ctx, rev, 1000)
+			if errors.Is(err, store.ErrCompacted) {
+				log.Warn("change log compacted past this replica; reloading")
+				fresh := NewView()
+				r, lerr := fresh.LoadFrom(ctx, st)
+				if lerr != nil {
+					log.Error("reload", "err", lerr)
+					break
+				}
+				v.replaceWith(fresh)
+				rev = r
+				break
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("follow changes", "err", err)
+				}
+				break
+			}
+			for _, r := range recs {
+				if err := v.Apply(r); err != nil {
+					log.Error("apply change", "kind", r.Kind, "key", r.Key, "err", err)
+				}
+			}
+			if next <= rev || len(recs) == 0 {
+				rev = max(rev, next)
+				break
+			}
+			rev = next
+		}
+	}
+}
+
+// replaceWith swaps in the state of a freshly loaded view.
+func (v *View) replaceWith(fresh *View) {
+	fresh.mu.Lock()
+	defer fresh.mu.Unlock()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.rev, v.accounts, v.keys, v.usage, v.aliases, v.order = fresh.rev, fresh.accounts, fresh.keys, fresh.usage, fresh.aliases, fresh.order
+}

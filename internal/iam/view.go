@@ -1,0 +1,376 @@
+package iam
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/iamd/iamd/internal/store"
+)
+
+// View is the in-memory projection of the stored IAM records. It is safe for
+// concurrent use; values it returns must be treated as read-only.
+type View struct {
+	mu       sync.RWMutex
+	rev      int64
+	accounts map[string]*AccountView
+	keys     map[string]*Entry[AccessKey]
+	usage    map[string]*Entry[KeyUsage]
+	aliases  map[string]string // alias → account ID
+	order    []string          // account IDs in creation order
+}
+
+// AccountView is the state of one account. Its fields are guarded by the
+// View's lock.
+type AccountView struct {
+	Account *Entry[Account]
+
+	users    table[User]
+	groups   table[Group]
+	roles    table[Role]
+	profiles table[InstanceProfile]
+	policies table[Policy]
+	mfa      table[MFADevice]
+	oidc     table[OIDCProvider]
+	saml     table[SAMLProvider]
+	roleUse  map[string]*Entry[RoleUsage]
+	workload table[Workload]
+
+	usersByID    map[string]*Entry[User]
+	groupsByID   map[string]*Entry[Group]
+	rolesByID    map[string]*Entry[Role]
+	members      map[string]map[string]struct{} // group ID → user IDs
+	keysByUser   map[string][]string            // user ID ("" for root) → key IDs
+	attachments  map[string]int                 // policy ARN → attachment count
+	boundaryUses map[string]int                 // policy ARN → boundary uses
+	profilesOf   map[string]map[string]struct{} // role ID → instance profile keys
+
+	// policyGen changes whenever a group, a managed policy or a role changes,
+	// so that caches of compiled principal policies know to rebuild.
+	policyGen uint64
+}
+
+func newAccountView() *AccountView {
+	return &AccountView{
+		users:        newTable[User](),
+		groups:       newTable[Group](),
+		roles:        newTable[Role](),
+		profiles:     newTable[InstanceProfile](),
+		policies:     newTable[Policy](),
+		mfa:          newTable[MFADevice](),
+		oidc:         newTable[OIDCProvider](),
+		saml:         newTable[SAMLProvider](),
+		workload:     newTable[Workload](),
+		roleUse:      make(map[string]*Entry[RoleUsage]),
+		usersByID:    make(map[string]*Entry[User]),
+		groupsByID:   make(map[string]*Entry[Group]),
+		rolesByID:    make(map[string]*Entry[Role]),
+		members:      make(map[string]map[string]struct{}),
+		keysByUser:   make(map[string][]string),
+		attachments:  make(map[string]int),
+		boundaryUses: make(map[string]int),
+		profilesOf:   make(map[string]map[string]struct{}),
+	}
+}
+
+// NewView returns an empty View.
+func NewView() *View {
+	return &View{
+		accounts: make(map[string]*AccountView),
+		keys:     make(map[string]*Entry[AccessKey]),
+		usage:    make(map[string]*Entry[KeyUsage]),
+		aliases:  make(map[string]string),
+	}
+}
+
+// LoadFrom builds the view from every record of st and returns the revision
+// it reflects.
+func (v *View) LoadFrom(ctx context.Context, st store.Store) (int64, error) {
+	return st.Load(ctx, v.Apply)
+}
+
+// Rev returns the highest revision applied.
+func (v *View) Rev() int64 {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.rev
+}
+
+// Apply applies one stored record (or deletion) to the view. Records older
+// than what the view already holds for the same key are ignored, so applying
+// a record twice, or out of order with a newer one, is harmless.
+func (v *View) Apply(r store.Record) error {
+	var value any
+	if !r.Deleted {
+		var err error
+		if value, err = decode(r.Kind, r.Data); err != nil {
+			return fmt.Errorf("decode %s/%s/%s: %w", r.Kind, r.Account, r.Key, err)
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.apply(r, value)
+	return nil
+}
+
+func decode(kind string, data []byte) (any, error) {
+	var v any
+	switch kind {
+	case KindAccount:
+		v = new(Account)
+	case KindAlias:
+		v = new(string)
+	case KindUser:
+		v = new(User)
+	case KindGroup:
+		v = new(Group)
+	case KindRole:
+		v = new(Role)
+	case KindInstanceProfile:
+		v = new(InstanceProfile)
+	case KindPolicy:
+		v = new(Policy)
+	case KindAccessKey:
+		v = new(AccessKey)
+	case KindKeyUsage:
+		v = new(KeyUsage)
+	case KindMFADevice:
+		v = new(MFADevice)
+	case KindOIDCProvider:
+		v = new(OIDCProvider)
+	case KindSAMLProvider:
+		v = new(SAMLProvider)
+	case KindRoleUsage:
+		v = new(RoleUsage)
+	case KindWorkload:
+		v = new(Workload)
+	default:
+		return nil, nil // unknown kinds (from a newer version) are skipped
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (v *View) account(id string) *AccountView {
+	a, ok := v.accounts[id]
+	if !ok {
+		a = newAccountView()
+		v.accounts[id] = a
+	}
+	return a
+}
+
+// apply is Apply with the lock held and the data decoded. value is nil for a
+// deletion or an unknown kind.
+func (v *View) apply(r store.Record, value any) {
+	if r.Rev > v.rev {
+		v.rev = r.Rev
+	}
+	if !r.Deleted && value == nil {
+		return
+	}
+	switch r.Kind {
+	case KindAccount:
+		a := v.account(r.Key)
+		if a.Account != nil && a.Account.Rev >= r.Rev {
+			return
+		}
+		if r.Deleted {
+			delete(v.accounts, r.Key)
+			return
+		}
+		if a.Account == nil {
+			v.order = append(v.order, r.Key)
+		}
+		a.Account = &Entry[Account]{V: value.(*Account), Version: r.Version, Rev: r.Rev}
+	case KindAlias:
+		if r.Deleted {
+			delete(v.aliases, r.Key)
+		} else {
+			v.aliases[r.Key] = *value.(*string)
+		}
+	case KindAccessKey:
+		old := v.keys[r.Key]
+		if old != nil && old.Rev >= r.Rev {
+			return
+		}
+		if old != nil {
+			a := v.account(old.V.Account)
+			a.keysByUser[old.V.UserID] = remove(a.keysByUser[old.V.UserID], r.Key)
+			delete(v.keys, r.Key)
+		}
+		if r.Deleted {
+			return
+		}
+		k := value.(*AccessKey)
+		v.keys[r.Key] = &Entry[AccessKey]{V: k, Version: r.Version, Rev: r.Rev}
+		a := v.account(k.Account)
+		a.keysByUser[k.UserID] = append(a.keysByUser[k.UserID], r.Key)
+	case KindKeyUsage:
+		if r.Deleted {
+			delete(v.usage, r.Key)
+		} else if old := v.usage[r.Key]; old == nil || old.Rev < r.Rev {
+			v.usage[r.Key] = &Entry[KeyUsage]{V: value.(*KeyUsage), Version: r.Version, Rev: r.Rev}
+		}
+	default:
+		a := v.account(r.Account)
+		a.apply(r, value)
+	}
+}
+
+func (a *AccountView) apply(r store.Record, value any) {
+	switch r.Kind {
+	case KindUser:
+		old, _ := a.users.get(r.Key)
+		if old != nil && old.Rev >= r.Rev {
+			return
+		}
+		if old != nil {
+			a.unindexUser(old.V)
+			delete(a.usersByID, old.V.ID)
+			a.users.del(r.Key)
+		}
+		if r.Deleted {
+			return
+		}
+		e := &Entry[User]{V: value.(*User), Version: r.Version, Rev: r.Rev}
+		a.users.put(r.Key, e)
+		a.usersByID[e.V.ID] = e
+		a.indexUser(e.V)
+	case KindGroup:
+		a.policyGen++
+		old, _ := a.groups.get(r.Key)
+		if old != nil && old.Rev >= r.Rev {
+			return
+		}
+		if old != nil {
+			a.countAttachments(old.V.Attached, "", -1)
+			delete(a.groupsByID, old.V.ID)
+			a.groups.del(r.Key)
+		}
+		if r.Deleted {
+			return
+		}
+		e := &Entry[Group]{V: value.(*Group), Version: r.Version, Rev: r.Rev}
+		a.groups.put(r.Key, e)
+		a.groupsByID[e.V.ID] = e
+		a.countAttachments(e.V.Attached, "", 1)
+	case KindRole:
+		a.policyGen++
+		old, _ := a.roles.get(r.Key)
+		if old != nil && old.Rev >= r.Rev {
+			return
+		}
+		if old != nil {
+			a.countAttachments(old.V.Attached, old.V.Boundary, -1)
+			delete(a.rolesByID, old.V.ID)
+			a.roles.del(r.Key)
+		}
+		if r.Deleted {
+			return
+		}
+		e := &Entry[Role]{V: value.(*Role), Version: r.Version, Rev: r.Rev}
+		a.roles.put(r.Key, e)
+		a.rolesByID[e.V.ID] = e
+		a.countAttachments(e.V.Attached, e.V.Boundary, 1)
+	case KindInstanceProfile:
+		old, _ := a.profiles.get(r.Key)
+		if old != nil && old.Rev >= r.Rev {
+			return
+		}
+		if old != nil {
+			for _, id := range old.V.Roles {
+				delete(a.profilesOf[id], r.Key)
+			}
+			a.profiles.del(r.Key)
+		}
+		if r.Deleted {
+			return
+		}
+		e := &Entry[InstanceProfile]{V: value.(*InstanceProfile), Version: r.Version, Rev: r.Rev}
+		a.profiles.put(r.Key, e)
+		for _, id := range e.V.Roles {
+			if a.profilesOf[id] == nil {
+				a.profilesOf[id] = make(map[string]struct{})
+			}
+			a.profilesOf[id][r.Key] = struct{}{}
+		}
+	case KindPolicy:
+		a.policyGen++
+		applyTable(&a.policies, r, value)
+	case KindMFADevice:
+		applyTable(&a.mfa, r, value)
+	case KindOIDCProvider:
+		applyTable(&a.oidc, r, value)
+	case KindSAMLProvider:
+		applyTable(&a.saml, r, value)
+	case KindWorkload:
+		applyTable(&a.workload, r, value)
+	case KindRoleUsage:
+		if r.Deleted {
+			delete(a.roleUse, r.Key)
+		} else if old := a.roleUse[r.Key]; old == nil || old.Rev < r.Rev {
+			a.roleUse[r.Key] = &Entry[RoleUsage]{V: value.(*RoleUsage), Version: r.Version, Rev: r.Rev}
+		}
+	}
+}
+
+func applyTable[T any](t *table[T], r store.Record, value any) {
+	if old, ok := t.get(r.Key); ok && old.Rev >= r.Rev {
+		return
+	}
+	if r.Deleted {
+		t.del(r.Key)
+		return
+	}
+	t.put(r.Key, &Entry[T]{V: value.(*T), Version: r.Version, Rev: r.Rev})
+}
+
+func (a *AccountView) indexUser(u *User) {
+	for _, g := range u.Groups {
+		m := a.members[g]
+		if m == nil {
+			m = make(map[string]struct{})
+			a.members[g] = m
+		}
+		m[u.ID] = struct{}{}
+	}
+	a.countAttachments(u.Attached, u.Boundary, 1)
+}
+
+func (a *AccountView) unindexUser(u *User) {
+	for _, g := range u.Groups {
+		delete(a.members[g], u.ID)
+		if len(a.members[g]) == 0 {
+			delete(a.members, g)
+		}
+	}
+	a.countAttachments(u.Attached, u.Boundary, -1)
+}
+
+func (a *AccountView) countAttachments(arns []string, boundary string, d int) {
+	for _, arn := range arns {
+		a.attachments[arn] += d
+		if a.attachments[arn] <= 0 {
+			delete(a.attachments, arn)
+		}
+	}
+	if boundary != "" {
+		a.boundaryUses[boundary] += d
+		if a.boundaryUses[boundary] <= 0 {
+			delete(a.boundaryUses, boundary)
+		}
+	}
+}
+
+func remove(s []string, x string) []string {
+	for i, y := range s {
+		if y == x {
+			return append(s[:i:i], s[i+1:]...)
+		}
+	}
+	return s
+}

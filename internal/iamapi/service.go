@@ -1,0 +1,368 @@
+package iamapi
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iamd/iamd/internal/authz"
+	"github.com/iamd/iamd/internal/iam"
+	"github.com/iamd/iamd/internal/managedpolicies"
+	"github.com/iamd/iamd/internal/store"
+)
+
+// Authorizer decides whether a caller may make an IAM request. It returns
+// nil to allow, or an AccessDenied *awsquery.Error in AWS's wording.
+type Authorizer interface {
+	Authorize(ctx context.Context, c *authz.Caller, req *authz.Request) error
+}
+
+// Quotas are the per-account limits IAM enforces. AWS's defaults are in
+// DefaultQuotas; a server may raise them (for example to seed a large test
+// account), never a per-entity structural limit such as two access keys.
+type Quotas struct {
+	UsersPerAccount            int
+	GroupsPerAccount           int
+	RolesPerAccount            int
+	PoliciesPerAccount         int
+	InstanceProfilesPerAccount int
+	ManagedPoliciesPerEntity   int
+	GroupsPerUser              int
+}
+
+// DefaultQuotas are AWS's default IAM quotas.
+var DefaultQuotas = Quotas{
+	UsersPerAccount:            5000,
+	GroupsPerAccount:           300,
+	RolesPerAccount:            1000,
+	PoliciesPerAccount:         1500,
+	InstanceProfilesPerAccount: 1000,
+	ManagedPoliciesPerEntity:   10,
+	GroupsPerUser:              10,
+}
+
+// Config configures a Service.
+type Config struct {
+	View       *iam.View
+	Writer     *iam.Writer
+	Secrets    iam.Sealer
+	Authorizer Authorizer
+	// Managed returns the AWS-managed policy catalogue; it is loaded on
+	// first use.
+	Managed func() *managedpolicies.Catalog
+	Quotas  Quotas
+	Now     func() time.Time
+	Log     *slog.Logger
+	// Usage knows when access keys were last used.
+	Usage KeyUsage
+}
+
+// KeyUsage reports access key use; *iam.UsageTracker implements it.
+type KeyUsage interface {
+	LastUsed(keyID string) (iam.KeyUsage, bool)
+}
+
+// Service implements the IAM API on iamd's state.
+type Service struct {
+	UnimplementedServer
+
+	view    *iam.View
+	writer  *iam.Writer
+	secrets iam.Sealer
+	authz   Authorizer
+	managed func() *managedpolicies.Catalog
+	quotas  Quotas
+	usage   KeyUsage
+	now     func() time.Time
+	log     *slog.Logger
+
+	// mu serialises the rare writes that must see a consistent set of
+	// several records across accounts (aliases); per-record consistency is
+	// the store's compare-and-swap.
+	mu sync.Mutex
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	s := &Service{
+		view: cfg.View, writer: cfg.Writer, secrets: cfg.Secrets, authz: cfg.Authorizer,
+		managed: cfg.Managed, quotas: cfg.Quotas, usage: cfg.Usage, now: cfg.Now, log: cfg.Log,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.quotas == (Quotas{}) {
+		s.quotas = DefaultQuotas
+	}
+	return s
+}
+
+// timestamp is the current time at IAM's precision (seconds).
+func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Second) }
+
+// caller returns the authenticated caller; IAM is never called unsigned.
+func caller(ctx context.Context) (*authz.Caller, error) {
+	c := authz.CallerFrom(ctx)
+	if c == nil {
+		return nil, errors.New("iamapi: no caller in context")
+	}
+	return c, nil
+}
+
+// authorize checks that the caller may perform action on resource, in the
+// caller's own account.
+func (s *Service) authorize(ctx context.Context, action, resource string, opts ...authz.Option) (*authz.Caller, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req := &authz.Request{Action: action, Resource: resource}
+	for _, o := range opts {
+		o(req)
+	}
+	if err := s.authz.Authorize(ctx, c, req); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// read runs fn on the caller's account state.
+func (s *Service) read(account string, fn func(a *iam.AccountView)) error {
+	if !s.view.Read(account, fn) {
+		return noSuchEntity("The account %s does not exist.", account)
+	}
+	return nil
+}
+
+// commit writes mutations, turning a lost race into the error AWS gives for
+// concurrent changes; callers that can re-validate use iam.Retry instead.
+func (s *Service) commit(ctx context.Context, muts ...iam.Mutation) error {
+	return s.writer.Commit(ctx, muts...)
+}
+
+// retry runs fn again while it loses compare-and-swap races, then reports a
+// persistent conflict as ConcurrentModification.
+func retry(ctx context.Context, fn func() error) error {
+	err := iam.Retry(ctx, fn)
+	if errors.Is(err, store.ErrConflict) {
+		return concurrentModification("The request was rejected because multiple requests to change this object were submitted simultaneously. Wait a few minutes and submit your request again.")
+	}
+	return err
+}
+
+// Pagination.
+
+const defaultMaxItems = 100
+
+func maxItems(p *int32) int {
+	if p == nil || *p <= 0 {
+		return defaultMaxItems
+	}
+	return int(*p)
+}
+
+// encodeMarker makes an opaque marker from the key to resume at.
+func encodeMarker(key string) string {
+	if key == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(key))
+}
+
+// decodeMarker returns the key a marker resumes at.
+func decodeMarker(m string) (string, error) {
+	if m == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(m)
+	if err != nil || len(b) == 0 {
+		return "", invalidInput("Invalid Marker.")
+	}
+	return string(b), nil
+}
+
+// pageOf slices a sorted list for Marker/MaxItems pagination, where the
+// marker is an index encoded by encodeIndexMarker.
+func pageOf[T any](all []T, marker string, max int) (page []T, next string, err error) {
+	start := 0
+	if marker != "" {
+		k, err := decodeMarker(marker)
+		if err != nil {
+			return nil, "", err
+		}
+		n := 0
+		for _, c := range k {
+			if c < '0' || c > '9' {
+				return nil, "", invalidInput("Invalid Marker.")
+			}
+			n = n*10 + int(c-'0')
+			if n > len(all) {
+				return nil, "", invalidInput("Invalid Marker.")
+			}
+		}
+		start = n
+	}
+	end := min(start+max, len(all))
+	if end < len(all) {
+		next = encodeMarker(itoa(end))
+	}
+	return all[start:end], next, nil
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// Paths and names.
+
+func pathOrDefault(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+// Tags.
+
+func toTags(in []Tag) []iam.Tag {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]iam.Tag, len(in))
+	for i, t := range in {
+		out[i] = iam.Tag{Key: t.Key, Value: t.Value}
+	}
+	return out
+}
+
+func fromTags(in []iam.Tag) []Tag {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]Tag, len(in))
+	for i, t := range in {
+		out[i] = Tag{Key: t.Key, Value: t.Value}
+	}
+	return out
+}
+
+const maxTags = 50
+
+// checkNewTags validates tags given at creation.
+func checkNewTags(tags []Tag) error {
+	if len(tags) > maxTags {
+		return limitExceeded("The number of tags has reached the maximum limit.")
+	}
+	seen := make(map[string]bool, len(tags))
+	for _, t := range tags {
+		k := strings.ToLower(t.Key)
+		if seen[k] {
+			return invalidInput("Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+		}
+		seen[k] = true
+		if strings.HasPrefix(k, "aws:") {
+			return invalidInput("User-defined tag keys can't start with \"aws:\". This prefix is reserved for AWS tags.")
+		}
+	}
+	return nil
+}
+
+// mergeTags adds or replaces tags (keys compare case-insensitively, the new
+// key's case wins) and enforces the limit.
+func mergeTags(have []iam.Tag, add []Tag) ([]iam.Tag, error) {
+	if err := checkNewTags(add); err != nil {
+		return nil, err
+	}
+	out := append([]iam.Tag(nil), have...)
+	for _, t := range add {
+		replaced := false
+		for i := range out {
+			if strings.EqualFold(out[i].Key, t.Key) {
+				out[i] = iam.Tag{Key: t.Key, Value: t.Value}
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, iam.Tag{Key: t.Key, Value: t.Value})
+		}
+	}
+	if len(out) > maxTags {
+		return nil, limitExceeded("The number of tags has reached the maximum limit.")
+	}
+	return out, nil
+}
+
+// removeTags drops tags by key (case-insensitive).
+func removeTags(have []iam.Tag, keys []string) []iam.Tag {
+	out := make([]iam.Tag, 0, len(have))
+	for _, t := range have {
+		drop := false
+		for _, k := range keys {
+			if strings.EqualFold(k, t.Key) {
+				drop = true
+				break
+			}
+		}
+		if !drop {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// tagOptions gives the authorization request the tags of a tagging call
+// (aws:RequestTag/KEY and aws:TagKeys).
+func tagOptions(tags []Tag) authz.Option {
+	return func(r *authz.Request) {
+		for _, t := range tags {
+			r.Context = append(r.Context, authz.KV{Key: "aws:RequestTag/" + t.Key, Values: []string{t.Value}})
+		}
+		if len(tags) > 0 {
+			keys := make([]string, len(tags))
+			for i, t := range tags {
+				keys[i] = t.Key
+			}
+			r.Context = append(r.Context, authz.KV{Key: "aws:TagKeys", Values: keys})
+		}
+	}
+}
+
+// tagKeysOption gives aws:TagKeys for an untagging call.
+func tagKeysOption(keys []string) authz.Option {
+	return func(r *authz.Request) {
+		if len(keys) > 0 {
+			r.Context = append(r.Context, authz.KV{Key: "aws:TagKeys", Values: keys})
+		}
+	}
+}
+
+// resourceTags gives aws:ResourceTag/KEY (and iam:ResourceTag/KEY) for the
+// entity acted on.
+func resourceTags(tags []iam.Tag) authz.Option {
+	return func(r *authz.Request) { r.ResourceTags = tags }
+}
+
+// withKey adds one context key.
+func withKey(key string, values ...string) authz.Option {
+	return func(r *authz.Request) {
+		r.Context = append(r.Context, authz.KV{Key: key, Values: values})
+	}
+}

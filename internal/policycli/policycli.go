@@ -1,0 +1,415 @@
+// Package policycli implements the "iamd policy" command: offline
+// validation and evaluation of IAM policy documents, for people who test
+// their policies in CI. It is a thin layer over package policy.
+package policycli
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/iamd/iamd/policy"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0 // allowed / valid
+	exitDeny  = 1 // denied / invalid
+	exitUsage = 2 // usage error
+)
+
+const usage = `usage:
+  iamd policy validate [--kind KIND] [--max-size N] FILE...
+  iamd policy eval --policy FILE [--policy FILE...] [--boundary FILE]
+                   [--session-policy FILE...] [--scp FILE...]
+                   [--resource-policy FILE] [--resource-account ID]
+                   --action ACTION --resource ARN [--principal ARN]
+                   [--context KEY=VALUE...] [--json]
+
+validate exits 0 when every file is valid, 1 otherwise. KIND is identity
+(default), managed, resource, trust, boundary, session or scp.
+eval exits 0 when the request is allowed, 1 when it is denied. Each --scp
+file is one level of the organization (root, OU, account), outermost first.
+Repeating --context with the same key makes a multi-valued key.
+`
+
+// Main runs the policy command with args following the word "policy" and
+// returns the process exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "validate":
+		return validate(args[1:], stdout, stderr)
+	case "eval":
+		return eval(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "iamd policy: unknown command %q\n%s", args[0], usage)
+	return exitUsage
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("iamd policy "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	return fs
+}
+
+func parseKind(s string) (policy.Kind, bool, error) {
+	switch strings.ToLower(s) {
+	case "identity", "":
+		return policy.Identity, false, nil
+	case "managed":
+		return policy.Identity, true, nil
+	case "resource":
+		return policy.Resource, false, nil
+	case "trust":
+		return policy.Trust, false, nil
+	case "boundary":
+		return policy.Boundary, true, nil
+	case "session":
+		return policy.Session, false, nil
+	case "scp":
+		return policy.SCP, false, nil
+	}
+	return 0, false, fmt.Errorf("unknown kind %q", s)
+}
+
+func defaultLimit(k policy.Kind, managed bool) int {
+	switch {
+	case managed:
+		return policy.ManagedPolicyMaxSize
+	case k == policy.Trust:
+		return policy.TrustPolicyMaxSize
+	case k == policy.Session:
+		return policy.SessionPolicyMaxSize
+	case k == policy.Identity:
+		return policy.RoleInlineMaxSize
+	}
+	return 0
+}
+
+func validate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("validate", stderr)
+	kindName := fs.String("kind", "identity", "policy kind")
+	maxSize := fs.Int("max-size", 0, "size limit (0: the kind's default)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	kind, managed, err := parseKind(*kindName)
+	if err != nil {
+		fmt.Fprintln(stderr, "iamd policy validate:", err)
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	limit := *maxSize
+	if limit == 0 {
+		limit = defaultLimit(kind, managed)
+	}
+	code := exitOK
+	for _, name := range fs.Args() {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			fmt.Fprintln(stderr, "iamd policy validate:", err)
+			return exitUsage
+		}
+		if limit > 0 {
+			if err := policy.CheckSize(raw, limit); err != nil {
+				fmt.Fprintf(stdout, "%s: LimitExceeded: %v\n", name, err)
+				code = exitDeny
+				continue
+			}
+		}
+		_, err = policy.ParseWithOptions(raw, kind, policy.ParseOptions{RequireVersion2012: managed})
+		var ve *policy.ValidationError
+		switch {
+		case errors.As(err, &ve):
+			fmt.Fprintf(stdout, "%s: MalformedPolicyDocument: %s\n", name, ve.Message)
+			code = exitDeny
+		case err != nil:
+			fmt.Fprintf(stdout, "%s: %v\n", name, err)
+			code = exitDeny
+		default:
+			fmt.Fprintf(stdout, "%s: valid %s policy\n", name, kind)
+		}
+	}
+	return code
+}
+
+// load parses one file as the given kind, naming it by its path.
+func load(name string, kind policy.Kind) (policy.NamedDocument, error) {
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		return policy.NamedDocument{}, err
+	}
+	d, err := policy.Parse(raw, kind)
+	if err != nil {
+		return policy.NamedDocument{}, fmt.Errorf("%s: MalformedPolicyDocument: %w", name, err)
+	}
+	return policy.NamedDocument{Name: name, Doc: d}, nil
+}
+
+func eval(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("eval", stderr)
+	var policies, sessions, scps, contexts listFlag
+	fs.Var(&policies, "policy", "identity-based policy file (repeatable)")
+	fs.Var(&sessions, "session-policy", "session policy file (repeatable)")
+	fs.Var(&scps, "scp", "service control policy file, one per level (repeatable)")
+	fs.Var(&contexts, "context", "condition key KEY=VALUE (repeatable)")
+	boundary := fs.String("boundary", "", "permissions boundary file")
+	resPolicy := fs.String("resource-policy", "", "resource-based policy file")
+	resAccount := fs.String("resource-account", "", "account owning the resource")
+	action := fs.String("action", "", "action, e.g. s3:GetObject")
+	resource := fs.String("resource", "", "resource ARN")
+	principal := fs.String("principal", "arn:aws:iam::123456789012:user/policy-tester", "caller ARN, or \"anonymous\"")
+	asJSON := fs.Bool("json", false, "print the explanation as JSON")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "iamd policy eval:", err)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		return fail(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	if *action == "" || *resource == "" {
+		return fail(errors.New("--action and --resource are required"))
+	}
+	var set policy.PolicySet
+	for _, name := range policies {
+		nd, err := load(name, policy.Identity)
+		if err != nil {
+			return fail(err)
+		}
+		set.Identity = append(set.Identity, nd)
+	}
+	if *boundary != "" {
+		nd, err := load(*boundary, policy.Boundary)
+		if err != nil {
+			return fail(err)
+		}
+		set.Boundary = &nd
+	}
+	for _, name := range sessions {
+		nd, err := load(name, policy.Session)
+		if err != nil {
+			return fail(err)
+		}
+		set.Session = append(set.Session, nd)
+	}
+	for _, name := range scps {
+		nd, err := load(name, policy.SCP)
+		if err != nil {
+			return fail(err)
+		}
+		set.SCPs = append(set.SCPs, []policy.NamedDocument{nd})
+	}
+	compiled, err := policy.Compile(set)
+	if err != nil {
+		return fail(err)
+	}
+
+	req := policy.Request{Action: *action, Resource: *resource, ResourceAccount: *resAccount, Context: &policy.Context{}}
+	if p := *principal; p == "anonymous" || p == "*" {
+		req.Principal = policy.Principal{Type: policy.PrincipalAnonymous}
+	} else {
+		pr, err := policy.PrincipalFromARN(p)
+		if err != nil {
+			return fail(err)
+		}
+		req.Principal = pr
+		fillPrincipalContext(req.Context, pr)
+	}
+	if *resPolicy != "" {
+		kind := policy.Resource
+		if strings.HasPrefix(strings.ToLower(*action), "sts:assumerole") {
+			kind = policy.Trust
+		}
+		nd, err := load(*resPolicy, kind)
+		if err != nil {
+			return fail(err)
+		}
+		rp, err := policy.CompileResource(nd.Name, nd.Doc)
+		if err != nil {
+			return fail(err)
+		}
+		req.ResourcePolicy = rp
+		if req.ResourceAccount == "" {
+			req.ResourceAccount = arnAccount(*resource)
+		}
+	}
+	if err := applyContext(req.Context, contexts); err != nil {
+		return fail(err)
+	}
+
+	ex := compiled.Explain(&req)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(toJSON(ex)); err != nil {
+			return fail(err)
+		}
+	} else {
+		printText(stdout, ex)
+	}
+	if ex.Decision == policy.Allowed {
+		return exitOK
+	}
+	return exitDeny
+}
+
+// fillPrincipalContext sets the global keys AWS derives from the caller.
+func fillPrincipalContext(c *policy.Context, p policy.Principal) {
+	c.PrincipalARN = p.ARN
+	c.PrincipalAccount = p.Account
+	c.PrincipalType = p.Type.String()
+	if p.Type == policy.PrincipalAssumedRole && p.RoleARN != "" {
+		c.PrincipalARN = p.RoleARN
+	}
+	if p.Type == policy.PrincipalUser {
+		i := strings.LastIndexByte(p.ARN, '/')
+		c.Username = p.ARN[i+1:]
+	}
+}
+
+func arnAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) == 6 {
+		return parts[4]
+	}
+	return ""
+}
+
+func applyContext(c *policy.Context, kvs []string) error {
+	// Collect values per key first, so a repeated key is multi-valued.
+	var keys []string
+	vals := map[string][]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--context %q: want KEY=VALUE", kv)
+		}
+		lk := strings.ToLower(k)
+		if _, seen := vals[lk]; !seen {
+			keys = append(keys, k)
+		}
+		vals[lk] = append(vals[lk], v)
+	}
+	for _, k := range keys {
+		c.Set(k, vals[strings.ToLower(k)]...)
+	}
+	return nil
+}
+
+type jsonStatement struct {
+	Policy string `json:"policy"`
+	Sid    string `json:"sid,omitempty"`
+	Index  int    `json:"index"`
+	Effect string `json:"effect"`
+}
+
+type jsonLayer struct {
+	Layer          string          `json:"layer"`
+	Level          int             `json:"level,omitempty"`
+	Applicable     bool            `json:"applicable"`
+	Decision       string          `json:"decision"`
+	Decider        *jsonStatement  `json:"decider,omitempty"`
+	Matches        []jsonStatement `json:"matches,omitempty"`
+	PrincipalMatch string          `json:"principalMatch,omitempty"`
+	KeysRead       []string        `json:"contextKeysRead,omitempty"`
+	KeysMissing    []string        `json:"missingContextKeys,omitempty"`
+}
+
+type jsonExplanation struct {
+	Decision  string      `json:"decision"`
+	Layer     string      `json:"decidingLayer"`
+	Principal string      `json:"principal"`
+	Action    string      `json:"action"`
+	Resource  string      `json:"resource"`
+	Message   string      `json:"message,omitempty"`
+	Layers    []jsonLayer `json:"layers"`
+}
+
+func stmtJSON(s policy.StatementRef) jsonStatement {
+	return jsonStatement{Policy: s.Policy, Sid: s.Sid, Index: s.Index, Effect: s.Effect.String()}
+}
+
+func toJSON(ex *policy.Explanation) jsonExplanation {
+	out := jsonExplanation{Decision: ex.Decision.String(), Layer: ex.Layer.String(), Principal: ex.Principal,
+		Action: ex.Action, Resource: ex.Resource, Layers: []jsonLayer{}}
+	if ex.Decision != policy.Allowed {
+		out.Message = ex.Message()
+	}
+	for _, l := range ex.Layers {
+		jl := jsonLayer{Layer: l.Layer.String(), Level: l.Level, Applicable: l.Applicable, Decision: l.Decision.String(),
+			PrincipalMatch: l.PrincipalMatch, KeysRead: l.ContextKeysRead, KeysMissing: l.MissingContextKeys}
+		if l.Decider != nil {
+			d := stmtJSON(*l.Decider)
+			jl.Decider = &d
+		}
+		for _, m := range l.Matches {
+			jl.Matches = append(jl.Matches, stmtJSON(m))
+		}
+		out.Layers = append(out.Layers, jl)
+	}
+	return out
+}
+
+func describe(s *policy.StatementRef) string {
+	d := fmt.Sprintf("%s statement %d", s.Policy, s.Index)
+	if s.Sid != "" {
+		d += fmt.Sprintf(" (Sid %q)", s.Sid)
+	}
+	return d
+}
+
+func printText(w io.Writer, ex *policy.Explanation) {
+	fmt.Fprintf(w, "Decision: %s\n", ex.Decision)
+	if ex.Decision != policy.Allowed {
+		fmt.Fprintf(w, "Message: %s\n", ex.Message())
+	} else if d := ex.Decider(); d != nil {
+		fmt.Fprintf(w, "Allowed by: %s\n", describe(d))
+	}
+	for _, l := range ex.Layers {
+		name := l.Layer.String()
+		if l.Layer == policy.LayerSCP {
+			name = fmt.Sprintf("scp level %d", l.Level)
+		}
+		if !l.Applicable {
+			fmt.Fprintf(w, "  %s: not applicable\n", name)
+			continue
+		}
+		line := fmt.Sprintf("  %s: %s", name, l.Decision)
+		if l.Decider != nil {
+			line += " by " + describe(l.Decider)
+		}
+		if l.PrincipalMatch != "" {
+			line += " (principal match: " + l.PrincipalMatch + ")"
+		}
+		fmt.Fprintln(w, line)
+		if len(l.ContextKeysRead) > 0 {
+			fmt.Fprintf(w, "    context keys read: %s\n", strings.Join(l.ContextKeysRead, ", "))
+		}
+		if len(l.MissingContextKeys) > 0 {
+			fmt.Fprintf(w, "    context keys missing: %s\n", strings.Join(l.MissingContextKeys, ", "))
+		}
+	}
+}

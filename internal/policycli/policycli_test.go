@@ -1,0 +1,109 @@
+package policycli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func run(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := Main(args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}`)
+	bad := writeFile(t, dir, "bad.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*"}}`)
+	trust := writeFile(t, dir, "trust.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}}`)
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		contains string
+	}{
+		{"valid", []string{"validate", good}, 0, "valid identity policy"},
+		{"invalid", []string{"validate", good, bad}, 1, "Policy statement must contain resources."},
+		{"trust kind", []string{"validate", "--kind", "trust", trust}, 0, "valid trust policy"},
+		{"trust as identity", []string{"validate", trust}, 1, "Policy document should not specify a principal."},
+		{"too large", []string{"validate", "--max-size", "10", good}, 1, "LimitExceeded"},
+		{"no files", []string{"validate"}, 2, ""},
+		{"unknown kind", []string{"validate", "--kind", "x", good}, 2, ""},
+		{"missing file", []string{"validate", filepath.Join(dir, "none.json")}, 2, ""},
+		{"unknown command", []string{"frobnicate"}, 2, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, _ := run(tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d (out %q)", code, tc.code, out)
+			}
+			if !strings.Contains(out, tc.contains) {
+				t.Errorf("output %q does not contain %q", out, tc.contains)
+			}
+		})
+	}
+}
+
+func TestEval(t *testing.T) {
+	dir := t.TempDir()
+	pol := writeFile(t, dir, "p.json", `{"Version":"2012-10-17","Statement":[{"Sid":"Home","Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:username}/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}},{"Sid":"NoDelete","Effect":"Deny","Action":"s3:DeleteObject","Resource":"*"}]}`)
+	bnd := writeFile(t, dir, "b.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}}`)
+	bucket := writeFile(t, dir, "bucket.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}`)
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		contains string
+	}{
+		{"allowed", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/policy-tester/k", "--context", "aws:SourceIp=10.1.1.1"}, 0, "Decision: Allow"},
+		{"missing context", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/policy-tester/k"}, 1, "context keys missing: aws:SourceIp"},
+		{"explicit deny", []string{"eval", "--policy", pol, "--action", "s3:DeleteObject", "--resource", "arn:aws:s3:::b/policy-tester/k", "--context", "aws:SourceIp=10.1.1.1"}, 1, "with an explicit deny in an identity-based policy"},
+		{"boundary", []string{"eval", "--policy", pol, "--boundary", bnd, "--action", "s3:PutObject", "--resource", "arn:aws:s3:::b/policy-tester/k", "--context", "aws:SourceIp=10.1.1.1"}, 1, "because no permissions boundary allows the s3:PutObject action"},
+		{"resource policy", []string{"eval", "--resource-policy", bucket, "--principal", "arn:aws:iam::123456789012:user/alice", "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/x"}, 0, "principal match: direct"},
+		{"missing action", []string{"eval", "--policy", pol, "--resource", "*"}, 2, ""},
+		{"bad context", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--context", "novalue"}, 2, ""},
+		{"bad principal", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--principal", "bob"}, 2, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := run(tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout %s\nstderr %s", code, tc.code, out, errOut)
+			}
+			if !strings.Contains(out, tc.contains) {
+				t.Errorf("output does not contain %q:\n%s", tc.contains, out)
+			}
+		})
+	}
+}
+
+func TestEvalJSON(t *testing.T) {
+	dir := t.TempDir()
+	pol := writeFile(t, dir, "p.json", `{"Version":"2012-10-17","Statement":{"Sid":"A","Effect":"Allow","Action":"iam:GetUser","Resource":"*"}}`)
+	code, out, _ := run("eval", "--json", "--policy", pol, "--action", "iam:CreateUser", "--resource", "arn:aws:iam::123456789012:user/x")
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	var got jsonExplanation
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("bad JSON %v:\n%s", err, out)
+	}
+	want := "User: arn:aws:iam::123456789012:user/policy-tester is not authorized to perform: iam:CreateUser on resource: arn:aws:iam::123456789012:user/x because no identity-based policy allows the iam:CreateUser action"
+	if got.Decision != "ImplicitDeny" || got.Message != want || len(got.Layers) == 0 {
+		t.Errorf("explanation = %+v", got)
+	}
+}

@@ -1,0 +1,181 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+		"time"
+
+	"github.com/iamd/iamd/internal/awsquery"
+	"github.com/iamd/iamd/internal/authz"
+	"github.com/iamd/iamd/internal/sigv4"
+)
+
+// maxBody bounds a Query API request body. The largest legitimate bodies are
+// SAML assertions (up to 100,000 characters, base64) and policy documents.
+const maxBody = 1 << 20
+
+// QueryAPI serves one AWS Query protocol API (IAM or STS) once the request
+// is authenticated.
+type QueryAPI interface {
+	// ServeOperation decodes, runs and answers one operation. The caller,
+	// if the request was signed, is in ctx (authz.CallerFrom). It returns
+	// the cause of an internal failure for the log.
+	ServeOperation(ctx context.Context, w http.ResponseWriter, form url.Values, requestID string) error
+	// WriteError answers with an error in the API's XML namespace.
+	WriteError(w http.ResponseWriter, err error, requestID string) error
+}
+
+// UnsignedActions lists, per API, the operations that take no signature
+// (the STS federation calls carry their own proof).
+type UnsignedActions map[string]bool
+
+// queryFront authenticates Query API requests and routes them by the SigV4
+// service name (unsigned requests by their Version parameter).
+type queryFront struct {
+	log      *slog.Logger
+	verifier *sigv4.Verifier
+	apis     map[string]QueryAPI // "iam", "sts"
+	versions map[string]string   // API version → service name
+	unsigned map[string]UnsignedActions
+	now      func() time.Time
+	observe  func(c *authz.Caller, service, region string) // records key usage; may be nil
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+func (f *queryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	requestID := newRequestID()
+	fallback := f.apis["iam"]
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			f.log.Error("panic serving request", "request_id", requestID, "panic", p)
+			fallback.WriteError(w, awsquery.InternalFailure(), requestID)
+		}
+	}()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			fallback.WriteError(w, &awsquery.Error{Code: "RequestEntityTooLarge", Message: "Request body must be at most 1 MiB.", HTTPStatus: http.StatusRequestEntityTooLarge, Sender: true}, requestID)
+			return
+		}
+		fallback.WriteError(w, awsquery.MalformedQueryString("could not read the request body"), requestID)
+		return
+	}
+	form, err := awsquery.ParseForm(r, body)
+	if err != nil {
+		fallback.WriteError(w, err, requestID)
+		return
+	}
+	action := form.Get("Action")
+
+	ctx := r.Context()
+	service := ""
+	if isSigned(r) {
+		res, err := f.verifier.Verify(ctx, sigv4.FromHTTP(r, body))
+		if err != nil {
+			f.writeAuthError(w, err, form, requestID)
+			return
+		}
+		service = res.Service
+		api, ok := f.apis[service]
+		if !ok {
+			fallback.WriteError(w, &awsquery.Error{Code: "InvalidClientTokenId", Message: "Credential should be scoped to correct service: 'iam'.", HTTPStatus: 403, Sender: true}, requestID)
+			return
+		}
+		template, _ := res.Principal.(*authz.Caller)
+		if template == nil {
+			api.WriteError(w, awsquery.InternalFailure(), requestID)
+			return
+		}
+		caller := *template
+		caller.Time = f.now()
+		caller.SourceIP = remoteAddr(r)
+		caller.SecureTransport = r.TLS != nil
+		caller.UserAgent = r.UserAgent()
+		if f.observe != nil {
+			f.observe(&caller, service, res.Region)
+		}
+		f.serve(authz.WithCaller(ctx, &caller), api, w, form, requestID)
+		return
+	}
+	service = f.versions[form.Get("Version")]
+	if service == "" || !f.unsigned[service][action] {
+		api := fallback
+		if a, ok := f.apis[service]; ok {
+			api = a
+		}
+		api.WriteError(w, &awsquery.Error{Code: sigv4.CodeMissingAuthenticationToken, Message: sigv4.ErrMissingAuthenticationToken.Message, HTTPStatus: http.StatusForbidden, Sender: true}, requestID)
+		return
+	}
+	f.serve(ctx, f.apis[service], w, form, requestID)
+}
+
+func (f *queryFront) serve(ctx context.Context, api QueryAPI, w http.ResponseWriter, form url.Values, requestID string) {
+	if err := api.ServeOperation(ctx, w, form, requestID); err != nil {
+		var ae *awsquery.Error
+		if !errors.As(err, &ae) {
+			f.log.Error("internal failure", "request_id", requestID, "action", form.Get("Action"), "err", err)
+		}
+	}
+}
+
+// writeAuthError answers an authentication failure in the namespace of the
+// API the request meant, as far as it can tell.
+func (f *queryFront) writeAuthError(w http.ResponseWriter, err error, form url.Values, requestID string) {
+	api := f.apis["iam"]
+	if a, ok := f.apis[f.versions[form.Get("Version")]]; ok {
+		api = a
+	}
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		api.WriteError(w, &awsquery.Error{Code: se.Code, Message: se.Message, HTTPStatus: se.HTTPStatus, Sender: se.HTTPStatus < 500}, requestID)
+		return
+	}
+	f.log.Error("authentication failed", "request_id", requestID, "err", err)
+	api.WriteError(w, awsquery.InternalFailure(), requestID)
+}
+
+// isSigned reports whether the request carries a SigV4 signature in either
+// form.
+func isSigned(r *http.Request) bool {
+	return r.Header.Get("Authorization") != "" || r.URL.Query().Has("X-Amz-Signature") ||
+		r.URL.Query().Has("X-Amz-Credential")
+}
+
+func remoteAddr(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}

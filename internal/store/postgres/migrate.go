@@ -1,0 +1,67 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrations are applied in order, each once; migration i brings the schema
+// to version i+1. Never edit a released migration: append a new one.
+var migrations = [][]string{
+	{ // 1: records with tombstones, and the revision counter.
+		`CREATE TABLE meta (
+			id int PRIMARY KEY CHECK (id = 1),
+			rev bigint NOT NULL,        -- revision of the last commit; its row lock orders commits
+			pruned_rev bigint NOT NULL  -- tombstones at or below it are gone
+		)`,
+		`INSERT INTO meta (id, rev, pruned_rev) VALUES (1, 0, 0)`,
+		`CREATE TABLE records (
+			kind text NOT NULL,
+			account text NOT NULL,
+			key text NOT NULL,
+			version bigint NOT NULL,  -- kept by tombstones, so recreation continues from it
+			rev bigint NOT NULL,
+			deleted boolean NOT NULL,
+			data bytea NOT NULL,
+			PRIMARY KEY (kind, account, key)
+		)`,
+		`CREATE INDEX records_rev ON records (rev)`,
+	},
+}
+
+// migrate brings the schema up to date in one transaction. An advisory lock
+// keeps replicas starting together from migrating at once.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.iamd_migrate'))`); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+			version int PRIMARY KEY,
+			applied_at timestamptz NOT NULL DEFAULT now()
+		)`); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		var current int
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if current > len(migrations) {
+			return fmt.Errorf("migrate: schema version %d is newer than this iamd understands (%d); upgrade iamd", current, len(migrations))
+		}
+		for v := current; v < len(migrations); v++ {
+			for _, q := range migrations[v] {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					return fmt.Errorf("migrate to version %d: %w", v+1, err)
+				}
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, v+1); err != nil {
+				return fmt.Errorf("migrate to version %d: %w", v+1, err)
+			}
+		}
+		return nil
+	})
+}

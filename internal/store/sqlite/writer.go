@@ -1,0 +1,234 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+
+	"github.com/iamd/iamd/internal/store"
+)
+
+// request is one batch (or prune) waiting for the writer goroutine.
+type request struct {
+	ctx context.Context
+	ops []store.Op
+
+	isPrune bool
+	prune   int64 // revisions of tombstones to keep
+
+	// Set by the writer before closing done.
+	res    store.Result
+	pruned int64
+	err    error
+	done   chan struct{}
+}
+
+// writeStmts are prepared once on the writer's connection.
+type writeStmts struct {
+	get, put, del, touch *sql.Stmt
+}
+
+func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&w.get, `SELECT version, deleted FROM records WHERE kind = ? AND account = ? AND key = ?`},
+		{&w.put, `INSERT INTO records (kind, account, key, version, rev, data, deleted) VALUES (?, ?, ?, ?, ?, ?, 0)
+			ON CONFLICT (kind, account, key) DO UPDATE
+			SET version = excluded.version, rev = excluded.rev, data = excluded.data, deleted = 0`},
+		{&w.del, `UPDATE records SET deleted = 1, data = x'', rev = ? WHERE kind = ? AND account = ? AND key = ?`},
+		{&w.touch, `UPDATE records SET version = ?, rev = ? WHERE kind = ? AND account = ? AND key = ?`},
+	} {
+		st, err := c.PrepareContext(ctx, p.q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+func (w *writeStmts) close() {
+	for _, st := range []*sql.Stmt{w.get, w.put, w.del, w.touch} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// run is the writer goroutine: it takes every request waiting, up to
+// maxGroup, and commits them in one transaction, until Close closes reqs.
+func (s *Store) run() {
+	defer close(s.done)
+	group := make([]*request, 0, s.cfg.maxGroup)
+	for req := range s.reqs {
+		group = append(group[:0], req)
+		// Callers answered by the previous group are usually about to send
+		// their next batch; letting them run first makes groups larger.
+		runtime.Gosched()
+	fill:
+		for len(group) < s.cfg.maxGroup {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break fill
+				}
+				group = append(group, r)
+			default:
+				break fill
+			}
+		}
+		s.commitGroup(group)
+		clear(group)
+	}
+}
+
+// commitGroup commits the batches of group in one transaction, each in its
+// own savepoint so that a conflict rolls back only its batch, and answers
+// every request.
+func (s *Store) commitGroup(group []*request) {
+	// The writer's statements do not take a caller's context: one caller
+	// giving up must not abort the others' transaction.
+	ctx := context.Background()
+	live := group[:0:0]
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			close(r.done)
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	if err := s.runGroup(ctx, live); err != nil {
+		if _, rbErr := s.wc.ExecContext(ctx, `ROLLBACK`); rbErr != nil {
+			err = errors.Join(err, rbErr)
+		}
+		for _, r := range live {
+			r.res, r.pruned = store.Result{}, 0
+			if !errors.Is(r.err, store.ErrConflict) {
+				r.err = fmt.Errorf("sqlite: commit: %w", err)
+			}
+		}
+	}
+	for _, r := range live {
+		close(r.done)
+	}
+}
+
+func (s *Store) runGroup(ctx context.Context, group []*request) error {
+	if _, err := s.wc.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return err
+	}
+	// Read the revision inside the write lock rather than caching it, so
+	// that several Stores (or processes) on one file stay correct.
+	var head, start int64
+	if err := s.wc.QueryRowContext(ctx, `SELECT rev FROM meta`).Scan(&head); err != nil {
+		return err
+	}
+	start = head
+	for _, r := range group {
+		if r.isPrune {
+			n, err := s.prune(ctx, head-r.prune)
+			if err != nil {
+				return err
+			}
+			r.pruned = n
+			continue
+		}
+		if _, err := s.wc.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
+			return err
+		}
+		versions, err := s.apply(ctx, r.ops, head+1)
+		var ce *store.ConflictError
+		switch {
+		case errors.As(err, &ce):
+			r.err = ce
+			if _, err := s.wc.ExecContext(ctx, `ROLLBACK TO batch`); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		default:
+			head++
+			r.res = store.Result{Rev: head, Versions: versions}
+		}
+		if _, err := s.wc.ExecContext(ctx, `RELEASE batch`); err != nil {
+			return err
+		}
+	}
+	if head != start {
+		if _, err := s.wc.ExecContext(ctx, `UPDATE meta SET rev = ?`, head); err != nil {
+			return err
+		}
+	}
+	_, err := s.wc.ExecContext(ctx, `COMMIT`)
+	return err
+}
+
+// apply runs one batch's ops at revision rev, in order.
+func (s *Store) apply(ctx context.Context, ops []store.Op, rev int64) ([]int64, error) {
+	versions := make([]int64, len(ops))
+	for i, op := range ops {
+		var base int64 // the version stored, live or tombstone
+		var deleted bool
+		err := s.stmt.get.QueryRowContext(ctx, op.Kind, op.Account, op.Key).Scan(&base, &deleted)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		live := base
+		if deleted {
+			live = 0
+		}
+		if op.Expect != store.Any && op.Expect != live {
+			return nil, &store.ConflictError{Index: i, Op: op, Actual: live}
+		}
+		switch op.Type {
+		case store.Put:
+			data := op.Data
+			if data == nil {
+				data = []byte{}
+			}
+			if _, err := s.stmt.put.ExecContext(ctx, op.Kind, op.Account, op.Key, base+1, rev, data); err != nil {
+				return nil, err
+			}
+			versions[i] = base + 1
+		case store.Delete:
+			if live > 0 {
+				if _, err := s.stmt.del.ExecContext(ctx, rev, op.Kind, op.Account, op.Key); err != nil {
+					return nil, err
+				}
+			}
+		case store.Check:
+			versions[i] = live
+		case store.Touch:
+			if live > 0 {
+				if _, err := s.stmt.touch.ExecContext(ctx, live+1, rev, op.Kind, op.Account, op.Key); err != nil {
+					return nil, err
+				}
+				versions[i] = live + 1
+			}
+		}
+	}
+	return versions, nil
+}
+
+// prune deletes tombstones at or below revision through.
+func (s *Store) prune(ctx context.Context, through int64) (int64, error) {
+	if through <= 0 {
+		return 0, nil
+	}
+	res, err := s.wc.ExecContext(ctx, `DELETE FROM records WHERE deleted = 1 AND rev <= ?`, through)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.wc.ExecContext(ctx, `UPDATE meta SET pruned_rev = max(pruned_rev, ?)`, through); err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

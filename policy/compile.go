@@ -1,0 +1,310 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// NamedDocument is a policy document with the label used in explanations:
+// a managed policy ARN, or e.g. "user/bob inline policy Admin".
+type NamedDocument struct {
+	Name string
+	Doc  *Document
+}
+
+// PolicySet is everything that governs one principal's requests.
+type PolicySet struct {
+	// Identity holds the principal's identity-based policies: inline and
+	// attached managed policies of the user or role, and of the user's
+	// groups.
+	Identity []NamedDocument
+	// Boundary is the permissions boundary, nil when there is none.
+	Boundary *NamedDocument
+	// Session holds the session policies (inline and managed), empty when
+	// the session has none. Together they act as one policy: some statement
+	// in one of them must allow.
+	Session []NamedDocument
+	// SCPs holds service control policies level by level (root, OUs,
+	// account), outermost first; each level must allow. Leave it nil for
+	// principals not governed by SCPs (e.g. a management account).
+	SCPs [][]NamedDocument
+}
+
+// Compiled is a principal's policies compiled for evaluation. It is
+// immutable and safe for concurrent use.
+type Compiled struct {
+	identity layer
+	boundary layer
+	session  layer
+	scps     []layer
+}
+
+// ResourcePolicy is a compiled resource-based (or trust) policy. It is
+// immutable and safe for concurrent use; the server may cache it.
+type ResourcePolicy struct {
+	l layer
+}
+
+// Layer names a kind of policy taking part in a decision.
+type Layer uint8
+
+// Layers.
+const (
+	LayerIdentity Layer = iota
+	LayerBoundary
+	LayerSession
+	LayerSCP
+	LayerResource
+)
+
+var layerNames = [...]string{"identity", "boundary", "session", "scp", "resource"}
+
+// String returns the layer's short name.
+func (l Layer) String() string {
+	if int(l) < len(layerNames) {
+		return layerNames[l]
+	}
+	return "unknown"
+}
+
+// stmt is a compiled statement.
+type stmt struct {
+	policy    int32
+	index     int32
+	sid       string
+	effect    Effect
+	notAction bool
+	actions   []pattern // lower-cased
+	notRes    bool
+	allRes    bool
+	resources []arnPattern
+	principal *principalMatcher
+	notPrinc  bool
+	conds     []cond
+}
+
+// layer is a set of policies indexed by action.
+type layer struct {
+	present bool
+	kind    Layer
+	labels  []string
+	exact   table   // "service:action"
+	service table   // "service": action part has wildcards
+	global  []*stmt // wildcard service, "*", NotAction
+	count   int
+}
+
+// Compile compiles a principal's policies. Documents are not modified and
+// may be shared between compilations.
+func Compile(set PolicySet) (*Compiled, error) {
+	c := &Compiled{}
+	var err error
+	if c.identity, err = compileLayer(LayerIdentity, set.Identity, false); err != nil {
+		return nil, err
+	}
+	c.identity.present = true
+	if set.Boundary != nil {
+		if c.boundary, err = compileLayer(LayerBoundary, []NamedDocument{*set.Boundary}, false); err != nil {
+			return nil, err
+		}
+	}
+	if len(set.Session) > 0 {
+		if c.session, err = compileLayer(LayerSession, set.Session, false); err != nil {
+			return nil, err
+		}
+	}
+	if set.SCPs != nil {
+		c.scps = make([]layer, len(set.SCPs))
+		for i, level := range set.SCPs {
+			if c.scps[i], err = compileLayer(LayerSCP, level, false); err != nil {
+				return nil, err
+			}
+			c.scps[i].present = true
+		}
+	}
+	return c, nil
+}
+
+// CompileResource compiles a resource-based or trust policy.
+func CompileResource(name string, doc *Document) (*ResourcePolicy, error) {
+	if doc == nil {
+		return nil, errors.New("policy: nil resource policy document")
+	}
+	l, err := compileLayer(LayerResource, []NamedDocument{{Name: name, Doc: doc}}, true)
+	if err != nil {
+		return nil, err
+	}
+	return &ResourcePolicy{l: l}, nil
+}
+
+func compileLayer(kind Layer, docs []NamedDocument, principals bool) (layer, error) {
+	l := layer{kind: kind, present: len(docs) > 0}
+	exact, service := map[string][]*stmt{}, map[string][]*stmt{}
+	for pi, nd := range docs {
+		if nd.Doc == nil {
+			return layer{}, fmt.Errorf("policy: %s policy %q has no document", kind, nd.Name)
+		}
+		l.labels = append(l.labels, nd.Name)
+		vars := nd.Doc.Variables()
+		for si := range nd.Doc.Statements {
+			s := &nd.Doc.Statements[si]
+			cs := compileStmt(s, vars, principals)
+			cs.policy, cs.index = int32(pi), int32(si)
+			l.add(cs, s, exact, service)
+			l.count++
+		}
+	}
+	l.exact = newTable(exact)
+	l.service = newTable(service)
+	return l, nil
+}
+
+func compileStmt(s *Statement, vars, principals bool) *stmt {
+	cs := &stmt{sid: s.Sid, effect: s.Effect}
+	acts := s.Action
+	if s.NotAction != nil {
+		cs.notAction, acts = true, s.NotAction
+	}
+	for _, a := range acts {
+		cs.actions = append(cs.actions, compilePattern(strings.ToLower(a), true, false))
+	}
+	res := s.Resource
+	switch {
+	case s.NotResource != nil:
+		cs.notRes, res = true, s.NotResource
+	case s.Resource == nil:
+		cs.allRes = true
+	}
+	for _, r := range res {
+		ap := compileARNPattern(r, vars)
+		if ap.any && !cs.notRes {
+			cs.allRes = true
+		}
+		cs.resources = append(cs.resources, ap)
+	}
+	if principals {
+		if s.NotPrincipal != nil {
+			cs.principal, cs.notPrinc = compilePrincipals(s.NotPrincipal), true
+		} else {
+			cs.principal = compilePrincipals(s.Principal)
+		}
+	}
+	for i := range s.Conditions {
+		cs.conds = append(cs.conds, compileCondition(&s.Conditions[i], vars))
+	}
+	return cs
+}
+
+// add indexes a statement by the actions it can match.
+func (l *layer) add(cs *stmt, s *Statement, exact, service map[string][]*stmt) {
+	if cs.notAction {
+		l.global = append(l.global, cs)
+		return
+	}
+	var keysExact, keysSvc []string
+	for _, a := range s.Action {
+		la := strings.ToLower(a)
+		svc, act, ok := strings.Cut(la, ":")
+		if !ok || strings.ContainsAny(svc, "*?") {
+			l.global = append(l.global, cs)
+			return
+		}
+		if strings.ContainsAny(act, "*?") {
+			keysSvc = appendUnique(keysSvc, svc)
+		} else {
+			keysExact = appendUnique(keysExact, la)
+		}
+	}
+	for _, k := range keysSvc {
+		service[k] = append(service[k], cs)
+	}
+	for _, k := range keysExact {
+		exact[k] = append(exact[k], cs)
+	}
+}
+
+func appendUnique(list []string, s string) []string {
+	for _, e := range list {
+		if e == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// Statements returns the number of statements compiled into the layer.
+func (l *layer) statements() int { return l.count }
+
+// StatementCount returns the number of identity, boundary, session and SCP
+// statements compiled.
+func (c *Compiled) StatementCount() int {
+	n := c.identity.statements() + c.boundary.statements() + c.session.statements()
+	for i := range c.scps {
+		n += c.scps[i].statements()
+	}
+	return n
+}
+
+// table is an immutable hash table from lower-case keys to statements,
+// looked up case-insensitively without allocating.
+type table struct {
+	slots []tableEntry
+	mask  uint64
+}
+
+type tableEntry struct {
+	key   string
+	stmts []*stmt
+}
+
+func newTable(m map[string][]*stmt) table {
+	if len(m) == 0 {
+		return table{}
+	}
+	n := 4
+	for n < 2*len(m) {
+		n <<= 1
+	}
+	t := table{slots: make([]tableEntry, n), mask: uint64(n - 1)}
+	for k, v := range m {
+		i := foldHash(k) & t.mask
+		for t.slots[i].stmts != nil {
+			i = (i + 1) & t.mask
+		}
+		t.slots[i] = tableEntry{key: k, stmts: v}
+	}
+	return t
+}
+
+// get returns the statements under key, compared ASCII case-insensitively.
+func (t *table) get(key string) []*stmt {
+	if t.slots == nil {
+		return nil
+	}
+	i := foldHash(key) & t.mask
+	for {
+		e := &t.slots[i]
+		if e.stmts == nil {
+			return nil
+		}
+		if asciiEqualFold(e.key, key) {
+			return e.stmts
+		}
+		i = (i + 1) & t.mask
+	}
+}
+
+// foldHash is FNV-1a over the ASCII-lower-cased bytes of s.
+func foldHash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}

@@ -1,0 +1,311 @@
+package policy
+
+// Decision is the outcome of evaluating a request.
+type Decision uint8
+
+// Decisions. The zero value is ImplicitDeny, the default.
+const (
+	// ImplicitDeny: nothing allowed the request (or a required layer did
+	// not allow it).
+	ImplicitDeny Decision = iota
+	// Allowed: the request is allowed.
+	Allowed
+	// ExplicitDeny: a Deny statement matched; nothing can override it.
+	ExplicitDeny
+)
+
+var decisionNames = [...]string{"ImplicitDeny", "Allow", "ExplicitDeny"}
+
+// String returns "Allow", "ExplicitDeny" or "ImplicitDeny".
+func (d Decision) String() string {
+	if int(d) < len(decisionNames) {
+		return decisionNames[d]
+	}
+	return "Unknown"
+}
+
+// Request is one authorization question. The server can keep Requests and
+// Contexts in a pool: evaluation neither retains nor modifies them.
+type Request struct {
+	// Action is "service:Action", matched case-insensitively.
+	Action string
+	// Resource is the resource ARN ("" or "*" for actions without one).
+	Resource string
+	// Principal is the caller.
+	Principal Principal
+	// ResourceAccount is the account that owns the resource. "" means the
+	// caller's own account.
+	ResourceAccount string
+	// ResourcePolicy is the resource's policy (or the role's trust policy
+	// for sts:AssumeRole*), nil when it has none.
+	ResourcePolicy *ResourcePolicy
+	// Context holds the condition keys; nil means none.
+	Context *Context
+}
+
+// evalState is the per-request scratch space; it lives on the stack.
+type evalState struct {
+	action   string // as given; matched case-insensitively
+	svc      string // service prefix of action
+	resource string
+	res      arnParts // resource split into fields, when resIsARN
+	resIsARN bool
+	ctx      *Context
+	p        *Principal
+}
+
+func (es *evalState) init(r *Request) {
+	es.ctx = r.Context
+	es.p = &r.Principal
+	es.resource = r.Resource
+	if es.resource == "" {
+		es.resource = "*"
+	}
+	es.res, es.resIsARN = splitARN(es.resource)
+	es.action = r.Action
+	es.svc = r.Action
+	for i := 0; i < len(r.Action); i++ {
+		if r.Action[i] == ':' {
+			es.svc = r.Action[:i]
+			break
+		}
+	}
+}
+
+// layerHit is the outcome of one layer.
+type layerHit struct {
+	deny  *stmt
+	allow *stmt
+	kind  matchKind // best principal match among allowing statements
+}
+
+// collector gathers an explanation for one layer.
+type collector struct {
+	rec     recorder
+	matches []*stmt
+}
+
+// eval evaluates the layer. With col nil it stops at the first Deny and
+// skips Allow statements once one matched.
+func (l *layer) eval(es *evalState, col *collector) layerHit {
+	var h layerHit
+	var rec *recorder
+	if col != nil {
+		rec = &col.rec
+	}
+	lists := [3][]*stmt{l.exact.get(es.action), l.service.get(es.svc), l.global}
+	for li, list := range lists {
+		for _, s := range list {
+			if col == nil {
+				if s.effect == Allow && h.allow != nil && (s.principal == nil || h.kind == mDirect) {
+					continue
+				}
+			}
+			ok, kind := s.applies(es, li > 0, rec)
+			if !ok {
+				continue
+			}
+			if col != nil {
+				col.matches = append(col.matches, s)
+			}
+			if s.effect == Deny {
+				if h.deny == nil {
+					h.deny = s
+				}
+				if col == nil {
+					return h
+				}
+				continue
+			}
+			if h.allow == nil {
+				h.allow = s
+			}
+			if kind > h.kind {
+				h.kind = kind
+			}
+		}
+	}
+	return h
+}
+
+// applies reports whether the statement matches the request, and for
+// resource-based statements how the principal matched.
+func (s *stmt) applies(es *evalState, checkAction bool, rec *recorder) (bool, matchKind) {
+	if checkAction {
+		m := false
+		for i := range s.actions {
+			if ok, _ := s.actions[i].match(es.action, nil, nil, true); ok {
+				m = true
+				break
+			}
+		}
+		if m == s.notAction {
+			return false, mNone
+		}
+	}
+	if !s.allRes {
+		m := false
+		for i := range s.resources {
+			if ok, _ := s.resources[i].matchSplit(es, rec); ok {
+				m = true
+				break
+			}
+		}
+		if m == s.notRes {
+			return false, mNone
+		}
+	}
+	kind := mNone
+	if s.principal != nil {
+		if s.notPrinc {
+			if s.principal.excludes(es.p) {
+				return false, mNone
+			}
+			kind = wildcardKind(es.p)
+		} else {
+			kind = s.principal.match(es.p)
+			if kind == mNone {
+				return false, mNone
+			}
+		}
+	}
+	for i := range s.conds {
+		if !s.conds[i].eval(es.ctx, rec) {
+			return false, mNone
+		}
+	}
+	return true, kind
+}
+
+// Decide evaluates the request and returns only the decision. It does not
+// allocate. A nil *Compiled stands for a principal with no policies.
+func (c *Compiled) Decide(r *Request) Decision {
+	if c == nil {
+		return noPolicies.Decide(r)
+	}
+	var es evalState
+	es.init(r)
+	return c.decide(r, &es, nil)
+}
+
+// noPolicies stands for a nil *Compiled. It is never modified.
+var noPolicies = &Compiled{identity: layer{present: true}}
+
+// decide implements AWS's evaluation logic. ex, when not nil, receives the
+// per-layer explanation.
+func (c *Compiled) decide(r *Request, es *evalState, ex *Explanation) Decision {
+	p := &r.Principal
+	explain := ex != nil
+	var col *collector
+	newCol := func() *collector {
+		if explain {
+			return &collector{}
+		}
+		return nil
+	}
+
+	denied := false
+	scpMissing := false
+	for i := range c.scps {
+		col = newCol()
+		h := c.scps[i].eval(es, col)
+		if h.deny != nil {
+			denied = true
+		} else if h.allow == nil {
+			scpMissing = true
+		}
+		if explain {
+			ex.addLayer(&c.scps[i], i, h, col, mNone)
+		} else if denied {
+			return ExplicitDeny
+		}
+	}
+
+	iam := p.Type.isIAM()
+	var id, bd, ss layerHit
+	if iam {
+		col = newCol()
+		id = c.identity.eval(es, col)
+		if explain {
+			ex.addLayer(&c.identity, 0, id, col, mNone)
+		}
+		denied = denied || id.deny != nil
+		if !explain && denied {
+			return ExplicitDeny
+		}
+		if c.boundary.present {
+			col = newCol()
+			bd = c.boundary.eval(es, col)
+			if explain {
+				ex.addLayer(&c.boundary, 0, bd, col, mNone)
+			}
+			denied = denied || bd.deny != nil
+		}
+		if c.session.present {
+			col = newCol()
+			ss = c.session.eval(es, col)
+			if explain {
+				ex.addLayer(&c.session, 0, ss, col, mNone)
+			}
+			denied = denied || ss.deny != nil
+		}
+		if !explain && denied {
+			return ExplicitDeny
+		}
+	} else if explain {
+		ex.notApplicable(LayerIdentity, c.identity.present)
+	}
+	var rs layerHit
+	if r.ResourcePolicy != nil {
+		col = newCol()
+		rs = r.ResourcePolicy.l.eval(es, col)
+		if explain {
+			ex.addLayer(&r.ResourcePolicy.l, 0, rs, col, rs.kind)
+		}
+		denied = denied || rs.deny != nil
+	}
+	if denied {
+		return ex.finish(ExplicitDeny, LayerResource)
+	}
+	if scpMissing {
+		return ex.finish(ImplicitDeny, LayerSCP)
+	}
+	resAllow := rs.allow != nil
+	same := r.ResourceAccount == "" || r.ResourceAccount == p.Account
+	if !iam {
+		if p.Type == PrincipalRoot && same {
+			return ex.finish(Allowed, LayerIdentity)
+		}
+		if resAllow {
+			return ex.finish(Allowed, LayerResource)
+		}
+		return ex.finish(ImplicitDeny, LayerResource)
+	}
+	bOK := !c.boundary.present || bd.allow != nil
+	sOK := !c.session.present || ss.allow != nil
+	if same && resAllow && rs.kind >= mRole {
+		if rs.kind == mDirect {
+			return ex.finish(Allowed, LayerResource)
+		}
+		if !bOK {
+			return ex.finish(ImplicitDeny, LayerBoundary)
+		}
+		if !sOK {
+			return ex.finish(ImplicitDeny, LayerSession)
+		}
+		return ex.finish(Allowed, LayerResource)
+	}
+	if id.allow == nil {
+		return ex.finish(ImplicitDeny, LayerIdentity)
+	}
+	if !bOK {
+		return ex.finish(ImplicitDeny, LayerBoundary)
+	}
+	if !sOK {
+		return ex.finish(ImplicitDeny, LayerSession)
+	}
+	if !same && !resAllow {
+		return ex.finish(ImplicitDeny, LayerResource)
+	}
+	return ex.finish(Allowed, LayerIdentity)
+}

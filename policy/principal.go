@@ -1,0 +1,260 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// PrincipalType is the kind of identity making a request.
+type PrincipalType uint8
+
+// Principal types.
+const (
+	// PrincipalUser is an IAM user (long-term or GetSessionToken keys).
+	PrincipalUser PrincipalType = iota
+	// PrincipalAssumedRole is a role session (arn:aws:sts::A:assumed-role/R/S).
+	PrincipalAssumedRole
+	// PrincipalRoot is the account's root user: identity policies and
+	// boundaries do not apply; it may do anything in its own account that
+	// no SCP or explicit deny forbids.
+	PrincipalRoot
+	// PrincipalFederatedUser is a GetFederationToken session
+	// (arn:aws:sts::A:federated-user/N).
+	PrincipalFederatedUser
+	// PrincipalAnonymous is an unauthenticated caller: only resource-based
+	// policies that allow "*" can grant it anything.
+	PrincipalAnonymous
+	// PrincipalService is an AWS service principal (Service field set).
+	PrincipalService
+	// PrincipalWebIdentity is an OIDC or SAML identity provider principal,
+	// as evaluated against trust policies for AssumeRoleWithWebIdentity /
+	// AssumeRoleWithSAML (Federated field set).
+	PrincipalWebIdentity
+)
+
+var principalTypeNames = [...]string{"User", "AssumedRole", "Account", "FederatedUser", "Anonymous", "Service", "WebIdentity"}
+
+// String returns the aws:PrincipalType style name.
+func (t PrincipalType) String() string {
+	if int(t) < len(principalTypeNames) {
+		return principalTypeNames[t]
+	}
+	return "Unknown"
+}
+
+// isIAM reports whether identity-based policies apply to the type.
+func (t PrincipalType) isIAM() bool {
+	return t == PrincipalUser || t == PrincipalAssumedRole || t == PrincipalFederatedUser
+}
+
+// Principal identifies the caller of a request.
+type Principal struct {
+	Type PrincipalType
+	// ARN is the caller's ARN: the user ARN, the role session ARN, the
+	// federated user ARN or "arn:aws:iam::A:root".
+	ARN string
+	// Account is the caller's account ID.
+	Account string
+	// RoleARN is, for a role session, the IAM ARN of the role (with its
+	// path), which resource-based policies may name instead of the session.
+	RoleARN string
+	// Service is the service principal name, e.g. "ec2.amazonaws.com".
+	Service string
+	// Federated is the identity provider, e.g.
+	// "arn:aws:iam::A:saml-provider/X" or "accounts.google.com".
+	Federated string
+	// CanonicalUser is the S3 canonical user ID, if known.
+	CanonicalUser string
+}
+
+// PrincipalFromARN derives a Principal from an IAM or STS ARN. For a role
+// session the role ARN is reconstructed without path; set RoleARN
+// explicitly when the role has a path.
+func PrincipalFromARN(arn string) (Principal, error) {
+	a, ok := splitARN(arn)
+	if !ok {
+		return Principal{}, fmt.Errorf("principal %q is not an ARN", arn)
+	}
+	p := Principal{ARN: arn, Account: a.account}
+	switch {
+	case a.service == "iam" && a.resource == "root":
+		p.Type = PrincipalRoot
+	case a.service == "iam" && strings.HasPrefix(a.resource, "user/"):
+		p.Type = PrincipalUser
+	case a.service == "sts" && strings.HasPrefix(a.resource, "assumed-role/"):
+		p.Type = PrincipalAssumedRole
+		rest := strings.TrimPrefix(a.resource, "assumed-role/")
+		role, _, ok := strings.Cut(rest, "/")
+		if !ok {
+			return Principal{}, fmt.Errorf("principal %q: assumed-role ARN without session name", arn)
+		}
+		p.RoleARN = "arn:" + a.partition + ":iam::" + a.account + ":role/" + role
+	case a.service == "sts" && strings.HasPrefix(a.resource, "federated-user/"):
+		p.Type = PrincipalFederatedUser
+	default:
+		return Principal{}, fmt.Errorf("principal %q is not a user, role session, federated user or root ARN", arn)
+	}
+	return p, nil
+}
+
+// matchKind says how a resource-based policy statement's principal
+// matched the caller; it decides whether the grant stands on its own in
+// the caller's account.
+type matchKind uint8
+
+const (
+	mNone matchKind = iota
+	// mAccount: the account (root ARN or ID) was named; identity policies
+	// of the caller must still allow.
+	mAccount
+	// mRole: the role ARN or a federated user session was named: the grant
+	// stands without identity policies but boundaries and session policies
+	// still limit it.
+	mRole
+	// mDirect: the user ARN, the role session ARN, "*" or a service /
+	// federated provider was named: the grant stands on its own.
+	mDirect
+)
+
+var matchKindNames = [...]string{"none", "account", "role", "direct"}
+
+func (m matchKind) String() string { return matchKindNames[m] }
+
+type principalMatcher struct {
+	wildcard  bool
+	accounts  []string
+	arns      []string
+	services  []string
+	federated []string
+	canonical []string
+}
+
+func compilePrincipals(p *Principals) *principalMatcher {
+	if p == nil {
+		return nil
+	}
+	pm := &principalMatcher{wildcard: p.Wildcard, services: p.Service, federated: p.Federated, canonical: p.CanonicalUser}
+	for _, a := range p.AWS {
+		switch {
+		case a == "*":
+			pm.wildcard = true
+		case isAccountID(a):
+			pm.accounts = append(pm.accounts, a)
+		default:
+			if ap, ok := splitARN(a); ok && ap.service == "iam" && ap.resource == "root" {
+				pm.accounts = append(pm.accounts, ap.account)
+			} else {
+				pm.arns = append(pm.arns, a)
+			}
+		}
+	}
+	return pm
+}
+
+// wildcardKind is what "*" grants the principal type in its own account.
+func wildcardKind(p *Principal) matchKind {
+	if p.Type == PrincipalFederatedUser {
+		return mRole
+	}
+	return mDirect
+}
+
+// match returns how the caller matches the principal list.
+func (pm *principalMatcher) match(p *Principal) matchKind {
+	if pm.wildcard {
+		return wildcardKind(p)
+	}
+	best := mNone
+	switch p.Type {
+	case PrincipalService:
+		for _, s := range pm.services {
+			if s == p.Service {
+				return mDirect
+			}
+		}
+		return mNone
+	case PrincipalWebIdentity:
+		for _, f := range pm.federated {
+			if f == p.Federated {
+				return mDirect
+			}
+		}
+		return mNone
+	case PrincipalAnonymous:
+		return mNone
+	}
+	if p.CanonicalUser != "" {
+		for _, c := range pm.canonical {
+			if c == p.CanonicalUser {
+				return mDirect
+			}
+		}
+	}
+	for _, a := range pm.arns {
+		switch {
+		case a == p.ARN && p.ARN != "":
+			if p.Type == PrincipalFederatedUser {
+				best = max(best, mRole)
+			} else {
+				return mDirect
+			}
+		case p.RoleARN != "" && a == p.RoleARN:
+			best = max(best, mRole)
+		}
+	}
+	if best == mNone && p.Account != "" {
+		for _, acct := range pm.accounts {
+			if acct == p.Account {
+				if p.Type == PrincipalRoot {
+					return mDirect
+				}
+				return mAccount
+			}
+		}
+	}
+	return best
+}
+
+// excludes reports whether a NotPrincipal list exempts the caller. As AWS
+// documents, a caller is exempt only when every identity in its chain is
+// listed: the user (or the role or session) and its account.
+func (pm *principalMatcher) excludes(p *Principal) bool {
+	if pm.wildcard {
+		return true
+	}
+	acct := false
+	for _, a := range pm.accounts {
+		if a == p.Account {
+			acct = true
+		}
+	}
+	switch p.Type {
+	case PrincipalRoot:
+		return acct
+	case PrincipalService:
+		for _, s := range pm.services {
+			if s == p.Service {
+				return true
+			}
+		}
+		return false
+	case PrincipalWebIdentity:
+		for _, f := range pm.federated {
+			if f == p.Federated {
+				return true
+			}
+		}
+		return false
+	case PrincipalAnonymous:
+		return false
+	}
+	if !acct {
+		return false
+	}
+	for _, a := range pm.arns {
+		if a == p.ARN || (p.RoleARN != "" && a == p.RoleARN) {
+			return true
+		}
+	}
+	return false
+}
