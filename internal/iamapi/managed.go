@@ -1,7 +1,11 @@
 package iamapi
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/iamd/iamd/internal/iam"
+	"github.com/iamd/iamd/policy"
 )
 
 // managedPolicy is a managed policy as attachments see it: AWS-managed or
@@ -47,4 +51,34 @@ func (s *Service) checkBoundary(a *iam.AccountView, account, arn string) error {
 		return noSuchEntity("Scope ARN: %s does not exist or is not attachable.", arn)
 	}
 	return nil
+}
+
+// checkPolicyDocument validates a policy document of the given kind as IAM
+// does, answering MalformedPolicyDocument (or LimitExceeded for size)
+// in IAM's words. limit is the size limit that applies where the document
+// is stored (0: none checked here); sizeMessage is the LimitExceeded message
+// when it is exceeded ("" for managed policies' "Cannot exceed quota for
+// PolicySize: N").
+func checkPolicyDocument(doc string, kind policy.Kind, limit int, requireVersion2012 bool, sizeMessage string) (*policy.Document, error) {
+	parsed, err := policy.ParseWithOptions([]byte(doc), kind, policy.ParseOptions{RequireVersion2012: requireVersion2012})
+	if err != nil {
+		var ve *policy.ValidationError
+		if errors.As(err, &ve) {
+			return nil, malformedPolicy("%s", ve.Message)
+		}
+		return nil, malformedPolicy("Syntax errors in policy.")
+	}
+	if limit > 0 {
+		if err := policy.CheckSize([]byte(doc), limit); err != nil {
+			var se *policy.SizeError
+			if errors.As(err, &se) {
+				if sizeMessage == "" {
+					sizeMessage = fmt.Sprintf("Cannot exceed quota for PolicySize: %d", limit)
+				}
+				return nil, limitExceeded("%s", sizeMessage)
+			}
+			return nil, err
+		}
+	}
+	return parsed, nil
 }

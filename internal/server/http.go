@@ -11,10 +11,10 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-		"time"
+	"time"
 
-	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/authz"
+	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/sigv4"
 )
 

@@ -149,7 +149,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); s.state.View.Follow(ctx, s.state.Store, s.loadRev, s.cfg.FollowInterval, s.log) }()
+	go func() {
+		defer wg.Done()
+		s.state.View.Follow(ctx, s.state.Store, s.loadRev, s.cfg.FollowInterval, s.log)
+	}()
 	go func() { defer wg.Done(); s.usage.Run(ctx, time.Second) }()
 	defer wg.Wait()
 
