@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/iamd/iamd/internal/iamapi"
 	"github.com/iamd/iamd/internal/server"
 )
 
@@ -21,9 +24,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS when set with --tls-key")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	quotas := fs.String("quotas", getenv("IAMD_QUOTAS"), "raise per-account quotas above AWS's defaults, e.g. users=100000,roles=5000 (keys: users, groups, roles, policies, instance-profiles; env IAMD_QUOTAS)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	q, err := parseQuotas(*quotas)
+	if err != nil {
+		fmt.Fprintf(stderr, "iamd serve: --quotas: %v\n", err)
+		return 2
+	}
+	cfg.Quotas = q
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintf(stderr, "iamd serve: --log-level: %v\n", err)
@@ -81,4 +91,34 @@ func envOr(getenv func(string) string, key, def string) string {
 		return v
 	}
 	return def
+}
+
+// parseQuotas reads "key=N,..." over AWS's default quotas.
+func parseQuotas(s string) (iamapi.Quotas, error) {
+	q := iamapi.DefaultQuotas
+	if s == "" {
+		return q, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil || n < 1 {
+			return q, fmt.Errorf("%q: want key=positive number", kv)
+		}
+		switch k {
+		case "users":
+			q.UsersPerAccount = n
+		case "groups":
+			q.GroupsPerAccount = n
+		case "roles":
+			q.RolesPerAccount = n
+		case "policies":
+			q.PoliciesPerAccount = n
+		case "instance-profiles":
+			q.InstanceProfilesPerAccount = n
+		default:
+			return q, fmt.Errorf("unknown quota %q", k)
+		}
+	}
+	return q, nil
 }

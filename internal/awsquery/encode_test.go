@@ -181,3 +181,37 @@ func TestServeOperationSuccessHeaders(t *testing.T) {
 		t.Errorf("status %d headers %v", rec.Code, rec.Header())
 	}
 }
+
+// TestServeOperationConcurrent runs requests in parallel so the race
+// detector sees the shared plans and buffer pool.
+func TestServeOperationConcurrent(t *testing.T) {
+	impl := newFakeIAM()
+	iam := newIAM(t, impl)
+	create := url.Values{"Action": {"CreateUser"}, "Version": {"2010-05-08"}, "UserName": {"alice"}}
+	if err := iam.ServeOperation(context.Background(), httptest.NewRecorder(), create, "r"); err != nil {
+		t.Fatal(err)
+	}
+	want, err := iam.AppendResponse(nil, "GetUser", &iamapi.GetUserResponse{User: impl.users["alice"]}, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"Action": {"GetUser"}, "Version": {"2010-05-08"}, "UserName": {"alice"}}
+	done := make(chan string, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			for j := 0; j < 50; j++ {
+				rec := httptest.NewRecorder()
+				if err := iam.ServeOperation(context.Background(), rec, form, "r"); err != nil || rec.Body.String() != string(want) {
+					done <- rec.Body.String()
+					return
+				}
+			}
+			done <- ""
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if got := <-done; got != "" {
+			t.Errorf("concurrent response = %s", got)
+		}
+	}
+}

@@ -225,47 +225,56 @@ func appendTrimmedValue(dst []byte, v string) []byte {
 	return dst
 }
 
-// headerValues returns the values of the header named name (lowercase),
-// matching keys case-insensitively. The common case, a canonical key, is
-// found without allocating.
-func headerValues(h http.Header, name string) []string {
+// canonicalValues returns the values stored under name's canonical MIME
+// key ("x-amz-date" → "X-Amz-Date"), without allocating.
+func canonicalValues(h http.Header, name string) ([]string, bool) {
 	var buf [64]byte
-	if len(name) <= len(buf) {
-		upper := true
-		for i := 0; i < len(name); i++ {
-			c := name[i]
-			if upper && 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A'
-			} else if !upper && 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			buf[i] = c
-			upper = c == '-'
-		}
-		if vs, ok := h[string(buf[:len(name)])]; ok {
-			return vs
-		}
+	if len(name) > len(buf) {
+		return nil, false
 	}
-	// Not canonical: a forwarded request may carry keys in any case, maybe
-	// several spellings of one name. Merge them in a deterministic order.
-	var keys []string
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if upper && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		} else if !upper && 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+		upper = c == '-'
+	}
+	vs, ok := h[string(buf[:len(name)])]
+	return vs, ok
+}
+
+// headerValues returns the values of the header named name (lowercase),
+// matching keys case-insensitively. A forwarded request may carry keys in
+// any case, maybe several spellings of one name: those are merged in
+// sorted key order.
+func headerValues(h http.Header, name string) []string {
+	if vs, ok := canonicalValues(h, name); ok {
+		return vs
+	}
+	return lowercaseIndex(h)[name]
+}
+
+// lowercaseIndex maps lowercase header names to their merged values.
+func lowercaseIndex(h http.Header) map[string][]string {
+	keys := make([]string, 0, len(h))
 	for k := range h {
-		if strings.EqualFold(k, name) {
-			keys = append(keys, k)
-		}
-	}
-	switch len(keys) {
-	case 0:
-		return nil
-	case 1:
-		return h[keys[0]]
+		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	var vs []string
+	idx := make(map[string][]string, len(keys))
 	for _, k := range keys {
-		vs = append(vs, h[k]...)
+		lk := strings.ToLower(k)
+		if vs, ok := idx[lk]; ok {
+			idx[lk] = append(slices.Clip(vs), h[k]...)
+		} else {
+			idx[lk] = h[k]
+		}
 	}
-	return vs
+	return idx
 }
 
 // headerValue returns the first value of the named header, or "".
@@ -279,14 +288,25 @@ func headerValue(h http.Header, name string) string {
 // appendCanonicalHeaders appends "name:value\n" for each name in the
 // semicolon-separated signedHeaders list, in list order. The host header
 // comes from host.
+//
+// Names not found under their canonical key are looked up in a lowercase
+// index built once, so a long list of absent names costs linear time.
 func appendCanonicalHeaders(dst []byte, signedHeaders, host string, h http.Header) []byte {
+	var lower map[string][]string
 	for name := range strings.SplitSeq(signedHeaders, ";") {
 		dst = append(dst, name...)
 		dst = append(dst, ':')
 		if name == "host" {
 			dst = appendTrimmedValue(dst, host)
 		} else {
-			for i, v := range headerValues(h, name) {
+			vs, ok := canonicalValues(h, name)
+			if !ok {
+				if lower == nil {
+					lower = lowercaseIndex(h)
+				}
+				vs = lower[name]
+			}
+			for i, v := range vs {
 				if i > 0 {
 					dst = append(dst, ',')
 				}

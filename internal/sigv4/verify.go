@@ -67,8 +67,12 @@ type Verifier struct {
 	bufs     sync.Pool // *[]byte scratch for canonical request and string to sign
 }
 
-// NewVerifier returns a Verifier for cfg.
+// NewVerifier returns a Verifier for cfg. It panics if cfg.Credentials is
+// nil, which is a programming error.
 func NewVerifier(cfg Config) *Verifier {
+	if cfg.Credentials == nil {
+		panic("sigv4: NewVerifier: Config.Credentials is nil")
+	}
 	v := &Verifier{
 		creds:    cfg.Credentials,
 		now:      cfg.Now,
@@ -125,6 +129,7 @@ type Result struct {
 const (
 	unsignedPayload = "UNSIGNED-PAYLOAD"
 	maxPresignSecs  = 604800 // a week
+	maxPooledBuf    = 64 << 10
 )
 
 // Verify authenticates r. It returns *Error (check with errors.As) when the
@@ -404,15 +409,17 @@ func (v *Verifier) finish(ctx context.Context, res *Result, sc *scope, in *canon
 	buf := appendCanonicalRequest((*bp)[:0], in)
 	crHash := sha256.Sum256(buf)
 	buf = appendStringToSign(buf[:0], dateValue, sc.str, crHash)
-	// HMAC needs the key block in front of the message: build the message
-	// after the space the key block will take, in the same buffer.
+	// The HMAC's inner hash input (key block, then string to sign) is
+	// assembled in the unused tail of the same buffer. sign only
+	// reallocates when the tail is too short; keep the bigger array then.
 	sum, scratch := key.sign(buf[len(buf):], buf)
-	if cap(scratch) > cap(*bp) {
-		*bp = scratch[:0]
-	} else {
-		*bp = buf[:0]
+	if cap(scratch) > cap(buf) {
+		buf = scratch
 	}
-	v.bufs.Put(bp)
+	if cap(buf) <= maxPooledBuf {
+		*bp = buf[:0]
+		v.bufs.Put(bp)
+	}
 
 	if !hmac.Equal(sum[:], given[:]) {
 		return nil, ErrSignatureDoesNotMatch

@@ -360,22 +360,54 @@ func TestVerifyParsedQuery(t *testing.T) {
 	}
 }
 
-// TestVerifyS3DateHeader covers S3's acceptance of an HTTP Date header,
-// signed verbatim.
-func TestVerifyS3DateHeader(t *testing.T) {
-	const date = "Mon, 23 Nov 2026 10:30:00 GMT"
-	h := http.Header{"Date": {date}, "X-Amz-Content-Sha256": {"UNSIGNED-PAYLOAD"}}
-	in := canonicalInput{method: "GET", rawPath: "/b/k", host: "s3.amazonaws.com", header: h,
-		signedHeaders: "date;host;x-amz-content-sha256", payloadHash: "UNSIGNED-PAYLOAD", s3: true}
-	key := newSigningKey(deriveKey([]byte(testSecret), "20261123", "us-east-1", "s3"))
-	sum, _ := key.sign(nil, appendStringToSign(nil, date, "20261123/us-east-1/s3/aws4_request", sha256Sum(appendCanonicalRequest(nil, &in))))
-	h.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testAKID+"/20261123/us-east-1/s3/aws4_request, SignedHeaders=date;host;x-amz-content-sha256, Signature="+hexString(sum[:]))
-	req := &Request{Method: "GET", RawPath: "/b/k", Host: "s3.amazonaws.com", Header: h}
-	res, err := NewVerifier(Config{Credentials: testSource(), Now: fixedClock(signTime)}).Verify(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
+// TestVerifyDateHeader covers signing with the Date header instead of
+// X-Amz-Date: S3 accepts an HTTP date and signs it verbatim; other services
+// require ISO 8601 basic format there too.
+func TestVerifyDateHeader(t *testing.T) {
+	tests := []struct {
+		name    string
+		service string
+		date    string
+		code    string
+	}{
+		{name: "s3-http-date", service: "s3", date: "Mon, 23 Nov 2026 10:30:00 GMT"},
+		{name: "s3-iso-date", service: "s3", date: "20261123T103000Z"},
+		{name: "iam-iso-date", service: "iam", date: "20261123T103000Z"},
+		{name: "iam-http-date", service: "iam", date: "Mon, 23 Nov 2026 10:30:00 GMT", code: CodeIncompleteSignature},
 	}
-	if !res.SigningTime.Equal(signTime) {
-		t.Errorf("SigningTime = %v", res.SigningTime)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{"Date": {tc.date}, "X-Amz-Content-Sha256": {EmptyPayloadHash}}
+			const signed = "date;host;x-amz-content-sha256"
+			in := canonicalInput{method: "GET", rawPath: "/b/k", host: "example.com", header: h,
+				signedHeaders: signed, payloadHash: EmptyPayloadHash, s3: tc.service == "s3"}
+			scope := "20261123/us-east-1/" + tc.service + "/aws4_request"
+			key := newSigningKey(deriveKey([]byte(testSecret), "20261123", "us-east-1", tc.service))
+			sum, _ := key.sign(nil, appendStringToSign(nil, tc.date, scope, sha256Sum(appendCanonicalRequest(nil, &in))))
+			h.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+testAKID+"/"+scope+", SignedHeaders="+signed+", Signature="+hexString(sum[:]))
+			req := &Request{Method: "GET", RawPath: "/b/k", Host: "example.com", Header: h}
+			res, err := NewVerifier(Config{Credentials: testSource(), Now: fixedClock(signTime)}).Verify(context.Background(), req)
+			checkErr(t, err, tc.code, 0, "", nil)
+			if err == nil && !res.SigningTime.Equal(signTime) {
+				t.Errorf("SigningTime = %v", res.SigningTime)
+			}
+		})
+	}
+}
+
+// TestVerifyLargeRequest exercises canonical requests larger than the
+// pooled buffer, twice, so that the grown buffer is reused.
+func TestVerifyLargeRequest(t *testing.T) {
+	v := NewVerifier(Config{Credentials: testSource(), Now: fixedClock(signTime)})
+	for i := range 3 {
+		r, _ := http.NewRequest("GET", "https://example.amazonaws.com/?q="+strings.Repeat("x%20", 3000), nil)
+		r.Header.Set("X-Big", strings.Repeat("v  ", 2000+i))
+		s := &Signer{Credentials: Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret}, Region: "us-east-1", Service: "example", Now: fixedClock(signTime)}
+		if err := s.Sign(r, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(context.Background(), toRequest(r, "")); err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
 	}
 }

@@ -16,19 +16,26 @@ import (
 // meanwhile were not announced to it. The channel is closed when ctx is done
 // or the Store is closed.
 func (s *Store) Notify(ctx context.Context) (<-chan struct{}, error) {
+	// Register with Close before anything else: Close waits for listeners
+	// only after it has marked the Store closed under mu.
+	s.mu.RLock()
 	if s.closed.Load() {
+		s.mu.RUnlock()
 		return nil, store.ErrClosed
 	}
+	s.listeners.Add(1)
+	s.mu.RUnlock()
+
 	lctx, cancel := context.WithCancel(ctx)
 	stopOnClose := context.AfterFunc(s.stop, cancel)
 	conn, err := s.listen(lctx)
 	if err != nil {
 		stopOnClose()
 		cancel()
+		s.listeners.Done()
 		return nil, fmt.Errorf("postgres: notify: %w", err)
 	}
 	ch := make(chan struct{}, 1)
-	s.listeners.Add(1)
 	go func() {
 		defer s.listeners.Done()
 		defer close(ch)
