@@ -12,6 +12,7 @@ import (
 	"github.com/iamd/iamd/internal/authz"
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/managedpolicies"
+	"github.com/iamd/iamd/internal/password"
 	"github.com/iamd/iamd/internal/store"
 )
 
@@ -59,6 +60,9 @@ type Config struct {
 	Log     *slog.Logger
 	// Usage knows when access keys were last used.
 	Usage KeyUsage
+	// Passwords hashes console passwords; nil means
+	// password.NewHasher(password.DefaultParams(), 2).
+	Passwords *password.Hasher
 }
 
 // KeyUsage reports access key use; *iam.UsageTracker implements it.
@@ -84,6 +88,9 @@ type Service struct {
 	// several records across accounts (aliases); per-record consistency is
 	// the store's compare-and-swap.
 	mu sync.Mutex
+
+	// passwords hashes and verifies console passwords.
+	passwords *password.Hasher
 }
 
 // New returns a Service.
@@ -91,6 +98,11 @@ func New(cfg Config) *Service {
 	s := &Service{
 		view: cfg.View, writer: cfg.Writer, secrets: cfg.Secrets, authz: cfg.Authorizer,
 		managed: cfg.Managed, quotas: cfg.Quotas, usage: cfg.Usage, now: cfg.Now, log: cfg.Log,
+		passwords: cfg.Passwords,
+	}
+	if s.passwords == nil {
+		// DefaultParams are valid, so NewHasher cannot fail here.
+		s.passwords, _ = password.NewHasher(password.DefaultParams(), 2)
 	}
 	if s.now == nil {
 		s.now = time.Now

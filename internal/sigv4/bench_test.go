@@ -14,7 +14,7 @@ import (
 
 // sdkIAMRequest is an IAM CreateUser POST as aws-sdk-go-v2's IAM client
 // sends it, signed by the SDK signer.
-func sdkIAMRequest(b *testing.B) *Request {
+func sdkIAMRequest(b testing.TB) *Request {
 	b.Helper()
 	const body = "Action=CreateUser&Path=%2Fengineering%2F&UserName=alice&Version=2010-05-08"
 	r, err := http.NewRequest("POST", "https://iam.amazonaws.com/", strings.NewReader(body))
@@ -105,5 +105,20 @@ func BenchmarkSign(b *testing.B) {
 		if err := s.Sign(r, body); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestVerifyAllocs guards the hot path's allocation budget: only the Result.
+func TestVerifyAllocs(t *testing.T) {
+	req := sdkIAMRequest(t)
+	v := NewVerifier(Config{Credentials: newFixedSource(), Now: fixedClock(signTime)})
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := v.Verify(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 1 {
+		t.Errorf("Verify allocates %v times per call, want at most 1", allocs)
 	}
 }

@@ -255,6 +255,20 @@ func headerValues(h http.Header, name string) []string {
 	if vs, ok := canonicalValues(h, name); ok {
 		return vs
 	}
+	var found string
+	n := 0
+	for k := range h {
+		if strings.EqualFold(k, name) {
+			found = k
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return nil
+	case 1:
+		return h[found]
+	}
 	return lowercaseIndex(h)[name]
 }
 

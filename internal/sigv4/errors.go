@@ -14,6 +14,7 @@ const (
 	CodeExpiredToken               = "ExpiredToken"
 	CodeAccessDenied               = "AccessDenied"
 	CodeInvalidRequest             = "InvalidRequest"
+	CodeRequestExpired             = "RequestExpired"
 )
 
 // Error is an authentication failure with the code, message and HTTP status
@@ -51,7 +52,10 @@ var (
 	ErrSignatureDoesNotMatch      = &Error{CodeSignatureDoesNotMatch, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.", http.StatusForbidden}
 	ErrExpiredToken               = &Error{CodeExpiredToken, "The security token included in the request is expired", http.StatusForbidden}
 	ErrAccessDenied               = &Error{CodeAccessDenied, "Request has expired", http.StatusForbidden}
-	ErrInvalidRequest             = &Error{CodeInvalidRequest, "Missing required header for this request: x-amz-content-sha256", http.StatusBadRequest}
+	// ErrRequestExpired is answered by query APIs (IAM, STS) for a presigned
+	// URL past its X-Amz-Expires; S3 answers ErrAccessDenied.
+	ErrRequestExpired = &Error{CodeRequestExpired, "Request has expired.", http.StatusBadRequest}
+	ErrInvalidRequest = &Error{CodeInvalidRequest, "Missing required header for this request: x-amz-content-sha256", http.StatusBadRequest}
 )
 
 func incomplete(format string, args ...any) *Error {

@@ -293,7 +293,10 @@ func (v *Verifier) verifyPresigned(ctx context.Context, r *Request, rawQuery str
 		}
 		res.Expires = t.Add(time.Duration(secs) * time.Second)
 		if now.After(res.Expires) {
-			return nil, ErrAccessDenied
+			if sc.service == "s3" {
+				return nil, ErrAccessDenied
+			}
+			return nil, ErrRequestExpired
 		}
 		if t.After(now.Add(v.skew)) {
 			return nil, v.notYetCurrent(t, now)

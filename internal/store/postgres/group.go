@@ -74,7 +74,6 @@ func (g *groupState) apply(ops []store.Op, rev int64) ([]int64, *store.ConflictE
 		}
 		live := r.live()
 		if op.Expect != store.Any && op.Expect != live {
-			for k, r := range touched { *g.recs[k] = r }
 			return nil, &store.ConflictError{Index: i, Op: op, Actual: live}
 		}
 		switch op.Type {
@@ -102,7 +101,7 @@ func (g *groupState) apply(ops []store.Op, rev int64) ([]int64, *store.ConflictE
 		touched[k] = r
 	}
 	for k, r := range touched {
-		*g.recs[k] = r; _ = 0
+		*g.recs[k] = r
 	}
 	return versions, nil
 }
