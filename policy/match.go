@@ -294,8 +294,12 @@ func globMatchString(s, pat string) bool {
 // value: "*", an ARN matched field by field, or any other text matched as
 // a whole.
 type arnPattern struct {
-	any    bool
-	isARN  bool
+	any   bool
+	isARN bool
+	// prefix is the pattern's text before its first wildcard or variable:
+	// a full-ARN resource can only match if it starts with it. Checking it
+	// first rejects most non-matching statements in a few nanoseconds.
+	prefix string
 	short  int // >0: an "arn:" pattern with only this many fields after "arn:"
 	fields [5]fieldPattern
 	whole  pattern
@@ -315,6 +319,7 @@ func compileARNPattern(s string, vars bool) arnPattern {
 	var ap arnPattern
 	if a, ok := splitARN(s); ok {
 		ap.isARN = true
+		ap.prefix = literalPrefix(s, vars)
 		for i := 0; i < 5; i++ {
 			p := compilePattern(a.field(i), true, vars)
 			if lit, ok := p.literal(); ok {
@@ -388,7 +393,28 @@ func (ap *arnPattern) matchSplit(es *evalState, rec *recorder) (ok, unresolved b
 	if !es.resIsARN {
 		return false, false
 	}
+	if rec == nil && !strings.HasPrefix(es.resource, ap.prefix) {
+		// Only on the fast path: the explanation still reports the
+		// variables a full match would have read.
+		return false, false
+	}
 	return ap.matchFields(&es.res, es.ctx, rec)
+}
+
+// literalPrefix returns s up to its first wildcard (* or ?) or, when
+// variables are recognised, its first "${".
+func literalPrefix(s string, vars bool) string {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?':
+			return s[:i]
+		case '$':
+			if vars && i+1 < len(s) && s[i+1] == '{' {
+				return s[:i]
+			}
+		}
+	}
+	return s
 }
 
 func (ap *arnPattern) matchFields(a *arnParts, ctx *Context, rec *recorder) (ok, unresolved bool) {
