@@ -54,10 +54,8 @@ func (v *View) Follow(ctx context.Context, st store.Store, from int64, interval 
 				}
 				break
 			}
-			for _, r := range recs {
-				if err := v.Apply(r); err != nil {
-					log.Error("apply change", "kind", r.Kind, "key", r.Key, "err", err)
-				}
+			if err := v.ApplyBatch(recs); err != nil {
+				log.Error("apply changes", "err", err)
 			}
 			if next <= rev || len(recs) == 0 {
 				rev = max(rev, next)

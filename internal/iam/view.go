@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -12,8 +13,11 @@ import (
 // View is the in-memory projection of the stored IAM records. It is safe for
 // concurrent use; values it returns must be treated as read-only.
 type View struct {
-	mu       sync.RWMutex
-	rev      int64
+	mu  sync.RWMutex
+	rev int64
+	// changed is closed (and replaced) whenever records are applied, so
+	// that a writer that lost a race can wait for the winner's batch.
+	changed  chan struct{}
 	accounts map[string]*AccountView
 	keys     map[string]*Entry[AccessKey]
 	usage    map[string]*Entry[KeyUsage]
@@ -81,13 +85,47 @@ func NewView() *View {
 		keys:     make(map[string]*Entry[AccessKey]),
 		usage:    make(map[string]*Entry[KeyUsage]),
 		aliases:  make(map[string]string),
+		changed:  make(chan struct{}),
 	}
 }
 
 // LoadFrom builds the view from every record of st and returns the revision
 // it reflects.
 func (v *View) LoadFrom(ctx context.Context, st store.Store) (int64, error) {
-	return st.Load(ctx, v.Apply)
+	// Records are decoded as they arrive (the store may reuse its buffers
+	// after the callback) and applied in large batches under one lock.
+	const batchSize = 4096
+	recs := make([]store.Record, 0, batchSize)
+	values := make([]any, 0, batchSize)
+	flush := func() {
+		v.mu.Lock()
+		for i, r := range recs {
+			v.apply(r, values[i])
+		}
+		v.notifyLocked()
+		v.mu.Unlock()
+		recs, values = recs[:0], values[:0]
+	}
+	rev, err := st.Load(ctx, func(r store.Record) error {
+		value, err := decode(r.Kind, r.Data)
+		if err != nil {
+			return fmt.Errorf("decode %s/%s/%s: %w", r.Kind, r.Account, r.Key, err)
+		}
+		r.Data = nil
+		recs, values = append(recs, r), append(values, value)
+		if len(recs) == batchSize {
+			flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	flush()
+	v.mu.Lock()
+	v.rev = max(v.rev, rev)
+	v.mu.Unlock()
+	return rev, nil
 }
 
 // Rev returns the highest revision applied.
@@ -101,17 +139,91 @@ func (v *View) Rev() int64 {
 // than what the view already holds for the same key are ignored, so applying
 // a record twice, or out of order with a newer one, is harmless.
 func (v *View) Apply(r store.Record) error {
-	var value any
-	if !r.Deleted {
-		var err error
-		if value, err = decode(r.Kind, r.Data); err != nil {
-			return fmt.Errorf("decode %s/%s/%s: %w", r.Kind, r.Account, r.Key, err)
+	return v.ApplyBatch([]store.Record{r})
+}
+
+// ApplyBatch applies records atomically: a reader sees all or none of them,
+// so a commit's records (which Changes never splits) appear together.
+// Records that do not decode are skipped and reported.
+func (v *View) ApplyBatch(recs []store.Record) error {
+	values := make([]any, len(recs))
+	var errs []error
+	for i, r := range recs {
+		if r.Deleted {
+			continue
 		}
+		value, err := decode(r.Kind, r.Data)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("decode %s/%s/%s: %w", r.Kind, r.Account, r.Key, err))
+			recs[i].Kind = "" // skip
+			continue
+		}
+		values[i] = value
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.apply(r, value)
-	return nil
+	for i, r := range recs {
+		if r.Kind != "" {
+			v.apply(r, values[i])
+		}
+	}
+	v.notifyLocked()
+	return errors.Join(errs...)
+}
+
+// notifyLocked wakes writers waiting for the view to change.
+func (v *View) notifyLocked() {
+	close(v.changed)
+	v.changed = make(chan struct{})
+}
+
+// entryRev returns the revision the view holds for a record, and whether
+// the view has it. The lock must be held.
+func (v *View) entryRev(kind, account, key string) (int64, bool) {
+	if kind == KindAccessKey {
+		if e, ok := v.keys[key]; ok {
+			return e.Rev, true
+		}
+		return 0, false
+	}
+	if kind == KindAccount {
+		if a, ok := v.accounts[key]; ok && a.Account != nil {
+			return a.Account.Rev, true
+		}
+		return 0, false
+	}
+	a, ok := v.accounts[account]
+	if !ok {
+		return 0, false
+	}
+	switch kind {
+	case KindUser:
+		return tableRev(&a.users, key)
+	case KindGroup:
+		return tableRev(&a.groups, key)
+	case KindRole:
+		return tableRev(&a.roles, key)
+	case KindInstanceProfile:
+		return tableRev(&a.profiles, key)
+	case KindPolicy:
+		return tableRev(&a.policies, key)
+	case KindMFADevice:
+		return tableRev(&a.mfa, key)
+	case KindOIDCProvider:
+		return tableRev(&a.oidc, key)
+	case KindSAMLProvider:
+		return tableRev(&a.saml, key)
+	case KindWorkload:
+		return tableRev(&a.workload, key)
+	}
+	return 0, false
+}
+
+func tableRev[T any](t *table[T], key string) (int64, bool) {
+	if e, ok := t.get(key); ok {
+		return e.Rev, true
+	}
+	return 0, false
 }
 
 func decode(kind string, data []byte) (any, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/iamd/iamd/internal/store"
 )
@@ -67,12 +68,13 @@ func (w *Writer) Commit(ctx context.Context, muts ...Mutation) error {
 	if err != nil {
 		var ce *store.ConflictError
 		if errors.As(err, &ce) {
-			w.refresh(ctx, ce.Op)
+			w.catchUp(ctx, ce.Op)
 		}
 		return err
 	}
 	w.View.mu.Lock()
 	defer w.View.mu.Unlock()
+	defer w.View.notifyLocked()
 	for i, m := range muts {
 		r := store.Record{Kind: m.Op.Kind, Account: m.Op.Account, Key: m.Op.Key, Version: res.Versions[i], Rev: res.Rev}
 		switch m.Op.Type {
@@ -89,16 +91,45 @@ func (w *Writer) Commit(ctx context.Context, muts ...Mutation) error {
 	return nil
 }
 
-// refresh reloads one record from the store into the view.
-func (w *Writer) refresh(ctx context.Context, op store.Op) {
+// catchUpTimeout bounds how long a writer that lost a race waits for the
+// winner's batch to reach the view before loading the record itself.
+const catchUpTimeout = 2 * time.Second
+
+// catchUp waits until the view reflects the store's current state of the
+// record a commit conflicted on. The winning commit is applied to the view
+// as a whole (by its writer, or by the change follower for other
+// processes), so waiting for this one record guarantees the retry sees the
+// winner's entire batch, not a part of it. If the batch does not arrive in
+// time (its writer died between commit and apply), the record is loaded
+// directly.
+func (w *Writer) catchUp(ctx context.Context, op store.Op) {
 	rec, ok, err := w.Store.Get(ctx, op.Kind, op.Account, op.Key)
 	if err != nil {
 		return
 	}
-	if !ok {
-		rec = store.Record{Kind: op.Kind, Account: op.Account, Key: op.Key, Deleted: true, Rev: w.View.Rev()}
+	v := w.View
+	timer := time.NewTimer(catchUpTimeout)
+	defer timer.Stop()
+	for {
+		v.mu.RLock()
+		rev, has := v.entryRev(op.Kind, op.Account, op.Key)
+		changed := v.changed
+		v.mu.RUnlock()
+		if (ok && has && rev >= rec.Rev) || (!ok && !has) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			if !ok {
+				rec = store.Record{Kind: op.Kind, Account: op.Account, Key: op.Key, Deleted: true, Rev: rev + 1}
+			}
+			_ = v.Apply(rec)
+			return
+		}
 	}
-	_ = w.View.Apply(rec)
 }
 
 // Retry runs fn until it succeeds or fails with an error other than a store
