@@ -241,14 +241,18 @@ func (a *Authorizer) compile(c *Caller) *compiledEntry {
 		case User, FederatedUser:
 			u, ok := av.UserByID(c.EntityID)
 			if !ok {
+				if c.Type == FederatedUser && c.EntityID == c.Account {
+					// The root user's federation token: root may do
+					// anything, so the session policy alone limits it.
+					docs = append(docs, namedText{"root", allowAllText})
+					break
+				}
 				return
 			}
 			tags = u.V.Tags
 			boundary = u.V.Boundary
-			if c.Type == FederatedUser {
-				// A federation token's permissions are the intersection of
-				// the user's and the session policy: the session layer.
-			}
+			// A federation token's permissions are the intersection of the
+			// user's and the session policy (the session layer).
 			add("user/"+u.V.Name, u.V.Inline, u.V.Attached)
 			for _, gid := range u.V.Groups {
 				if g, ok := av.GroupByID(gid); ok {
@@ -310,6 +314,8 @@ func (a *Authorizer) compile(c *Caller) *compiledEntry {
 	compiled, err := policy.Compile(set)
 	return &compiledEntry{c: compiled, tags: tags, err: err}
 }
+
+const allowAllText = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
 
 var emptyDoc, _ = policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotAction":"*","Resource":"*"}]}`), policy.Identity)
 

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/iamd/iamd/internal/iamapi"
+	"github.com/iamd/iamd/internal/awsquery/internal/testapi/iamapi"
 )
 
 // discardWriter is an http.ResponseWriter that keeps nothing, so the

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/iamd/iamd/internal/awsquery"
-	"github.com/iamd/iamd/internal/iamapi"
-	"github.com/iamd/iamd/internal/stsapi"
+	"github.com/iamd/iamd/internal/awsquery/internal/testapi/iamapi"
+	"github.com/iamd/iamd/internal/awsquery/internal/testapi/stsapi"
 )
 
 func TestDecode(t *testing.T) {

@@ -175,15 +175,22 @@ func (d *Dispatcher) ServeOperation(ctx context.Context, w http.ResponseWriter, 
 		return d.WriteError(w, err, requestID)
 	}
 	bp := d.bufs.Get().(*[]byte)
-	defer d.bufs.Put(bp)
 	b, err := bo.appendResponse((*bp)[:0], out, requestID)
 	if err != nil {
+		d.bufs.Put(bp)
 		return d.WriteError(w, err, requestID)
 	}
-	*bp = b
 	writeXML(w, http.StatusOK, b, requestID)
+	if cap(b) <= maxPooledBuffer {
+		*bp = b
+		d.bufs.Put(bp)
+	}
 	return nil
 }
+
+// maxPooledBuffer keeps a rare huge response (GetAccountAuthorizationDetails)
+// from pinning its buffer in the pool.
+const maxPooledBuffer = 256 << 10
 
 // ErrPanic wraps the value of a panic in an operation.
 var ErrPanic = errors.New("awsquery: operation panicked")

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/iamd/iamd/internal/awsquery"
-	"github.com/iamd/iamd/internal/iamapi"
-	"github.com/iamd/iamd/internal/stsapi"
+	"github.com/iamd/iamd/internal/awsquery/internal/testapi/iamapi"
+	"github.com/iamd/iamd/internal/awsquery/internal/testapi/stsapi"
 )
 
 func TestEncodeGolden(t *testing.T) {

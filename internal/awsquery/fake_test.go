@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/iamd/iamd/internal/awsquery"
-	"github.com/iamd/iamd/internal/iamapi"
-	"github.com/iamd/iamd/internal/stsapi"
+	"github.com/iamd/iamd/internal/awsquery/internal/testapi/iamapi"
+	"github.com/iamd/iamd/internal/awsquery/internal/testapi/stsapi"
 )
 
 var created = time.Date(2024, 5, 6, 7, 8, 9, 123e6, time.UTC)

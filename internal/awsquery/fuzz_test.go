@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/iamd/iamd/internal/awsquery"
-	"github.com/iamd/iamd/internal/iamapi"
-	"github.com/iamd/iamd/internal/stsapi"
+	"github.com/iamd/iamd/internal/awsquery/internal/testapi/iamapi"
+	"github.com/iamd/iamd/internal/awsquery/internal/testapi/stsapi"
 )
 
 // FuzzDecodeForm feeds arbitrary query strings to the decoder of operations

@@ -259,3 +259,7 @@ func (a *AccountView) MFADevicesFor(userID string) []*Entry[MFADevice] {
 	}
 	return out
 }
+
+// AccessKeyCount returns how many access keys a user (userID "" for the
+// root user) has.
+func (a *AccountView) AccessKeyCount(userID string) int { return len(a.keysByUser[userID]) }

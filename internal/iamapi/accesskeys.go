@@ -121,6 +121,13 @@ func (s *Service) CreateAccessKey(ctx context.Context, in *CreateAccessKeyReques
 		ID: id, Account: c.Account, UserID: owner.keyUserID(), Status: "Active",
 		Created: s.timestamp(), Secret: sealed,
 	}
+	// The compare-and-swap on the owner alone does not make the count
+	// below exact: when a commit loses the race, the writer refreshes just
+	// the owner's record, and the winner's new key may not be in the view
+	// yet. Serialising key creation in this process closes that window for
+	// writes through one server.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	err = retry(ctx, func() error {
 		// Read the owner's version before counting its keys: every key
 		// creation touches the owner, so a key created after this read makes

@@ -76,6 +76,9 @@ func (s *Service) attachPolicy(ctx context.Context, kind, action, name, arn stri
 	if h.protected {
 		return holderProtected(h.name)
 	}
+	if err := checkPolicyARN(arn); err != nil {
+		return err
+	}
 	return s.updateHolder(ctx, c.Account, kind, name, func(a *iam.AccountView, h *policyHolder) ([]iam.Mutation, error) {
 		p, ok := s.resolvePolicy(a, c.Account, arn)
 		if !ok {
@@ -98,6 +101,14 @@ func (s *Service) attachPolicy(ctx context.Context, kind, action, name, arn stri
 	})
 }
 
+// checkPolicyARN refuses what is not a managed policy ARN at all.
+func checkPolicyARN(arn string) error {
+	if _, ok := iam.ParsePolicyARN(arn); !ok {
+		return invalidInput("ARN %s is not valid.", arn)
+	}
+	return nil
+}
+
 // touchPolicy makes a concurrent change to a customer-managed policy (its
 // deletion) conflict with a write that starts to use it.
 func touchPolicy(account string, p managedPolicy) []iam.Mutation {
@@ -115,6 +126,9 @@ func (s *Service) detachPolicy(ctx context.Context, kind, action, name, arn stri
 	}
 	if h.protected {
 		return holderProtected(h.name)
+	}
+	if err := checkPolicyARN(arn); err != nil {
+		return err
 	}
 	return s.updateHolder(ctx, c.Account, kind, name, func(_ *iam.AccountView, h *policyHolder) ([]iam.Mutation, error) {
 		i := attachedIndex(h.attached, arn)

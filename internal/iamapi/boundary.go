@@ -22,6 +22,9 @@ func (s *Service) putBoundary(ctx context.Context, kind, action, name, arn strin
 	if h.protected {
 		return holderProtected(h.name)
 	}
+	if err := checkPolicyARN(arn); err != nil {
+		return err
+	}
 	return s.updateHolder(ctx, c.Account, kind, name, func(a *iam.AccountView, h *policyHolder) ([]iam.Mutation, error) {
 		p, ok := s.resolvePolicy(a, c.Account, arn)
 		if !ok {

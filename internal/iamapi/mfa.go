@@ -25,7 +25,13 @@ const (
 )
 
 func noSuchMFADevice(serial string) error {
-	return noSuchEntity("VirtualMFADevice with serial number %s doesn't exist.", serial)
+	return noSuchEntity("VirtualMFADevice with serial number %s does not exist.", serial)
+}
+
+// mfaDeviceNotForUser is the error for a device that exists but is not
+// enabled for the user named.
+func mfaDeviceNotForUser() error {
+	return noSuchEntity("MFA Device invalid for user.")
 }
 
 func invalidMFACode() error {
@@ -258,7 +264,7 @@ func (s *Service) ResyncMFADevice(ctx context.Context, in *ResyncMFADeviceReques
 	}
 	err = s.updateMFADevice(ctx, c.Account, in.SerialNumber, func(_ *iam.AccountView, d *iam.MFADevice) (*iam.MFADevice, []iam.Mutation, error) {
 		if d.UserID != u.V.ID {
-			return nil, nil, noSuchMFADevice(in.SerialNumber)
+			return nil, nil, mfaDeviceNotForUser()
 		}
 		step, err := s.verifyCodes(d, in.AuthenticationCode1, in.AuthenticationCode2)
 		if err != nil {
@@ -282,7 +288,7 @@ func (s *Service) DeactivateMFADevice(ctx context.Context, in *DeactivateMFADevi
 	}
 	err = s.updateMFADevice(ctx, c.Account, in.SerialNumber, func(_ *iam.AccountView, d *iam.MFADevice) (*iam.MFADevice, []iam.Mutation, error) {
 		if d.UserID == "" || d.UserID != owner.mfaUserID() {
-			return nil, nil, noSuchMFADevice(in.SerialNumber)
+			return nil, nil, mfaDeviceNotForUser()
 		}
 		if d.Type != mfaTypeVirtual {
 			return nil, nil, nil
@@ -406,7 +412,7 @@ func (s *Service) GetMFADevice(ctx context.Context, in *GetMFADeviceRequest) (*G
 	}
 	var d *iam.MFADevice
 	if err := s.read(c.Account, func(a *iam.AccountView) {
-		if e, ok := mfaDevice(a, c.Account, in.SerialNumber); ok && e.V.UserID == owner.mfaUserID() {
+		if e, ok := mfaDevice(a, c.Account, in.SerialNumber); ok {
 			d = e.V
 		}
 	}); err != nil {
@@ -414,6 +420,9 @@ func (s *Service) GetMFADevice(ctx context.Context, in *GetMFADeviceRequest) (*G
 	}
 	if d == nil {
 		return nil, noSuchMFADevice(in.SerialNumber)
+	}
+	if d.UserID != owner.mfaUserID() {
+		return nil, mfaDeviceNotForUser()
 	}
 	return &GetMFADeviceResponse{UserName: owner.name(), SerialNumber: d.Serial, EnableDate: d.EnableDate}, nil
 }

@@ -188,10 +188,16 @@ func awsPolicyOut(a *iam.AccountView, m *managedpolicies.Policy) Policy {
 		DefaultVersionId:              m.DefaultVersionID,
 		AttachmentCount:               policyInt32(a.AttachmentCount(m.ARN)),
 		PermissionsBoundaryUsageCount: policyInt32(a.BoundaryCount(m.ARN)),
-		IsAttachable:                  policyBool(true),
+		IsAttachable:                  policyBool(awsPolicyAttachable(m)),
 		CreateDate:                    m.Created,
 		UpdateDate:                    m.Updated,
 	}
+}
+
+// awsPolicyAttachable says whether customers may attach an AWS-managed
+// policy: service-linked roles' policies are reserved to those roles.
+func awsPolicyAttachable(m *managedpolicies.Policy) bool {
+	return m.Path != "/aws-service-role/"
 }
 
 func policyInt32(n int) *int32 { v := int32(n); return &v }

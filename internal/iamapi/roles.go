@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/iamd/iamd/internal/authz"
@@ -408,6 +409,9 @@ func (s *Service) DeleteRole(ctx context.Context, in *DeleteRoleRequest) (*Delet
 // it only when checkPolicies is set (a service-linked role's service removes
 // its own policies).
 func (s *Service) deleteRole(ctx context.Context, account, name string, checkPolicies bool) error {
+	// The lock pairs with AddRoleToInstanceProfile's: see there.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return retry(ctx, func() error {
 		var (
 			verr error
@@ -510,7 +514,7 @@ func (s *Service) ListRoleTags(ctx context.Context, in *ListRoleTagsRequest) (*L
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := pageOf(fromTags(e.V.Tags), in.Marker, maxItems(in.MaxItems))
+	page, next, err := pageOf(sortedTags(e.V.Tags), in.Marker, maxItems(in.MaxItems))
 	if err != nil {
 		return nil, err
 	}
@@ -777,4 +781,12 @@ func (s *Service) GetServiceLinkedRoleDeletionStatus(ctx context.Context, in *Ge
 		}
 	}
 	return &GetServiceLinkedRoleDeletionStatusResponse{Status: "SUCCEEDED"}, nil
+}
+
+// sortedTags returns tags sorted by key, the order in which IAM lists the
+// tags of roles and instance profiles.
+func sortedTags(tags []iam.Tag) []Tag {
+	out := fromTags(tags)
+	slices.SortStableFunc(out, func(x, y Tag) int { return strings.Compare(x.Key, y.Key) })
+	return out
 }

@@ -291,7 +291,7 @@ func (s *Service) userDeleteConflict(a *iam.AccountView, u *iam.User, account st
 	switch {
 	case u.Login != nil:
 		return deleteConflict("Cannot delete entity, must delete login profile first.")
-	case len(s.view.AccessKeys(account, u.ID)) > 0:
+	case a.AccessKeyCount(u.ID) > 0:
 		return deleteConflict("Cannot delete entity, must delete access keys first.")
 	case a.HasMFADeviceFor(u.ID):
 		return deleteConflict("Cannot delete entity, must delete MFA device first.")

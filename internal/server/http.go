@@ -13,8 +13,10 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/iamd/iamd/internal/audit"
 	"github.com/iamd/iamd/internal/authz"
 	"github.com/iamd/iamd/internal/awsquery"
+	"github.com/iamd/iamd/internal/cloudtrailapi"
 	"github.com/iamd/iamd/internal/sigv4"
 )
 
@@ -47,6 +49,11 @@ type queryFront struct {
 	unsigned map[string]UnsignedActions
 	now      func() time.Time
 	observe  func(c *authz.Caller, service, region string) // records key usage; may be nil
+	// audit records every request; a response is sent only once its event
+	// is durable. nil disables auditing.
+	audit *audit.Log
+	// cloudtrail serves JSON-protocol requests signed for "cloudtrail".
+	cloudtrail *cloudtrailapi.Handler
 }
 
 func newRequestID() string {
@@ -67,6 +74,21 @@ func newRequestID() string {
 
 func (f *queryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := newRequestID()
+	call := f.audit.Begin(w, r, requestID, f.now())
+	if call == nil {
+		f.serveHTTP(w, r, requestID, nil)
+		return
+	}
+	f.serveHTTP(call, r, requestID, call)
+	if err := call.Finish(r.Context()); err != nil {
+		f.log.Error("audit event not recorded; answering InternalFailure", "request_id", requestID, "err", err)
+		f.apis["iam"].WriteError(w, awsquery.InternalFailure(), requestID)
+	}
+}
+
+// serveHTTP serves a request, writing to w (the audit call's buffer when
+// auditing) and telling call what it learns about the request.
+func (f *queryFront) serveHTTP(w http.ResponseWriter, r *http.Request, requestID string, call *audit.Call) {
 	fallback := f.apis["iam"]
 	defer func() {
 		if p := recover(); p != nil {
@@ -87,11 +109,16 @@ func (f *queryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fallback.WriteError(w, awsquery.MalformedQueryString("could not read the request body"), requestID)
 		return
 	}
+	if f.cloudtrail != nil && cloudtrailapi.IsJSONRequest(r) {
+		f.serveJSON(w, r, body, requestID, call)
+		return
+	}
 	form, err := awsquery.ParseForm(r, body)
 	if err != nil {
 		fallback.WriteError(w, err, requestID)
 		return
 	}
+	call.SetForm(form)
 	action := form.Get("Action")
 
 	ctx := r.Context()
@@ -103,28 +130,23 @@ func (f *queryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		service = res.Service
+		call.SetService(service, res.Region)
 		api, ok := f.apis[service]
 		if !ok {
 			fallback.WriteError(w, &awsquery.Error{Code: "InvalidClientTokenId", Message: "Credential should be scoped to correct service: 'iam'.", HTTPStatus: 403, Sender: true}, requestID)
 			return
 		}
-		template, _ := res.Principal.(*authz.Caller)
-		if template == nil {
+		caller := f.callerOf(r, res)
+		if caller == nil {
 			api.WriteError(w, awsquery.InternalFailure(), requestID)
 			return
 		}
-		caller := *template
-		caller.Time = f.now()
-		caller.SourceIP = remoteAddr(r)
-		caller.SecureTransport = r.TLS != nil
-		caller.UserAgent = r.UserAgent()
-		if f.observe != nil {
-			f.observe(&caller, service, res.Region)
-		}
-		f.serve(authz.WithCaller(ctx, &caller), api, w, form, requestID)
+		call.SetCaller(caller)
+		f.serve(authz.WithCaller(ctx, caller), api, w, form, requestID)
 		return
 	}
 	service = f.versions[form.Get("Version")]
+	call.SetService(service, "")
 	if service == "" || !f.unsigned[service][action] {
 		api := fallback
 		if a, ok := f.apis[service]; ok {
@@ -134,6 +156,64 @@ func (f *queryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.serve(ctx, f.apis[service], w, form, requestID)
+}
+
+// callerOf builds the request's caller from the authenticated principal,
+// or returns nil if there is none.
+func (f *queryFront) callerOf(r *http.Request, res *sigv4.Result) *authz.Caller {
+	template, _ := res.Principal.(*authz.Caller)
+	if template == nil {
+		return nil
+	}
+	caller := *template
+	caller.Time = f.now()
+	caller.SourceIP = remoteAddr(r)
+	caller.SecureTransport = r.TLS != nil
+	caller.UserAgent = r.UserAgent()
+	if f.observe != nil {
+		f.observe(&caller, res.Service, res.Region)
+	}
+	return &caller
+}
+
+// serveJSON authenticates and serves a JSON-protocol (CloudTrail) request.
+func (f *queryFront) serveJSON(w http.ResponseWriter, r *http.Request, body []byte, requestID string, call *audit.Call) {
+	target := r.Header.Get("X-Amz-Target")
+	call.SetJSON(target[len(cloudtrailapi.TargetPrefix):], body)
+	call.SetService("cloudtrail", "")
+	if !isSigned(r) {
+		cloudtrailapi.WriteError(w, &awsquery.Error{Code: sigv4.CodeMissingAuthenticationToken, Message: sigv4.ErrMissingAuthenticationToken.Message, HTTPStatus: http.StatusBadRequest, Sender: true}, requestID)
+		return
+	}
+	res, err := f.verifier.Verify(r.Context(), sigv4.FromHTTP(r, body))
+	if err != nil {
+		var se *sigv4.Error
+		if !errors.As(err, &se) {
+			f.log.Error("authentication failed", "request_id", requestID, "err", err)
+			cloudtrailapi.WriteError(w, err, requestID)
+			return
+		}
+		cloudtrailapi.WriteError(w, &awsquery.Error{Code: se.Code, Message: se.Message, HTTPStatus: se.HTTPStatus, Sender: se.HTTPStatus < 500}, requestID)
+		return
+	}
+	call.SetService(res.Service, res.Region)
+	if res.Service != "cloudtrail" {
+		cloudtrailapi.WriteError(w, &awsquery.Error{Code: "InvalidSignatureException", Message: "Credential should be scoped to correct service: 'cloudtrail'.", HTTPStatus: http.StatusBadRequest, Sender: true}, requestID)
+		return
+	}
+	caller := f.callerOf(r, res)
+	if caller == nil {
+		cloudtrailapi.WriteError(w, awsquery.InternalFailure(), requestID)
+		return
+	}
+	call.SetCaller(caller)
+	if err := f.cloudtrail.Serve(authz.WithCaller(r.Context(), caller), w, target, body, requestID); err != nil {
+		var ce *cloudtrailapi.Error
+		var ae *awsquery.Error
+		if !errors.As(err, &ce) && !errors.As(err, &ae) {
+			f.log.Error("internal failure", "request_id", requestID, "target", target, "err", err)
+		}
+	}
 }
 
 func (f *queryFront) serve(ctx context.Context, api QueryAPI, w http.ResponseWriter, form url.Values, requestID string) {

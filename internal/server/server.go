@@ -10,14 +10,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/iamd/iamd/internal/audit"
 	"github.com/iamd/iamd/internal/authn"
 	"github.com/iamd/iamd/internal/authz"
+	"github.com/iamd/iamd/internal/cloudtrailapi"
+	"github.com/iamd/iamd/internal/console"
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/iamapi"
 	"github.com/iamd/iamd/internal/managedpolicies"
+	"github.com/iamd/iamd/internal/password"
 	"github.com/iamd/iamd/internal/sigv4"
 	"github.com/iamd/iamd/internal/stsapi"
 )
@@ -36,6 +42,9 @@ type Config struct {
 	// FollowInterval is how often the view polls the store for other
 	// processes' commits when the store cannot notify; default 500ms.
 	FollowInterval time.Duration
+	// HTTPClient fetches OpenID Connect providers' keys for STS; nil means
+	// a default client. Tests give it their local issuer's CA.
+	HTTPClient *http.Client
 }
 
 // Server is a running iamd.
@@ -46,6 +55,7 @@ type Server struct {
 	usage   *iam.UsageTracker
 	handler http.Handler
 	loadRev int64
+	audit   *audit.Log
 }
 
 // New opens the state, bootstraps the first account and builds the handler.
@@ -92,22 +102,41 @@ func (s *Server) build() (http.Handler, error) {
 	// Warm the catalogue in the background so the first request that needs
 	// it does not wait and start-up does not either.
 	go managed()
-	authorizer := authz.New(st.View, managed)
+	auditLog, err := s.openAudit()
+	if err != nil {
+		return nil, err
+	}
+	s.audit = auditLog
+	// Every authorization decision is recorded in its request's event.
+	authorizer := audit.Authorizer{Authorizer: authz.New(st.View, managed), Log: auditLog}
 	s.usage = iam.NewUsageTracker(st.Writer)
+	// One hasher bounds the argon2id work of the API and the console sign-in.
+	passwords, err := password.NewHasher(password.DefaultParams(), 2)
+	if err != nil {
+		return nil, err
+	}
 	iamSvc := iamapi.New(iamapi.Config{
 		View: st.View, Writer: st.Writer, Secrets: st.Keyring, Authorizer: authorizer,
 		Managed: managed, Quotas: s.cfg.Quotas, Now: s.cfg.Now, Log: s.log, Usage: s.usage,
+		Passwords: passwords,
 	})
 	iamDispatch, err := iamapi.NewDispatcher(iamSvc)
 	if err != nil {
 		return nil, err
 	}
-	stsDispatch, err := stsapi.NewDispatcher(stsapi.New())
+	stsSvc, err := stsapi.New(stsapi.Config{
+		View: st.View, Writer: st.Writer, Keyring: st.Keyring, Authorizer: authorizer,
+		Managed: managed, Now: s.cfg.Now, Log: s.log, HTTPClient: s.cfg.HTTPClient,
+	})
 	if err != nil {
 		return nil, err
 	}
-	source := &authn.Source{View: st.View, Keys: st.Keyring}
-	verifier := sigv4.NewVerifier(sigv4.Config{Credentials: source, Now: s.cfg.Now, Services: []string{"iam", "sts"}})
+	stsDispatch, err := stsapi.NewDispatcher(stsSvc)
+	if err != nil {
+		return nil, err
+	}
+	source := &authn.Source{View: st.View, Keys: st.Keyring, Temporary: stsSvc.Credentials()}
+	verifier := sigv4.NewVerifier(sigv4.Config{Credentials: source, Now: s.cfg.Now, Services: []string{"iam", "sts", "cloudtrail"}})
 	front := &queryFront{
 		log:      s.log,
 		verifier: verifier,
@@ -115,20 +144,71 @@ func (s *Server) build() (http.Handler, error) {
 		versions: map[string]string{iamapi.Version: "iam", stsapi.Version: "sts"},
 		unsigned: map[string]UnsignedActions{"sts": {"AssumeRoleWithWebIdentity": true, "AssumeRoleWithSAML": true}},
 		now:      s.cfg.Now,
+		audit:    auditLog,
 		observe: func(c *authz.Caller, service, region string) {
 			if c.Session == nil {
 				s.usage.Used(c.AccessKeyID, service, region, c.Time)
 			}
 		},
 	}
+	if auditLog != nil {
+		front.cloudtrail = &cloudtrailapi.Handler{Events: auditLog, Authorizer: authorizer}
+	}
+	if err := console.BootstrapRoot(context.Background(), st.Writer, st.View, passwords, s.cfg.Getenv(EnvAccountID), s.cfg.Getenv, s.log); err != nil {
+		return nil, fmt.Errorf("root console password: %w", err)
+	}
+	web, err := console.New(console.Config{
+		IAM: iamSvc, Validator: iamDispatch, View: st.View, Writer: st.Writer, Secrets: st.Keyring,
+		Authorizer: authorizer, Passwords: passwords, Now: s.cfg.Now, Log: s.log,
+		Origins: strings.FieldsFunc(s.cfg.Getenv(console.EnvOrigins), func(r rune) bool { return r == ',' }),
+	})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", front)
+	mux.Handle(console.Prefix+"/", web)
+	mux.Handle(console.Prefix, web)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return mux, nil
 }
+
+// EnvAudit set to "off" disables the audit trail (for benchmarks); set to
+// "nosync" it writes events before answering but does not fsync them (they
+// survive the process being killed, not a power loss).
+const EnvAudit = "IAMD_AUDIT"
+
+// openAudit opens the audit log in DATA/audit, or returns nil when
+// IAMD_AUDIT=off.
+func (s *Server) openAudit() (*audit.Log, error) {
+	mode := s.cfg.Getenv(EnvAudit)
+	if mode == "off" {
+		return nil, nil
+	}
+	st := s.state
+	l, err := audit.Open(audit.Options{
+		Dir: filepath.Join(s.cfg.DataDir, "audit"), Keys: st.Keyring.DeriveKeys(audit.KeyPurpose), Now: s.cfg.Now, Log: s.log,
+		NoSync: mode == "nosync",
+		AccountOfKey: func(id string) (string, bool) {
+			k, ok := st.View.AccessKey(id)
+			if !ok {
+				return "", false
+			}
+			return k.V.Account, true
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	return l, nil
+}
+
+// Audit returns the audit log (nil when disabled), for the console's
+// sign-in events and for tests.
+func (s *Server) Audit() *audit.Log { return s.audit }
 
 // Handler returns the HTTP handler serving every endpoint.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -139,6 +219,11 @@ func (s *Server) State() *State { return s.state }
 // Close flushes pending usage records and closes the store.
 func (s *Server) Close() error {
 	_ = s.usage.Flush(context.Background())
+	if s.audit != nil {
+		if err := s.audit.Close(); err != nil {
+			s.log.Error("audit log close", "err", err)
+		}
+	}
 	return s.state.Close()
 }
 

@@ -3,8 +3,9 @@
 // GetFederationToken, GetCallerIdentity, GetAccessKeyInfo and
 // DecodeAuthorizationMessage. Temporary credentials are self-contained: the
 // session token seals everything authorization needs (package ststoken), so
-// any replica authenticates them without reading the store; Credentials
-// (the authn.TemporaryCredentials of the SigV4 front) opens them.
+// any replica authenticates them without reading the store;
+// SessionCredentials (the authn.TemporaryCredentials of the SigV4 front)
+// opens them.
 //
 // It does not serve HTTP (package server does) nor verify JWTs or SAML
 // signatures itself (packages oidc and saml).
@@ -22,6 +23,7 @@ import (
 	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/managedpolicies"
+	"github.com/iamd/iamd/internal/oidc"
 	"github.com/iamd/iamd/internal/ststoken"
 )
 
@@ -78,7 +80,8 @@ type Service struct {
 	sealer *ststoken.Sealer
 	creds  *SessionCredentials
 	usage  *roleUsage
-	jwks   *jwksCache
+	jwks   *oidc.Fetcher
+	samlMD samlMetadataCache
 }
 
 // New returns an STS service.
@@ -106,7 +109,7 @@ func New(cfg Config) (*Service, error) {
 	s.sealer = sealer
 	s.creds = newCredentials(sealer, s.now)
 	s.usage = newRoleUsage(cfg.Writer)
-	s.jwks = newJWKSCache(s.http, s.now)
+	s.jwks = &oidc.Fetcher{Client: s.http, Now: s.now}
 	return s, nil
 }
 
@@ -114,10 +117,7 @@ func New(cfg Config) (*Service, error) {
 // service issues, to set as authn.Source.Temporary.
 func (s *Service) Credentials() *SessionCredentials { return s.creds }
 
-// Run persists role usage in the background until ctx is done.
-func (s *Service) Run(ctx context.Context, interval time.Duration) { s.usage.Run(ctx, interval) }
-
-// Flush writes pending role-usage records.
+// Flush writes pending role-usage records; call it at shutdown.
 func (s *Service) Flush(ctx context.Context) error { return s.usage.Flush(ctx) }
 
 // caller returns the authenticated caller.

@@ -12,12 +12,19 @@ import (
 // roleUsage records when roles were last assumed (GetRole's RoleLastUsed).
 // Assumptions are noted in memory and written in batches, at most one
 // record per role per flush, so that AssumeRole does not wait on the store.
+// A use starts a background flush when none ran for flushEvery, so no
+// ticker needs running; Flush writes what is left at shutdown.
 type roleUsage struct {
 	writer *iam.Writer
 
-	mu      sync.Mutex
-	pending map[roleKey]iam.RoleUsage
+	mu        sync.Mutex
+	pending   map[roleKey]iam.RoleUsage
+	lastFlush time.Time
+	flushing  bool
 }
+
+// flushEvery is how often uses are written at most.
+const flushEvery = time.Second
 
 type roleKey struct{ account, roleID string }
 
@@ -33,7 +40,20 @@ func (u *roleUsage) used(account, roleID, region string, at time.Time) {
 	if p, ok := u.pending[k]; !ok || p.LastUsed.Before(at) {
 		u.pending[k] = iam.RoleUsage{LastUsed: at, Region: region}
 	}
+	start := !u.flushing && u.writer != nil && time.Since(u.lastFlush) >= flushEvery
+	if start {
+		u.flushing = true
+	}
 	u.mu.Unlock()
+	if start {
+		go func() {
+			// A failed flush keeps its uses for the next one.
+			_ = u.Flush(context.Background())
+			u.mu.Lock()
+			u.flushing, u.lastFlush = false, time.Now()
+			u.mu.Unlock()
+		}()
+	}
 }
 
 // Flush writes pending uses to the store.
@@ -74,19 +94,4 @@ func (u *roleUsage) Flush(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-// Run flushes every interval until ctx is done, then once more.
-func (u *roleUsage) Run(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			_ = u.Flush(context.WithoutCancel(ctx))
-			return
-		case <-tick.C:
-			_ = u.Flush(ctx)
-		}
-	}
 }

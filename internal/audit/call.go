@@ -1,0 +1,305 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iamd/iamd/internal/authz"
+)
+
+// Call collects the facts of one HTTP API request while it is served and
+// buffers its response, so that the response is sent only once the
+// request's event is durable. A nil *Call ignores every call, so that the
+// server can run without an audit log.
+type Call struct {
+	log       *Log
+	w         http.ResponseWriter
+	status    int
+	body      bytes.Buffer
+	time      time.Time
+	requestID string
+	sourceIP  string
+	userAgent string
+	authz     string // the Authorization header, for failed authentication
+
+	service, region string
+	action          string
+	form            url.Values
+	jsonBody        []byte
+	caller          *authz.Caller
+
+	mu        sync.Mutex
+	decisions []decision
+}
+
+type decision struct {
+	Action, Resource, Decision string
+}
+
+// Begin starts recording a request; the handler must write its response to
+// the returned Call and end with Finish.
+func (l *Log) Begin(w http.ResponseWriter, r *http.Request, requestID string, now time.Time) *Call {
+	if l == nil {
+		return nil
+	}
+	return &Call{
+		log: l, w: w, time: now, requestID: requestID, sourceIP: remoteIP(r.RemoteAddr),
+		userAgent: r.UserAgent(), authz: r.Header.Get("Authorization"),
+	}
+}
+
+// Header implements http.ResponseWriter.
+func (c *Call) Header() http.Header { return c.w.Header() }
+
+// WriteHeader implements http.ResponseWriter: it records the status.
+func (c *Call) WriteHeader(status int) {
+	if c.status == 0 {
+		c.status = status
+	}
+}
+
+// Write implements http.ResponseWriter: it buffers the body.
+func (c *Call) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return c.body.Write(p)
+}
+
+// SetForm records an awsQuery request's parameters.
+func (c *Call) SetForm(form url.Values) {
+	if c != nil {
+		c.form = form
+		c.action = form.Get("Action")
+	}
+}
+
+// SetJSON records a JSON-protocol request: its operation and body.
+func (c *Call) SetJSON(operation string, body []byte) {
+	if c != nil {
+		c.action, c.jsonBody = operation, body
+	}
+}
+
+// SetService records the API a request was routed to (iam, sts,
+// cloudtrail) and the region it was signed for.
+func (c *Call) SetService(service, region string) {
+	if c != nil {
+		c.service, c.region = service, region
+	}
+}
+
+// SetCaller records the authenticated caller; the decision-recording
+// authorizer attributes decisions made for this caller to this request.
+func (c *Call) SetCaller(caller *authz.Caller) {
+	if c != nil {
+		c.caller = caller
+		c.log.calls.Store(caller, c)
+	}
+}
+
+func (c *Call) addDecision(d decision) {
+	c.mu.Lock()
+	if len(c.decisions) < 32 {
+		c.decisions = append(c.decisions, d)
+	}
+	c.mu.Unlock()
+}
+
+// Finish records the request's event, waits until it is durable, and then
+// sends the buffered response. If the event cannot be recorded, nothing
+// was sent and the error is returned: the caller answers with a failure.
+func (c *Call) Finish(ctx context.Context) error {
+	if c.caller != nil {
+		c.log.calls.Delete(c.caller)
+	}
+	if err := c.log.Record(ctx, c.Event()); err != nil {
+		return err
+	}
+	status := c.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	c.w.WriteHeader(status)
+	_, _ = c.w.Write(c.body.Bytes())
+	return nil
+}
+
+// credentialIssuers are the STS calls whose responses CloudTrail records
+// although they are read-only.
+var credentialIssuers = map[string]bool{
+	"AssumeRole": true, "AssumeRoleWithSAML": true, "AssumeRoleWithWebIdentity": true,
+	"GetSessionToken": true, "GetFederationToken": true, "AssumeRoot": true,
+}
+
+// Event builds the request's CloudTrail event.
+func (c *Call) Event() *Event {
+	service, region, keyID := c.service, c.region, ""
+	if c.caller == nil {
+		s, r, k := credentialScope(c.authz)
+		if service == "" {
+			service = s
+		}
+		if region == "" {
+			region = r
+		}
+		keyID = k
+	}
+	if region == "" {
+		region = "us-east-1"
+	}
+	if service == "" {
+		service = "iam"
+	}
+	ev := &Event{
+		EventTime: FormatTime(c.time), EventSource: SourceOf(service), EventName: c.action,
+		AWSRegion: region, SourceIPAddress: c.sourceIP, UserAgent: c.userAgent, RequestID: c.requestID,
+		UserIdentity: IdentityOf(c.caller), Username: LookupUsername(c.caller),
+		time: c.time, trusted: true,
+	}
+	if c.caller != nil {
+		ev.RecipientAccountID = c.caller.Account
+	} else {
+		ev.UserIdentity.AccessKeyID = keyID
+		if keyID != "" && c.log.opts.AccountOfKey != nil {
+			if acct, ok := c.log.opts.AccountOfKey(keyID); ok {
+				ev.UserIdentity.AccountID, ev.RecipientAccountID = acct, acct
+			}
+		}
+	}
+	ev.ReadOnly = ReadOnly(ev.EventSource, ev.EventName)
+	body := c.body.Bytes()
+	failed := c.status >= 400
+	if failed {
+		ev.ErrorCode, ev.ErrorMessage = ErrorOf(body)
+	}
+	if c.jsonBody != nil {
+		ev.RequestParameters = JSONParameters(c.jsonBody)
+	} else if c.form != nil {
+		ev.RequestParameters = RequestParameters(c.form)
+		if c.caller == nil {
+			c.federated(ev, failed)
+		}
+	}
+	if !failed && c.form != nil && (!ev.ReadOnly || (ev.EventSource == SourceSTS && credentialIssuers[ev.EventName])) {
+		ev.ResponseElements = ResponseElements(body)
+	}
+	if c.form != nil {
+		var resp []byte
+		if !failed {
+			resp = body
+		}
+		ev.Resources = ResourcesOf(ev.EventName, c.form, resp)
+	}
+	c.mu.Lock()
+	if len(c.decisions) > 0 {
+		b := append(make([]byte, 0, 128), `{"authorizationDecisions":[`...)
+		for i, d := range c.decisions {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"action":`...)
+			b = appendString(b, d.Action)
+			b = appendOptional(b, "resource", d.Resource)
+			b = appendField(b, "decision", d.Decision)
+			b = append(b, '}')
+		}
+		ev.AdditionalEventData = append(b, "]}"...)
+	}
+	c.mu.Unlock()
+	return ev
+}
+
+// federated describes the unsigned federation calls' principals
+// (AssumeRoleWithWebIdentity, AssumeRoleWithSAML): the role's account
+// receives the event.
+func (c *Call) federated(ev *Event, failed bool) {
+	roleARN := c.form.Get("RoleArn")
+	if parts := strings.Split(roleARN, ":"); len(parts) >= 5 {
+		ev.RecipientAccountID = parts[4]
+	}
+	switch ev.EventName {
+	case "AssumeRoleWithWebIdentity":
+		ev.UserIdentity = UserIdentity{Type: "WebIdentityUser"}
+		if !failed {
+			body := c.body.Bytes()
+			ev.UserIdentity.UserName = xmlText(body, "SubjectFromWebIdentityToken")
+			ev.UserIdentity.IdentityProvider = xmlText(body, "Provider")
+			ev.UserIdentity.PrincipalID = ev.UserIdentity.IdentityProvider + ":" + xmlText(body, "Audience") + ":" + ev.UserIdentity.UserName
+		}
+	case "AssumeRoleWithSAML":
+		ev.UserIdentity = UserIdentity{Type: "SAMLUser", IdentityProvider: c.form.Get("PrincipalArn")}
+		if !failed {
+			ev.UserIdentity.UserName = xmlText(c.body.Bytes(), "Subject")
+			ev.UserIdentity.PrincipalID = xmlText(c.body.Bytes(), "NameQualifier") + ":" + ev.UserIdentity.UserName
+		}
+	}
+	ev.Username = ev.UserIdentity.UserName
+}
+
+// credentialScope reads the access key, region and service from a SigV4
+// Authorization header.
+func credentialScope(h string) (service, region, keyID string) {
+	i := strings.Index(h, "Credential=")
+	if i < 0 {
+		return "", "", ""
+	}
+	cred := h[i+len("Credential="):]
+	if j := strings.IndexAny(cred, ", "); j >= 0 {
+		cred = cred[:j]
+	}
+	parts := strings.Split(cred, "/")
+	if len(parts) != 5 {
+		return "", "", ""
+	}
+	return parts[3], parts[2], parts[0]
+}
+
+func remoteIP(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		addr = addr[:i]
+	}
+	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+	return strings.TrimPrefix(addr, "::ffff:")
+}
+
+// Authorizer wraps the policy authorizer to record each decision in the
+// event of the request it was made for.
+type Authorizer struct {
+	*authz.Authorizer
+	Log *Log
+}
+
+// Authorize decides and records the decision.
+func (a Authorizer) Authorize(ctx context.Context, c *authz.Caller, req *authz.Request) error {
+	err := a.Authorizer.Authorize(ctx, c, req)
+	a.note(c, req.Action, req.Resource, err)
+	return err
+}
+
+// AuthorizeTrust decides a role assumption and records the decision.
+func (a Authorizer) AuthorizeTrust(ctx context.Context, c *authz.Caller, tr *authz.TrustRequest) error {
+	err := a.Authorizer.AuthorizeTrust(ctx, c, tr)
+	a.note(c, tr.Action, tr.RoleARN, err)
+	return err
+}
+
+func (a Authorizer) note(c *authz.Caller, action, resource string, err error) {
+	if a.Log == nil || c == nil {
+		return
+	}
+	v, ok := a.Log.calls.Load(c)
+	if !ok {
+		return
+	}
+	d := decision{Action: action, Resource: resource, Decision: "Allow"}
+	if err != nil {
+		d.Decision = "Deny"
+	}
+	v.(*Call).addDecision(d)
+}

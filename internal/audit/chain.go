@@ -1,0 +1,334 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// On-disk layout of one chain (one replica) under the audit directory:
+//
+//	audit/<chain>/LOCK                 flock'ed by the process writing the chain
+//	audit/<chain>/<firstseq:020d>.log  segments of records, one JSON line each
+//	audit/<chain>/head                 two fixed-size slots holding the signed head
+//	audit/<chain>/digests.log          signed digests, one JSON line each
+//
+// A record line is
+//
+//	{"seq":N,"prev":"<hex SHA-256 of line N-1>","user":"...","res":[["type","name"]],"event":{...}}
+//
+// where line 0's hash is the chain's genesis, SHA-256("iamd-audit-chain/v1:" + chain).
+// The hash of a line covers its bytes without the newline.
+
+// KeyPurpose derives the audit signing key from the master keyring
+// (secrets.Keyring.DeriveKeys(KeyPurpose)).
+const KeyPurpose = "iamd/audit/v1"
+
+const (
+	headSlot    = 512
+	digestsFile = "digests.log"
+	headFile    = "head"
+	lockFile    = "LOCK"
+	segmentExt  = ".log"
+)
+
+// errNoRecords marks an empty chain.
+var errNoRecords = errors.New("audit: chain has no records")
+
+func genesis(chain string) [32]byte {
+	return sha256.Sum256([]byte("iamd-audit-chain/v1:" + chain))
+}
+
+// signed is the signed state of a chain: a head (after every batch) or a
+// digest (periodic, chained through Prev).
+type signed struct {
+	Chain string `json:"chain"`
+	Count uint64 `json:"count"`
+	Head  string `json:"head"`
+	Time  string `json:"time"`
+	Prev  string `json:"prev,omitempty"`
+	Key   string `json:"key"`
+	Sig   string `json:"sig"`
+}
+
+func (s *signed) message(kind string) []byte {
+	return []byte("iamd-audit/v1\n" + kind + "\n" + s.Chain + "\n" + strconv.FormatUint(s.Count, 10) + "\n" + s.Head + "\n" + s.Time + "\n" + s.Prev)
+}
+
+func keyID(key []byte) string {
+	h := sha256.Sum256(key)
+	return hex.EncodeToString(h[:4])
+}
+
+func (s *signed) sign(kind string, key []byte) {
+	s.Key = keyID(key)
+	m := hmac.New(sha256.New, key)
+	m.Write(s.message(kind))
+	s.Sig = hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *signed) verify(kind string, keys [][]byte) bool {
+	sig, err := hex.DecodeString(s.Sig)
+	if err != nil {
+		return false
+	}
+	for _, k := range keys {
+		if keyID(k) != s.Key {
+			continue
+		}
+		m := hmac.New(sha256.New, k)
+		m.Write(s.message(kind))
+		if hmac.Equal(m.Sum(nil), sig) {
+			return true
+		}
+	}
+	return false
+}
+
+// readHead returns the newest valid head slot, or ok=false if neither
+// slot holds a head signed by one of keys.
+func readHead(path string, keys [][]byte) (h signed, ok bool, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return h, false, err
+	}
+	for i := 0; i+headSlot <= len(data); i += headSlot {
+		var s signed
+		if json.Unmarshal(bytes.TrimSpace(data[i:i+headSlot]), &s) != nil || !s.verify("head", keys) {
+			continue
+		}
+		if !ok || s.Count > h.Count {
+			h, ok = s, true
+		}
+	}
+	return h, ok, nil
+}
+
+// readDigests returns the digests of a chain in file order and whether the
+// last line was incomplete.
+func readDigests(path string) ([]signed, bool, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var out []signed
+	torn := false
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			torn = true
+			break
+		}
+		var s signed
+		if err := json.Unmarshal(data[:i], &s); err != nil {
+			return out, false, fmt.Errorf("digest %d: %w", len(out)+1, err)
+		}
+		out = append(out, s)
+		data = data[i+1:]
+	}
+	return out, torn, nil
+}
+
+// segments lists a chain's segment files in order of first sequence number.
+func segments(dir string) ([]segmentFile, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []segmentFile
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, segmentExt) || name == digestsFile {
+			continue
+		}
+		first, err := strconv.ParseUint(strings.TrimSuffix(name, segmentExt), 10, 64)
+		if err != nil {
+			continue
+		}
+		out = append(out, segmentFile{path: filepath.Join(dir, name), first: first})
+	}
+	slices.SortFunc(out, func(a, b segmentFile) int {
+		switch {
+		case a.first < b.first:
+			return -1
+		case a.first > b.first:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+type segmentFile struct {
+	path  string
+	first uint64
+}
+
+func segmentName(first uint64) string { return fmt.Sprintf("%020d%s", first, segmentExt) }
+
+// recordLine is a parsed record line.
+type recordLine struct {
+	Seq   uint64      `json:"seq"`
+	Prev  string      `json:"prev"`
+	User  string      `json:"user"`
+	Res   [][2]string `json:"res"`
+	Event struct {
+		EventTime          string `json:"eventTime"`
+		EventSource        string `json:"eventSource"`
+		EventName          string `json:"eventName"`
+		ReadOnly           bool   `json:"readOnly"`
+		RecipientAccountID string `json:"recipientAccountId"`
+		EventID            string `json:"eventID"`
+		UserIdentity       struct {
+			AccessKeyID string `json:"accessKeyId"`
+		} `json:"userIdentity"`
+	} `json:"event"`
+}
+
+var eventKey = []byte(`,"event":`)
+
+// eventSpan returns where the event object sits in a record line.
+func eventSpan(line []byte) (start, end int, ok bool) {
+	i := bytes.Index(line, eventKey)
+	if i < 0 || len(line) < i+len(eventKey)+2 || line[len(line)-1] != '}' {
+		return 0, 0, false
+	}
+	return i + len(eventKey), len(line) - 1, true
+}
+
+// scanned is what a scan of one chain found.
+type scanned struct {
+	count    uint64   // records read in sequence
+	head     [32]byte // hash of the last record read
+	problems []string // evidence of tampering, in order
+	// tornPath and tornAt locate an incomplete last line (a write cut
+	// short by a crash); tornPath is empty if there is none.
+	tornPath string
+	tornAt   int64
+	// end is where the data of the last segment ends (segments are
+	// preallocated with zero bytes beyond it).
+	end int64
+	// hashes holds the chain hash after the records named in want.
+	hashes map[uint64][32]byte
+}
+
+// scanChain reads a chain's segments in order, checking sequence numbers
+// and the hash chain. For every well-formed record it calls fn (if not
+// nil) with the segment path, the line's offset and the line (without the
+// newline). want lists record counts whose chain hash the caller needs.
+func scanChain(dir, chain string, want map[uint64]bool, fn func(path string, off int64, line []byte, rec *recordLine)) (*scanned, error) {
+	segs, err := segments(dir)
+	if err != nil {
+		return nil, err
+	}
+	st := &scanned{head: genesis(chain), hashes: make(map[uint64][32]byte)}
+	expect := uint64(1)
+	broken := false
+	for si, sf := range segs {
+		if sf.first != expect && !broken {
+			if sf.first > expect {
+				st.problems = append(st.problems, fmt.Sprintf("records %d to %d are missing (segment %s starts at %d)", expect, sf.first-1, filepath.Base(sf.path), sf.first))
+			} else {
+				st.problems = append(st.problems, fmt.Sprintf("segment %s starts at record %d, expected %d", filepath.Base(sf.path), sf.first, expect))
+			}
+			broken = true
+		}
+		f, err := os.Open(sf.path)
+		if err != nil {
+			return nil, err
+		}
+		r := bufio.NewReaderSize(f, 1<<20)
+		var off int64
+		for {
+			if b, err := r.Peek(1); err == nil && b[0] == 0 {
+				break // the preallocated zeros after the data
+			}
+			line, err := r.ReadSlice('\n')
+			if err == bufio.ErrBufferFull {
+				// A line longer than the buffer: gather it.
+				buf := append([]byte(nil), line...)
+				for err == bufio.ErrBufferFull {
+					line, err = r.ReadSlice('\n')
+					buf = append(buf, line...)
+				}
+				line = buf
+			}
+			if z := bytes.IndexByte(line, 0); z >= 0 {
+				// An incomplete record followed by preallocated zeros.
+				line, err = line[:z], io.EOF
+			}
+			if err == io.EOF {
+				if len(line) > 0 {
+					if si == len(segs)-1 {
+						st.tornPath, st.tornAt = sf.path, off
+					} else if !broken {
+						st.problems = append(st.problems, fmt.Sprintf("segment %s ends with an incomplete record after record %d", filepath.Base(sf.path), st.count))
+						broken = true
+					}
+				}
+				break
+			}
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+			n := int64(len(line))
+			body := line[:len(line)-1]
+			var rec recordLine
+			if jerr := json.Unmarshal(body, &rec); jerr != nil {
+				if !broken {
+					st.problems = append(st.problems, fmt.Sprintf("record after %d is not valid JSON (changed): %v", st.count, jerr))
+					broken = true
+				}
+				off += n
+				continue
+			}
+			if !broken {
+				switch {
+				case rec.Seq != expect:
+					if rec.Seq > expect {
+						st.problems = append(st.problems, fmt.Sprintf("record %d is missing or out of order: found record %d in its place", expect, rec.Seq))
+					} else {
+						st.problems = append(st.problems, fmt.Sprintf("record %d appears again or out of order after record %d", rec.Seq, expect-1))
+					}
+					broken = true
+				case rec.Prev != hex.EncodeToString(st.head[:]):
+					st.problems = append(st.problems, fmt.Sprintf("record %d was changed (record %d's hash does not match)", expect-1, expect))
+					if expect == 1 {
+						st.problems[len(st.problems)-1] = "record 1 does not start this chain (changed or replaced)"
+					}
+					broken = true
+				}
+			}
+			if !broken {
+				st.head = sha256.Sum256(body)
+				st.count = rec.Seq
+				if want[rec.Seq] {
+					st.hashes[rec.Seq] = st.head
+				}
+				expect++
+			}
+			if fn != nil {
+				fn(sf.path, off, body, &rec)
+			}
+			off += n
+		}
+		st.end = off
+		f.Close()
+	}
+	return st, nil
+}

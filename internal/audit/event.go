@@ -1,0 +1,282 @@
+// Package audit records what happens in iamd as CloudTrail-style events in
+// a tamper-evident, append-only log, and answers queries over it.
+//
+// Every API call, console sign-in and (through the decision collector)
+// authorization decision becomes one Event. Events are appended by a single
+// writer goroutine in batches (group commit): a batch is written and
+// fsynced once, then every request in it is released, so that a response is
+// only sent once its event is durable. Each record carries the SHA-256 hash
+// of the previous record (a hash chain); after each batch a signed head
+// (count and chain head, HMAC-SHA256 under a key derived from the master
+// keyring) is written to a separate file, and every DigestEvery records or
+// DigestInterval, and at shutdown, a signed digest chaining to the previous
+// digest is appended to the digest file. Verify detects a changed, removed,
+// reordered or truncated record, the newest included.
+//
+// The package is not a general log shipper: it keeps events on the local
+// disk of each replica (one chain per replica) and indexes them in memory
+// for LookupEvents. See Verify for what tamper evidence can and cannot
+// establish.
+package audit
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/iamd/iamd/internal/authz"
+)
+
+// EventVersion is the CloudTrail record format version iamd writes.
+const EventVersion = "1.09"
+
+// Event sources.
+const (
+	SourceIAM        = "iam.amazonaws.com"
+	SourceSTS        = "sts.amazonaws.com"
+	SourceSignin     = "signin.amazonaws.com"
+	SourceCloudTrail = "cloudtrail.amazonaws.com"
+)
+
+// Event types.
+const (
+	TypeAPICall       = "AwsApiCall"
+	TypeConsoleSignIn = "AwsConsoleSignIn"
+)
+
+// Hidden replaces secret values, as CloudTrail does.
+const Hidden = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+// Event is one CloudTrail record. Field order and names follow CloudTrail's
+// record contents so that tools reading CloudTrail JSON read these.
+type Event struct {
+	EventVersion        string          `json:"eventVersion"`
+	UserIdentity        UserIdentity    `json:"userIdentity"`
+	EventTime           string          `json:"eventTime"`
+	EventSource         string          `json:"eventSource"`
+	EventName           string          `json:"eventName"`
+	AWSRegion           string          `json:"awsRegion"`
+	SourceIPAddress     string          `json:"sourceIPAddress"`
+	UserAgent           string          `json:"userAgent"`
+	ErrorCode           string          `json:"errorCode,omitempty"`
+	ErrorMessage        string          `json:"errorMessage,omitempty"`
+	RequestParameters   json.RawMessage `json:"requestParameters"`
+	ResponseElements    json.RawMessage `json:"responseElements"`
+	AdditionalEventData json.RawMessage `json:"additionalEventData,omitempty"`
+	RequestID           string          `json:"requestID,omitempty"`
+	EventID             string          `json:"eventID"`
+	ReadOnly            bool            `json:"readOnly"`
+	EventType           string          `json:"eventType"`
+	ManagementEvent     bool            `json:"managementEvent"`
+	RecipientAccountID  string          `json:"recipientAccountId"`
+	EventCategory       string          `json:"eventCategory"`
+
+	// Resources are the (type, name) pairs LookupEvents reports and
+	// filters on, and Username the name it reports (see LookupUsername);
+	// both are stored beside the event, not in it.
+	Resources []Resource `json:"-"`
+	Username  string     `json:"-"`
+
+	// time is the parsed EventTime, when known; trusted marks events built
+	// by Call, whose JSON fragments need no validation.
+	time    time.Time
+	trusted bool
+}
+
+// Resource is a resource an event refers to, as LookupEvents shows it.
+type Resource struct {
+	Type string // e.g. AWS::IAM::User
+	Name string // e.g. bob, or an ARN
+}
+
+// UserIdentity is CloudTrail's userIdentity element.
+type UserIdentity struct {
+	Type             string          `json:"type"`
+	PrincipalID      string          `json:"principalId,omitempty"`
+	ARN              string          `json:"arn,omitempty"`
+	AccountID        string          `json:"accountId,omitempty"`
+	AccessKeyID      string          `json:"accessKeyId,omitempty"`
+	UserName         string          `json:"userName,omitempty"`
+	SessionContext   *SessionContext `json:"sessionContext,omitempty"`
+	IdentityProvider string          `json:"identityProvider,omitempty"`
+}
+
+// SessionContext describes temporary credentials.
+type SessionContext struct {
+	SessionIssuer  *SessionIssuer    `json:"sessionIssuer,omitempty"`
+	Attributes     SessionAttributes `json:"attributes"`
+	SourceIdentity string            `json:"sourceIdentity,omitempty"`
+}
+
+// SessionIssuer is the principal that created a session.
+type SessionIssuer struct {
+	Type        string `json:"type"`
+	PrincipalID string `json:"principalId"`
+	ARN         string `json:"arn,omitempty"`
+	AccountID   string `json:"accountId"`
+	UserName    string `json:"userName,omitempty"`
+}
+
+// SessionAttributes are a session's creation date and MFA state.
+type SessionAttributes struct {
+	CreationDate     string `json:"creationDate"`
+	MFAAuthenticated string `json:"mfaAuthenticated"`
+}
+
+// TimeFormat is CloudTrail's eventTime format.
+const TimeFormat = "2006-01-02T15:04:05Z"
+
+// FormatTime formats t as CloudTrail does.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// NewEventID returns a random UUID.
+func NewEventID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// IdentityOf describes an authenticated caller as CloudTrail's userIdentity.
+func IdentityOf(c *authz.Caller) UserIdentity {
+	if c == nil {
+		return UserIdentity{Type: "Unknown"}
+	}
+	id := UserIdentity{PrincipalID: c.UserID, ARN: c.ARN, AccountID: c.Account, AccessKeyID: c.AccessKeyID}
+	switch c.Type {
+	case authz.Root:
+		id.Type = "Root"
+	case authz.User:
+		id.Type = "IAMUser"
+		id.UserName = c.Name
+	case authz.AssumedRole:
+		id.Type = "AssumedRole"
+	case authz.FederatedUser:
+		id.Type = "FederatedUser"
+	default:
+		id.Type = "Unknown"
+	}
+	if s := c.Session; s != nil {
+		sc := &SessionContext{
+			Attributes: SessionAttributes{
+				CreationDate:     FormatTime(s.IssuedAt),
+				MFAAuthenticated: boolString(s.MFA),
+			},
+			SourceIdentity: s.SourceIdentity,
+		}
+		switch c.Type {
+		case authz.AssumedRole:
+			sc.SessionIssuer = &SessionIssuer{Type: "Role", PrincipalID: c.EntityID, ARN: c.PrincipalARN, AccountID: c.Account, UserName: c.Name}
+		case authz.FederatedUser:
+			if c.EntityID == c.Account {
+				sc.SessionIssuer = &SessionIssuer{Type: "Root", PrincipalID: c.Account, ARN: "arn:aws:iam::" + c.Account + ":root", AccountID: c.Account}
+			} else {
+				sc.SessionIssuer = &SessionIssuer{Type: "IAMUser", PrincipalID: c.EntityID, AccountID: c.Account}
+			}
+		}
+		id.SessionContext = sc
+	}
+	return id
+}
+
+// LookupUsername is the value LookupEvents matches for the Username
+// attribute and reports as Username: the IAM user name, "root", or the
+// session name of temporary credentials.
+func LookupUsername(c *authz.Caller) string {
+	if c == nil {
+		return ""
+	}
+	switch c.Type {
+	case authz.Root:
+		return "root"
+	case authz.User:
+		return c.Name
+	case authz.AssumedRole, authz.FederatedUser:
+		if c.Session != nil {
+			return c.Session.Name
+		}
+	}
+	return c.Name
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// ReadOnly reports whether an operation of a service only reads, as
+// CloudTrail classifies it.
+func ReadOnly(source, name string) bool {
+	switch source {
+	case SourceSTS, SourceCloudTrail:
+		return true
+	}
+	for _, p := range [...]string{"Get", "List", "Simulate", "Generate", "Describe", "Lookup"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// SourceOf maps a SigV4 service name to the event source.
+func SourceOf(service string) string {
+	switch service {
+	case "iam":
+		return SourceIAM
+	case "sts":
+		return SourceSTS
+	case "cloudtrail":
+		return SourceCloudTrail
+	case "signin":
+		return SourceSignin
+	}
+	return service + ".amazonaws.com"
+}
+
+// ConsoleSignIn builds the event of a console sign-in attempt (eventSource
+// signin.amazonaws.com, eventName ConsoleLogin) for Log.Record. who is the
+// principal that signed in, or nil if it is unknown (then userName names
+// the attempted user); errMsg is empty on success.
+func ConsoleSignIn(who *authz.Caller, account, userName string, mfaUsed bool, errMsg string, at time.Time) *Event {
+	ev := &Event{
+		EventTime: FormatTime(at), EventSource: SourceSignin, EventName: "ConsoleLogin",
+		AWSRegion: "us-east-1", EventType: TypeConsoleSignIn, RecipientAccountID: account,
+		UserIdentity: IdentityOf(who), Username: LookupUsername(who),
+	}
+	if who != nil {
+		ev.SourceIPAddress, ev.UserAgent = who.SourceIP.String(), who.UserAgent
+	} else {
+		ev.UserIdentity = UserIdentity{Type: "IAMUser", AccountID: account, UserName: userName}
+		ev.Username = userName
+		if userName == "" || userName == "root" {
+			ev.UserIdentity.Type = "Root"
+		}
+	}
+	result := "Success"
+	if errMsg != "" {
+		result, ev.ErrorMessage = "Failure", errMsg
+	}
+	ev.ResponseElements, _ = json.Marshal(map[string]string{"ConsoleLogin": result})
+	mfa := "No"
+	if mfaUsed {
+		mfa = "Yes"
+	}
+	ev.AdditionalEventData, _ = json.Marshal(map[string]string{"MFAUsed": mfa})
+	return ev
+}

@@ -1,0 +1,423 @@
+package audit
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// meta is what the index keeps of an event; the event itself stays on disk.
+type meta struct {
+	time     int64 // Unix seconds
+	account  string
+	name     string
+	source   string
+	user     string
+	key      string
+	id       string
+	readOnly bool
+	res      []Resource
+
+	seg uint32
+	off int64
+	n   uint32
+}
+
+func metaOfEvent(ev *Event) meta {
+	t := ev.time
+	if t.IsZero() {
+		t, _ = time.Parse(TimeFormat, ev.EventTime)
+	}
+	return meta{
+		time: t.Unix(), account: ev.RecipientAccountID, name: ev.EventName, source: ev.EventSource,
+		user: ev.Username, key: ev.UserIdentity.AccessKeyID, id: ev.EventID, readOnly: ev.ReadOnly,
+		res: ev.Resources,
+	}
+}
+
+func metaOfRecord(r *recordLine) meta {
+	t, _ := time.Parse(TimeFormat, r.Event.EventTime)
+	m := meta{
+		time: t.Unix(), account: r.Event.RecipientAccountID, name: r.Event.EventName, source: r.Event.EventSource,
+		user: r.User, key: r.Event.UserIdentity.AccessKeyID, id: r.Event.EventID, readOnly: r.Event.ReadOnly,
+	}
+	for _, p := range r.Res {
+		m.res = append(m.res, Resource{Type: p[0], Name: p[1]})
+	}
+	return m
+}
+
+// ievent is an indexed event: strings interned to small integers.
+type ievent struct {
+	time                             int64
+	off                              int64
+	n, seg                           uint32
+	account, name, source, user, key uint32
+	id                               [16]byte
+	res                              uint32 // start in index.res
+	nres                             uint8
+	readOnly                         bool
+}
+
+// Lookup attributes, as LookupEvents names them.
+const (
+	AttrEventID      = "EventId"
+	AttrEventName    = "EventName"
+	AttrReadOnly     = "ReadOnly"
+	AttrUsername     = "Username"
+	AttrResourceType = "ResourceType"
+	AttrResourceName = "ResourceName"
+	AttrEventSource  = "EventSource"
+	AttrAccessKeyID  = "AccessKeyId"
+)
+
+type postKey struct {
+	attr    uint8
+	account uint32
+	value   uint32
+}
+
+const (
+	postAccount = iota
+	postName
+	postUser
+	postKeyID
+	postResType
+	postResName
+)
+
+// index is the in-memory index over every chain's events, in time order
+// (events appended live are near enough: a request's time precedes its
+// append by at most its duration, covered by timeSlack).
+type index struct {
+	mu     sync.RWMutex
+	ids    map[string]uint32
+	strs   []string
+	events []ievent
+	res    [][2]uint32
+	post   map[postKey][]uint32
+	segs   []*os.File
+}
+
+// timeSlack bounds how far an event's time may trail the events appended
+// after it.
+const timeSlack = 5 * 60
+
+func newIndex() *index {
+	return &index{ids: map[string]uint32{"": 0}, strs: []string{""}, post: make(map[postKey][]uint32)}
+}
+
+func (x *index) intern(s string) uint32 {
+	if id, ok := x.ids[s]; ok {
+		return id
+	}
+	id := uint32(len(x.strs))
+	x.strs = append(x.strs, s)
+	x.ids[s] = id
+	return id
+}
+
+func (x *index) addSegment(f *os.File) uint32 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.segs = append(x.segs, f)
+	return uint32(len(x.segs) - 1)
+}
+
+func (x *index) close() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, f := range x.segs {
+		f.Close()
+	}
+	x.segs = nil
+}
+
+// addLoaded indexes the events read at start, sorted by time.
+func (x *index) addLoaded(ms []meta) {
+	slices.SortStableFunc(ms, func(a, b meta) int {
+		switch {
+		case a.time < b.time:
+			return -1
+		case a.time > b.time:
+			return 1
+		}
+		return 0
+	})
+	x.append(ms)
+}
+
+func (x *index) append(ms []meta) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for i := range ms {
+		m := &ms[i]
+		e := ievent{
+			time: m.time, off: m.off, n: m.n, seg: m.seg,
+			account: x.intern(m.account), name: x.intern(m.name), source: x.intern(m.source),
+			user: x.intern(m.user), key: x.intern(m.key), id: parseUUID(m.id), readOnly: m.readOnly,
+			res: uint32(len(x.res)), nres: uint8(min(len(m.res), 255)),
+		}
+		pos := uint32(len(x.events))
+		x.events = append(x.events, e)
+		x.add(postKey{postAccount, e.account, 0}, pos)
+		x.add(postKey{postName, e.account, e.name}, pos)
+		if e.user != 0 {
+			x.add(postKey{postUser, e.account, e.user}, pos)
+		}
+		if e.key != 0 {
+			x.add(postKey{postKeyID, e.account, e.key}, pos)
+		}
+		for _, r := range m.res[:e.nres] {
+			t, n := x.intern(r.Type), x.intern(r.Name)
+			x.res = append(x.res, [2]uint32{t, n})
+			x.add(postKey{postResType, e.account, t}, pos)
+			x.add(postKey{postResName, e.account, n}, pos)
+		}
+	}
+}
+
+func (x *index) add(k postKey, pos uint32) {
+	l := x.post[k]
+	if n := len(l); n > 0 && l[n-1] == pos {
+		return // an event naming the same resource twice
+	}
+	x.post[k] = append(l, pos)
+}
+
+// Query selects events of one account, newest first.
+type Query struct {
+	Account string
+	// Attribute and Value filter on one lookup attribute (Attr*); empty
+	// Attribute selects all events.
+	Attribute string
+	Value     string
+	// Start and End bound the event time, inclusive; zero means unbounded.
+	Start, End time.Time
+	// Max is the page size.
+	Max int
+	// Token continues a previous query with the same parameters.
+	Token string
+}
+
+// Found is an event a query returned.
+type Found struct {
+	EventID     string
+	EventName   string
+	ReadOnly    bool
+	AccessKeyID string
+	Time        time.Time
+	Source      string
+	Username    string
+	Resources   []Resource
+	// JSON is the CloudTrail record.
+	JSON []byte
+}
+
+// Page is one page of a query's results.
+type Page struct {
+	Events    []Found
+	NextToken string
+}
+
+// ErrInvalidToken is returned for a token that is malformed or belongs to
+// a query with other parameters.
+var ErrInvalidToken = errors.New("audit: invalid next token")
+
+func (q *Query) fingerprint() string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%d", q.Account, q.Attribute, q.Value, q.Start.Unix(), q.End.Unix())
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+// Lookup answers a query.
+func (l *Log) Lookup(q Query) (*Page, error) { return l.idx.lookup(q) }
+
+func (x *index) lookup(q Query) (*Page, error) {
+	if q.Max <= 0 {
+		q.Max = 50
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	account, ok := x.ids[q.Account]
+	if !ok || q.Account == "" {
+		return &Page{}, x.checkToken(q)
+	}
+	var list []uint32
+	var keep func(e *ievent) bool
+	lookupValue := func() (uint32, bool) { v, ok := x.ids[q.Value]; return v, ok }
+	switch q.Attribute {
+	case "":
+		list = x.post[postKey{postAccount, account, 0}]
+	case AttrEventID:
+		id := parseUUID(q.Value)
+		if id == ([16]byte{}) {
+			return &Page{}, x.checkToken(q)
+		}
+		list = x.post[postKey{postAccount, account, 0}]
+		keep = func(e *ievent) bool { return e.id == id }
+	case AttrEventName, AttrUsername, AttrAccessKeyID, AttrResourceType, AttrResourceName:
+		v, ok := lookupValue()
+		if !ok {
+			return &Page{}, x.checkToken(q)
+		}
+		attr := map[string]uint8{AttrEventName: postName, AttrUsername: postUser, AttrAccessKeyID: postKeyID,
+			AttrResourceType: postResType, AttrResourceName: postResName}[q.Attribute]
+		list = x.post[postKey{attr, account, v}]
+	case AttrEventSource:
+		v, ok := lookupValue()
+		if !ok {
+			return &Page{}, x.checkToken(q)
+		}
+		list = x.post[postKey{postAccount, account, 0}]
+		keep = func(e *ievent) bool { return e.source == v }
+	case AttrReadOnly:
+		want := strings.EqualFold(q.Value, "true")
+		list = x.post[postKey{postAccount, account, 0}]
+		keep = func(e *ievent) bool { return e.readOnly == want }
+	default:
+		return nil, fmt.Errorf("audit: unknown lookup attribute %q", q.Attribute)
+	}
+	fp := q.fingerprint()
+	// top is one past the newest list position to consider.
+	top := len(list)
+	if q.Token != "" {
+		p, err := parseToken(q.Token, fp)
+		if err != nil || p > len(list) {
+			return nil, ErrInvalidToken
+		}
+		top = p
+	} else if !q.End.IsZero() {
+		end := q.End.Unix() + timeSlack
+		top = sort.Search(len(list), func(i int) bool { return x.events[list[i]].time > end })
+	}
+	var start, end int64 = -1 << 62, 1 << 62
+	if !q.Start.IsZero() {
+		start = q.Start.Unix()
+	}
+	if !q.End.IsZero() {
+		end = q.End.Unix()
+	}
+	page := &Page{}
+	i := top - 1
+	for ; i >= 0 && len(page.Events) < q.Max; i-- {
+		e := &x.events[list[i]]
+		if e.time < start-timeSlack {
+			i = -1
+			break
+		}
+		if e.time < start || e.time > end || (keep != nil && !keep(e)) {
+			continue
+		}
+		f, err := x.found(e)
+		if err != nil {
+			return nil, err
+		}
+		page.Events = append(page.Events, f)
+	}
+	if i >= 0 && len(page.Events) == q.Max && x.more(list, i, start, end, keep) {
+		page.NextToken = makeToken(i+1, fp)
+	}
+	return page, nil
+}
+
+// more reports whether any position at or below i matches.
+func (x *index) more(list []uint32, i int, start, end int64, keep func(*ievent) bool) bool {
+	for ; i >= 0; i-- {
+		e := &x.events[list[i]]
+		if e.time < start-timeSlack {
+			return false
+		}
+		if e.time >= start && e.time <= end && (keep == nil || keep(e)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (x *index) checkToken(q Query) error {
+	if q.Token == "" {
+		return nil
+	}
+	if _, err := parseToken(q.Token, q.fingerprint()); err != nil {
+		return ErrInvalidToken
+	}
+	return nil
+}
+
+func (x *index) found(e *ievent) (Found, error) {
+	if int(e.seg) >= len(x.segs) {
+		return Found{}, errors.New("audit: index names a closed segment")
+	}
+	buf := make([]byte, e.n)
+	if _, err := x.segs[e.seg].ReadAt(buf, e.off); err != nil {
+		return Found{}, fmt.Errorf("audit: read event: %w", err)
+	}
+	f := Found{
+		EventID: formatUUID(e.id), EventName: x.strs[e.name], ReadOnly: e.readOnly, AccessKeyID: x.strs[e.key],
+		Time: time.Unix(e.time, 0).UTC(), Source: x.strs[e.source], Username: x.strs[e.user], JSON: buf,
+	}
+	for _, r := range x.res[e.res : e.res+uint32(e.nres)] {
+		f.Resources = append(f.Resources, Resource{Type: x.strs[r[0]], Name: x.strs[r[1]]})
+	}
+	return f, nil
+}
+
+func makeToken(pos int, fp string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + strconv.Itoa(pos) + ":" + fp))
+}
+
+func parseToken(tok, fp string) (int, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return 0, ErrInvalidToken
+	}
+	parts := strings.Split(string(b), ":")
+	if len(parts) != 3 || parts[0] != "v1" || parts[2] != fp {
+		return 0, ErrInvalidToken
+	}
+	p, err := strconv.Atoi(parts[1])
+	if err != nil || p < 0 {
+		return 0, ErrInvalidToken
+	}
+	return p, nil
+}
+
+// parseUUID decodes an event ID; IDs that are not UUIDs decode to zero
+// (and cannot be looked up by EventId).
+func parseUUID(s string) (id [16]byte) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return [16]byte{}
+	}
+	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+	if _, err := hex.Decode(id[:], []byte(h)); err != nil {
+		return [16]byte{}
+	}
+	return id
+}
+
+func formatUUID(id [16]byte) string {
+	if id == ([16]byte{}) {
+		return ""
+	}
+	var out [36]byte
+	hex.Encode(out[0:8], id[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], id[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], id[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], id[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], id[10:])
+	return string(out[:])
+}

@@ -1,0 +1,460 @@
+// Package console is iamd's web console: sign-in for root users (email and
+// password) and IAM users (account, user name and password), MFA with TOTP
+// codes and WebAuthn security keys, forced password changes, and pages to
+// manage users, groups, roles, policies, access keys and MFA devices.
+//
+// The console is a client of the IAM API, not a second implementation of
+// it: every action calls the same iamapi operations the Query API serves,
+// with the signed-in identity as the caller, so it is authorized by the
+// same policies and a user without permission sees the same AccessDenied.
+// Only the sign-in itself (verifying a password or an MFA code and
+// recording its use) and what AWS offers only in its console (the root
+// user's password and MFA) read and write records directly.
+//
+// Sessions are kept in memory (see sessionStore): with several replicas,
+// route a browser to the same one (sticky sessions).
+package console
+
+import (
+	"context"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/iamd/iamd/internal/authn"
+	"github.com/iamd/iamd/internal/authz"
+	"github.com/iamd/iamd/internal/awsquery"
+	"github.com/iamd/iamd/internal/iam"
+	"github.com/iamd/iamd/internal/iamapi"
+	"github.com/iamd/iamd/internal/password"
+)
+
+// Prefix is the path the console is served under.
+const Prefix = "/console"
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Validator checks an operation's parameters as the Query API does
+// (required members, lengths, patterns, enums) and decodes them into the
+// operation's input struct; *awsquery.Dispatcher's Decode implements it.
+type Validator interface {
+	Decode(action string, form url.Values) (any, error)
+}
+
+// Config configures the console.
+type Config struct {
+	// IAM is the IAM API the console calls, with the signed-in identity as
+	// the caller.
+	IAM iamapi.Server
+	// Validator validates parameters before IAM is called, as the Query
+	// API does.
+	Validator Validator
+	// View, Writer and Secrets give the sign-in read access to login
+	// profiles and MFA devices and let it record their use.
+	View    *iam.View
+	Writer  *iam.Writer
+	Secrets iam.Sealer
+	// Authorizer authorizes the few console actions that have no API
+	// operation (registering and removing security keys) as the
+	// corresponding ones (iam:EnableMFADevice, iam:DeactivateMFADevice).
+	Authorizer iamapi.Authorizer
+	// Passwords verifies password hashes; it should be the IAM service's.
+	Passwords *password.Hasher
+	Now       func() time.Time
+	Log       *slog.Logger
+	// Limiter throttles failed sign-ins per account and user; IPLimiter per
+	// source address. Defaults: 3 free failures then 1s doubling to 15
+	// minutes per user; 20 free then 1s doubling to 15 minutes per address.
+	Limiter   *Limiter
+	IPLimiter *Limiter
+	// IdleTimeout ends a session after inactivity (default 1 hour);
+	// MaxSessionAge after sign-in (default 12 hours, as AWS's console).
+	IdleTimeout   time.Duration
+	MaxSessionAge time.Duration
+	// Origins are the console's public origins (https://iam.example.com),
+	// for WebAuthn and cross-origin checks. When empty, the origin of each
+	// request's Host is used, which suits local use; set it in production.
+	Origins []string
+}
+
+// Handler serves the console.
+type Handler struct {
+	cfg      Config
+	iam      iamapi.Server
+	log      *slog.Logger
+	now      func() time.Time
+	sessions *sessionStore
+	limiter  *Limiter
+	ipLimit  *Limiter
+	pages    map[string]*template.Template
+	mux      *http.ServeMux
+	csrf     *http.CrossOriginProtection
+	dummy    func() string // a hash to verify against when there is no user
+	wmu      sync.Mutex
+	webauthn map[string]*webauthn.WebAuthn // by origin
+}
+
+// New returns the console handler, to be mounted at Prefix+"/".
+func New(cfg Config) (*Handler, error) {
+	if cfg.IAM == nil || cfg.Validator == nil || cfg.View == nil || cfg.Writer == nil || cfg.Secrets == nil {
+		return nil, errors.New("console: IAM, Validator, View, Writer and Secrets are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Passwords == nil {
+		cfg.Passwords, _ = password.NewHasher(password.DefaultParams(), 2)
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = NewLimiter(3, time.Second, 15*time.Minute, cfg.Now)
+	}
+	if cfg.IPLimiter == nil {
+		cfg.IPLimiter = NewLimiter(20, time.Second, 15*time.Minute, cfg.Now)
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = time.Hour
+	}
+	if cfg.MaxSessionAge == 0 {
+		cfg.MaxSessionAge = 12 * time.Hour
+	}
+	h := &Handler{
+		cfg: cfg, iam: cfg.IAM, log: cfg.Log, now: cfg.Now,
+		sessions: newSessionStore(cfg.Now, cfg.IdleTimeout, cfg.MaxSessionAge),
+		limiter:  cfg.Limiter, ipLimit: cfg.IPLimiter,
+		csrf:     http.NewCrossOriginProtection(),
+		webauthn: make(map[string]*webauthn.WebAuthn),
+	}
+	for _, o := range cfg.Origins {
+		if err := h.csrf.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("console: origin %q: %w", o, err)
+		}
+	}
+	h.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.log.Warn("console: cross-origin request refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"), "source_ip", sourceIP(r))
+		http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
+	}))
+	h.dummy = dummyHash(cfg.Passwords)
+	if err := h.parseTemplates(); err != nil {
+		return nil, err
+	}
+	h.routes()
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			h.log.Error("console: panic", "path", r.URL.Path, "panic", p)
+			http.Error(w, "Internal error.", http.StatusInternalServerError)
+		}
+	}()
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	if r.TLS != nil {
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	if !strings.HasPrefix(r.URL.Path, Prefix+"/static/") {
+		hd.Set("Cache-Control", "no-store")
+	}
+	h.csrf.Handler(h.mux).ServeHTTP(w, r)
+}
+
+// Templates.
+
+func (h *Handler) parseTemplates() error {
+	funcs := template.FuncMap{
+		"p": func(parts ...string) string {
+			out := Prefix
+			for _, s := range parts {
+				out += "/" + strings.TrimPrefix(s, "/")
+			}
+			return out
+		},
+		"esc": url.PathEscape,
+		"q":   url.QueryEscape,
+		"date": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		},
+		"ago": func(t time.Time) string {
+			if t.IsZero() {
+				return "never"
+			}
+			return ago(h.now().Sub(t))
+		},
+		"deref": func(b *bool) bool { return b != nil && *b },
+		"keytab": func(keys []iamapi.AccessKeyMetadata, csrf, action string) map[string]any {
+			return map[string]any{"Keys": keys, "CSRF": csrf, "Action": action}
+		},
+		"dataURL": func(mime string, b []byte) template.URL {
+			return template.URL("data:" + mime + ";base64," + b64(b))
+		},
+	}
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return err
+	}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	h.pages = make(map[string]*template.Template)
+	for _, n := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.Must(layout.Clone()).ParseFS(templateFS, n)
+		if err != nil {
+			return fmt.Errorf("console: template %s: %w", n, err)
+		}
+		h.pages[name] = t
+	}
+	return nil
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d hours ago", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+}
+
+// view is what every page template receives.
+type view struct {
+	Title  string
+	Who    *identity // nil on sign-in pages
+	CSRF   string
+	Flash  string
+	Error  *awsquery.Error
+	Denied bool
+	Nav    string
+	Data   any
+}
+
+// identity describes the signed-in principal for the page header.
+type identity struct {
+	Name    string
+	Account string
+	Alias   string
+	Root    bool
+	ARN     string
+	MFA     bool
+}
+
+// render writes a page. An *awsquery.Error in v.Error sets the status
+// (403 for AccessDenied).
+func (h *Handler) render(w http.ResponseWriter, status int, page string, v *view) {
+	t, ok := h.pages[page]
+	if !ok {
+		h.log.Error("console: no template", "page", page)
+		http.Error(w, "Internal error.", http.StatusInternalServerError)
+		return
+	}
+	if v.Error != nil && status == http.StatusOK {
+		status = v.Error.HTTPStatus
+		if status == 0 {
+			status = http.StatusBadRequest
+		}
+		v.Denied = v.Error.Code == awsquery.CodeAccessDenied
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, "layout.html", v); err != nil {
+		h.log.Error("console: render", "page", page, "err", err)
+		http.Error(w, "Internal error.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// apiError returns err as the AWS error to show; unexpected errors are
+// logged and shown as InternalFailure.
+func (h *Handler) apiError(err error) *awsquery.Error {
+	if err == nil {
+		return nil
+	}
+	var ae *awsquery.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	h.log.Error("console: internal failure", "err", err)
+	return awsquery.InternalFailure()
+}
+
+// call validates form as the Query API would for action, then runs op with
+// the decoded input.
+func call[In, Out any](h *Handler, ctx context.Context, action string, form url.Values, op func(context.Context, *In) (*Out, error)) (*Out, error) {
+	v, err := h.cfg.Validator.Decode(action, form)
+	if err != nil {
+		return nil, err
+	}
+	in, ok := v.(*In)
+	if !ok {
+		return nil, fmt.Errorf("console: %s decoded to %T", action, v)
+	}
+	return op(ctx, in)
+}
+
+// Requests from signed-in users.
+
+// req is a signed-in request.
+type req struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	s     *session
+	ctx   context.Context // carries the caller
+	who   *identity
+	token string
+}
+
+// caller builds the authz caller for a session: the same principal the API
+// sees for the user's access keys, with a console session (for
+// aws:MultiFactorAuthPresent). ok is false if the identity is gone.
+func (h *Handler) caller(r *http.Request, s *session) (*authz.Caller, *identity, bool) {
+	acct, ok := h.cfg.View.Account(s.Account)
+	if !ok {
+		return nil, nil, false
+	}
+	var c *authz.Caller
+	who := &identity{Account: s.Account, Alias: acct.V.Alias, Root: s.Root, MFA: s.MFA}
+	if s.Root {
+		c = authn.RootCaller(s.Account, "")
+		who.Name = "root"
+		if acct.V.Email != "" {
+			who.Name = acct.V.Email
+		}
+	} else {
+		h.cfg.View.Read(s.Account, func(a *iam.AccountView) {
+			if u, ok := a.UserByID(s.UserID); ok && u.V.Login != nil {
+				c = authn.UserCaller(s.Account, u.V, "")
+				who.Name = u.V.Name
+			}
+		})
+		if c == nil {
+			return nil, nil, false
+		}
+	}
+	who.ARN = c.ARN
+	c.Time = h.now()
+	c.SourceIP = sourceIP(r)
+	c.SecureTransport = r.TLS != nil
+	c.UserAgent = r.UserAgent()
+	c.Session = &authz.Session{Name: who.Name, IssuedAt: s.Created, Expires: s.Created.Add(h.cfg.MaxSessionAge), MFA: s.MFA, MFAAuthTime: s.MFATime}
+	return c, who, true
+}
+
+// authed wraps a handler for signed-in users; POSTs must carry the
+// session's CSRF token.
+func (h *Handler) authed(fn func(q *req)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token := readCookie(r, sessionCookie, hostSessionCook)
+		s := h.sessions.get(token)
+		if s == nil {
+			h.toSignin(w, r)
+			return
+		}
+		switch s.Stage {
+		case stageMFA:
+			http.Redirect(w, r, Prefix+"/signin/mfa", http.StatusSeeOther)
+			return
+		case stagePassword:
+			http.Redirect(w, r, Prefix+"/signin/password", http.StatusSeeOther)
+			return
+		}
+		c, who, ok := h.caller(r, s)
+		if !ok {
+			h.sessions.delete(s)
+			h.toSignin(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !h.checkCSRF(r, s) {
+			h.log.Warn("console: CSRF token mismatch", "path", r.URL.Path, "source_ip", sourceIP(r))
+			http.Error(w, "Invalid or missing CSRF token. Reload the page and try again.", http.StatusForbidden)
+			return
+		}
+		if s.Flash != "" && r.Method == http.MethodGet {
+			// Shown once: cleared in the store, kept in this request's copy.
+			h.sessions.update(s, func(n *session) { n.Flash = "" })
+		}
+		q := &req{w: w, r: r, s: s, ctx: authz.WithCaller(r.Context(), c), who: who, token: token}
+		fn(q)
+	}
+}
+
+func (h *Handler) checkCSRF(r *http.Request, s *session) bool {
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = r.PostFormValue("csrf")
+	}
+	return equalToken(got, s.CSRF)
+}
+
+func (h *Handler) toSignin(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		http.Redirect(w, r, Prefix+"/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
+}
+
+// page renders a page for a signed-in user.
+func (q *req) view(title, nav string, data any) *view {
+	return &view{Title: title, Who: q.who, CSRF: q.s.CSRF, Flash: q.s.Flash, Nav: nav, Data: data}
+}
+
+// flash sets a message for the next page and redirects there.
+func (h *Handler) redirect(q *req, to, flash string) {
+	if flash != "" {
+		h.sessions.update(q.s, func(n *session) { n.Flash = flash })
+	}
+	http.Redirect(q.w, q.r, Prefix+to, http.StatusSeeOther)
+}
+
+// sourceIP is the request's peer address. The console does not trust
+// X-Forwarded-For: behind a proxy, all sign-ins share the proxy's address
+// for per-address throttling (per-user throttling is unaffected).
+func sourceIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		a, _ := netip.ParseAddr(r.RemoteAddr)
+		return a.Unmap()
+	}
+	return ap.Addr().Unmap()
+}

@@ -1,0 +1,267 @@
+package stsapi
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iamd/iamd/internal/authz"
+	"github.com/iamd/iamd/internal/iam"
+	"github.com/iamd/iamd/internal/saml"
+	"github.com/iamd/iamd/internal/ststoken"
+	"github.com/iamd/iamd/policy"
+)
+
+// SAML attributes AWS reads from assertions.
+const (
+	samlAttrPrefix         = "https://aws.amazon.com/SAML/Attributes/"
+	samlRoleAttr           = samlAttrPrefix + "Role"
+	samlSessionNameAttr    = samlAttrPrefix + "RoleSessionName"
+	samlSessionDurAttr     = samlAttrPrefix + "SessionDuration"
+	samlPrincipalTagPrefix = samlAttrPrefix + "PrincipalTag:"
+	samlTransitiveAttr     = samlAttrPrefix + "TransitiveTagKeys"
+	samlSourceIdentityAttr = samlAttrPrefix + "SourceIdentity"
+
+	samlNameIDPrefix = "urn:oasis:names:tc:SAML:2.0:nameid-format:"
+)
+
+// samlAudiences are the audiences AWS accepts: its sign-in endpoint.
+var samlAudiences = []string{"https://signin.aws.amazon.com/saml", "urn:amazon:webservices"}
+
+// samlMetadataCache holds parsed provider metadata by the hash of its text.
+type samlMetadataCache struct{ m sync.Map }
+
+func (c *samlMetadataCache) get(doc string) (*saml.Metadata, error) {
+	k := sha256.Sum256([]byte(doc))
+	if v, ok := c.m.Load(k); ok {
+		return v.(*saml.Metadata), nil
+	}
+	md, err := saml.ParseMetadata(doc)
+	if err != nil {
+		return nil, err
+	}
+	c.m.Store(k, md)
+	return md, nil
+}
+
+func samlInvalid(msg string) error { return InvalidIdentityTokenError(msg) }
+
+// parseSAMLProviderARN splits arn:aws:iam::ACCOUNT:saml-provider/NAME.
+func parseSAMLProviderARN(arn string) (account, name string, ok bool) {
+	rest, ok := strings.CutPrefix(arn, "arn:aws:iam::")
+	if !ok {
+		return "", "", false
+	}
+	account, res, ok := strings.Cut(rest, ":")
+	if !ok {
+		return "", "", false
+	}
+	name, ok = strings.CutPrefix(res, "saml-provider/")
+	return account, name, ok && name != ""
+}
+
+// AssumeRoleWithSAML exchanges a SAML response signed by a provider
+// registered in the role's account for the role's temporary credentials.
+// It needs no AWS signature: the assertion is the proof.
+func (s *Service) AssumeRoleWithSAML(ctx context.Context, in *AssumeRoleWithSAMLRequest) (*AssumeRoleWithSAMLResponse, error) {
+	now := s.now()
+	denied := accessDenied("Not authorized to perform sts:AssumeRoleWithSAML")
+	provAccount, provName, ok := parseSAMLProviderARN(in.PrincipalArn)
+	if !ok {
+		return nil, validationError("Invalid principal ARN: %s", in.PrincipalArn)
+	}
+	ref, ok := parseRoleARN(in.RoleArn)
+	if !ok {
+		return nil, denied
+	}
+	var (
+		provider *iam.SAMLProvider
+		role     *iam.Entry[iam.Role]
+	)
+	s.view.Read(provAccount, func(a *iam.AccountView) {
+		if p, found := a.SAMLProvider(provName); found && p.V.Name == provName {
+			provider = p.V
+		}
+		if ref.account != provAccount {
+			return
+		}
+		if r, found := a.Role(ref.name); found && r.V.Path == ref.path && r.V.Name == ref.name {
+			role = r
+		}
+	})
+	if provider == nil {
+		return nil, samlInvalid("Specified provider doesn't exist.")
+	}
+	md, err := s.samlMD.get(provider.Metadata)
+	if err != nil {
+		return nil, samlInvalid("The metadata of the specified provider cannot be read.")
+	}
+	a, err := saml.Verify(in.SAMLAssertion, md, saml.Options{Audiences: samlAudiences, Now: now, Skew: clockSkew})
+	switch {
+	case errors.Is(err, saml.ErrExpired):
+		return nil, ExpiredTokenError("Response is expired.")
+	case errors.Is(err, saml.ErrNotYetValid):
+		return nil, samlInvalid("Response is not yet valid.")
+	case errors.Is(err, saml.ErrSignature):
+		return nil, samlInvalid("Response signature invalid.")
+	case errors.Is(err, saml.ErrAudience):
+		return nil, samlInvalid("Audience of the assertion is not valid: it must be https://signin.aws.amazon.com/saml.")
+	case errors.Is(err, saml.ErrStatus):
+		return nil, IDPRejectedClaimError("The identity provider reported that authentication failed.")
+	case err != nil:
+		return nil, samlInvalid("Invalid SAML response: the assertion could not be read.")
+	}
+	if a.Issuer != "" && a.Issuer != md.EntityID {
+		return nil, samlInvalid("Issuer of the assertion does not match the provider's metadata.")
+	}
+
+	// The Role attribute must pair this role with this provider.
+	paired := false
+	for _, v := range a.Attributes[samlRoleAttr] {
+		x, y, ok := strings.Cut(v, ",")
+		x, y = strings.TrimSpace(x), strings.TrimSpace(y)
+		if ok && (x == in.RoleArn && y == in.PrincipalArn || y == in.RoleArn && x == in.PrincipalArn) {
+			paired = true
+			break
+		}
+	}
+	if !paired || role == nil {
+		return nil, denied
+	}
+	sessionName := first(a.Attributes[samlSessionNameAttr])
+	if len(sessionName) < 2 || len(sessionName) > 64 || !validSessionName(sessionName) {
+		return nil, samlInvalid("RoleSessionName in the SAML assertion must be 2 to 64 characters of [\\w+=,.@-].")
+	}
+	r := role.V
+	roleARN := iam.ARN(ref.account, "role", r.Path, r.Name)
+	doc, arns, err := sessionPolicies(in.Policy, in.PolicyArns)
+	if err != nil {
+		return nil, err
+	}
+	var wireTags []Tag
+	for name, vals := range a.Attributes {
+		if k, ok := strings.CutPrefix(name, samlPrincipalTagPrefix); ok && len(vals) > 0 {
+			wireTags = append(wireTags, Tag{Key: k, Value: vals[0]})
+		}
+	}
+	slices.SortFunc(wireTags, func(x, y Tag) int { return strings.Compare(x.Key, y.Key) })
+	tags, transitive, err := sessionTags(wireTags, a.Attributes[samlTransitiveAttr], nil)
+	if err != nil {
+		return nil, err
+	}
+	sourceIdentity := first(a.Attributes[samlSourceIdentityAttr])
+
+	subjectType := strings.TrimPrefix(a.SubjectFormat, samlNameIDPrefix)
+	if a.SubjectFormat == "" {
+		subjectType = "unspecified"
+	}
+	nq := sha1.Sum([]byte(a.Issuer + provAccount + "/" + provName))
+	nameQualifier := base64.StdEncoding.EncodeToString(nq[:])
+	audience := a.Recipient
+	if audience == "" {
+		audience = samlAudiences[0]
+	}
+	kvs := []authz.KV{
+		{Key: "saml:sub", Values: []string{a.Subject}},
+		{Key: "saml:sub_type", Values: []string{subjectType}},
+		{Key: "saml:iss", Values: []string{a.Issuer}},
+		{Key: "saml:aud", Values: []string{audience}},
+		{Key: "saml:namequalifier", Values: []string{nameQualifier}},
+		{Key: "sts:RoleSessionName", Values: []string{sessionName}},
+	}
+	if sourceIdentity != "" {
+		kvs = append(kvs, authz.KV{Key: "sts:SourceIdentity", Values: []string{sourceIdentity}})
+	}
+	kvs = append(kvs, tagContext(wireTags, transitive)...)
+	kvs = roleContext(r, kvs)
+	fr := &authz.FederatedTrustRequest{
+		Principal: policy.Principal{Type: policy.PrincipalWebIdentity, Federated: in.PrincipalArn},
+		Action:    "sts:AssumeRoleWithSAML", RoleARN: roleARN, RoleAccount: ref.account,
+		TrustPolicy: r.TrustPolicy, Context: kvs, Time: now, SecureTransport: true,
+	}
+	if !s.authz.TrustAllows(fr) {
+		return nil, denied
+	}
+	if len(tags) > 0 {
+		fr.Action = "sts:TagSession"
+		if !s.authz.TrustAllows(fr) {
+			return nil, denied
+		}
+	}
+	if sourceIdentity != "" {
+		fr.Action = "sts:SetSourceIdentity"
+		if !s.authz.TrustAllows(fr) {
+			return nil, denied
+		}
+	}
+
+	duration := defaultRoleSession
+	if in.DurationSeconds != nil {
+		duration = int(*in.DurationSeconds)
+		if duration > maxSession(r) {
+			return nil, validationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+		}
+	} else if v := first(a.Attributes[samlSessionDurAttr]); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 900 && n <= 43200 {
+			duration = min(n, maxSession(r))
+		}
+	}
+	packed, err := checkPacked(doc, arns, tags)
+	if err != nil {
+		return nil, err
+	}
+	issued := now.UTC().Truncate(time.Second)
+	sess := &ststoken.Session{
+		Account: ref.account, Kind: ststoken.KindAssumedRole,
+		ARN:         assumedRoleARN(ref.account, r.Name, sessionName),
+		PrincipalID: r.ID + ":" + sessionName,
+		SourceARN:   roleARN, SourceID: r.ID, SessionName: sessionName,
+		IssuedAt: issued, Expiration: issued.Add(time.Duration(duration) * time.Second),
+		SourceIdentity: sourceIdentity, Tags: tags, TransitiveTagKeys: transitive,
+		Policy: doc, PolicyARNs: arns,
+	}
+	creds, err := s.issue(sess)
+	if err != nil {
+		return nil, err
+	}
+	s.usage.used(ref.account, r.ID, region, now)
+	return &AssumeRoleWithSAMLResponse{
+		Credentials:      creds,
+		AssumedRoleUser:  &AssumedRoleUser{AssumedRoleId: sess.PrincipalID, Arn: sess.ARN},
+		PackedPolicySize: packed,
+		Subject:          a.Subject,
+		SubjectType:      subjectType,
+		Issuer:           a.Issuer,
+		Audience:         audience,
+		NameQualifier:    nameQualifier,
+		SourceIdentity:   sourceIdentity,
+	}, nil
+}
+
+func first(vals []string) string {
+	if len(vals) == 0 {
+		return ""
+	}
+	return vals[0]
+}
+
+// validSessionName matches [\w+=,.@-]*.
+func validSessionName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("_+=,.@-", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
