@@ -6,6 +6,7 @@
 //	iamd-load -op seed -n 100000            # create users load-000000...
 //	iamd-load -op CreateUser -c 64 -d 10s
 //	iamd-load -op ListUsers -c 8 -d 10s     # pages of 100, following markers
+//	iamd-load -op Authorize -c 16 -d 10s    # POST /_iamd/authorize with forwarded s3 requests
 //
 // Credentials come from -access-key/-secret-key or AWS_ACCESS_KEY_ID and
 // AWS_SECRET_ACCESS_KEY.
@@ -52,7 +53,7 @@ type config struct {
 func run() error {
 	var cfg config
 	flag.StringVar(&cfg.endpoint, "endpoint", "http://127.0.0.1:8080", "iamd endpoint")
-	flag.StringVar(&cfg.op, "op", "GetUser", "GetUser, CreateUser, ListUsers, GetCallerIdentity or seed")
+	flag.StringVar(&cfg.op, "op", "GetUser", "GetUser, CreateUser, ListUsers, GetCallerIdentity, Authorize or seed")
 	flag.IntVar(&cfg.conc, "c", 32, "concurrent workers")
 	flag.DurationVar(&cfg.duration, "d", 10*time.Second, "duration of the run")
 	flag.IntVar(&cfg.n, "n", 0, "number of requests (seed: users to create); 0 means run for -d")
@@ -60,6 +61,7 @@ func run() error {
 	flag.StringVar(&cfg.prefix, "prefix", "", "CreateUser: name prefix (default: unique per run)")
 	accessKey := flag.String("access-key", os.Getenv("AWS_ACCESS_KEY_ID"), "access key ID")
 	secretKey := flag.String("secret-key", os.Getenv("AWS_SECRET_ACCESS_KEY"), "secret access key")
+	authzOpts := authorizeFlags()
 	flag.Parse()
 	if *accessKey == "" || *secretKey == "" {
 		return fmt.Errorf("credentials required: -access-key/-secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
@@ -113,10 +115,16 @@ func run() error {
 		next = func(*worker) url.Values {
 			return url.Values{"Action": {"GetCallerIdentity"}, "Version": {"2011-06-15"}}
 		}
+	case "Authorize":
+		do, err := authorizeOp(&cfg, *accessKey, *secretKey, *authzOpts)
+		if err != nil {
+			return err
+		}
+		return load(cfg, do)
 	default:
 		return fmt.Errorf("unknown -op %q", cfg.op)
 	}
-	return load(cfg, next)
+	return load(cfg, func(w *worker) (int, []byte, error) { return call(cfg, next(w)) })
 }
 
 type worker struct {
@@ -124,9 +132,10 @@ type worker struct {
 	marker    string
 	latencies []time.Duration
 	errors    map[string]int
+	decisions map[string]int // Authorize: answers by decision
 }
 
-func load(cfg config, next func(*worker) url.Values) error {
+func load(cfg config, do func(*worker) (int, []byte, error)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration)
 	if cfg.n > 0 {
 		ctx, cancel = context.WithCancel(context.Background())
@@ -139,7 +148,7 @@ func load(cfg config, next func(*worker) url.Values) error {
 	)
 	start := time.Now()
 	for i := range workers {
-		w := &worker{rng: rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano()))), errors: map[string]int{}}
+		w := &worker{rng: rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano()))), errors: map[string]int{}, decisions: map[string]int{}}
 		workers[i] = w
 		wg.Add(1)
 		go func() {
@@ -148,9 +157,8 @@ func load(cfg config, next func(*worker) url.Values) error {
 				if cfg.n > 0 && issued.Add(1) > int64(cfg.n) {
 					return
 				}
-				form := next(w)
 				t0 := time.Now()
-				code, body, err := call(cfg, form)
+				code, body, err := do(w)
 				w.latencies = append(w.latencies, time.Since(t0))
 				switch {
 				case err != nil:
@@ -161,6 +169,8 @@ func load(cfg config, next func(*worker) url.Values) error {
 					w.errors[fmt.Sprintf("HTTP %d %s", code, errorCode(body))]++
 				case cfg.op == "ListUsers":
 					w.marker = listMarker(body)
+				case cfg.op == "Authorize":
+					w.decisions[decisionOf(body)]++
 				}
 			}
 		}()
@@ -169,10 +179,14 @@ func load(cfg config, next func(*worker) url.Values) error {
 	elapsed := time.Since(start)
 	var all []time.Duration
 	errs := map[string]int{}
+	decisions := map[string]int{}
 	for _, w := range workers {
 		all = append(all, w.latencies...)
 		for k, v := range w.errors {
 			errs[k] += v
+		}
+		for k, v := range w.decisions {
+			decisions[k] += v
 		}
 	}
 	slices.Sort(all)
@@ -187,6 +201,9 @@ func load(cfg config, next func(*worker) url.Values) error {
 		pct(0.50), pct(0.90), pct(0.99), pct(1), sum(errs))
 	for k, v := range errs {
 		fmt.Printf("  %6d × %s\n", v, k)
+	}
+	for k, v := range decisions {
+		fmt.Printf("  %6d × decision %s\n", v, k)
 	}
 	return nil
 }

@@ -48,8 +48,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 }
 
 func account(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) > 0 && args[0] == "export" {
+		return accountExport(ctx, args[1:], stdout, stderr, getenv)
+	}
+	if len(args) > 0 && args[0] == "import" {
+		return accountImport(ctx, args[1:], stdout, stderr, getenv)
+	}
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "usage: iamd account create [--data DIR] [--store URL] [--id ACCOUNT] [--email EMAIL] [--credentials FILE]")
+		fmt.Fprintln(stderr, "usage: iamd account create [--data DIR] [--store URL] [--id ACCOUNT] [--email EMAIL] [--credentials FILE]\n       iamd account export --account ID [--data DIR] [--store URL] [--out FILE]\n       iamd account import --account ID [--data DIR] [--store URL] FILE.json")
 		return 2
 	}
 	fs := flag.NewFlagSet("iamd account create", flag.ContinueOnError)

@@ -320,3 +320,97 @@ func TestResponseElements(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkOpen measures a start: indexing and verifying 100,000 events
+// (about 1 KB each, as API calls are).
+func BenchmarkOpen(b *testing.B) {
+	dir := b.TempDir()
+	t0 := time.Now()
+	l, err := Open(Options{Dir: dir, Keys: testKey, NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 100000
+	var wg sync.WaitGroup
+	for w := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 64 {
+				ev := &Event{
+					EventTime: FormatTime(t0.Add(time.Duration(i) * time.Millisecond)), EventSource: SourceIAM, EventName: "GetUser",
+					AWSRegion: "us-east-1", RecipientAccountID: "123456789012", SourceIPAddress: "127.0.0.1",
+					UserAgent:         strings.Repeat("aws-cli/2 ", 20),
+					UserIdentity:      UserIdentity{Type: "IAMUser", UserName: fmt.Sprintf("user%d", i%500), AccessKeyID: fmt.Sprintf("AKIA%016d", i%700), ARN: "arn:aws:iam::123456789012:user/u", AccountID: "123456789012"},
+					RequestParameters: json.RawMessage(fmt.Sprintf(`{"userName":"target%d"}`, i%1000)),
+					Resources:         []Resource{{Type: "AWS::IAM::User", Name: fmt.Sprintf("target%d", i%1000)}},
+					Username:          fmt.Sprintf("user%d", i%500),
+				}
+				if err := l.Record(context.Background(), ev); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	l.Close()
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		l, err := Open(Options{Dir: dir, Keys: testKey, NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(time.Since(start).Nanoseconds())/n, "ns/event")
+		p, err := l.Lookup(Query{Account: "123456789012", Attribute: AttrResourceName, Value: "target7", Max: 50})
+		if err != nil || len(p.Events) != 50 {
+			b.Fatalf("lookup: %v %d", err, len(p.Events))
+		}
+		l.Close()
+	}
+}
+
+func TestAppendEventMatchesEncodingJSON(t *testing.T) {
+	ev := &Event{
+		EventVersion: EventVersion, EventTime: "2025-01-02T03:04:05Z", EventSource: SourceSTS, EventName: "AssumeRole",
+		AWSRegion: "eu-west-1", SourceIPAddress: "10.0.0.1", UserAgent: "ua \"quoted\" \\ \n\t\x01 é \u2028 <&>",
+		ErrorCode: "AccessDenied", ErrorMessage: "no", RequestParameters: json.RawMessage(`{"roleArn":"a"}`),
+		ResponseElements: json.RawMessage(`null`), AdditionalEventData: json.RawMessage(`{"x":1}`),
+		RequestID: "r", EventID: NewEventID(), ReadOnly: true, EventType: TypeAPICall, ManagementEvent: true,
+		RecipientAccountID: "123456789012", EventCategory: "Management",
+		UserIdentity: UserIdentity{Type: "AssumedRole", PrincipalID: "AROA:s", ARN: "arn", AccountID: "1", AccessKeyID: "ASIA",
+			SessionContext: &SessionContext{SessionIssuer: &SessionIssuer{Type: "Role", PrincipalID: "AROA", ARN: "r", AccountID: "1", UserName: "role"},
+				Attributes: SessionAttributes{CreationDate: "2025-01-01T00:00:00Z", MFAAuthenticated: "false"}, SourceIdentity: "me"}},
+	}
+	var got, want any
+	if err := json.Unmarshal(appendEvent(nil, ev), &got); err != nil {
+		t.Fatal(err)
+	}
+	std, _ := json.Marshal(ev)
+	_ = json.Unmarshal(std, &want)
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	if !bytes.Equal(g, w) {
+		t.Fatalf("appendEvent:\n%s\nencoding/json:\n%s", g, w)
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote\"", "\x00\x1f", "\xff\xfe", "é\u2028\u2029"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := appendString(nil, s)
+		var back string
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("%q → %s: %v", s, b, err)
+		}
+		want, _ := json.Marshal(s)
+		var wantBack string
+		_ = json.Unmarshal(want, &wantBack)
+		if back != wantBack {
+			t.Fatalf("%q → %q, encoding/json gives %q", s, back, wantBack)
+		}
+	})
+}

@@ -35,6 +35,7 @@ type Call struct {
 
 	mu        sync.Mutex
 	decisions []decision
+	done      bool
 }
 
 type decision struct {
@@ -47,6 +48,7 @@ func (l *Log) Begin(w http.ResponseWriter, r *http.Request, requestID string, no
 	if l == nil {
 		return nil
 	}
+	l.inflight.Add(1)
 	return &Call{
 		log: l, w: w, time: now, requestID: requestID, sourceIP: remoteIP(r.RemoteAddr),
 		userAgent: r.UserAgent(), authz: r.Header.Get("Authorization"),
@@ -115,10 +117,10 @@ func (c *Call) addDecision(d decision) {
 // sends the buffered response. If the event cannot be recorded, nothing
 // was sent and the error is returned: the caller answers with a failure.
 func (c *Call) Finish(ctx context.Context) error {
-	if c.caller != nil {
-		c.log.calls.Delete(c.caller)
-	}
-	if err := c.log.Record(ctx, c.Event()); err != nil {
+	c.end()
+	err := c.log.Record(ctx, c.Event())
+	c.log.inflight.Add(-1)
+	if err != nil {
 		return err
 	}
 	status := c.status
@@ -128,6 +130,23 @@ func (c *Call) Finish(ctx context.Context) error {
 	c.w.WriteHeader(status)
 	_, _ = c.w.Write(c.body.Bytes())
 	return nil
+}
+
+// Abandon ends a request that did not reach Finish (the handler aborted
+// with a panic); nothing is recorded or sent. It does nothing after Finish,
+// so that it can be deferred.
+func (c *Call) Abandon() {
+	if c != nil && !c.done {
+		c.end()
+		c.log.inflight.Add(-1)
+	}
+}
+
+func (c *Call) end() {
+	c.done = true
+	if c.caller != nil {
+		c.log.calls.Delete(c.caller)
+	}
 }
 
 // credentialIssuers are the STS calls whose responses CloudTrail records

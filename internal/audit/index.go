@@ -45,12 +45,11 @@ func metaOfEvent(ev *Event) meta {
 }
 
 func metaOfRecord(r *recordLine) meta {
-	t, _ := time.Parse(TimeFormat, r.Event.EventTime)
 	m := meta{
-		time: t.Unix(), account: r.Event.RecipientAccountID, name: r.Event.EventName, source: r.Event.EventSource,
-		user: r.User, key: r.Event.UserIdentity.AccessKeyID, id: r.Event.EventID, readOnly: r.Event.ReadOnly,
+		time: r.Meta.Time, account: r.Meta.Account, name: r.Meta.Name, source: r.Meta.Source,
+		user: r.Meta.User, key: r.Meta.Key, id: r.Meta.ID, readOnly: r.Meta.ReadOnly,
 	}
-	for _, p := range r.Res {
+	for _, p := range r.Meta.Res {
 		m.res = append(m.res, Resource{Type: p[0], Name: p[1]})
 	}
 	return m
@@ -144,7 +143,7 @@ func (x *index) close() {
 
 // addLoaded indexes the events read at start, sorted by time.
 func (x *index) addLoaded(ms []meta) {
-	slices.SortStableFunc(ms, func(a, b meta) int {
+	byTime := func(a, b meta) int {
 		switch {
 		case a.time < b.time:
 			return -1
@@ -152,7 +151,11 @@ func (x *index) addLoaded(ms []meta) {
 			return 1
 		}
 		return 0
-	})
+	}
+	// One chain is already in order; several are merged.
+	if !slices.IsSortedFunc(ms, byTime) {
+		slices.SortStableFunc(ms, byTime)
+	}
 	x.append(ms)
 }
 

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -57,6 +58,14 @@ type Log struct {
 	lock  *os.File
 	idx   *index
 	calls sync.Map // *authz.Caller → *Call, while a request is served
+
+	batches, records atomic.Uint64
+	// inflight counts requests between Begin and the end of Finish: the
+	// writer waits briefly (maxCommitDelay) while there are more of them
+	// than records in the batch (commit siblings), so that one write and
+	// one fsync serve more requests.
+	inflight atomic.Int64
+	delay    *time.Timer
 
 	mu     sync.Mutex
 	cur    *batch
@@ -137,6 +146,9 @@ func Open(opts Options) (*Log, error) {
 			l.idx.close()
 			return nil, fmt.Errorf("audit chain %s: %w", chain, err)
 		}
+		if len(cr.Problems) > 0 {
+			opts.Log.Error("audit chain fails verification (run iamd audit verify)", "chain", chain, "problems", cr.Problems)
+		}
 		loaded = append(loaded, metas...)
 		if l.chain != "" {
 			continue
@@ -146,7 +158,7 @@ func Open(opts Options) (*Log, error) {
 			continue // another process writes this chain
 		}
 		if len(cr.Problems) > 0 {
-			opts.Log.Error("audit chain fails verification; it is left as evidence and a new chain starts", "chain", chain, "problems", cr.Problems)
+			// Left as evidence; a new chain starts.
 			unlock(lock)
 			continue
 		}
@@ -422,6 +434,10 @@ func (l *Log) fail(err error) {
 	}
 }
 
+// maxCommitDelay bounds how long the writer waits for requests in flight
+// to join a batch.
+const maxCommitDelay = time.Millisecond
+
 func (l *Log) flush() {
 	for {
 		l.mu.Lock()
@@ -429,6 +445,13 @@ func (l *Log) flush() {
 		if len(b.items) == 0 {
 			l.mu.Unlock()
 			return
+		}
+		if n := len(b.items); n < 256 && int64(n) < l.inflight.Load() {
+			// Others are being served and will record soon: give them
+			// until maxCommitDelay to join.
+			l.mu.Unlock()
+			l.waitSiblings(b)
+			l.mu.Lock()
 		}
 		l.cur = newBatch()
 		l.mu.Unlock()
@@ -442,11 +465,33 @@ func (l *Log) flush() {
 	}
 }
 
+// waitSiblings waits until every request in flight joined b, or
+// maxCommitDelay passed.
+func (l *Log) waitSiblings(b *batch) {
+	if l.delay == nil {
+		l.delay = time.NewTimer(maxCommitDelay)
+	} else {
+		l.delay.Reset(maxCommitDelay)
+	}
+	defer l.delay.Stop()
+	for {
+		select {
+		case <-l.kick:
+		case <-l.delay.C:
+			return
+		}
+		l.mu.Lock()
+		n := len(b.items)
+		l.mu.Unlock()
+		if int64(n) >= l.inflight.Load() {
+			return
+		}
+	}
+}
+
 var (
 	seqPrefix  = []byte(`{"seq":`)
 	prevPrefix = []byte(`,"prev":"`)
-	userPrefix = []byte(`","user":`)
-	resPrefix  = []byte(`,"res":`)
 )
 
 // write appends a batch, makes it durable, signs the new head and indexes
@@ -467,10 +512,7 @@ func (l *Log) write(items []entry) error {
 		buf = strconv.AppendUint(buf, seq, 10)
 		buf = append(buf, prevPrefix...)
 		buf = hex.AppendEncode(buf, prev[:])
-		buf = append(buf, userPrefix...)
-		buf = appendString(buf, e.meta.user)
-		buf = append(buf, resPrefix...)
-		buf = appendResources(buf, e.meta.res)
+		buf = appendMeta(buf, &e.meta)
 		buf = append(buf, eventKey...)
 		evStart := len(buf)
 		buf = append(buf, e.event...)
@@ -509,8 +551,13 @@ func (l *Log) write(items []entry) error {
 		ms[i] = items[i].meta
 	}
 	l.idx.append(ms)
+	l.batches.Add(1)
+	l.records.Add(uint64(len(items)))
 	return nil
 }
+
+// Stats returns how many batches and records this process has written.
+func (l *Log) Stats() (batches, records uint64) { return l.batches.Load(), l.records.Load() }
 
 func (l *Log) state() signed {
 	return signed{Chain: l.chain, Count: l.seq, Head: hex.EncodeToString(l.prev[:]), Time: l.opts.Now().UTC().Format(time.RFC3339Nano)}
@@ -618,6 +665,23 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// appendMeta appends the closing quote of prev and the meta object.
+func appendMeta(b []byte, m *meta) []byte {
+	b = append(b, `","meta":{"t":`...)
+	b = strconv.AppendInt(b, m.time, 10)
+	b = appendField(b, "a", m.account)
+	b = appendField(b, "n", m.name)
+	b = appendField(b, "s", m.source)
+	b = appendField(b, "u", m.user)
+	b = appendField(b, "k", m.key)
+	b = appendField(b, "i", m.id)
+	b = append(b, `,"ro":`...)
+	b = strconv.AppendBool(b, m.readOnly)
+	b = append(b, `,"res":`...)
+	b = appendResources(b, m.res)
+	return append(b, '}')
 }
 
 func appendResources(b []byte, res []Resource) []byte {

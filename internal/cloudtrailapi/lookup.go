@@ -50,7 +50,9 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Type + ": " + e.Message }
 
-func invalid(typ, msg string) *Error { return &Error{Type: typ, Message: msg, Status: http.StatusBadRequest} }
+func invalid(typ, msg string) *Error {
+	return &Error{Type: typ, Message: msg, Status: http.StatusBadRequest}
+}
 
 // Serve answers one authenticated request (the caller is in ctx) for the
 // operation named by target. It returns the error it wrote, if any.

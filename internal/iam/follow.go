@@ -27,12 +27,16 @@ func (v *View) Follow(ctx context.Context, st store.Store, from int64, interval 
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	rev := from
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		case <-notify:
+	// The first pass runs at once: commits made between the view's load and
+	// the subscription to notifications were announced to nobody.
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			case <-notify:
+			}
 		}
 		for {
 			recs, next, err := st.Changes(ctx, rev, 1000)

@@ -241,8 +241,8 @@ func (a *AccountView) Workloads() []*Entry[Workload] { return a.workload.all() }
 // HasMFADeviceFor reports whether any MFA device is enabled for a user
 // (userID "root" for the root user).
 func (a *AccountView) HasMFADeviceFor(userID string) bool {
-	for _, k := range a.mfa.sorted {
-		if a.mfa.byKey[k].V.UserID == userID {
+	for _, e := range a.mfa.all() {
+		if e.V.UserID == userID {
 			return true
 		}
 	}
@@ -252,8 +252,8 @@ func (a *AccountView) HasMFADeviceFor(userID string) bool {
 // MFADevicesFor returns the MFA devices enabled for a user.
 func (a *AccountView) MFADevicesFor(userID string) []*Entry[MFADevice] {
 	var out []*Entry[MFADevice]
-	for _, k := range a.mfa.sorted {
-		if e := a.mfa.byKey[k]; e.V.UserID == userID {
+	for _, e := range a.mfa.all() {
+		if e.V.UserID == userID {
 			out = append(out, e)
 		}
 	}

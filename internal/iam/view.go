@@ -23,6 +23,7 @@ type View struct {
 	usage    map[string]*Entry[KeyUsage]
 	aliases  map[string]string // alias → account ID
 	order    []string          // account IDs in creation order
+	bulk     bool              // a bulk load is under way (see setBulk)
 }
 
 // AccountView is the state of one account. Its fields are guarded by the
@@ -40,6 +41,7 @@ type AccountView struct {
 	saml     table[SAMLProvider]
 	roleUse  map[string]*Entry[RoleUsage]
 	workload table[Workload]
+	access   map[string]*Entry[AccessRecord] // entity ID → last accessed (access.go)
 
 	usersByID    map[string]*Entry[User]
 	groupsByID   map[string]*Entry[Group]
@@ -106,6 +108,8 @@ func (v *View) LoadFrom(ctx context.Context, st store.Store) (int64, error) {
 		v.mu.Unlock()
 		recs, values = recs[:0], values[:0]
 	}
+	v.setBulk(true)
+	defer v.setBulk(false)
 	rev, err := st.Load(ctx, func(r store.Record) error {
 		value, err := decode(r.Kind, r.Data)
 		if err != nil {
@@ -126,6 +130,30 @@ func (v *View) LoadFrom(ctx context.Context, st store.Store) (int64, error) {
 	v.rev = max(v.rev, rev)
 	v.mu.Unlock()
 	return rev, nil
+}
+
+// setBulk starts or ends a bulk load of every account's tables (see
+// table.bulk). Listings are wrong while a bulk load is under way, so only a
+// view nobody reads yet loads in bulk.
+func (v *View) setBulk(on bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.bulk = on
+	for _, a := range v.accounts {
+		a.setBulk(on)
+	}
+}
+
+func (a *AccountView) setBulk(on bool) {
+	a.users.setBulk(on)
+	a.groups.setBulk(on)
+	a.roles.setBulk(on)
+	a.profiles.setBulk(on)
+	a.policies.setBulk(on)
+	a.mfa.setBulk(on)
+	a.oidc.setBulk(on)
+	a.saml.setBulk(on)
+	a.workload.setBulk(on)
 }
 
 // Rev returns the highest revision applied.
@@ -257,6 +285,8 @@ func decode(kind string, data []byte) (any, error) {
 		v = new(RoleUsage)
 	case KindWorkload:
 		v = new(Workload)
+	case KindAccess:
+		v = new(AccessRecord)
 	default:
 		return nil, nil // unknown kinds (from a newer version) are skipped
 	}
@@ -270,6 +300,7 @@ func (v *View) account(id string) *AccountView {
 	a, ok := v.accounts[id]
 	if !ok {
 		a = newAccountView()
+		a.setBulk(v.bulk)
 		v.accounts[id] = a
 	}
 	return a
@@ -427,6 +458,8 @@ func (a *AccountView) apply(r store.Record, value any) {
 		} else if old := a.roleUse[r.Key]; old == nil || old.Rev < r.Rev {
 			a.roleUse[r.Key] = &Entry[RoleUsage]{V: value.(*RoleUsage), Version: r.Version, Rev: r.Rev}
 		}
+	case KindAccess:
+		a.applyAccess(r, value)
 	}
 }
 

@@ -63,6 +63,9 @@ type Config struct {
 	// Passwords hashes console passwords; nil means
 	// password.NewHasher(password.DefaultParams(), 2).
 	Passwords *password.Hasher
+	// Access knows which services and actions users and roles last used
+	// (last-accessed reports); nil reports no use.
+	Access *iam.AccessTracker
 }
 
 // KeyUsage reports access key use; *iam.UsageTracker implements it.
@@ -91,6 +94,13 @@ type Service struct {
 
 	// passwords hashes and verifies console passwords.
 	passwords *password.Hasher
+
+	// reports holds each account's latest credential report.
+	reports credentialReports
+
+	// access and accessJobs serve the last-accessed reports (lastaccessed.go).
+	access     *iam.AccessTracker
+	accessJobs accessJobs
 }
 
 // New returns a Service.
@@ -98,7 +108,7 @@ func New(cfg Config) *Service {
 	s := &Service{
 		view: cfg.View, writer: cfg.Writer, secrets: cfg.Secrets, authz: cfg.Authorizer,
 		managed: cfg.Managed, quotas: cfg.Quotas, usage: cfg.Usage, now: cfg.Now, log: cfg.Log,
-		passwords: cfg.Passwords,
+		passwords: cfg.Passwords, access: cfg.Access,
 	}
 	if s.passwords == nil {
 		// DefaultParams are valid, so NewHasher cannot fail here.

@@ -79,6 +79,7 @@ func (f *queryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.serveHTTP(w, r, requestID, nil)
 		return
 	}
+	defer call.Abandon()
 	f.serveHTTP(call, r, requestID, call)
 	if err := call.Finish(r.Context()); err != nil {
 		f.log.Error("audit event not recorded; answering InternalFailure", "request_id", requestID, "err", err)

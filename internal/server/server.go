@@ -18,6 +18,7 @@ import (
 	"github.com/iamd/iamd/internal/audit"
 	"github.com/iamd/iamd/internal/authn"
 	"github.com/iamd/iamd/internal/authz"
+	"github.com/iamd/iamd/internal/authzapi"
 	"github.com/iamd/iamd/internal/cloudtrailapi"
 	"github.com/iamd/iamd/internal/console"
 	"github.com/iamd/iamd/internal/iam"
@@ -26,6 +27,7 @@ import (
 	"github.com/iamd/iamd/internal/password"
 	"github.com/iamd/iamd/internal/sigv4"
 	"github.com/iamd/iamd/internal/stsapi"
+	"github.com/iamd/iamd/internal/workload"
 )
 
 // Config configures a server.
@@ -53,6 +55,7 @@ type Server struct {
 	log     *slog.Logger
 	state   *State
 	usage   *iam.UsageTracker
+	access  *iam.AccessTracker
 	handler http.Handler
 	loadRev int64
 	audit   *audit.Log
@@ -110,22 +113,26 @@ func (s *Server) build() (http.Handler, error) {
 	// Every authorization decision is recorded in its request's event.
 	authorizer := audit.Authorizer{Authorizer: authz.New(st.View, managed), Log: auditLog}
 	s.usage = iam.NewUsageTracker(st.Writer)
+	// Allowed IAM, STS and authorization API requests feed the
+	// last-accessed reports.
+	s.access = iam.NewAccessTracker(st.Writer)
+	tracking := &iamapi.TrackingAuthorizer{Next: authorizer, Access: s.access}
 	// One hasher bounds the argon2id work of the API and the console sign-in.
 	passwords, err := password.NewHasher(password.DefaultParams(), 2)
 	if err != nil {
 		return nil, err
 	}
 	iamSvc := iamapi.New(iamapi.Config{
-		View: st.View, Writer: st.Writer, Secrets: st.Keyring, Authorizer: authorizer,
+		View: st.View, Writer: st.Writer, Secrets: st.Keyring, Authorizer: tracking,
 		Managed: managed, Quotas: s.cfg.Quotas, Now: s.cfg.Now, Log: s.log, Usage: s.usage,
-		Passwords: passwords,
+		Passwords: passwords, Access: s.access,
 	})
 	iamDispatch, err := iamapi.NewDispatcher(iamSvc)
 	if err != nil {
 		return nil, err
 	}
 	stsSvc, err := stsapi.New(stsapi.Config{
-		View: st.View, Writer: st.Writer, Keyring: st.Keyring, Authorizer: authorizer,
+		View: st.View, Writer: st.Writer, Keyring: st.Keyring, Authorizer: tracking,
 		Managed: managed, Now: s.cfg.Now, Log: s.log, HTTPClient: s.cfg.HTTPClient,
 	})
 	if err != nil {
@@ -146,6 +153,7 @@ func (s *Server) build() (http.Handler, error) {
 		now:      s.cfg.Now,
 		audit:    auditLog,
 		observe: func(c *authz.Caller, service, region string) {
+			tracking.Observe(c, region)
 			if c.Session == nil {
 				s.usage.Used(c.AccessKeyID, service, region, c.Time)
 			}
@@ -169,6 +177,21 @@ func (s *Server) build() (http.Handler, error) {
 	mux.Handle("/", front)
 	mux.Handle(console.Prefix+"/", web)
 	mux.Handle(console.Prefix, web)
+	mux.Handle(workload.Pattern, workload.NewHandler(workload.Config{
+		View: st.View, Issuer: stsSvc, Trust: authorizer, Now: s.cfg.Now, Log: s.log,
+	}))
+	// The authorization API verifies requests signed for any service (s3,
+	// an internal API), so its verifier has no service restriction.
+	mux.Handle(authzapi.Pattern, authzapi.NewHandler(authzapi.Config{
+		Verifier: sigv4.NewVerifier(sigv4.Config{Credentials: source, Now: s.cfg.Now}),
+		Decider:  tracking.Decider(authorizer.Authorizer), Now: s.cfg.Now, Log: s.log,
+		Observe: func(c *authz.Caller, service, region string) {
+			tracking.Observe(c, region)
+			if c.Session == nil {
+				s.usage.Used(c.AccessKeyID, service, region, c.Time)
+			}
+		},
+	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
@@ -219,6 +242,7 @@ func (s *Server) State() *State { return s.state }
 // Close flushes pending usage records and closes the store.
 func (s *Server) Close() error {
 	_ = s.usage.Flush(context.Background())
+	_ = s.access.Flush(context.Background())
 	if s.audit != nil {
 		if err := s.audit.Close(); err != nil {
 			s.log.Error("audit log close", "err", err)
@@ -233,12 +257,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		s.state.View.Follow(ctx, s.state.Store, s.loadRev, s.cfg.FollowInterval, s.log)
 	}()
 	go func() { defer wg.Done(); s.usage.Run(ctx, time.Second) }()
+	go func() { defer wg.Done(); s.access.Run(ctx, time.Second) }()
 	defer wg.Wait()
 
 	hs := &http.Server{

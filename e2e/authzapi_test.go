@@ -1,0 +1,520 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/iamd/iamd/authzclient"
+	"github.com/iamd/iamd/internal/server"
+	"github.com/iamd/iamd/internal/sigv4"
+)
+
+const (
+	otherAccount = "210987654321"
+	storeHost    = "store.example:9000"
+)
+
+// authzEnv is a running iamd with the principals of the authorization API
+// tests: a storage service allowed to ask about s3 actions, users and a
+// role in the test account, and a user in another account.
+type authzEnv struct {
+	*env
+	svc, alice, bob, mallory, outsider aws.Credentials
+	session                            aws.Credentials // alice's role session
+	client                             *authzclient.Client
+}
+
+func startAuthz(t *testing.T) *authzEnv {
+	t.Helper()
+	e := start(t)
+	c := e.rootIAM()
+	a := &authzEnv{env: e}
+	a.svc = userWithKey(t, c, "store-svc", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iamd:Authorize","Resource":"arn:aws:s3:::*","Condition":{"StringLike":{"iamd:Action":"s3:*"}}}]}`)
+	a.alice = userWithKey(t, c, "alice", `{"Version":"2012-10-17","Statement":[
+		{"Sid":"OwnPhotos","Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::photos/alice/*"},
+		{"Sid":"ListOwn","Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::photos","Condition":{"StringLike":{"s3:prefix":"alice/*"}}},
+		{"Sid":"NoDelete","Effect":"Deny","Action":"s3:DeleteObject","Resource":"*"},
+		{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
+	a.bob = userWithKey(t, c, "bob", "")
+	a.mallory = userWithKey(t, c, "mallory", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`)
+	role(t, c, "photo-reader", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+testAccount+`:user/alice"},"Action":"sts:AssumeRole"}]}`,
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}]}`, 0)
+	out, err := e.sts(a.alice).AssumeRole(context.Background(), &sts.AssumeRoleInput{
+		RoleArn: aws.String("arn:aws:iam::" + testAccount + ":role/photo-reader"), RoleSessionName: aws.String("alice-laptop"),
+	})
+	must(t, err)
+	a.session = aws.Credentials{AccessKeyID: aws.ToString(out.Credentials.AccessKeyId), SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey), SessionToken: aws.ToString(out.Credentials.SessionToken)}
+
+	res, err := server.CreateAccount(context.Background(), e.srv.State(), otherAccount, "", time.Now())
+	must(t, err)
+	other := e.iam(aws.Credentials{AccessKeyID: res.RootAccessKeyID, SecretAccessKey: res.RootSecretAccessKey})
+	a.outsider = userWithKey(t, other, "outsider", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`)
+	a.client = authzclient.New(e.url, authzclient.StaticCredentials{AccessKeyID: a.svc.AccessKeyID, SecretAccessKey: a.svc.SecretAccessKey})
+	return a
+}
+
+// s3Request returns a request to the store signed by c as aws-sdk-go-v2
+// signs S3 requests.
+func s3Request(t *testing.T, c aws.Credentials, method, path, query string) *http.Request {
+	t.Helper()
+	u := "http://" + storeHost + path
+	if query != "" {
+		u += "?" + query
+	}
+	r, err := http.NewRequest(method, u, nil)
+	must(t, err)
+	r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	must(t, v4.NewSigner().SignHTTP(context.Background(), c, r, "UNSIGNED-PAYLOAD", "s3", "us-east-1", time.Now()))
+	return r
+}
+
+// forward describes a request as the store received it.
+func forward(r *http.Request) *authzclient.Request {
+	h := r.Header.Clone()
+	if r.ContentLength > 0 {
+		// A server sees the Content-Length header the client signed.
+		h.Set("Content-Length", fmt.Sprint(r.ContentLength))
+	}
+	return &authzclient.Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Host: r.URL.Host, Header: h}
+}
+
+func TestAuthorizationAPIDecisions(t *testing.T) {
+	a := startAuthz(t)
+	ctx := context.Background()
+	bucketPolicy := `{"Version":"2012-10-17","Statement":[
+		{"Sid":"BobReads","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + testAccount + `:user/bob"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"},
+		{"Sid":"OutsiderReadsShared","Effect":"Allow","Principal":{"AWS":"` + otherAccount + `"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/shared/*"},
+		{"Sid":"NoMallory","Effect":"Deny","Principal":{"AWS":"arn:aws:iam::` + testAccount + `:user/mallory"},"Action":"s3:*","Resource":"arn:aws:s3:::photos/*"}]}`
+	tests := []struct {
+		name      string
+		creds     aws.Credentials
+		method    string
+		path      string
+		query     string
+		in        authzclient.Input
+		decision  string
+		arn       string
+		typ       string
+		layer     string // deciding layer
+		sid       string // deciding statement
+		message   string // substring of the denial message
+		keyRead   string
+		noExplain bool
+	}{
+		{name: "identity policy allows", creds: a.alice, method: "GET", path: "/photos/alice/cat.jpg",
+			in:       authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/alice/cat.jpg", ResourceAccount: testAccount},
+			decision: "Allow", arn: "arn:aws:iam::" + testAccount + ":user/alice", typ: "User", layer: "identity", sid: "OwnPhotos"},
+		{name: "nothing allows", creds: a.alice, method: "GET", path: "/photos/bob/dog.jpg",
+			in:       authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/bob/dog.jpg", ResourceAccount: testAccount},
+			decision: "ImplicitDeny", layer: "identity",
+			message: "User: arn:aws:iam::" + testAccount + ":user/alice is not authorized to perform: s3:GetObject on resource: arn:aws:s3:::photos/bob/dog.jpg because no identity-based policy allows the s3:GetObject action"},
+		{name: "explicit deny", creds: a.alice, method: "DELETE", path: "/photos/alice/cat.jpg",
+			in:       authzclient.Input{Action: "s3:DeleteObject", Resource: "arn:aws:s3:::photos/alice/cat.jpg", ResourceAccount: testAccount},
+			decision: "ExplicitDeny", layer: "identity", sid: "NoDelete", message: "with an explicit deny in an identity-based policy"},
+		{name: "bucket policy allows a user without identity policies", creds: a.bob, method: "GET", path: "/photos/alice/cat.jpg",
+			in:       authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/alice/cat.jpg", ResourceAccount: testAccount, ResourcePolicy: bucketPolicy},
+			decision: "Allow", layer: "resource", sid: "BobReads"},
+		{name: "bucket policy denies despite identity allow", creds: a.mallory, method: "GET", path: "/photos/alice/cat.jpg",
+			in:       authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/alice/cat.jpg", ResourceAccount: testAccount, ResourcePolicy: bucketPolicy},
+			decision: "ExplicitDeny", layer: "resource", sid: "NoMallory", message: "with an explicit deny in a resource-based policy"},
+		{name: "cross-account needs the bucket policy", creds: a.outsider, method: "GET", path: "/photos/alice/cat.jpg",
+			in:       authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/alice/cat.jpg", ResourceAccount: testAccount, ResourcePolicy: bucketPolicy},
+			decision: "ImplicitDeny", arn: "arn:aws:iam::" + otherAccount + ":user/outsider"},
+		{name: "cross-account allowed by both", creds: a.outsider, method: "GET", path: "/photos/shared/x.jpg",
+			in:       authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/shared/x.jpg", ResourceAccount: testAccount, ResourcePolicy: bucketPolicy},
+			decision: "Allow"},
+		{name: "cross-account without a bucket policy", creds: a.outsider, method: "GET", path: "/photos/shared/x.jpg",
+			in:       authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/shared/x.jpg", ResourceAccount: testAccount},
+			decision: "ImplicitDeny"},
+		{name: "role session", creds: a.session, method: "GET", path: "/photos/bob/dog.jpg",
+			in:       authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/bob/dog.jpg", ResourceAccount: testAccount},
+			decision: "Allow", arn: "arn:aws:sts::" + testAccount + ":assumed-role/photo-reader/alice-laptop", typ: "AssumedRole", layer: "identity"},
+		{name: "service context key allows", creds: a.alice, method: "GET", path: "/photos", query: "list-type=2&prefix=alice%2F",
+			in:       authzclient.Input{Action: "s3:ListBucket", Resource: "arn:aws:s3:::photos", ResourceAccount: testAccount, Context: map[string][]string{"s3:prefix": {"alice/"}}},
+			decision: "Allow", sid: "ListOwn", keyRead: "s3:prefix"},
+		{name: "service context key denies", creds: a.alice, method: "GET", path: "/photos", query: "list-type=2&prefix=bob%2F",
+			in:       authzclient.Input{Action: "s3:ListBucket", Resource: "arn:aws:s3:::photos", ResourceAccount: testAccount, Context: map[string][]string{"s3:prefix": {"bob/"}}},
+			decision: "ImplicitDeny", keyRead: "s3:prefix"},
+		{name: "without explanation", creds: a.alice, method: "GET", path: "/photos/alice/cat.jpg",
+			in:       authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/alice/cat.jpg", ResourceAccount: testAccount, NoExplanation: true},
+			decision: "Allow", noExplain: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s3Request(t, tc.creds, tc.method, tc.path, tc.query)
+			d, err := a.client.AuthorizeRequest(ctx, forward(r), &tc.in)
+			must(t, err)
+			if d.Decision != tc.decision {
+				t.Fatalf("decision = %s (%s), want %s", d.Decision, d.Message, tc.decision)
+			}
+			if tc.arn != "" && d.Principal.ARN != tc.arn {
+				t.Errorf("principal ARN = %s, want %s", d.Principal.ARN, tc.arn)
+			}
+			if tc.typ != "" && d.Principal.Type != tc.typ {
+				t.Errorf("principal type = %s, want %s", d.Principal.Type, tc.typ)
+			}
+			if d.Principal.AccessKeyID != tc.creds.AccessKeyID || d.Signature.Service != "s3" || d.Signature.Region != "us-east-1" {
+				t.Errorf("principal/signature = %+v %+v", d.Principal, d.Signature)
+			}
+			if tc.noExplain {
+				if d.Explanation != nil {
+					t.Errorf("explanation given though not asked for")
+				}
+				return
+			}
+			ex := d.Explanation
+			if ex == nil {
+				t.Fatal("no explanation")
+			}
+			if tc.layer != "" && ex.DecidingLayer != tc.layer {
+				t.Errorf("deciding layer = %s, want %s", ex.DecidingLayer, tc.layer)
+			}
+			if tc.sid != "" && (ex.DecidingStatement == nil || ex.DecidingStatement.Sid != tc.sid) {
+				t.Errorf("deciding statement = %+v, want Sid %s", ex.DecidingStatement, tc.sid)
+			}
+			if tc.message != "" && !strings.Contains(d.Message, tc.message) {
+				t.Errorf("message = %q, want it to contain %q", d.Message, tc.message)
+			}
+			if tc.decision == "Allow" && d.Message != "" {
+				t.Errorf("allowed request has a message: %q", d.Message)
+			}
+			if tc.keyRead != "" {
+				found := false
+				for _, l := range ex.Layers {
+					for _, k := range l.ContextKeysRead {
+						found = found || strings.EqualFold(k, tc.keyRead)
+					}
+				}
+				if !found {
+					t.Errorf("context keys read do not include %s: %+v", tc.keyRead, ex.Layers)
+				}
+			}
+		})
+	}
+	if s := a.session; true {
+		d, err := a.client.AuthorizeRequest(ctx, forward(s3Request(t, s, "GET", "/photos/a", "")),
+			&authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/a", ResourceAccount: testAccount})
+		must(t, err)
+		if d.Principal.Session == nil || d.Principal.Session.Expiration.IsZero() || d.Principal.PrincipalARN != "arn:aws:iam::"+testAccount+":role/photo-reader" {
+			t.Errorf("session principal = %+v", d.Principal)
+		}
+	}
+}
+
+func TestAuthorizationAPIRefusals(t *testing.T) {
+	a := startAuthz(t)
+	ctx := context.Background()
+	get := authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/alice/cat.jpg", ResourceAccount: testAccount}
+	tamper := func(r *http.Request) *authzclient.Request {
+		f := forward(r)
+		f.Path = "/photos/alice/other.jpg"
+		return f
+	}
+	newClient := func(c aws.Credentials) *authzclient.Client {
+		return authzclient.New(a.url, authzclient.StaticCredentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken})
+	}
+	expired := s3Request(t, a.alice, "GET", "/photos/alice/cat.jpg", "")
+	must(t, v4.NewSigner().SignHTTP(ctx, a.alice, expired, "UNSIGNED-PAYLOAD", "s3", "us-east-1", time.Now().Add(-time.Hour)))
+	badToken := a.session
+	badToken.SessionToken = strings.ToUpper(badToken.SessionToken[:20]) + badToken.SessionToken[20:]
+	tests := []struct {
+		name   string
+		client *authzclient.Client
+		req    *authzclient.Request
+		in     authzclient.Input
+		code   string
+		status int
+		origin string
+	}{
+		{"tampered request", a.client, tamper(s3Request(t, a.alice, "GET", "/photos/alice/cat.jpg", "")), get, "SignatureDoesNotMatch", 403, "request"},
+		{"unknown access key", a.client, forward(s3Request(t, aws.Credentials{AccessKeyID: "AKIAIOSFODNN7NOSUCHK", SecretAccessKey: "x"}, "GET", "/photos/alice/cat.jpg", "")), get, "InvalidClientTokenId", 403, "request"},
+		{"wrong secret", a.client, forward(s3Request(t, aws.Credentials{AccessKeyID: a.alice.AccessKeyID, SecretAccessKey: "wrong"}, "GET", "/photos/alice/cat.jpg", "")), get, "SignatureDoesNotMatch", 403, "request"},
+		{"tampered session token", a.client, forward(s3Request(t, badToken, "GET", "/photos/alice/cat.jpg", "")), get, "InvalidClientTokenId", 403, "request"},
+		{"signed an hour ago", a.client, forward(expired), get, "SignatureDoesNotMatch", 403, "request"},
+		{"unsigned request", a.client, &authzclient.Request{Method: "GET", Path: "/photos/alice/cat.jpg", Host: storeHost, Header: http.Header{}}, get, "MissingAuthenticationToken", 403, "request"},
+		{"caller without iamd:Authorize", newClient(a.alice), forward(s3Request(t, a.alice, "GET", "/photos/alice/cat.jpg", "")), get, "AccessDenied", 403, "caller"},
+		{"caller asks about another service", a.client, forward(s3Request(t, a.alice, "GET", "/", "")),
+			authzclient.Input{Action: "iam:CreateUser", Resource: "arn:aws:s3:::photos", ResourceAccount: testAccount}, "AccessDenied", 403, "caller"},
+		{"caller with a bad key", newClient(aws.Credentials{AccessKeyID: a.svc.AccessKeyID, SecretAccessKey: "nope"}), forward(s3Request(t, a.alice, "GET", "/photos/alice/cat.jpg", "")), get, "SignatureDoesNotMatch", 403, "caller"},
+		{"no resource account", a.client, forward(s3Request(t, a.alice, "GET", "/photos/alice/cat.jpg", "")),
+			authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/alice/cat.jpg"}, "InvalidParameterValue", 400, "caller"},
+		{"reserved context key", a.client, forward(s3Request(t, a.alice, "GET", "/photos/alice/cat.jpg", "")),
+			authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/alice/cat.jpg", ResourceAccount: testAccount, Context: map[string][]string{"aws:PrincipalArn": {"arn:aws:iam::" + testAccount + ":root"}}}, "InvalidParameterValue", 400, "caller"},
+		{"malformed resource policy", a.client, forward(s3Request(t, a.alice, "GET", "/photos/alice/cat.jpg", "")),
+			authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/alice/cat.jpg", ResourceAccount: testAccount, ResourcePolicy: `{"Statement":[`}, "MalformedPolicyDocument", 400, "caller"},
+		{"wildcard action", a.client, forward(s3Request(t, a.alice, "GET", "/photos/alice/cat.jpg", "")),
+			authzclient.Input{Action: "s3:*", Resource: "arn:aws:s3:::photos/alice/cat.jpg", ResourceAccount: testAccount}, "InvalidParameterValue", 400, "caller"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := tc.client.AuthorizeRequest(ctx, tc.req, &tc.in)
+			var ae *authzclient.Error
+			if !errors.As(err, &ae) {
+				t.Fatalf("decision %+v, err %v; want error %s", d, err, tc.code)
+			}
+			if ae.Code != tc.code || ae.HTTPStatus != tc.status || ae.Origin != tc.origin || ae.RequestID == "" {
+				t.Errorf("error = %+v, want %s %d %s", ae, tc.code, tc.status, tc.origin)
+			}
+			if strings.Contains(ae.Message, a.alice.SecretAccessKey) {
+				t.Error("error reveals the secret")
+			}
+		})
+	}
+
+	t.Run("call not signed", func(t *testing.T) {
+		resp, err := http.Post(a.url+authzclient.Path, "application/json", strings.NewReader(`{}`))
+		must(t, err)
+		defer resp.Body.Close()
+		var body struct{ Error authzclient.Error }
+		must(t, json.NewDecoder(resp.Body).Decode(&body))
+		if resp.StatusCode != 403 || body.Error.Code != "MissingAuthenticationToken" || body.Error.Origin != "caller" {
+			t.Errorf("status %d, error %+v", resp.StatusCode, body.Error)
+		}
+	})
+	t.Run("call signed for another service", func(t *testing.T) {
+		body := []byte(`{}`)
+		r, _ := http.NewRequest("POST", a.url+authzclient.Path, bytes.NewReader(body))
+		s := sigv4.Signer{Credentials: sigv4.Credentials{AccessKeyID: a.svc.AccessKeyID, SecretAccessKey: a.svc.SecretAccessKey}, Region: "us-east-1", Service: "s3"}
+		must(t, s.Sign(r, body))
+		resp, err := http.DefaultClient.Do(r)
+		must(t, err)
+		defer resp.Body.Close()
+		var out struct{ Error authzclient.Error }
+		must(t, json.NewDecoder(resp.Body).Decode(&out))
+		if resp.StatusCode != 403 || out.Error.Code != "InvalidClientTokenId" || !strings.Contains(out.Error.Message, "'iamd'") {
+			t.Errorf("status %d, error %+v", resp.StatusCode, out.Error)
+		}
+	})
+	t.Run("deleted key is refused at once", func(t *testing.T) {
+		c := a.rootIAM()
+		k := userWithKey(t, c, "carol", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`)
+		d, err := a.client.AuthorizeRequest(ctx, forward(s3Request(t, k, "GET", "/photos/x", "")), &get)
+		must(t, err)
+		if !d.Allowed() {
+			t.Fatalf("decision %s", d.Decision)
+		}
+		_, err = c.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("carol"), AccessKeyId: aws.String(k.AccessKeyID)})
+		must(t, err)
+		_, err = a.client.AuthorizeRequest(ctx, forward(s3Request(t, k, "GET", "/photos/x", "")), &get)
+		if ae, ok := authzclient.IsRequestError(err); !ok || ae.Code != "InvalidClientTokenId" {
+			t.Errorf("after deletion: %v", err)
+		}
+	})
+}
+
+// TestAuthorizationAPIPayloads covers services other than s3, whose
+// signatures cover the body, and presigned URLs.
+func TestAuthorizationAPIPayloads(t *testing.T) {
+	a := startAuthz(t)
+	ctx := context.Background()
+	c := a.rootIAM()
+	_, err := c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("store-svc"), PolicyName: aws.String("api"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iamd:Authorize","Resource":"arn:aws:execute-api:*"}]}`)})
+	must(t, err)
+	api := userWithKey(t, c, "api-user", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"execute-api:Invoke","Resource":"arn:aws:execute-api:us-east-1:`+testAccount+`:orders/*"},
+		{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`)
+	body := []byte(`{"order":42}`)
+	r, err := http.NewRequest("POST", "https://orders.internal/v1/orders", bytes.NewReader(body))
+	must(t, err)
+	r.Header.Set("Content-Type", "application/json")
+	sum := sha256.Sum256(body)
+	must(t, v4.NewSigner().SignHTTP(ctx, api, r, hex.EncodeToString(sum[:]), "execute-api", "us-east-1", time.Now()))
+	in := authzclient.Input{Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:us-east-1:" + testAccount + ":orders/POST/v1/orders"}
+	tests := []struct {
+		name     string
+		mutate   func(*authzclient.Request)
+		decision string
+		code     string
+	}{
+		{"body", func(f *authzclient.Request) { f.Body = body }, "Allow", ""},
+		{"payload hash", func(f *authzclient.Request) { f.PayloadHash = hex.EncodeToString(sum[:]) }, "Allow", ""},
+		{"other body", func(f *authzclient.Request) { f.Body = []byte(`{"order":43}`) }, "", "SignatureDoesNotMatch"},
+		{"no body", func(*authzclient.Request) {}, "", "SignatureDoesNotMatch"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := forward(r)
+			tc.mutate(f)
+			d, err := a.client.AuthorizeRequest(ctx, f, &in)
+			if tc.code != "" {
+				if ae, ok := authzclient.IsRequestError(err); !ok || ae.Code != tc.code {
+					t.Fatalf("err = %v, want %s", err, tc.code)
+				}
+				return
+			}
+			must(t, err)
+			if d.Decision != tc.decision || d.Signature.Service != "execute-api" {
+				t.Errorf("decision = %s (%s), service %s", d.Decision, d.Message, d.Signature.Service)
+			}
+		})
+	}
+	t.Run("middleware hashes the body", func(t *testing.T) {
+		var got []byte
+		svc := httptest.NewServer(a.client.Middleware(func(r *http.Request) (*authzclient.Input, error) {
+			return &authzclient.Input{Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:us-east-1:" + testAccount + ":orders/" + r.Method + r.URL.Path}, nil
+		}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got, _ = io.ReadAll(r.Body)
+			w.Header().Set("X-Principal", authzclient.FromContext(r.Context()).Principal.ARN)
+		})))
+		defer svc.Close()
+		for _, tc := range []struct {
+			name   string
+			creds  aws.Credentials
+			status int
+		}{{"allowed", api, 200}, {"denied", a.bob, 403}} {
+			r, _ := http.NewRequest("POST", svc.URL+"/v1/orders", bytes.NewReader(body))
+			must(t, v4.NewSigner().SignHTTP(ctx, tc.creds, r, hex.EncodeToString(sum[:]), "execute-api", "us-east-1", time.Now()))
+			resp, err := http.DefaultClient.Do(r)
+			must(t, err)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Errorf("%s: status %d, want %d", tc.name, resp.StatusCode, tc.status)
+			}
+			if tc.status == 200 && (string(got) != string(body) || resp.Header.Get("X-Principal") != "arn:aws:iam::"+testAccount+":user/api-user") {
+				t.Errorf("handler saw body %q, principal %q", got, resp.Header.Get("X-Principal"))
+			}
+		}
+	})
+	t.Run("presigned s3 URL", func(t *testing.T) {
+		pr, err := http.NewRequest("GET", "http://"+storeHost+"/photos/alice/cat.jpg", nil)
+		must(t, err)
+		s := sigv4.Signer{Credentials: sigv4.Credentials{AccessKeyID: api.AccessKeyID, SecretAccessKey: api.SecretAccessKey}, Region: "us-east-1", Service: "s3"}
+		signed, err := s.Presign(pr, 5*time.Minute)
+		must(t, err)
+		u, err := url.Parse(signed)
+		must(t, err)
+		d, err := a.client.AuthorizeRequest(ctx, &authzclient.Request{Method: "GET", Path: u.EscapedPath(), Query: u.RawQuery, Host: u.Host, Header: http.Header{}},
+			&authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/alice/cat.jpg", ResourceAccount: testAccount})
+		must(t, err)
+		if !d.Allowed() || !d.Signature.Presigned {
+			t.Errorf("decision %s presigned %v", d.Decision, d.Signature.Presigned)
+		}
+	})
+}
+
+// photoStore is a toy S3-compatible store that delegates authentication and
+// authorization to iamd through authzclient's middleware.
+func photoStore(t *testing.T, client *authzclient.Client, bucketPolicy string) *httptest.Server {
+	resolve := func(r *http.Request) (*authzclient.Input, error) {
+		bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		if bucket == "" {
+			return nil, fmt.Errorf("no bucket")
+		}
+		in := &authzclient.Input{ResourceAccount: testAccount, ResourcePolicy: bucketPolicy}
+		switch {
+		case key == "" && r.Method == http.MethodGet:
+			in.Action, in.Resource = "s3:ListBucket", "arn:aws:s3:::"+bucket
+			in.Context = map[string][]string{"s3:prefix": {r.URL.Query().Get("prefix")}}
+		case r.Method == http.MethodGet, r.Method == http.MethodHead:
+			in.Action, in.Resource = "s3:GetObject", "arn:aws:s3:::"+bucket+"/"+key
+		case r.Method == http.MethodPut:
+			in.Action, in.Resource = "s3:PutObject", "arn:aws:s3:::"+bucket+"/"+key
+		default:
+			in.Action, in.Resource = "s3:DeleteObject", "arn:aws:s3:::"+bucket+"/"+key
+		}
+		return in, nil
+	}
+	objects := map[string]string{"alice/cat.jpg": "meow", "bob/dog.jpg": "woof"}
+	store := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d := authzclient.FromContext(r.Context())
+		w.Header().Set("X-Principal", d.Principal.ARN)
+		_, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		switch {
+		case key == "":
+			w.Header().Set("Content-Type", "application/xml")
+			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>photos</Name><Prefix>%s</Prefix><KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><Contents><Key>alice/cat.jpg</Key><Size>4</Size></Contents></ListBucketResult>`, r.URL.Query().Get("prefix"))
+		case r.Method == http.MethodPut:
+			b, _ := io.ReadAll(r.Body)
+			objects[key] = string(b)
+		default:
+			v, ok := objects[key]
+			if !ok {
+				w.WriteHeader(404)
+				return
+			}
+			w.Header().Set("Content-Type", "image/jpeg")
+			_, _ = io.WriteString(w, v)
+		}
+	})
+	srv := httptest.NewServer(client.Middleware(resolve, store))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestAuthorizationAPIWithCLI puts the aws CLI in front of a toy store that
+// uses the middleware: botocore's own S3 signatures are verified by iamd.
+func TestAuthorizationAPIWithCLI(t *testing.T) {
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Skip("aws CLI not installed")
+	}
+	a := startAuthz(t)
+	store := photoStore(t, a.client, "")
+	run := func(c aws.Credentials, args ...string) (string, error) {
+		cmd := exec.Command("aws", append([]string{"--endpoint-url", store.URL, "--output", "json"}, args...)...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+			"AWS_ACCESS_KEY_ID=" + c.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey, "AWS_SESSION_TOKEN=" + c.SessionToken,
+			"AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+			"AWS_MAX_ATTEMPTS=1", "AWS_PAGER=", "AWS_EC2_METADATA_DISABLED=true"}
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			return stdout.String(), errors.New(strings.TrimSpace(stderr.String()))
+		}
+		return stdout.String(), nil
+	}
+	dir := t.TempDir()
+	must(t, os.WriteFile(dir+"/new.jpg", []byte("new"), 0o600))
+	tests := []struct {
+		name  string
+		creds aws.Credentials
+		args  []string
+		err   string // "" for success
+	}{
+		{"own object", a.alice, []string{"s3api", "get-object", "--bucket", "photos", "--key", "alice/cat.jpg", dir + "/cat"}, ""},
+		{"someone else's object", a.alice, []string{"s3api", "get-object", "--bucket", "photos", "--key", "bob/dog.jpg", dir + "/dog"}, "AccessDenied"},
+		{"list own prefix", a.alice, []string{"s3api", "list-objects-v2", "--bucket", "photos", "--prefix", "alice/"}, ""},
+		{"list another prefix", a.alice, []string{"s3api", "list-objects-v2", "--bucket", "photos", "--prefix", "bob/"}, "AccessDenied"},
+		{"put own object", a.alice, []string{"s3api", "put-object", "--bucket", "photos", "--key", "alice/new.jpg", "--body", dir + "/new.jpg"}, ""},
+		{"explicit deny", a.alice, []string{"s3api", "delete-object", "--bucket", "photos", "--key", "alice/cat.jpg"}, "AccessDenied"},
+		{"role session", a.session, []string{"s3api", "get-object", "--bucket", "photos", "--key", "bob/dog.jpg", dir + "/dog2"}, ""},
+		{"wrong secret", aws.Credentials{AccessKeyID: a.alice.AccessKeyID, SecretAccessKey: "wrong"}, []string{"s3api", "get-object", "--bucket", "photos", "--key", "alice/cat.jpg", dir + "/x"}, "SignatureDoesNotMatch"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := run(tc.creds, tc.args...)
+			if tc.err == "" {
+				if err != nil {
+					t.Fatalf("aws %s: %v", strings.Join(tc.args, " "), err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("aws %s = %q, %v; want %s", strings.Join(tc.args, " "), out, err, tc.err)
+			}
+		})
+	}
+	got, err := os.ReadFile(dir + "/cat")
+	must(t, err)
+	if string(got) != "meow" {
+		t.Errorf("object = %q", got)
+	}
+}
