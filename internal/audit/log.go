@@ -37,10 +37,14 @@ type Options struct {
 	// SegmentBytes is the size after which a new segment file starts;
 	// default 64 MiB.
 	SegmentBytes int64
-	// NoSync skips fsync: records still reach the operating system before
-	// a request is released (surviving a killed process) but not the disk
-	// (a power loss may lose the newest). For tests and benchmarks.
+	// NoSync skips the fsync before a request is released: records still
+	// reach the operating system first (surviving a killed process), and
+	// reach the disk within SyncInterval (a power loss may lose the newest
+	// records written in that interval).
 	NoSync bool
+	// SyncInterval, with NoSync, is how often written records are fsynced
+	// in the background; zero never syncs them except with digests.
+	SyncInterval time.Duration
 	// AccountOfKey names the account owning a long-term access key, to
 	// attribute requests that failed authentication; optional.
 	AccountOfKey func(accessKeyID string) (string, bool)
@@ -405,8 +409,24 @@ func (l *Log) run() {
 	defer close(l.done)
 	t := time.NewTicker(l.opts.DigestInterval)
 	defer t.Stop()
+	var syncC <-chan time.Time
+	if l.opts.NoSync && l.opts.SyncInterval > 0 {
+		st := time.NewTicker(l.opts.SyncInterval)
+		defer st.Stop()
+		syncC = st.C
+	}
+	synced := l.seq
 	for {
 		select {
+		case <-syncC:
+			if l.seq != synced && l.err == nil {
+				if err := datasync(l.seg); err != nil {
+					l.fail(fmt.Errorf("audit: sync: %w", err))
+				} else if err := datasync(l.head); err != nil {
+					l.fail(fmt.Errorf("audit: sync head: %w", err))
+				}
+				synced = l.seq
+			}
 		case <-l.kick:
 			l.flush()
 		case <-t.C:
@@ -446,7 +466,7 @@ func (l *Log) flush() {
 			l.mu.Unlock()
 			return
 		}
-		if n := len(b.items); n < 256 && int64(n) < l.inflight.Load() {
+		if n := len(b.items); !l.opts.NoSync && n < 256 && int64(n) < l.inflight.Load() {
 			// Others are being served and will record soon: give them
 			// until maxCommitDelay to join.
 			l.mu.Unlock()
