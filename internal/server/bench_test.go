@@ -19,9 +19,9 @@ const (
 	benchSecret  = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 )
 
-func benchServer(b *testing.B) *Server {
+func benchServer(b *testing.B, audit string) *Server {
 	b.Helper()
-	vars := map[string]string{EnvAccountID: benchAccount, EnvRootAccessKey: benchKeyID, EnvRootSecretKey: benchSecret}
+	vars := map[string]string{EnvAccountID: benchAccount, EnvRootAccessKey: benchKeyID, EnvRootSecretKey: benchSecret, EnvAudit: audit}
 	s, err := New(context.Background(), Config{DataDir: b.TempDir(), Getenv: func(k string) string { return vars[k] }})
 	if err != nil {
 		b.Fatal(err)
@@ -50,7 +50,13 @@ func (nopBody) Close() error { return nil }
 // authentication, authorization, decoding and encoding, without the
 // network. The request is signed once per iteration batch outside the timer.
 func BenchmarkGetUser(b *testing.B) {
-	s := benchServer(b)
+	for _, audit := range []string{"off", "default"} {
+		b.Run("audit="+audit, func(b *testing.B) { benchGetUser(b, audit) })
+	}
+}
+
+func benchGetUser(b *testing.B, audit string) {
+	s := benchServer(b, audit)
 	root := &sigv4.Signer{Credentials: sigv4.Credentials{AccessKeyID: benchKeyID, SecretAccessKey: benchSecret}, Region: "us-east-1", Service: "iam"}
 	h := s.Handler()
 	call := func(form url.Values) *httptest.ResponseRecorder {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +30,15 @@ type Signer struct {
 	Service     string
 	// Now returns the signing time; nil means time.Now.
 	Now func() time.Time
+
+	// key caches the derived signing key of the current date, so that a
+	// load tool signing many requests does not derive it every time.
+	key atomic.Pointer[dayKey]
+}
+
+type dayKey struct {
+	date, secret, region, service string
+	sk                            *signingKey
 }
 
 // unsignedHeader reports whether a signer leaves the (lowercase) header
@@ -141,8 +151,14 @@ func (s *Signer) scope(t time.Time) string {
 func (s *Signer) signature(t time.Time, in *canonicalInput) string {
 	cr := appendCanonicalRequest(nil, in)
 	sts := appendStringToSign(nil, t.Format(amzDateLayout), s.scope(t), sha256.Sum256(cr))
-	key := deriveKey([]byte(s.Credentials.SecretAccessKey), t.Format("20060102"), s.Region, s.Service)
-	sum, _ := newSigningKey(key).sign(nil, sts)
+	date := t.Format("20060102")
+	dk := s.key.Load()
+	if dk == nil || dk.date != date || dk.secret != s.Credentials.SecretAccessKey || dk.region != s.Region || dk.service != s.Service {
+		key := deriveKey([]byte(s.Credentials.SecretAccessKey), date, s.Region, s.Service)
+		dk = &dayKey{date: date, secret: s.Credentials.SecretAccessKey, region: s.Region, service: s.Service, sk: newSigningKey(key)}
+		s.key.Store(dk)
+	}
+	sum, _ := dk.sk.sign(nil, sts)
 	return hex.EncodeToString(sum[:])
 }
 
