@@ -23,14 +23,18 @@ type Authorizer struct {
 	view    *iam.View
 	managed func() *managedpolicies.Catalog
 
-	compiled sync.Map // cacheKey → *compiledEntry
-	docs     sync.Map // document text → *policy.Document
-	ctxs     sync.Pool
+	compiled  sync.Map // principal (or session) → *compiledEntry
+	docs      *textCache[*policy.Document]
+	resources *textCache[*policy.ResourcePolicy]
+	trusts    *textCache[*policy.ResourcePolicy]
+	ctxs      sync.Pool
 }
 
 // New returns an Authorizer reading policies from view.
 func New(view *iam.View, managed func() *managedpolicies.Catalog) *Authorizer {
-	a := &Authorizer{view: view, managed: managed}
+	a := &Authorizer{view: view, managed: managed,
+		docs: newTextCache[*policy.Document](8192), resources: newTextCache[*policy.ResourcePolicy](4096),
+		trusts: newTextCache[*policy.ResourcePolicy](4096)}
 	a.ctxs.New = func() any { return new(policy.Context) }
 	return a
 }
@@ -349,22 +353,21 @@ func (a *Authorizer) managedDocument(av *iam.AccountView, account, arn string) (
 
 // parse parses a stored document once and caches the result by its text.
 func (a *Authorizer) parse(text string) (*policy.Document, error) {
-	if v, ok := a.docs.Load(text); ok {
-		return v.(*policy.Document), nil
+	if doc, ok := a.docs.get(text); ok {
+		return doc, nil
 	}
 	doc, err := policy.Parse([]byte(text), policy.Identity)
 	if err != nil {
 		return nil, err
 	}
-	a.docs.Store(text, doc)
+	a.docs.put(text, doc)
 	return doc, nil
 }
 
 // resourcePolicy parses and compiles a resource-based policy.
 func (a *Authorizer) resourcePolicy(text string) (*policy.ResourcePolicy, error) {
-	key := "resource:" + text
-	if v, ok := a.docs.Load(key); ok {
-		return v.(*policy.ResourcePolicy), nil
+	if rp, ok := a.resources.get(text); ok {
+		return rp, nil
 	}
 	doc, err := policy.Parse([]byte(text), policy.Resource)
 	if err != nil {
@@ -374,6 +377,6 @@ func (a *Authorizer) resourcePolicy(text string) (*policy.ResourcePolicy, error)
 	if err != nil {
 		return nil, err
 	}
-	a.docs.Store(key, rp)
+	a.resources.put(text, rp)
 	return rp, nil
 }

@@ -162,9 +162,8 @@ func (a *Authorizer) TrustAllows(fr *FederatedTrustRequest) bool {
 
 // trustPolicy parses and compiles a trust policy once per text.
 func (a *Authorizer) trustPolicy(text string) (*policy.ResourcePolicy, error) {
-	key := "trust:" + text
-	if v, ok := a.docs.Load(key); ok {
-		return v.(*policy.ResourcePolicy), nil
+	if rp, ok := a.trusts.get(text); ok {
+		return rp, nil
 	}
 	doc, err := policy.Parse([]byte(text), policy.Trust)
 	if err != nil {
@@ -174,6 +173,6 @@ func (a *Authorizer) trustPolicy(text string) (*policy.ResourcePolicy, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.docs.Store(key, rp)
+	a.trusts.put(text, rp)
 	return rp, nil
 }

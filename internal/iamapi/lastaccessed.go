@@ -615,7 +615,11 @@ func (d *TrackingDecider) Authorize(ctx context.Context, c *authz.Caller, req *a
 	return err
 }
 
-// Explain explains a decision; it records nothing.
+// Explain explains a decision and records an allowed request.
 func (d *TrackingDecider) Explain(c *authz.Caller, req *authz.Request) (*policy.Explanation, error) {
-	return d.next.Explain(c, req)
+	ex, err := d.next.Explain(c, req)
+	if err == nil && ex != nil && ex.Decision == policy.Allowed {
+		d.t.record(c, req.Action)
+	}
+	return ex, err
 }
