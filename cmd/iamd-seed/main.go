@@ -136,7 +136,7 @@ func seed(args []string) error {
 		groupIDs[i] = secrets.NewUniqueID("AGPA")
 		g := &iam.Group{Name: name, Path: "/", ID: groupIDs[i], Created: now,
 			Attached: []string{policyARN((2 * i) % *policies), policyARN((2*i + 1) % *policies)},
-			Inline: []iam.InlinePolicy{{Name: "inline", Document: fmt.Sprintf(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListGroups","Resource":"arn:aws:iam::%s:group/g-%06d"}}`, acct, i)}}}
+			Inline:   []iam.InlinePolicy{{Name: "inline", Document: fmt.Sprintf(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListGroups","Resource":"arn:aws:iam::%s:group/g-%06d"}}`, acct, i)}}}
 		if err := add(iam.Put(iam.KindGroup, acct, iam.Key(name), g, store.Any)); err != nil {
 			return err
 		}

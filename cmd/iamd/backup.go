@@ -130,7 +130,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if sum.Removed > 0 {
 		fmt.Fprintf(stdout, "; removed %d records the backup did not have", sum.Removed)
 	}
-	fmt.Fprintf(stdout, "\nstart iamd with the master key the backup was taken with: %s\n", backup.MasterKeyNote)
+	fmt.Fprintln(stdout, "\nstart iamd with the master key the backup was taken with (DIR/master.key or IAMD_MASTER_KEY): it is not in the backup")
 	return 0
 }
 

@@ -16,7 +16,7 @@
 // backups, as one keeps a safe's combination apart from the safe.
 //
 // The package knows nothing of what records mean; it is not an export of one
-// account (see internal/acctexport).
+// account (see internal/backup/authdetails).
 package backup
 
 import (
