@@ -370,8 +370,8 @@ func serveIamd(t *testing.T, dir string) (string, *exec.Cmd) {
 	cmd := exec.Command(iamdBinary(t), "serve", "--addr", addr, "--data", dir, "--log-level", "warn")
 	cmd.Env = append(os.Environ(), server.EnvAccountID+"="+testAccount, server.EnvRootAccessKey+"="+rootKeyID,
 		server.EnvRootSecretKey+"="+rootSecretKey, "IAMD_MASTER_KEY=", "IAMD_STORE=")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	logs := new(lockedBuffer)
+	cmd.Stderr = logs
 	must(t, cmd.Start())
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
@@ -506,4 +506,22 @@ func copyTree(t *testing.T, from, to string) {
 func sha256Hex(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes to it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

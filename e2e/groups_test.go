@@ -172,7 +172,7 @@ func TestGroupErrors(t *testing.T) {
 		{"bad marker", func() error {
 			_, err := c.GetGroup(ctx, &iam.GetGroupInput{GroupName: aws.String("g"), Marker: aws.String("!!")})
 			return err
-		}, "InvalidInput", "Invalid Marker."},
+		}, "ValidationError", "Invalid Marker."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { wantError(t, tc.call(), tc.code, tc.message) })

@@ -16,7 +16,7 @@ const timeFormat = "2006-01-02T15:04:05Z"
 // order. Absent optional members are omitted: nil pointers, nil slices and
 // maps, empty strings, zero times and, for non-pointer optional fields,
 // zero numbers and false. Required members (and IsTruncated) are always
-// written.
+// written, except empty strings.
 func appendStruct(b []byte, p *typePlan, v reflect.Value) []byte {
 	for i := range p.fields {
 		f := &p.fields[i]
@@ -30,7 +30,10 @@ func appendStruct(b []byte, p *typePlan, v reflect.Value) []byte {
 			} else {
 				fv = fv.Elem()
 			}
-		} else if !f.always && isAbsent(f.plan, fv) {
+		} else if (!f.always || f.plan.kind == kindString && !p.keepsEmptyStrings()) && isAbsent(f.plan, fv) {
+			// An empty string is left out even where the model requires
+			// it, as AWS does (GetUser for the root user has no UserName
+			// or Path), except in tags, whose empty values AWS returns.
 			continue
 		}
 		b = append(b, f.open...)
@@ -38,6 +41,12 @@ func appendStruct(b []byte, p *typePlan, v reflect.Value) []byte {
 		b = append(b, f.close...)
 	}
 	return b
+}
+
+// keepsEmptyStrings reports whether a structure writes its required empty
+// strings: tags do (a tag's value may be empty), entities do not.
+func (p *typePlan) keepsEmptyStrings() bool {
+	return p.shape != nil && p.shape.Name == "Tag"
 }
 
 func isAbsent(p *typePlan, v reflect.Value) bool {

@@ -3,7 +3,9 @@ package iamapi
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"log/slog"
 	"strings"
 	"sync"
@@ -190,12 +192,16 @@ func maxItems(p *int32) int {
 	return int(*p)
 }
 
-// encodeMarker makes an opaque marker from the key to resume at.
+// encodeMarker makes an opaque marker from the key to resume at. The key
+// carries a CRC-32 so that a marker the caller made up or mangled is
+// rejected (as AWS does, with ValidationError "Invalid Marker.") instead of
+// silently resuming somewhere.
 func encodeMarker(key string) string {
 	if key == "" {
 		return ""
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte(key))
+	b := binary.BigEndian.AppendUint32([]byte(key), crc32.ChecksumIEEE([]byte(key)))
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // decodeMarker returns the key a marker resumes at.
@@ -204,11 +210,18 @@ func decodeMarker(m string) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(m)
-	if err != nil || len(b) == 0 {
-		return "", invalidInput("Invalid Marker.")
+	if err != nil || len(b) <= crc32.Size {
+		return "", invalidMarker()
 	}
-	return string(b), nil
+	key, sum := b[:len(b)-crc32.Size], b[len(b)-crc32.Size:]
+	if crc32.ChecksumIEEE(key) != binary.BigEndian.Uint32(sum) {
+		return "", invalidMarker()
+	}
+	return string(key), nil
 }
+
+// invalidMarker is IAM's answer to a Marker it did not issue.
+func invalidMarker() error { return validationError("Invalid Marker.") }
 
 // pageOf slices a sorted list for Marker/MaxItems pagination, where the
 // marker is an index encoded by encodeIndexMarker.
@@ -222,11 +235,11 @@ func pageOf[T any](all []T, marker string, max int) (page []T, next string, err 
 		n := 0
 		for _, c := range k {
 			if c < '0' || c > '9' {
-				return nil, "", invalidInput("Invalid Marker.")
+				return nil, "", invalidMarker()
 			}
 			n = n*10 + int(c-'0')
 			if n > len(all) {
-				return nil, "", invalidInput("Invalid Marker.")
+				return nil, "", invalidMarker()
 			}
 		}
 		start = n

@@ -379,7 +379,9 @@ func (sim *simulation) run(in *simInput) (*SimulatePolicyResponse, error) {
 	}
 	page, next, err := pageOf(results, in.marker, maxItems(in.maxItems))
 	if err != nil {
-		return nil, err
+		// The simulation operations document InvalidInput as their
+		// error for bad input, the list operations ValidationError.
+		return nil, invalidInput("Invalid Marker.")
 	}
 	out := &SimulatePolicyResponse{EvaluationResults: page, IsTruncated: next != "", Marker: next}
 	if out.EvaluationResults == nil {
