@@ -42,6 +42,7 @@ Usage:
   iamd policy validate FILE...                               validate policies
   iamd report unused --days N [--account ID]                 unused users, keys, roles, permissions
   iamd policy eval --policy FILE --action A --resource ARN   evaluate offline
+  iamd policy analyze|summarize|generate ...                 findings, summaries, policies from the audit trail
   iamd version                                               print the version
 
 Run "iamd COMMAND --help" for a command's flags.

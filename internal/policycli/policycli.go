@@ -29,6 +29,7 @@ const usage = `usage:
                    [--resource-policy FILE] [--resource-account ID]
                    --action ACTION --resource ARN [--principal ARN]
                    [--context KEY=VALUE...] [--json]
+  iamd policy analyze|summarize|generate ... (iamd policy analyze --help)
 
 validate exits 0 when every file is valid, 1 otherwise. KIND is identity
 (default), managed, resource, trust, boundary, session or scp.
@@ -49,6 +50,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return validate(args[1:], stdout, stderr)
 	case "eval":
 		return eval(args[1:], stdout, stderr)
+	case "analyze", "summarize", "generate":
+		return insightCmd(args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
