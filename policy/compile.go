@@ -93,6 +93,54 @@ type layer struct {
 	service table   // "service": action part has wildcards
 	global  []*stmt // wildcard service, "*", NotAction
 	count   int
+	// globalIdx is global split by resource token, for the fast path.
+	globalIdx tokIndex
+}
+
+// tokIndex splits a list of statements by the first segment of their
+// resource patterns (an S3 bucket, an IAM "user", ...), so that the fast
+// path only considers statements that can match the request's resource.
+// Statements whose resources are not indexable (wildcards in the first
+// segment, "*", NotResource, non-ARN patterns) are in rest.
+type tokIndex struct {
+	byTok map[string][]*stmt
+	rest  []*stmt
+}
+
+func newTokIndex(list []*stmt) tokIndex {
+	var ix tokIndex
+	for _, s := range list {
+		toks, ok := s.resourceTokens()
+		if !ok {
+			ix.rest = append(ix.rest, s)
+			continue
+		}
+		if ix.byTok == nil {
+			ix.byTok = make(map[string][]*stmt)
+		}
+		for _, t := range toks {
+			ix.byTok[t] = append(ix.byTok[t], s)
+		}
+	}
+	return ix
+}
+
+// resourceTokens returns the distinct resource tokens of the statement's
+// Resource patterns, or false if any pattern could match a resource
+// whatever its token.
+func (s *stmt) resourceTokens() ([]string, bool) {
+	if s.allRes || s.notRes || len(s.resources) == 0 {
+		return nil, false
+	}
+	var toks []string
+	for i := range s.resources {
+		t, ok := s.resources[i].token()
+		if !ok {
+			return nil, false
+		}
+		toks = appendUnique(toks, t)
+	}
+	return toks, true
 }
 
 // Compile compiles a principal's policies. Documents are not modified and
@@ -157,6 +205,7 @@ func compileLayer(kind Layer, docs []NamedDocument, principals bool) (layer, err
 	}
 	l.exact = newTable(exact)
 	l.service = newTable(service)
+	l.globalIdx = newTokIndex(l.global)
 	return l, nil
 }
 
@@ -256,6 +305,7 @@ type table struct {
 type tableEntry struct {
 	key   string
 	stmts []*stmt
+	idx   tokIndex
 }
 
 func newTable(m map[string][]*stmt) table {
@@ -272,24 +322,38 @@ func newTable(m map[string][]*stmt) table {
 		for t.slots[i].stmts != nil {
 			i = (i + 1) & t.mask
 		}
-		t.slots[i] = tableEntry{key: k, stmts: v}
+		t.slots[i] = tableEntry{key: k, stmts: v, idx: newTokIndex(v)}
 	}
 	return t
 }
 
 // get returns the statements under key, compared ASCII case-insensitively.
 func (t *table) get(key string) []*stmt {
+	if e := t.entry(key); e != nil {
+		return e.stmts
+	}
+	return nil
+}
+
+// entry returns the entry under key, or nil.
+func (t *table) entry(key string) *tableEntry {
+	return t.entryHashed(key, foldHash(key))
+}
+
+// entryHashed is entry with the key's foldHash computed by the caller, so
+// that one request hashes its action once for every layer.
+func (t *table) entryHashed(key string, h uint64) *tableEntry {
 	if t.slots == nil {
 		return nil
 	}
-	i := foldHash(key) & t.mask
+	i := h & t.mask
 	for {
 		e := &t.slots[i]
 		if e.stmts == nil {
 			return nil
 		}
 		if asciiEqualFold(e.key, key) {
-			return e.stmts
+			return e
 		}
 		i = (i + 1) & t.mask
 	}

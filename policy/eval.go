@@ -50,6 +50,11 @@ type evalState struct {
 	resource string
 	res      arnParts // resource split into fields, when resIsARN
 	resIsARN bool
+	resTok   string // first segment of the resource field, when resIsARN
+	// actHash and svcHash are the foldHash of action and svc, computed
+	// once and used by every layer's lookups.
+	actHash, svcHash uint64
+	hashed           bool
 	ctx      *Context
 	p        *Principal
 }
@@ -62,6 +67,9 @@ func (es *evalState) init(r *Request) {
 		es.resource = "*"
 	}
 	es.res, es.resIsARN = splitARN(es.resource)
+	if es.resIsARN {
+		es.resTok = resourceToken(es.res.resource)
+	}
 	es.action = r.Action
 	es.svc = r.Action
 	for i := 0; i < len(r.Action); i++ {
@@ -88,6 +96,9 @@ type collector struct {
 // eval evaluates the layer. With col nil it stops at the first Deny and
 // skips Allow statements once one matched.
 func (l *layer) eval(es *evalState, col *collector) layerHit {
+	if col == nil {
+		return l.evalFast(es)
+	}
 	var h layerHit
 	var rec *recorder
 	if col != nil {
@@ -122,6 +133,55 @@ func (l *layer) eval(es *evalState, col *collector) layerHit {
 			}
 			if kind > h.kind {
 				h.kind = kind
+			}
+		}
+	}
+	return h
+}
+
+// evalFast is eval without an explanation: it looks only at the statements
+// whose resource tokens can match the request's resource, and stops at the
+// first explicit deny.
+func (l *layer) evalFast(es *evalState) layerHit {
+	var h layerHit
+	if !es.hashed {
+		es.actHash, es.svcHash, es.hashed = foldHash(es.action), foldHash(es.svc), true
+	}
+	var ixs [3]*tokIndex
+	if e := l.exact.entryHashed(es.action, es.actHash); e != nil {
+		ixs[0] = &e.idx
+	}
+	if e := l.service.entryHashed(es.svc, es.svcHash); e != nil {
+		ixs[1] = &e.idx
+	}
+	ixs[2] = &l.globalIdx
+	for li, ix := range ixs {
+		if ix == nil {
+			continue
+		}
+		lists := [2][]*stmt{ix.rest}
+		if es.resIsARN && ix.byTok != nil {
+			lists[1] = ix.byTok[es.resTok]
+		}
+		for _, list := range lists {
+			for _, s := range list {
+				if s.effect == Allow && h.allow != nil && (s.principal == nil || h.kind == mDirect) {
+					continue
+				}
+				ok, kind := s.applies(es, li > 0, nil)
+				if !ok {
+					continue
+				}
+				if s.effect == Deny {
+					h.deny = s
+					return h
+				}
+				if h.allow == nil {
+					h.allow = s
+				}
+				if kind > h.kind {
+					h.kind = kind
+				}
 			}
 		}
 	}

@@ -401,6 +401,38 @@ func (ap *arnPattern) matchSplit(es *evalState, rec *recorder) (ok, unresolved b
 	return ap.matchFields(&es.res, es.ctx, rec)
 }
 
+// token returns the first segment (up to '/' or ':') of the resource field
+// that every ARN matching the pattern has, or false if the pattern does
+// not pin it down.
+func (ap *arnPattern) token() (string, bool) {
+	if ap.any || !ap.isARN || ap.short > 0 {
+		return "", false
+	}
+	rest := ap.prefix
+	for range 5 {
+		i := strings.IndexByte(rest, ':')
+		if i < 0 {
+			return "", false // a wildcard before the resource field
+		}
+		rest = rest[i+1:]
+	}
+	if i := strings.IndexAny(rest, "/:"); i >= 0 {
+		return rest[:i], true
+	}
+	if f := ap.fields[4].lit; f != nil {
+		return *f, true // the whole resource field is literal
+	}
+	return "", false
+}
+
+// resourceToken is the first segment of an ARN's resource field.
+func resourceToken(resource string) string {
+	if i := strings.IndexAny(resource, "/:"); i >= 0 {
+		return resource[:i]
+	}
+	return resource
+}
+
 // literalPrefix returns s up to its first wildcard (* or ?) or, when
 // variables are recognised, its first "${".
 func literalPrefix(s string, vars bool) string {
