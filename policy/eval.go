@@ -55,8 +55,8 @@ type evalState struct {
 	// once and used by every layer's lookups.
 	actHash, svcHash uint64
 	hashed           bool
-	ctx      *Context
-	p        *Principal
+	ctx              *Context
+	p                *Principal
 }
 
 func (es *evalState) init(r *Request) {
