@@ -59,6 +59,7 @@ func run() error {
 	flag.IntVar(&cfg.n, "n", 0, "number of requests (seed: users to create); 0 means run for -d")
 	flag.IntVar(&cfg.users, "users", 1000, "GetUser: pick users load-000000 .. load-(users-1)")
 	flag.StringVar(&cfg.prefix, "prefix", "", "CreateUser: name prefix (default: unique per run)")
+	wrkScript := flag.String("wrk-script", "", "instead of running, sign one request of -op and write it as a wrk Lua script to this file (the signature stays valid for 15 minutes)")
 	accessKey := flag.String("access-key", os.Getenv("AWS_ACCESS_KEY_ID"), "access key ID")
 	secretKey := flag.String("secret-key", os.Getenv("AWS_SECRET_ACCESS_KEY"), "secret access key")
 	authzOpts := authorizeFlags()
@@ -124,7 +125,33 @@ func run() error {
 	default:
 		return fmt.Errorf("unknown -op %q", cfg.op)
 	}
+	if *wrkScript != "" {
+		return writeWrkScript(cfg, next(&worker{rng: rand.New(rand.NewPCG(1, 2))}), *wrkScript)
+	}
 	return load(cfg, func(w *worker) (int, []byte, error) { return call(cfg, next(w)) })
+}
+
+// writeWrkScript signs one request and writes a wrk script replaying it, so
+// that a C load generator can measure the server without Go's HTTP client
+// and signer competing for the same two cores. Every replay is verified in
+// full by the server; SigV4 has no nonce, so a replay within the clock
+// window is as valid as the original.
+func writeWrkScript(cfg config, form url.Values, path string) error {
+	body := form.Encode()
+	req, err := http.NewRequest(http.MethodPost, cfg.endpoint+"/", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	if err := cfg.signer.Sign(req, []byte(body)); err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "wrk.method = \"POST\"\nwrk.body = %q\n", body)
+	for k, vs := range req.Header {
+		fmt.Fprintf(&b, "wrk.headers[%q] = %q\n", k, vs[0])
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
 type worker struct {
