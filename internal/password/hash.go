@@ -174,6 +174,10 @@ func decode(s string) (p Params, salt, key []byte, err error) {
 	if !ok1 || !ok2 || !ok3 {
 		return bad("parameters")
 	}
+	// The base64 decoder skips '\r' and '\n'; a stored hash never has them.
+	if strings.ContainsAny(f[4]+f[5], "\r\n") {
+		return bad("line break in salt or hash")
+	}
 	if salt, err = b64.Strict().DecodeString(f[4]); err != nil {
 		return bad("salt")
 	}
