@@ -46,6 +46,7 @@ type config struct {
 	n        int
 	users    int
 	prefix   string
+	roleARN  string
 	signer   *sigv4.Signer
 	client   *http.Client
 }
@@ -58,6 +59,7 @@ func run() error {
 	flag.DurationVar(&cfg.duration, "d", 10*time.Second, "duration of the run")
 	flag.IntVar(&cfg.n, "n", 0, "number of requests (seed: users to create); 0 means run for -d")
 	flag.IntVar(&cfg.users, "users", 1000, "GetUser: pick users load-000000 .. load-(users-1)")
+	flag.StringVar(&cfg.roleARN, "role-arn", "", "AssumeRole: the role to assume")
 	flag.StringVar(&cfg.prefix, "prefix", "", "CreateUser: name prefix (default: unique per run)")
 	wrkScript := flag.String("wrk-script", "", "instead of running, sign one request of -op and write it as a wrk Lua script to this file (the signature stays valid for 15 minutes)")
 	accessKey := flag.String("access-key", os.Getenv("AWS_ACCESS_KEY_ID"), "access key ID")
@@ -68,7 +70,7 @@ func run() error {
 		return fmt.Errorf("credentials required: -access-key/-secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
 	}
 	service := "iam"
-	if cfg.op == "GetCallerIdentity" {
+	if cfg.op == "GetCallerIdentity" || cfg.op == "AssumeRole" {
 		service = "sts"
 	}
 	cfg.signer = &sigv4.Signer{
@@ -115,6 +117,11 @@ func run() error {
 	case "GetCallerIdentity":
 		next = func(*worker) url.Values {
 			return url.Values{"Action": {"GetCallerIdentity"}, "Version": {"2011-06-15"}}
+		}
+	case "AssumeRole":
+		next = func(w *worker) url.Values {
+			return url.Values{"Action": {"AssumeRole"}, "Version": {"2011-06-15"},
+				"RoleArn": {cfg.roleARN}, "RoleSessionName": {fmt.Sprintf("load-%d", w.rng.IntN(1000))}}
 		}
 	case "Authorize":
 		do, err := authorizeOp(&cfg, *accessKey, *secretKey, *authzOpts)
