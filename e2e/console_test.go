@@ -682,4 +682,24 @@ func TestConsoleSecurityKey(t *testing.T) {
 		t.Errorf("root MFA tile = %q, want On", got)
 	}
 	b.shot("signed-in-with-security-key")
+
+	// The API lists the security keys with their u2f serials and can
+	// deactivate (remove) them.
+	devs, err := e.rootIAM().ListMFADevices(ctx, &iam.ListMFADevicesInput{})
+	must(t, err)
+	if len(devs.MFADevices) != 2 {
+		t.Fatalf("ListMFADevices = %d devices, want 2", len(devs.MFADevices))
+	}
+	for _, d := range devs.MFADevices {
+		if !strings.Contains(aws.ToString(d.SerialNumber), ":u2f/") {
+			t.Errorf("serial %s is not a u2f serial", aws.ToString(d.SerialNumber))
+		}
+		_, err := e.rootIAM().DeactivateMFADevice(ctx, &iam.DeactivateMFADeviceInput{SerialNumber: d.SerialNumber})
+		must(t, err)
+	}
+	devs, err = e.rootIAM().ListMFADevices(ctx, &iam.ListMFADevicesInput{})
+	must(t, err)
+	if len(devs.MFADevices) != 0 {
+		t.Errorf("after deactivation ListMFADevices = %d devices", len(devs.MFADevices))
+	}
 }

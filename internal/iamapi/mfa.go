@@ -58,7 +58,13 @@ func parseMFASerial(account, serial string) (path, name string, ok bool) {
 func mfaDevice(a *iam.AccountView, account, serial string) (*iam.Entry[iam.MFADevice], bool) {
 	_, name, ok := parseMFASerial(account, serial)
 	if !ok {
-		return nil, false
+		// Security keys registered in the console have u2f serials
+		// (arn:aws:iam::ACCT:u2f/user/NAME/KEY), as on AWS.
+		rest, found := strings.CutPrefix(serial, "arn:aws:iam::"+account+":u2f/")
+		if !found || rest == "" {
+			return nil, false
+		}
+		name = rest[strings.LastIndexByte(rest, '/')+1:]
 	}
 	e, ok := a.MFADevice(name)
 	if !ok || e.V.Serial != serial {
