@@ -458,6 +458,10 @@ func (l *Log) fail(err error) {
 // to join a batch.
 const maxCommitDelay = time.Millisecond
 
+// maxNoSyncDelay is maxCommitDelay when events are not fsynced before
+// answering.
+const maxNoSyncDelay = 200 * time.Microsecond
+
 func (l *Log) flush() {
 	for {
 		l.mu.Lock()
@@ -466,7 +470,7 @@ func (l *Log) flush() {
 			l.mu.Unlock()
 			return
 		}
-		if n := len(b.items); !l.opts.NoSync && n < 256 && int64(n) < l.inflight.Load() {
+		if n := len(b.items); n < 256 && int64(n) < l.inflight.Load() {
 			// Others are being served and will record soon: give them
 			// until maxCommitDelay to join.
 			l.mu.Unlock()
@@ -488,10 +492,16 @@ func (l *Log) flush() {
 // waitSiblings waits until every request in flight joined b, or
 // maxCommitDelay passed.
 func (l *Log) waitSiblings(b *batch) {
+	d := maxCommitDelay
+	if l.opts.NoSync {
+		// Without an fsync to share, a batch only shares a write and a
+		// signed head: wait less.
+		d = maxNoSyncDelay
+	}
 	if l.delay == nil {
-		l.delay = time.NewTimer(maxCommitDelay)
+		l.delay = time.NewTimer(d)
 	} else {
-		l.delay.Reset(maxCommitDelay)
+		l.delay.Reset(d)
 	}
 	defer l.delay.Stop()
 	for {

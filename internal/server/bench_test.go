@@ -112,3 +112,36 @@ func between(s, from, to string) string {
 	}
 	return s[i+len(from) : j]
 }
+
+// BenchmarkGetUserParallel is BenchmarkGetUser with concurrent requests, so
+// that the audit trail batches events as it does under load.
+func BenchmarkGetUserParallel(b *testing.B) {
+	for _, audit := range []string{"off", "default"} {
+		b.Run("audit="+audit, func(b *testing.B) {
+			s := benchServer(b, audit)
+			root := &sigv4.Signer{Credentials: sigv4.Credentials{AccessKeyID: benchKeyID, SecretAccessKey: benchSecret}, Region: "us-east-1", Service: "iam"}
+			h := s.Handler()
+			form := url.Values{"Version": {"2010-05-08"}, "Action": {"CreateUser"}, "UserName": {"u042"}}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, signedRequest(b, root, form))
+			form = url.Values{"Version": {"2010-05-08"}, "Action": {"GetUser"}, "UserName": {"u042"}}
+			body := form.Encode()
+			req := signedRequest(b, root, form)
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					r := req.Clone(req.Context())
+					r.Body = nopBody{strings.NewReader(body)}
+					w := httptest.NewRecorder()
+					h.ServeHTTP(w, r)
+					if w.Code != 200 {
+						b.Errorf("GetUser: %d", w.Code)
+						return
+					}
+				}
+			})
+		})
+	}
+}
