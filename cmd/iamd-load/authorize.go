@@ -107,6 +107,23 @@ func authorizeOp(cfg *config, accessKey, secretKey string, o authzOptions) (func
 	}
 	caller := &sigv4.Signer{Credentials: sigv4.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey}, Region: "us-east-1", Service: "iamd"}
 	target := strings.TrimSuffix(cfg.endpoint, "/") + "/_iamd/authorize"
+	if cfg.wrk != "" {
+		// One signed call, replayed by wrk (see writeWrkScript).
+		req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(bodies[0]))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if err := caller.Sign(req, bodies[0]); err != nil {
+			return nil, err
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "wrk.method = \"POST\"\nwrk.path = \"/_iamd/authorize\"\nwrk.body = %q\n", bodies[0])
+		for k, vs := range req.Header {
+			fmt.Fprintf(&b, "wrk.headers[%q] = %q\n", k, vs[0])
+		}
+		return nil, os.WriteFile(cfg.wrk, []byte(b.String()), 0o600)
+	}
 	return func(w *worker) (int, []byte, error) {
 		body := bodies[w.rng.IntN(len(bodies))]
 		req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))

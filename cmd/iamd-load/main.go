@@ -47,6 +47,7 @@ type config struct {
 	users    int
 	prefix   string
 	roleARN  string
+	wrk      string // write a wrk script instead of running
 	signer   *sigv4.Signer
 	client   *http.Client
 }
@@ -124,8 +125,9 @@ func run() error {
 				"RoleArn": {cfg.roleARN}, "RoleSessionName": {fmt.Sprintf("load-%d", w.rng.IntN(1000))}}
 		}
 	case "Authorize":
+		cfg.wrk = *wrkScript
 		do, err := authorizeOp(&cfg, *accessKey, *secretKey, *authzOpts)
-		if err != nil {
+		if err != nil || do == nil {
 			return err
 		}
 		return load(cfg, do)
