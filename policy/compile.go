@@ -89,9 +89,9 @@ type layer struct {
 	present bool
 	kind    Layer
 	labels  []string
-	exact   table   // "service:action"
-	service table   // "service": action part has wildcards
-	global  []*stmt // wildcard service, "*", NotAction
+	exact   table[actionEntry] // "service:action"
+	service table[actionEntry] // "service": action part has wildcards
+	global  []*stmt            // wildcard service, "*", NotAction
 	count   int
 	// globalIdx is global split by resource token, for the fast path.
 	globalIdx tokIndex
@@ -103,25 +103,30 @@ type layer struct {
 // Statements whose resources are not indexable (wildcards in the first
 // segment, "*", NotResource, non-ARN patterns) are in rest.
 type tokIndex struct {
-	byTok map[string][]*stmt
+	byTok table[[]*stmt] // keyed case-sensitively
 	rest  []*stmt
+}
+
+// actionEntry is the statements under one action (or service) key.
+type actionEntry struct {
+	stmts []*stmt
+	idx   tokIndex
 }
 
 func newTokIndex(list []*stmt) tokIndex {
 	var ix tokIndex
+	byTok := map[string][]*stmt{}
 	for _, s := range list {
 		toks, ok := s.resourceTokens()
 		if !ok {
 			ix.rest = append(ix.rest, s)
 			continue
 		}
-		if ix.byTok == nil {
-			ix.byTok = make(map[string][]*stmt)
-		}
 		for _, t := range toks {
-			ix.byTok[t] = append(ix.byTok[t], s)
+			byTok[t] = append(byTok[t], s)
 		}
 	}
+	ix.byTok = newTable(byTok)
 	return ix
 }
 
@@ -203,8 +208,8 @@ func compileLayer(kind Layer, docs []NamedDocument, principals bool) (layer, err
 			l.count++
 		}
 	}
-	l.exact = newTable(exact)
-	l.service = newTable(service)
+	l.exact = newActionTable(exact)
+	l.service = newActionTable(service)
 	l.globalIdx = newTokIndex(l.global)
 	return l, nil
 }
@@ -295,80 +300,10 @@ func (c *Compiled) StatementCount() int {
 	return n
 }
 
-// table is an immutable hash table from lower-case keys to statements,
-// looked up case-insensitively without allocating.
-type table struct {
-	slots []tableEntry
-	mask  uint64
-}
-
-type tableEntry struct {
-	key   string
-	stmts []*stmt
-	idx   tokIndex
-}
-
-func newTable(m map[string][]*stmt) table {
-	if len(m) == 0 {
-		return table{}
+func newActionTable(m map[string][]*stmt) table[actionEntry] {
+	entries := make(map[string]actionEntry, len(m))
+	for k, list := range m {
+		entries[k] = actionEntry{stmts: list, idx: newTokIndex(list)}
 	}
-	n := 4
-	for n < 2*len(m) {
-		n <<= 1
-	}
-	t := table{slots: make([]tableEntry, n), mask: uint64(n - 1)}
-	for k, v := range m {
-		i := foldHash(k) & t.mask
-		for t.slots[i].stmts != nil {
-			i = (i + 1) & t.mask
-		}
-		t.slots[i] = tableEntry{key: k, stmts: v, idx: newTokIndex(v)}
-	}
-	return t
-}
-
-// get returns the statements under key, compared ASCII case-insensitively.
-func (t *table) get(key string) []*stmt {
-	if e := t.entry(key); e != nil {
-		return e.stmts
-	}
-	return nil
-}
-
-// entry returns the entry under key, or nil.
-func (t *table) entry(key string) *tableEntry {
-	return t.entryHashed(key, foldHash(key))
-}
-
-// entryHashed is entry with the key's foldHash computed by the caller, so
-// that one request hashes its action once for every layer.
-func (t *table) entryHashed(key string, h uint64) *tableEntry {
-	if t.slots == nil {
-		return nil
-	}
-	i := h & t.mask
-	for {
-		e := &t.slots[i]
-		if e.stmts == nil {
-			return nil
-		}
-		if asciiEqualFold(e.key, key) {
-			return e
-		}
-		i = (i + 1) & t.mask
-	}
-}
-
-// foldHash is FNV-1a over the ASCII-lower-cased bytes of s.
-func foldHash(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
+	return newTable(entries)
 }

@@ -181,7 +181,8 @@ func parsePrefix(s string) (netip.Prefix, bool) {
 
 // eval reports whether the condition holds for the request context.
 func (c *cond) eval(ctx *Context, rec *recorder) bool {
-	v := ctx.get(&c.key, rec)
+	var v ctxVal
+	ctx.get(&c.key, rec, &v)
 	n := v.count()
 	if c.op.family == famNull {
 		absent := n == 0
@@ -241,10 +242,9 @@ func (c *cond) eval(ctx *Context, rec *recorder) bool {
 // policy variable that could not be resolved, which makes the condition
 // false whatever the operator.
 func (c *cond) elemMatches(v *ctxVal, i int, ctx *Context, rec *recorder) (matched, unresolved bool) {
-	var buf [64]byte
 	switch c.op.family {
 	case famString:
-		s := v.str(i, buf[:])
+		s := v.str(i)
 		for k := range c.vals {
 			pv := &c.vals[k]
 			if lit, ok := pv.pat.literal(); ok {
@@ -266,7 +266,7 @@ func (c *cond) elemMatches(v *ctxVal, i int, ctx *Context, rec *recorder) (match
 			}
 		}
 	case famArn:
-		s := v.str(i, buf[:])
+		s := v.str(i)
 		for k := range c.vals {
 			m, un := c.vals[k].arn.match(s, ctx, rec)
 			if un {
@@ -277,7 +277,7 @@ func (c *cond) elemMatches(v *ctxVal, i int, ctx *Context, rec *recorder) (match
 			}
 		}
 	case famBinary:
-		s := v.str(i, buf[:])
+		s := v.str(i)
 		for k := range c.vals {
 			if c.vals[k].raw == s {
 				return true, false
@@ -289,7 +289,7 @@ func (c *cond) elemMatches(v *ctxVal, i int, ctx *Context, rec *recorder) (match
 		case vkBool:
 			b = v.b
 		default:
-			s := v.str(i, buf[:])
+			s := v.str(i)
 			switch {
 			case strings.EqualFold(s, "true"):
 				b = true
@@ -310,7 +310,7 @@ func (c *cond) elemMatches(v *ctxVal, i int, ctx *Context, rec *recorder) (match
 		case vkInt:
 			x = float64(v.n)
 		default:
-			f, ok := parseFloat(v.str(i, buf[:]))
+			f, ok := parseFloat(v.str(i))
 			if !ok {
 				return false, false
 			}
@@ -330,7 +330,7 @@ func (c *cond) elemMatches(v *ctxVal, i int, ctx *Context, rec *recorder) (match
 		case vkInt:
 			t = time.Unix(v.n, 0)
 		default:
-			tt, ok := parseTime(v.str(i, buf[:]))
+			tt, ok := parseTime(v.str(i))
 			if !ok {
 				return false, false
 			}
@@ -348,7 +348,7 @@ func (c *cond) elemMatches(v *ctxVal, i int, ctx *Context, rec *recorder) (match
 		case vkIP:
 			a = v.ip
 		default:
-			s := v.str(i, buf[:])
+			s := v.str(i)
 			if p, ok := parsePrefix(s); ok && p.IsSingleIP() {
 				a = p.Addr()
 			} else {

@@ -227,90 +227,107 @@ func (v *ctxVal) count() int {
 	return 1
 }
 
-// str returns element i in string form. Typed values are formatted into
-// buf; the result may alias buf.
-func (v *ctxVal) str(i int, buf []byte) string {
+// str returns element i in string form; typed values are formatted.
+func (v *ctxVal) str(i int) string {
 	switch v.kind {
 	case vkString:
 		return v.s
 	case vkList:
 		return v.list[i]
-	case vkIP:
-		return string(v.ip.AppendTo(buf[:0]))
-	case vkTime:
-		return string(v.t.UTC().AppendFormat(buf[:0], "2006-01-02T15:04:05Z"))
 	case vkBool:
 		if v.b {
 			return "true"
 		}
 		return "false"
+	}
+	return v.format()
+}
+
+// format formats a typed value (an address, a time or a number).
+func (v *ctxVal) format() string {
+	var buf [64]byte
+	switch v.kind {
+	case vkIP:
+		return string(v.ip.AppendTo(buf[:0]))
+	case vkTime:
+		return string(v.t.UTC().AppendFormat(buf[:0], "2006-01-02T15:04:05Z"))
 	case vkInt:
 		return string(strconv.AppendInt(buf[:0], v.n, 10))
 	}
 	return ""
 }
 
-// get reads a key. rec, when not nil, records the read.
-func (c *Context) get(k *keyRef, rec *recorder) ctxVal {
-	v := c.lookup(k)
+// get reads a key into v, which must be the zero ctxVal. rec, when not
+// nil, records the read.
+func (c *Context) get(k *keyRef, rec *recorder, v *ctxVal) {
+	c.lookup(k, v)
 	if rec != nil {
 		rec.read(k.name, v.kind != vkAbsent)
 	}
-	return v
 }
 
-func (c *Context) lookup(k *keyRef) ctxVal {
+// stringField returns the typed string field for the key id, "" for
+// other keys.
+func (c *Context) stringField(id keyID) string {
+	switch id {
+	case kUsername:
+		return c.Username
+	case kUserID:
+		return c.UserID
+	case kPrincipalARN:
+		return c.PrincipalARN
+	case kPrincipalAccount:
+		return c.PrincipalAccount
+	case kPrincipalType:
+		return c.PrincipalType
+	}
+	return ""
+}
+
+func (c *Context) lookup(k *keyRef, v *ctxVal) {
 	if c == nil {
-		return ctxVal{}
+		return
 	}
 	switch k.id {
 	case kCurrentTime:
 		if !c.CurrentTime.IsZero() {
-			return ctxVal{kind: vkTime, t: c.CurrentTime}
+			v.kind, v.t = vkTime, c.CurrentTime
+			return
 		}
 	case kEpochTime:
 		if !c.CurrentTime.IsZero() {
-			return ctxVal{kind: vkInt, n: c.CurrentTime.Unix()}
+			v.kind, v.n = vkInt, c.CurrentTime.Unix()
+			return
 		}
 	case kSourceIP:
 		if c.SourceIP.IsValid() {
-			return ctxVal{kind: vkIP, ip: c.SourceIP}
+			v.kind, v.ip = vkIP, c.SourceIP
+			return
 		}
 	case kSecureTransport:
 		if c.SecureTransport != Unset {
-			return ctxVal{kind: vkBool, b: c.SecureTransport == True}
+			v.kind, v.b = vkBool, c.SecureTransport == True
+			return
 		}
 	case kMFAPresent:
 		if c.MultiFactorAuthPresent != Unset {
-			return ctxVal{kind: vkBool, b: c.MultiFactorAuthPresent == True}
+			v.kind, v.b = vkBool, c.MultiFactorAuthPresent == True
+			return
 		}
 	case kMFAAge:
 		if c.HasMultiFactorAuthAge {
-			return ctxVal{kind: vkInt, n: c.MultiFactorAuthAge}
+			v.kind, v.n = vkInt, c.MultiFactorAuthAge
+			return
 		}
-	case kUsername:
-		if c.Username != "" {
-			return ctxVal{kind: vkString, s: c.Username}
-		}
-	case kUserID:
-		if c.UserID != "" {
-			return ctxVal{kind: vkString, s: c.UserID}
-		}
-	case kPrincipalARN:
-		if c.PrincipalARN != "" {
-			return ctxVal{kind: vkString, s: c.PrincipalARN}
-		}
-	case kPrincipalAccount:
-		if c.PrincipalAccount != "" {
-			return ctxVal{kind: vkString, s: c.PrincipalAccount}
-		}
-	case kPrincipalType:
-		if c.PrincipalType != "" {
-			return ctxVal{kind: vkString, s: c.PrincipalType}
+	case kUsername, kUserID, kPrincipalARN, kPrincipalAccount, kPrincipalType:
+		if str := c.stringField(k.id); str != "" {
+			v.kind, v.s = vkString, str
+			return
 		}
 	case kTokenIssueTime:
 		if !c.TokenIssueTime.IsZero() {
-			return ctxVal{kind: vkTime, t: c.TokenIssueTime}
+			v.kind, v.t = vkTime, c.TokenIssueTime
+			return
 		}
 	}
 	for i := range c.Values {
@@ -318,28 +335,35 @@ func (c *Context) lookup(k *keyRef) ctxVal {
 		if len(kv.Key) == len(k.name) && strings.EqualFold(kv.Key, k.name) {
 			switch len(kv.Values) {
 			case 0:
-				return ctxVal{}
+				return
 			case 1:
-				return ctxVal{kind: vkString, s: kv.Values[0]}
+				v.kind, v.s = vkString, kv.Values[0]
+				return
 			}
-			return ctxVal{kind: vkList, list: kv.Values}
+			v.kind, v.list = vkList, kv.Values
+			return
 		}
 	}
-	return ctxVal{}
+	return
 }
 
 // variable resolves a policy variable: only single-valued keys that are
 // present resolve.
 func (c *Context) variable(k *keyRef, rec *recorder) (string, bool) {
-	v := c.get(k, rec)
+	if rec == nil && c != nil {
+		if s := c.stringField(k.id); s != "" {
+			return s, true
+		}
+	}
+	var v ctxVal
+	c.get(k, rec, &v)
 	switch v.kind {
 	case vkString:
 		return v.s, true
 	case vkAbsent, vkList:
 		return "", false
 	}
-	var buf [64]byte
-	return strings.Clone(v.str(0, buf[:])), true
+	return v.str(0), true
 }
 
 // recorder collects the context keys read while explaining a decision.

@@ -48,9 +48,11 @@ type evalState struct {
 	action   string // as given; matched case-insensitively
 	svc      string // service prefix of action
 	resource string
-	res      arnParts // resource split into fields, when resIsARN
+	res      arnParts // resource split into fields, when split
+	split    bool
 	resIsARN bool
 	resTok   string // first segment of the resource field, when resIsARN
+	tokHash  uint64 // foldHash(resTok)
 	// actHash and svcHash are the foldHash of action and svc, computed
 	// once and used by every layer's lookups.
 	actHash, svcHash uint64
@@ -66,10 +68,8 @@ func (es *evalState) init(r *Request) {
 	if es.resource == "" {
 		es.resource = "*"
 	}
-	es.res, es.resIsARN = splitARN(es.resource)
-	if es.resIsARN {
-		es.resTok = resourceToken(es.res.resource)
-	}
+	es.resTok, es.resIsARN = arnToken(es.resource)
+	es.tokHash = foldHash(es.resTok)
 	es.action = r.Action
 	es.svc = r.Action
 	for i := 0; i < len(r.Action); i++ {
@@ -78,6 +78,16 @@ func (es *evalState) init(r *Request) {
 			break
 		}
 	}
+}
+
+// parts returns the request's resource split into ARN fields; only call
+// it when resIsARN.
+func (es *evalState) parts() *arnParts {
+	if !es.split {
+		es.res, _ = splitARN(es.resource)
+		es.split = true
+	}
+	return &es.res
 }
 
 // layerHit is the outcome of one layer.
@@ -104,7 +114,14 @@ func (l *layer) eval(es *evalState, col *collector) layerHit {
 	if col != nil {
 		rec = &col.rec
 	}
-	lists := [3][]*stmt{l.exact.get(es.action), l.service.get(es.svc), l.global}
+	var lists [3][]*stmt
+	if e := l.exact.lookup(es.action, foldHash(es.action), true); e != nil {
+		lists[0] = e.stmts
+	}
+	if e := l.service.lookup(es.svc, foldHash(es.svc), true); e != nil {
+		lists[1] = e.stmts
+	}
+	lists[2] = l.global
 	for li, list := range lists {
 		for _, s := range list {
 			if col == nil {
@@ -147,45 +164,54 @@ func (l *layer) evalFast(es *evalState) layerHit {
 	if !es.hashed {
 		es.actHash, es.svcHash, es.hashed = foldHash(es.action), foldHash(es.svc), true
 	}
-	var ixs [3]*tokIndex
-	if e := l.exact.entryHashed(es.action, es.actHash); e != nil {
-		ixs[0] = &e.idx
+	if e := l.exact.lookup(es.action, es.actHash, true); e != nil && h.scanIndex(&e.idx, es, false) {
+		return h
 	}
-	if e := l.service.entryHashed(es.svc, es.svcHash); e != nil {
-		ixs[1] = &e.idx
+	if e := l.service.lookup(es.svc, es.svcHash, true); e != nil && h.scanIndex(&e.idx, es, true) {
+		return h
 	}
-	ixs[2] = &l.globalIdx
-	for li, ix := range ixs {
-		if ix == nil {
+	h.scanIndex(&l.globalIdx, es, true)
+	return h
+}
+
+// scanIndex evaluates the statements of ix that can match the request's
+// resource; it reports true at the first explicit deny.
+func (h *layerHit) scanIndex(ix *tokIndex, es *evalState, checkAction bool) bool {
+	if h.scan(ix.rest, es, checkAction) {
+		return true
+	}
+	if es.resIsARN && !ix.byTok.empty() {
+		if list := ix.byTok.lookup(es.resTok, es.tokHash, false); list != nil {
+			return h.scan(*list, es, checkAction)
+		}
+	}
+	return false
+}
+
+// scan evaluates list; it reports true at the first explicit deny. Once
+// an Allow matched, further Allow statements are skipped unless they could
+// improve a resource policy's principal match.
+func (h *layerHit) scan(list []*stmt, es *evalState, checkAction bool) bool {
+	for _, s := range list {
+		if s.effect == Allow && h.allow != nil && (s.principal == nil || h.kind == mDirect) {
 			continue
 		}
-		lists := [2][]*stmt{ix.rest}
-		if es.resIsARN && ix.byTok != nil {
-			lists[1] = ix.byTok[es.resTok]
+		ok, kind := s.applies(es, checkAction, nil)
+		if !ok {
+			continue
 		}
-		for _, list := range lists {
-			for _, s := range list {
-				if s.effect == Allow && h.allow != nil && (s.principal == nil || h.kind == mDirect) {
-					continue
-				}
-				ok, kind := s.applies(es, li > 0, nil)
-				if !ok {
-					continue
-				}
-				if s.effect == Deny {
-					h.deny = s
-					return h
-				}
-				if h.allow == nil {
-					h.allow = s
-				}
-				if kind > h.kind {
-					h.kind = kind
-				}
-			}
+		if s.effect == Deny {
+			h.deny = s
+			return true
+		}
+		if h.allow == nil {
+			h.allow = s
+		}
+		if kind > h.kind {
+			h.kind = kind
 		}
 	}
-	return h
+	return false
 }
 
 // applies reports whether the statement matches the request, and for

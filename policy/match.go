@@ -210,6 +210,9 @@ func (p *pattern) match(s string, ctx *Context, rec *recorder, fold bool) (ok, u
 			t := &toks[ti]
 			switch t.kind {
 			case tStar:
+				if ti == len(toks)-1 {
+					return true, false // a trailing * matches the rest
+				}
 				starTi, starSi = ti, si
 				ti++
 				continue
@@ -260,28 +263,6 @@ func hasPrefixAt(s string, at int, lit string, fold bool) bool {
 	return asciiEqualFold(s[at:at+len(lit)], lit)
 }
 
-func asciiEqualFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x == y {
-			continue
-		}
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
 // globMatchString matches s against a plain wildcard pattern (no
 // variables). It is for validation, not the hot path.
 func globMatchString(s, pat string) bool {
@@ -300,6 +281,11 @@ type arnPattern struct {
 	// a full-ARN resource can only match if it starts with it. Checking it
 	// first rejects most non-matching statements in a few nanoseconds.
 	prefix string
+	// flat is set when the first five fields are literal, so the prefix
+	// covers them: an ARN starting with prefix then matches when its text
+	// after the prefix matches tail, without splitting it into fields.
+	flat   bool
+	tail   pattern
 	short  int // >0: an "arn:" pattern with only this many fields after "arn:"
 	fields [5]fieldPattern
 	whole  pattern
@@ -320,13 +306,18 @@ func compileARNPattern(s string, vars bool) arnPattern {
 	if a, ok := splitARN(s); ok {
 		ap.isARN = true
 		ap.prefix = literalPrefix(s, vars)
+		ap.flat = true
 		for i := 0; i < 5; i++ {
 			p := compilePattern(a.field(i), true, vars)
 			if lit, ok := p.literal(); ok {
 				ap.fields[i].lit = &lit
 			} else {
 				ap.fields[i].pat = p
+				ap.flat = ap.flat && i == 4
 			}
+		}
+		if ap.flat {
+			ap.tail = compilePattern(s[len(ap.prefix):], true, vars)
 		}
 		return ap
 	}
@@ -393,12 +384,17 @@ func (ap *arnPattern) matchSplit(es *evalState, rec *recorder) (ok, unresolved b
 	if !es.resIsARN {
 		return false, false
 	}
-	if rec == nil && !strings.HasPrefix(es.resource, ap.prefix) {
+	if rec == nil {
 		// Only on the fast path: the explanation still reports the
 		// variables a full match would have read.
-		return false, false
+		if !strings.HasPrefix(es.resource, ap.prefix) {
+			return false, false
+		}
+		if ap.flat {
+			return ap.tail.match(es.resource[len(ap.prefix):], es.ctx, nil, false)
+		}
 	}
-	return ap.matchFields(&es.res, es.ctx, rec)
+	return ap.matchFields(es.parts(), es.ctx, rec)
 }
 
 // token returns the first segment (up to '/' or ':') of the resource field
@@ -425,12 +421,30 @@ func (ap *arnPattern) token() (string, bool) {
 	return "", false
 }
 
-// resourceToken is the first segment of an ARN's resource field.
-func resourceToken(resource string) string {
-	if i := strings.IndexAny(resource, "/:"); i >= 0 {
-		return resource[:i]
+// arnToken returns the first segment (up to '/' or ':') of the resource
+// field of the ARN s, and whether s is an ARN (six colon-separated fields,
+// as splitArn requires).
+func arnToken(s string) (string, bool) {
+	if len(s) < 4 || s[:4] != "arn:" {
+		return "", false
 	}
-	return resource
+	colons := 1
+	i := 4
+	for ; i < len(s) && colons < 5; i++ {
+		if s[i] == ':' {
+			colons++
+		}
+	}
+	if colons < 5 {
+		return "", false
+	}
+	start := i
+	for ; i < len(s); i++ {
+		if c := s[i]; c == '/' || c == ':' {
+			break
+		}
+	}
+	return s[start:i], true
 }
 
 // literalPrefix returns s up to its first wildcard (* or ?) or, when
