@@ -146,39 +146,18 @@ func (s *Service) UpdateGroup(ctx context.Context, in *UpdateGroupRequest) (*Upd
 			return nil, err
 		}
 	}
-	err = retry(ctx, func() error {
-		var (
-			verr error
-			cur  *iam.Entry[iam.Group]
-		)
-		if err := s.read(c.Account, func(a *iam.AccountView) {
-			var ok bool
-			if cur, ok = a.Group(in.GroupName); !ok {
-				verr = noSuchGroup(in.GroupName)
-				return
-			}
-			if iam.Key(newName) != iam.Key(cur.V.Name) {
-				if _, taken := a.Group(newName); taken {
-					verr = entityAlreadyExists("Group with name %s already exists.", newName)
-				}
-			}
-		}); err != nil {
-			return err
-		}
-		if verr != nil {
-			return verr
-		}
-		next := *cur.V
-		next.Name, next.Path = newName, newPath
-		if iam.Key(newName) == iam.Key(cur.V.Name) {
-			return s.commit(ctx, iam.Put(iam.KindGroup, c.Account, iam.Key(newName), &next, cur.Version))
-		}
-		// Delete before Put: the view indexes groups by ID, and the new
-		// record must be the one left indexed.
-		return s.commit(ctx,
-			iam.Delete(iam.KindGroup, c.Account, iam.Key(cur.V.Name), cur.Version),
-			iam.Put(iam.KindGroup, c.Account, iam.Key(newName), &next, store.Absent))
-	})
+	err = renaming[iam.Group]{
+		kind:     iam.KindGroup,
+		get:      (*iam.AccountView).Group,
+		notFound: noSuchGroup,
+		taken:    func(name string) error { return entityAlreadyExists("Group with name %s already exists.", name) },
+		nameOf:   func(g *iam.Group) string { return g.Name },
+		renamed: func(g *iam.Group) *iam.Group {
+			next := *g
+			next.Name, next.Path = newName, newPath
+			return &next
+		},
+	}.commit(ctx, s, c.Account, in.GroupName, newName)
 	if err != nil {
 		return nil, err
 	}

@@ -119,16 +119,8 @@ func uniqueStrings(list []string) []string {
 
 // parseOIDCProviderARN returns the account and URL of a provider ARN.
 func parseOIDCProviderARN(arn string) (account, u string, err error) {
-	rest, ok := strings.CutPrefix(arn, "arn:aws:iam::")
+	account, kind, u, ok := splitProviderARN(arn)
 	if !ok {
-		return "", "", validationError("Invalid ARN: %s", arn)
-	}
-	account, res, ok := strings.Cut(rest, ":")
-	if !ok || account == "" {
-		return "", "", validationError("Invalid ARN: %s", arn)
-	}
-	kind, u, ok := strings.Cut(res, "/")
-	if !ok || u == "" {
 		return "", "", validationError("Invalid ARN: %s", arn)
 	}
 	if kind != "oidc-provider" {
@@ -137,62 +129,40 @@ func parseOIDCProviderARN(arn string) (account, u string, err error) {
 	return account, u, nil
 }
 
+// oidcProviders describes OIDC providers to the provider helpers.
+var oidcProviders = provider[iam.OIDCProvider]{
+	find: func(a *iam.AccountView, u string) *iam.Entry[iam.OIDCProvider] {
+		if p, ok := a.OIDCProvider(u); ok && p.V.URL == u {
+			return p
+		}
+		return nil
+	},
+	tags:     func(p *iam.OIDCProvider) []iam.Tag { return p.Tags },
+	notFound: noSuchOIDCProvider,
+}
+
 // lookupOIDCProvider authorizes action on a provider and returns it.
 func (s *Service) lookupOIDCProvider(ctx context.Context, action, arn string, opts ...authz.Option) (*authz.Caller, *iam.Entry[iam.OIDCProvider], error) {
-	c, err := caller(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
 	account, u, err := parseOIDCProviderARN(arn)
 	if err != nil {
-		return nil, nil, err
-	}
-	var e *iam.Entry[iam.OIDCProvider]
-	if account == c.Account {
-		if err := s.read(c.Account, func(a *iam.AccountView) {
-			if p, ok := a.OIDCProvider(u); ok && p.V.URL == u {
-				e = p
-			}
-		}); err != nil {
-			return nil, nil, err
+		if _, cerr := caller(ctx); cerr != nil {
+			return nil, nil, cerr
 		}
-	}
-	if e != nil {
-		opts = append([]authz.Option{resourceTags(e.V.Tags)}, opts...)
-	}
-	if _, err := s.authorize(ctx, action, arn, opts...); err != nil {
 		return nil, nil, err
 	}
-	if e == nil {
-		return nil, nil, noSuchOIDCProvider(arn)
-	}
-	return c, e, nil
+	return oidcProviders.lookup(ctx, s, action, arn, account, u, opts...)
 }
 
 // updateOIDCProvider re-reads a provider, applies change to a copy and
 // commits it, retrying lost races.
 func (s *Service) updateOIDCProvider(ctx context.Context, account, arn, u string, change func(p *iam.OIDCProvider) error) error {
-	return retry(ctx, func() error {
-		var cur *iam.Entry[iam.OIDCProvider]
-		if err := s.read(account, func(a *iam.AccountView) {
-			if p, ok := a.OIDCProvider(u); ok && p.V.URL == u {
-				cur = p
-			}
-		}); err != nil {
-			return err
-		}
-		if cur == nil {
-			return noSuchOIDCProvider(arn)
-		}
-		next := *cur.V
-		next.ClientIDs = slices.Clone(cur.V.ClientIDs)
-		next.Thumbprints = slices.Clone(cur.V.Thumbprints)
-		next.Tags = slices.Clone(cur.V.Tags)
-		if err := change(&next); err != nil {
-			return err
-		}
-		return s.commit(ctx, iam.Put(iam.KindOIDCProvider, account, iam.Key(u), &next, cur.Version))
-	})
+	return oidcProviders.update(ctx, s, iam.KindOIDCProvider, account, arn, u, func(p *iam.OIDCProvider) iam.OIDCProvider {
+		next := *p
+		next.ClientIDs = slices.Clone(p.ClientIDs)
+		next.Thumbprints = slices.Clone(p.Thumbprints)
+		next.Tags = slices.Clone(p.Tags)
+		return next
+	}, change)
 }
 
 // CreateOpenIDConnectProvider registers an OpenID Connect identity provider.

@@ -54,73 +54,43 @@ func checkSAMLMetadata(doc string) (*saml.Metadata, error) {
 }
 
 func parseSAMLProviderARN(arn string) (account, name string, err error) {
-	rest, ok := strings.CutPrefix(arn, "arn:aws:iam::")
-	if !ok {
-		return "", "", validationError("Invalid ARN: %s", arn)
-	}
-	account, res, ok := strings.Cut(rest, ":")
-	if !ok || account == "" {
-		return "", "", validationError("Invalid ARN: %s", arn)
-	}
-	name, ok = strings.CutPrefix(res, "saml-provider/")
-	if !ok || name == "" {
+	account, kind, name, ok := splitProviderARN(arn)
+	if !ok || kind != "saml-provider" {
 		return "", "", validationError("Invalid ARN: %s", arn)
 	}
 	return account, name, nil
 }
 
+// samlProviders describes SAML providers to the provider helpers.
+var samlProviders = provider[iam.SAMLProvider]{
+	find: func(a *iam.AccountView, name string) *iam.Entry[iam.SAMLProvider] {
+		if p, ok := a.SAMLProvider(name); ok && p.V.Name == name {
+			return p
+		}
+		return nil
+	},
+	tags:     func(p *iam.SAMLProvider) []iam.Tag { return p.Tags },
+	notFound: noSuchSAMLProvider,
+}
+
 // lookupSAMLProvider authorizes action on a provider and returns it.
 func (s *Service) lookupSAMLProvider(ctx context.Context, action, arn string, opts ...authz.Option) (*authz.Caller, *iam.Entry[iam.SAMLProvider], error) {
-	c, err := caller(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
 	account, name, err := parseSAMLProviderARN(arn)
 	if err != nil {
-		return nil, nil, err
-	}
-	var e *iam.Entry[iam.SAMLProvider]
-	if account == c.Account {
-		if err := s.read(c.Account, func(a *iam.AccountView) {
-			if p, ok := a.SAMLProvider(name); ok && p.V.Name == name {
-				e = p
-			}
-		}); err != nil {
-			return nil, nil, err
+		if _, cerr := caller(ctx); cerr != nil {
+			return nil, nil, cerr
 		}
-	}
-	if e != nil {
-		opts = append([]authz.Option{resourceTags(e.V.Tags)}, opts...)
-	}
-	if _, err := s.authorize(ctx, action, arn, opts...); err != nil {
 		return nil, nil, err
 	}
-	if e == nil {
-		return nil, nil, noSuchSAMLProvider(arn)
-	}
-	return c, e, nil
+	return samlProviders.lookup(ctx, s, action, arn, account, name, opts...)
 }
 
 func (s *Service) updateSAMLProvider(ctx context.Context, account, arn, name string, change func(p *iam.SAMLProvider) error) error {
-	return retry(ctx, func() error {
-		var cur *iam.Entry[iam.SAMLProvider]
-		if err := s.read(account, func(a *iam.AccountView) {
-			if p, ok := a.SAMLProvider(name); ok && p.V.Name == name {
-				cur = p
-			}
-		}); err != nil {
-			return err
-		}
-		if cur == nil {
-			return noSuchSAMLProvider(arn)
-		}
-		next := *cur.V
-		next.Tags = slices.Clone(cur.V.Tags)
-		if err := change(&next); err != nil {
-			return err
-		}
-		return s.commit(ctx, iam.Put(iam.KindSAMLProvider, account, iam.Key(name), &next, cur.Version))
-	})
+	return samlProviders.update(ctx, s, iam.KindSAMLProvider, account, arn, name, func(p *iam.SAMLProvider) iam.SAMLProvider {
+		next := *p
+		next.Tags = slices.Clone(p.Tags)
+		return next
+	}, change)
 }
 
 // CreateSAMLProvider registers a SAML identity provider from its metadata.

@@ -216,37 +216,18 @@ func (s *Service) UpdateUser(ctx context.Context, in *UpdateUserRequest) (*Updat
 			return nil, err
 		}
 	}
-	err = retry(ctx, func() error {
-		var (
-			verr error
-			cur  *iam.Entry[iam.User]
-		)
-		if err := s.read(c.Account, func(a *iam.AccountView) {
-			var ok bool
-			if cur, ok = a.User(in.UserName); !ok {
-				verr = noSuchUser(in.UserName)
-				return
-			}
-			if iam.Key(newName) != iam.Key(cur.V.Name) {
-				if _, taken := a.User(newName); taken {
-					verr = entityAlreadyExists("User with name %s already exists.", newName)
-				}
-			}
-		}); err != nil {
-			return err
-		}
-		if verr != nil {
-			return verr
-		}
-		next := *cur.V
-		next.Name, next.Path = newName, newPath
-		if iam.Key(newName) == iam.Key(cur.V.Name) {
-			return s.commit(ctx, iam.Put(iam.KindUser, c.Account, iam.Key(newName), &next, cur.Version))
-		}
-		return s.commit(ctx,
-			iam.Delete(iam.KindUser, c.Account, iam.Key(cur.V.Name), cur.Version),
-			iam.Put(iam.KindUser, c.Account, iam.Key(newName), &next, store.Absent))
-	})
+	err = renaming[iam.User]{
+		kind:     iam.KindUser,
+		get:      (*iam.AccountView).User,
+		notFound: noSuchUser,
+		taken:    func(name string) error { return entityAlreadyExists("User with name %s already exists.", name) },
+		nameOf:   func(u *iam.User) string { return u.Name },
+		renamed: func(u *iam.User) *iam.User {
+			next := *u
+			next.Name, next.Path = newName, newPath
+			return &next
+		},
+	}.commit(ctx, s, c.Account, in.UserName, newName)
 	if err != nil {
 		return nil, err
 	}
