@@ -1,0 +1,71 @@
+// Package uuid makes, formats and parses the random (version 4) UUIDs iamd
+// uses as request and event IDs. They identify; they are not secrets, so
+// they come from the runtime's fast ChaCha8 generator rather than the
+// operating system's.
+package uuid
+
+import (
+	"encoding/hex"
+	"math/rand/v2"
+)
+
+// New returns a random UUID in its 36-character form.
+func New() string {
+	var b [16]byte
+	x, y := rand.Uint64(), rand.Uint64()
+	for i := range 8 {
+		b[i], b[8+i] = byte(x>>(8*i)), byte(y>>(8*i))
+	}
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	return Format(b)
+}
+
+// Format returns the 36-character form of a UUID.
+func Format(b [16]byte) string {
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// Parse decodes the 36-character form (either case of hex digits); ok is
+// false for anything else.
+func Parse(s string) (b [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return b, false
+	}
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+		}
+		hi, ok1 := unhex(s[i])
+		lo, ok2 := unhex(s[i+1])
+		if !ok1 || !ok2 {
+			return [16]byte{}, false
+		}
+		b[j] = hi<<4 | lo
+		j++
+	}
+	return b, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
