@@ -24,6 +24,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS when set with --tls-key")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	debugAddr := fs.String("debug-addr", getenv("IAMD_DEBUG_ADDR"), "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off when empty; env IAMD_DEBUG_ADDR)")
 	quotas := fs.String("quotas", getenv("IAMD_QUOTAS"), "raise per-account quotas above AWS's defaults, e.g. users=100000,roles=5000 (keys: users, groups, roles, policies, instance-profiles; env IAMD_QUOTAS)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -40,6 +41,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return 2
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *debugAddr != "" {
+		if err := serveDebug(ctx, *debugAddr, cfg.Logger); err != nil {
+			fmt.Fprintf(stderr, "iamd serve: %v\n", err)
+			return 1
+		}
+	}
 	if err := server.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "iamd serve: %v\n", err)
 		return 1
