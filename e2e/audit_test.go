@@ -96,6 +96,9 @@ func TestAuditLookupEvents(t *testing.T) {
 			t.Fatalf("resources: %+v", ev.Resources)
 		}
 		rec := ev.record(t)
+		if want := `"authorizationDecisions":[{"action":"iam:CreateAccessKey","resource":"arn:aws:iam::` + testAccount + `:user/audited","decision":"Allow"}]`; !strings.Contains(ev.CloudTrailEvent, want) {
+			t.Errorf("event lacks its authorization decision %s: %s", want, ev.CloudTrailEvent)
+		}
 		resp, _ := rec["responseElements"].(map[string]any)
 		ak, _ := resp["accessKey"].(map[string]any)
 		if ak["accessKeyId"] != aws.ToString(key.AccessKey.AccessKeyId) || ak["secretAccessKey"] != "HIDDEN_DUE_TO_SECURITY_REASONS" {

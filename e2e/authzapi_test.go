@@ -518,3 +518,57 @@ func TestAuthorizationAPIWithCLI(t *testing.T) {
 		t.Errorf("object = %q", got)
 	}
 }
+
+// TestAuthorizationAPIAudited checks that decisions of the authorization API
+// land in the audit trail as the forwarded requests' data events, and that
+// refused calls land as iamd Authorize events.
+func TestAuthorizationAPIAudited(t *testing.T) {
+	a := startAuthz(t)
+	ctx := context.Background()
+	allowed := authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/alice/audited.jpg", ResourceAccount: testAccount}
+	d, err := a.client.AuthorizeRequest(ctx, forward(s3Request(t, a.alice, "GET", "/photos/alice/audited.jpg", "")), &allowed)
+	must(t, err)
+	if d.Decision != "Allow" {
+		t.Fatalf("decision %s", d.Decision)
+	}
+	denied := authzclient.Input{Action: "s3:DeleteObject", Resource: "arn:aws:s3:::photos/alice/audited.jpg", ResourceAccount: testAccount}
+	_, err = a.client.AuthorizeRequest(ctx, forward(s3Request(t, a.alice, "DELETE", "/photos/alice/audited.jpg", "")), &denied)
+	must(t, err)
+	// The store asks about an action its policy does not let it ask about.
+	_, err = a.client.AuthorizeRequest(ctx, forward(s3Request(t, a.alice, "GET", "/photos/alice/audited.jpg", "")),
+		&authzclient.Input{Action: "dynamodb:GetItem", Resource: "arn:aws:dynamodb:us-east-1:" + testAccount + ":table/t", ResourceAccount: testAccount})
+	if err == nil {
+		t.Fatal("a call the store may not make was answered")
+	}
+
+	byName := func(name string) []trailEvent {
+		return a.lookup(t, a.root, "--lookup-attributes", "AttributeKey=EventName,AttributeValue="+name).Events
+	}
+	get := byName("GetObject")
+	if len(get) != 1 {
+		t.Fatalf("%d GetObject events, want 1", len(get))
+	}
+	rec := get[0].record(t)
+	id, _ := rec["userIdentity"].(map[string]any)
+	if rec["eventSource"] != "s3.amazonaws.com" || rec["eventCategory"] != "Data" || rec["errorCode"] != nil ||
+		id["arn"] != "arn:aws:iam::"+testAccount+":user/alice" || get[0].Username != "alice" {
+		t.Errorf("GetObject event: %s", get[0].CloudTrailEvent)
+	}
+	if !strings.Contains(get[0].CloudTrailEvent, `"authorizedBy":{"type":"IAMUser","arn":"arn:aws:iam::`+testAccount+`:user/store-svc"`) {
+		t.Errorf("GetObject event does not name the store: %s", get[0].CloudTrailEvent)
+	}
+	del := byName("DeleteObject")
+	if len(del) != 1 {
+		t.Fatalf("%d DeleteObject events, want 1", len(del))
+	}
+	if rec := del[0].record(t); rec["errorCode"] != "AccessDenied" || !strings.Contains(del[0].CloudTrailEvent, `"decision":"ExplicitDeny"`) {
+		t.Errorf("DeleteObject event: %s", del[0].CloudTrailEvent)
+	}
+	refused := byName("Authorize")
+	if len(refused) != 1 {
+		t.Fatalf("%d Authorize events, want 1", len(refused))
+	}
+	if rec := refused[0].record(t); rec["eventSource"] != "iamd.amazonaws.com" || rec["errorCode"] != "AccessDenied" || refused[0].Username != "store-svc" {
+		t.Errorf("refused call's event: %s", refused[0].CloudTrailEvent)
+	}
+}

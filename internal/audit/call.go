@@ -36,6 +36,8 @@ type Call struct {
 	mu        sync.Mutex
 	decisions []decision
 	done      bool
+
+	ev Event // the event Event builds, reused with the Call
 }
 
 type decision struct {
@@ -48,11 +50,13 @@ func (l *Log) Begin(w http.ResponseWriter, r *http.Request, requestID string, no
 	if l == nil {
 		return nil
 	}
-	l.inflight.Add(1)
-	return &Call{
-		log: l, w: w, time: now, requestID: requestID, sourceIP: remoteIP(r.RemoteAddr),
-		userAgent: r.UserAgent(), authz: r.Header.Get("Authorization"),
+	c, _ := l.callPool.Get().(*Call)
+	if c == nil {
+		c = &Call{}
 	}
+	c.log, c.w, c.time, c.requestID, c.sourceIP = l, w, now, requestID, remoteIP(r.RemoteAddr)
+	c.userAgent, c.authz = r.UserAgent(), r.Header.Get("Authorization")
+	return c
 }
 
 // Header implements http.ResponseWriter.
@@ -101,7 +105,7 @@ func (c *Call) SetService(service, region string) {
 func (c *Call) SetCaller(caller *authz.Caller) {
 	if c != nil {
 		c.caller = caller
-		c.log.calls.Store(caller, c)
+		caller.Decisions = c
 	}
 }
 
@@ -119,7 +123,6 @@ func (c *Call) addDecision(d decision) {
 func (c *Call) Finish(ctx context.Context) error {
 	c.end()
 	err := c.log.Record(ctx, c.Event())
-	c.log.inflight.Add(-1)
 	if err != nil {
 		return err
 	}
@@ -132,20 +135,30 @@ func (c *Call) Finish(ctx context.Context) error {
 	return nil
 }
 
-// Abandon ends a request that did not reach Finish (the handler aborted
-// with a panic); nothing is recorded or sent. It does nothing after Finish,
-// so that it can be deferred.
-func (c *Call) Abandon() {
-	if c != nil && !c.done {
-		c.end()
-		c.log.inflight.Add(-1)
+// Close ends the call, which must not be used afterwards. A request that
+// did not reach Finish (the handler aborted with a panic) is abandoned:
+// nothing is recorded or sent. Defer it after Begin.
+func (c *Call) Close() {
+	if c == nil {
+		return
 	}
+	l := c.log
+	if !c.done {
+		c.end()
+	}
+	if c.body.Cap() > 64<<10 {
+		return // let an unusually large response go
+	}
+	c.body.Reset()
+	c.decisions = c.decisions[:0]
+	*c = Call{body: c.body, decisions: c.decisions}
+	l.callPool.Put(c)
 }
 
 func (c *Call) end() {
 	c.done = true
-	if c.caller != nil {
-		c.log.calls.Delete(c.caller)
+	if c.caller != nil && c.caller.Decisions == authz.DecisionRecorder(c) {
+		c.caller.Decisions = nil
 	}
 }
 
@@ -156,11 +169,12 @@ var credentialIssuers = map[string]bool{
 	"GetSessionToken": true, "GetFederationToken": true, "AssumeRoot": true,
 }
 
-// Event builds the request's CloudTrail event.
+// Event builds the request's CloudTrail event; it belongs to the Call and
+// is valid until Close.
 func (c *Call) Event() *Event {
 	service, region, keyID := c.service, c.region, ""
 	if c.caller == nil {
-		s, r, k := credentialScope(c.authz)
+		s, r, k := CredentialScope(c.authz)
 		if service == "" {
 			service = s
 		}
@@ -175,8 +189,9 @@ func (c *Call) Event() *Event {
 	if service == "" {
 		service = "iam"
 	}
-	ev := &Event{
-		EventTime: FormatTime(c.time), EventSource: SourceOf(service), EventName: c.action,
+	ev := &c.ev
+	*ev = Event{
+		EventTime: c.log.formatTime(c.time), EventSource: SourceOf(service), EventName: c.action,
 		AWSRegion: region, SourceIPAddress: c.sourceIP, UserAgent: c.userAgent, RequestID: c.requestID,
 		UserIdentity: IdentityOf(c.caller), Username: LookupUsername(c.caller),
 		time: c.time, trusted: true,
@@ -261,9 +276,9 @@ func (c *Call) federated(ev *Event, failed bool) {
 	ev.Username = ev.UserIdentity.UserName
 }
 
-// credentialScope reads the access key, region and service from a SigV4
-// Authorization header.
-func credentialScope(h string) (service, region, keyID string) {
+// CredentialScope reads the service, region and access key from a SigV4
+// Authorization header; all are empty if it is not one.
+func CredentialScope(h string) (service, region, keyID string) {
 	i := strings.Index(h, "Credential=")
 	if i < 0 {
 		return "", "", ""
@@ -288,10 +303,10 @@ func remoteIP(addr string) string {
 }
 
 // Authorizer wraps the policy authorizer to record each decision in the
-// event of the request it was made for.
+// event of the request it was made for (through the caller's Decisions,
+// which Call.SetCaller sets).
 type Authorizer struct {
 	*authz.Authorizer
-	Log *Log
 }
 
 // Authorize decides and records the decision.
@@ -309,16 +324,17 @@ func (a Authorizer) AuthorizeTrust(ctx context.Context, c *authz.Caller, tr *aut
 }
 
 func (a Authorizer) note(c *authz.Caller, action, resource string, err error) {
-	if a.Log == nil || c == nil {
-		return
+	if c != nil && c.Decisions != nil {
+		c.Decisions.RecordDecision(action, resource, err == nil)
 	}
-	v, ok := a.Log.calls.Load(c)
-	if !ok {
-		return
-	}
+}
+
+// RecordDecision implements authz.DecisionRecorder: the decision goes into
+// the request's event.
+func (c *Call) RecordDecision(action, resource string, allowed bool) {
 	d := decision{Action: action, Resource: resource, Decision: "Allow"}
-	if err != nil {
+	if !allowed {
 		d.Decision = "Deny"
 	}
-	v.(*Call).addDecision(d)
+	c.addDecision(d)
 }

@@ -2,16 +2,19 @@
 // a tamper-evident, append-only log, and answers queries over it.
 //
 // Every API call, console sign-in and (through the decision collector)
-// authorization decision becomes one Event. Events are appended by a single
-// writer goroutine in batches (group commit): a batch is written and
-// fsynced once, then every request in it is released, so that a response is
-// only sent once its event is durable. Each record carries the SHA-256 hash
-// of the previous record (a hash chain); after each batch a signed head
-// (count and chain head, HMAC-SHA256 under a key derived from the master
-// keyring) is written to a separate file, and every DigestEvery records or
-// DigestInterval, and at shutdown, a signed digest chaining to the previous
-// digest is appended to the digest file. Verify detects a changed, removed,
-// reordered or truncated record, the newest included.
+// authorization decision becomes one Event. Each request appends its own
+// record to the current segment with one write before it is answered, so a
+// killed process loses no answered request's event; by default records are
+// fsynced in the background every 100 ms, and with fsync (Options.NoSync
+// false) before the answer, requests sharing each fsync (group commit).
+// Each record carries the SHA-256 hash of the previous record (a hash
+// chain). A signed head (count and chain head, HMAC-SHA256 under a key
+// derived from the master keyring) is kept in a separate file, rewritten
+// within a millisecond of the records it covers (after their fsync, with
+// fsync); every DigestEvery records or DigestInterval, and at shutdown, a
+// signed digest chaining to the previous digest is appended to the digest
+// file. Verify detects a changed, removed, reordered or truncated record,
+// the newest included.
 //
 // The package is not a general log shipper: it keeps events on the local
 // disk of each replica (one chain per replica) and indexes them in memory
@@ -20,8 +23,6 @@
 package audit
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"time"
@@ -130,25 +131,6 @@ const TimeFormat = "2006-01-02T15:04:05Z"
 
 // FormatTime formats t as CloudTrail does.
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
-
-// NewEventID returns a random UUID.
-func NewEventID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
-}
 
 // IdentityOf describes an authenticated caller as CloudTrail's userIdentity.
 func IdentityOf(c *authz.Caller) UserIdentity {

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/iamd/iamd/internal/uuid"
 )
 
 // meta is what the index keeps of an event; the event itself stays on disk.
@@ -92,6 +93,19 @@ const (
 	postKeyID
 	postResType
 	postResName
+	numPosts
+)
+
+// Fields whose strings are interned, for the intern cache.
+const (
+	fAccount = iota
+	fName
+	fSource
+	fUser
+	fKey
+	fResType
+	fResName
+	numFields
 )
 
 // index is the in-memory index over every chain's events, in time order
@@ -101,10 +115,36 @@ type index struct {
 	mu     sync.RWMutex
 	ids    map[string]uint32
 	strs   []string
-	events []ievent
-	res    [][2]uint32
-	post   map[postKey][]uint32
-	segs   []*os.File
+	events [][]ievent // in chunks of eventChunk, so that growing copies nothing
+	count  uint32
+	// unsorted is set when an event was appended with an earlier time
+	// than the one before it; sortLoaded puts them in order.
+	unsorted bool
+	res      [][2]uint32
+	post     map[postKey]uint32 // → lists
+	lists    [][]uint32         // posting lists: positions in events
+	segs     []*os.File
+
+	// The last string interned per field and the last posting list per
+	// attribute: events come in runs (one caller, one operation), so these
+	// spare most map lookups.
+	lastStr [numFields]struct {
+		s  string
+		id uint32
+	}
+	lastPost [numPosts]struct {
+		k    postKey
+		list uint32
+		ok   bool
+	}
+}
+
+// eventChunk is the number of events per chunk of index.events.
+const eventChunk = 4096
+
+// event returns the event at position pos.
+func (x *index) event(pos uint32) *ievent {
+	return &x.events[pos/eventChunk][pos%eventChunk]
 }
 
 // timeSlack bounds how far an event's time may trail the events appended
@@ -112,7 +152,21 @@ type index struct {
 const timeSlack = 5 * 60
 
 func newIndex() *index {
-	return &index{ids: map[string]uint32{"": 0}, strs: []string{""}, post: make(map[postKey][]uint32)}
+	return &index{ids: map[string]uint32{"": 0}, strs: []string{""}, post: make(map[postKey]uint32)}
+}
+
+// internField is intern with a one-entry cache per field.
+func (x *index) internField(field int, s string) uint32 {
+	if s == "" {
+		return 0
+	}
+	c := &x.lastStr[field]
+	if c.s == s {
+		return c.id
+	}
+	id := x.intern(s)
+	c.s, c.id = s, id
+	return id
 }
 
 func (x *index) intern(s string) uint32 {
@@ -157,44 +211,142 @@ func (x *index) addLoaded(ms []meta) {
 		slices.SortStableFunc(ms, byTime)
 	}
 	x.append(ms)
+	x.sortLoaded()
 }
 
 func (x *index) append(ms []meta) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for i := range ms {
-		m := &ms[i]
-		e := ievent{
-			time: m.time, off: m.off, n: m.n, seg: m.seg,
-			account: x.intern(m.account), name: x.intern(m.name), source: x.intern(m.source),
-			user: x.intern(m.user), key: x.intern(m.key), id: parseUUID(m.id), readOnly: m.readOnly,
-			res: uint32(len(x.res)), nres: uint8(min(len(m.res), 255)),
+		x.appendMeta(&ms[i])
+	}
+}
+
+// sortLoaded puts the events indexed while loading in time order (stable)
+// if they were not, rebuilding the posting lists: a chain's records are in
+// the order they were written, which is the order of their times only to
+// within a request's duration.
+func (x *index) sortLoaded() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.unsorted {
+		return
+	}
+	x.unsorted = false
+	type moved struct {
+		e   ievent
+		res [][2]uint32
+	}
+	all := make([]moved, 0, x.count)
+	for _, chunk := range x.events {
+		for _, e := range chunk {
+			all = append(all, moved{e: e, res: x.res[e.res : e.res+uint32(e.nres)]})
 		}
-		pos := uint32(len(x.events))
-		x.events = append(x.events, e)
-		x.add(postKey{postAccount, e.account, 0}, pos)
-		x.add(postKey{postName, e.account, e.name}, pos)
-		if e.user != 0 {
-			x.add(postKey{postUser, e.account, e.user}, pos)
+	}
+	slices.SortStableFunc(all, func(a, b moved) int {
+		switch {
+		case a.e.time < b.e.time:
+			return -1
+		case a.e.time > b.e.time:
+			return 1
 		}
-		if e.key != 0 {
-			x.add(postKey{postKeyID, e.account, e.key}, pos)
+		return 0
+	})
+	res := make([][2]uint32, 0, len(x.res))
+	x.events, x.count = nil, 0
+	clear(x.post)
+	x.lists = nil
+	clear(x.lastPost[:])
+	for _, m := range all {
+		e := m.e
+		e.res = uint32(len(res))
+		res = append(res, m.res...)
+		pos := x.count
+		if pos%eventChunk == 0 {
+			x.events = append(x.events, make([]ievent, 0, eventChunk))
 		}
-		for _, r := range m.res[:e.nres] {
-			t, n := x.intern(r.Type), x.intern(r.Name)
-			x.res = append(x.res, [2]uint32{t, n})
-			x.add(postKey{postResType, e.account, t}, pos)
-			x.add(postKey{postResName, e.account, n}, pos)
+		last := &x.events[len(x.events)-1]
+		*last = append(*last, e)
+		x.count++
+		x.post1(&e, m.res, pos)
+	}
+	x.res = res
+}
+
+// appendOne indexes an event just written.
+func (x *index) appendOne(m *meta) {
+	x.mu.Lock()
+	x.appendMeta(m)
+	x.mu.Unlock()
+}
+
+// appendMeta indexes one event; x.mu is held.
+func (x *index) appendMeta(m *meta) {
+	if n := len(x.events); n > 0 {
+		if last := x.events[n-1]; len(last) > 0 && m.time < last[len(last)-1].time {
+			x.unsorted = true
 		}
+	}
+	e := ievent{
+		time: m.time, off: m.off, n: m.n, seg: m.seg,
+		account: x.internField(fAccount, m.account), name: x.internField(fName, m.name),
+		source: x.internField(fSource, m.source), user: x.internField(fUser, m.user),
+		key: x.internField(fKey, m.key), id: parseUUID(m.id), readOnly: m.readOnly,
+		res: uint32(len(x.res)), nres: uint8(min(len(m.res), 255)),
+	}
+	pos := x.count
+	if pos%eventChunk == 0 {
+		x.events = append(x.events, make([]ievent, 0, eventChunk))
+	}
+	last := &x.events[len(x.events)-1]
+	for _, r := range m.res[:e.nres] {
+		x.res = append(x.res, [2]uint32{x.internField(fResType, r.Type), x.internField(fResName, r.Name)})
+	}
+	*last = append(*last, e)
+	x.count++
+	x.post1(&e, x.res[e.res:], pos)
+}
+
+// post1 adds the event at pos to its posting lists.
+func (x *index) post1(e *ievent, res [][2]uint32, pos uint32) {
+	x.add(postKey{postAccount, e.account, 0}, pos)
+	x.add(postKey{postName, e.account, e.name}, pos)
+	if e.user != 0 {
+		x.add(postKey{postUser, e.account, e.user}, pos)
+	}
+	if e.key != 0 {
+		x.add(postKey{postKeyID, e.account, e.key}, pos)
+	}
+	for _, r := range res {
+		x.add(postKey{postResType, e.account, r[0]}, pos)
+		x.add(postKey{postResName, e.account, r[1]}, pos)
 	}
 }
 
 func (x *index) add(k postKey, pos uint32) {
-	l := x.post[k]
-	if n := len(l); n > 0 && l[n-1] == pos {
+	c := &x.lastPost[k.attr]
+	if !c.ok || c.k != k {
+		i, ok := x.post[k]
+		if !ok {
+			i = uint32(len(x.lists))
+			x.lists = append(x.lists, nil)
+			x.post[k] = i
+		}
+		c.k, c.list, c.ok = k, i, true
+	}
+	l := &x.lists[c.list]
+	if n := len(*l); n > 0 && (*l)[n-1] == pos {
 		return // an event naming the same resource twice
 	}
-	x.post[k] = append(l, pos)
+	*l = append(*l, pos)
+}
+
+// postings returns the posting list under k, nil if none.
+func (x *index) postings(k postKey) []uint32 {
+	if i, ok := x.post[k]; ok {
+		return x.lists[i]
+	}
+	return nil
 }
 
 // Query selects events of one account, newest first.
@@ -260,13 +412,13 @@ func (x *index) lookup(q Query) (*Page, error) {
 	lookupValue := func() (uint32, bool) { v, ok := x.ids[q.Value]; return v, ok }
 	switch q.Attribute {
 	case "":
-		list = x.post[postKey{postAccount, account, 0}]
+		list = x.postings(postKey{postAccount, account, 0})
 	case AttrEventID:
 		id := parseUUID(q.Value)
 		if id == ([16]byte{}) {
 			return &Page{}, x.checkToken(q)
 		}
-		list = x.post[postKey{postAccount, account, 0}]
+		list = x.postings(postKey{postAccount, account, 0})
 		keep = func(e *ievent) bool { return e.id == id }
 	case AttrEventName, AttrUsername, AttrAccessKeyID, AttrResourceType, AttrResourceName:
 		v, ok := lookupValue()
@@ -275,17 +427,17 @@ func (x *index) lookup(q Query) (*Page, error) {
 		}
 		attr := map[string]uint8{AttrEventName: postName, AttrUsername: postUser, AttrAccessKeyID: postKeyID,
 			AttrResourceType: postResType, AttrResourceName: postResName}[q.Attribute]
-		list = x.post[postKey{attr, account, v}]
+		list = x.postings(postKey{attr, account, v})
 	case AttrEventSource:
 		v, ok := lookupValue()
 		if !ok {
 			return &Page{}, x.checkToken(q)
 		}
-		list = x.post[postKey{postAccount, account, 0}]
+		list = x.postings(postKey{postAccount, account, 0})
 		keep = func(e *ievent) bool { return e.source == v }
 	case AttrReadOnly:
 		want := strings.EqualFold(q.Value, "true")
-		list = x.post[postKey{postAccount, account, 0}]
+		list = x.postings(postKey{postAccount, account, 0})
 		keep = func(e *ievent) bool { return e.readOnly == want }
 	default:
 		return nil, fmt.Errorf("audit: unknown lookup attribute %q", q.Attribute)
@@ -301,7 +453,7 @@ func (x *index) lookup(q Query) (*Page, error) {
 		top = p
 	} else if !q.End.IsZero() {
 		end := q.End.Unix() + timeSlack
-		top = sort.Search(len(list), func(i int) bool { return x.events[list[i]].time > end })
+		top = sort.Search(len(list), func(i int) bool { return x.event(list[i]).time > end })
 	}
 	var start, end int64 = -1 << 62, 1 << 62
 	if !q.Start.IsZero() {
@@ -313,7 +465,7 @@ func (x *index) lookup(q Query) (*Page, error) {
 	page := &Page{}
 	i := top - 1
 	for ; i >= 0 && len(page.Events) < q.Max; i-- {
-		e := &x.events[list[i]]
+		e := x.event(list[i])
 		if e.time < start-timeSlack {
 			i = -1
 			break
@@ -336,7 +488,7 @@ func (x *index) lookup(q Query) (*Page, error) {
 // more reports whether any position at or below i matches.
 func (x *index) more(list []uint32, i int, start, end int64, keep func(*ievent) bool) bool {
 	for ; i >= 0; i-- {
-		e := &x.events[list[i]]
+		e := x.event(list[i])
 		if e.time < start-timeSlack {
 			return false
 		}
@@ -396,31 +548,16 @@ func parseToken(tok, fp string) (int, error) {
 }
 
 // parseUUID decodes an event ID; IDs that are not UUIDs decode to zero
-// (and cannot be looked up by EventId).
-func parseUUID(s string) (id [16]byte) {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return [16]byte{}
-	}
-	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
-	if _, err := hex.Decode(id[:], []byte(h)); err != nil {
-		return [16]byte{}
-	}
+// (and match no lookup).
+func parseUUID(s string) [16]byte {
+	id, _ := uuid.Parse(s)
 	return id
 }
 
+// formatUUID is the event ID of an indexed event, "" for none.
 func formatUUID(id [16]byte) string {
 	if id == ([16]byte{}) {
 		return ""
 	}
-	var out [36]byte
-	hex.Encode(out[0:8], id[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], id[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], id[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], id[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], id[10:])
-	return string(out[:])
+	return uuid.Format(id)
 }

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/iamd/iamd/internal/uuid"
 )
 
 // Options configures a Log.
@@ -61,24 +63,23 @@ type Log struct {
 	dir   string
 	lock  *os.File
 	idx   *index
-	calls sync.Map // *authz.Caller → *Call, while a request is served
 
-	batches, records atomic.Uint64
-	// inflight counts requests between Begin and the end of Finish: the
-	// writer waits briefly (maxCommitDelay) while there are more of them
-	// than records in the batch (commit siblings), so that one write and
-	// one fsync serve more requests.
-	inflight atomic.Int64
-	delay    *time.Timer
+	// Per-request garbage avoided: Calls and encoded events are reused,
+	// and the formatted event time is kept for the current second.
+	callPool  sync.Pool // *Call
+	eventBufs sync.Pool // *[]byte
+	clock     atomic.Pointer[formattedSecond]
 
-	mu     sync.Mutex
-	cur    *batch
-	closed bool
-	kick   chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
+	records atomic.Uint64
+	stop    chan struct{} // closed by Close
+	done    chan struct{} // closed when run ends
 
-	// Writer state, owned by the writer goroutine.
+	// mu guards the chain's write state below. Each request appends its
+	// own record under it with one write (the chain hash makes records
+	// sequential anyway); no goroutine hand-off, no batching delay.
+	mu          sync.Mutex
+	closed      bool
+	err         error // sticky: once a write fails, every request fails
 	seg         *os.File
 	segID       uint32
 	segSize     int64 // end of the data in seg
@@ -91,22 +92,56 @@ type Log struct {
 	lastDigest  string // signature of the previous digest
 	digestCount uint64
 	sinceDigest int
-	buf         []byte
-	err         error // sticky: once a write fails, every batch fails
+	headSeq     uint64 // count of records the head file covers
+	headWrites  uint64
+	headTimer   *time.Timer // pending head write (NoSync), nil if none
+
+	// segMu guards the swap of seg (under mu) against fsyncs of it, which
+	// run outside mu so that appends continue meanwhile, and retired: the
+	// finished segments syncLoop has yet to fsync and close (NoSync).
+	segMu   sync.Mutex
+	retired []*os.File
+	// Group fsync (not NoSync): one request at a time fsyncs, covering
+	// every record written before it started; the others wait for it.
+	smu     sync.Mutex
+	scond   *sync.Cond
+	syncing bool
+	synced  uint64
+	// written is seq for syncLoop (NoSync background fsync).
+	written    atomic.Uint64
+	syncDone   chan struct{} // closed when syncLoop ends; nil without it
+	syncFailed chan error
 }
 
-type batch struct {
-	items []entry
-	done  chan struct{}
-	err   error
+// formattedSecond is a Unix second and its CloudTrail form.
+type formattedSecond struct {
+	unix int64
+	text string
 }
 
-type entry struct {
-	event []byte
-	meta  meta
+// formatTime is FormatTime, formatting each second once.
+func (l *Log) formatTime(t time.Time) string {
+	sec := t.Unix()
+	if f := l.clock.Load(); f != nil && f.unix == sec {
+		return f.text
+	}
+	f := &formattedSecond{unix: sec, text: FormatTime(t)}
+	l.clock.Store(f)
+	return f.text
 }
 
-func newBatch() *batch { return &batch{done: make(chan struct{})} }
+func (l *Log) getEventBuf() []byte {
+	if bp, ok := l.eventBufs.Get().(*[]byte); ok {
+		return (*bp)[:0]
+	}
+	return make([]byte, 0, 1536)
+}
+
+func (l *Log) putEventBuf(b []byte) {
+	if cap(b) <= 16<<10 {
+		l.eventBufs.Put(&b)
+	}
+}
 
 // Open opens the audit directory: it indexes every chain in it, then
 // continues a chain no other process holds (if it verifies) or starts a
@@ -133,11 +168,21 @@ func Open(opts Options) (*Log, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit directory: %w", err)
 	}
-	l := &Log{opts: opts, idx: newIndex(), cur: newBatch(), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	l := &Log{opts: opts, idx: newIndex(), syncFailed: make(chan error, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	l.scond = sync.NewCond(&l.smu)
 	ents, err := os.ReadDir(opts.Dir)
 	if err != nil {
 		return nil, err
 	}
+	chains := 0
+	for _, e := range ents {
+		if e.IsDir() {
+			chains++
+		}
+	}
+	// One chain is in time order: its events are indexed as they are read,
+	// without holding them all first. Several are merged by time.
+	direct := chains == 1
 	var loaded []meta
 	for _, e := range ents {
 		if !e.IsDir() {
@@ -145,7 +190,7 @@ func Open(opts Options) (*Log, error) {
 		}
 		chain := e.Name()
 		dir := filepath.Join(opts.Dir, chain)
-		metas, cr, st, err := l.load(dir, chain)
+		metas, cr, st, err := l.load(dir, chain, direct)
 		if err != nil {
 			l.idx.close()
 			return nil, fmt.Errorf("audit chain %s: %w", chain, err)
@@ -177,7 +222,7 @@ func Open(opts Options) (*Log, error) {
 			l.resumeEnd = st.tornAt
 		}
 	}
-	l.idx.addLoaded(loaded)
+	l.idx.addLoaded(loaded) // also sorts what load indexed directly
 	if l.chain == "" {
 		if err := l.create(); err != nil {
 			l.idx.close()
@@ -190,11 +235,16 @@ func Open(opts Options) (*Log, error) {
 		return nil, err
 	}
 	go l.run()
+	if opts.NoSync && opts.SyncInterval > 0 {
+		l.syncDone = make(chan struct{})
+		go l.syncLoop()
+	}
 	return l, nil
 }
 
-// load indexes one chain and verifies it.
-func (l *Log) load(dir, chain string) ([]meta, *ChainReport, *scanned, error) {
+// load verifies one chain and returns its events' index entries, or with
+// direct indexes them as they are read.
+func (l *Log) load(dir, chain string, direct bool) ([]meta, *ChainReport, *scanned, error) {
 	var metas []meta
 	files := make(map[string]uint32)
 	cr, st, err := verifyChain(dir, chain, l.opts.Keys, func(path string, off int64, line []byte, rec *recordLine) {
@@ -213,6 +263,10 @@ func (l *Log) load(dir, chain string) ([]meta, *ChainReport, *scanned, error) {
 		}
 		m := metaOfRecord(rec)
 		m.seg, m.off, m.n = id, off+int64(start), uint32(end-start)
+		if direct {
+			l.idx.appendOne(&m)
+			return
+		}
 		metas = append(metas, m)
 	})
 	if err != nil {
@@ -317,10 +371,28 @@ func (l *Log) newSegment() error {
 		f.Close()
 		return err
 	}
+	l.segMu.Lock()
+	defer l.segMu.Unlock()
 	if l.seg != nil {
-		l.seg.Close()
+		if l.opts.NoSync {
+			// syncLoop fsyncs and closes the finished segment, and the
+			// directory, so that no request waits for it.
+			l.retired = append(l.retired, l.seg)
+		} else {
+			// The finished segment's last records reach the disk now:
+			// later fsyncs only cover the current segment.
+			if err := datasync(l.seg); err != nil {
+				f.Close()
+				r.Close()
+				return fmt.Errorf("audit: sync: %w", err)
+			}
+			l.seg.Close()
+		}
 	}
 	l.seg, l.segSize, l.segAlloc, l.segID = f, 0, 0, l.idx.addSegment(r)
+	if l.opts.NoSync && l.syncDone != nil {
+		return nil
+	}
 	return syncDir(l.dir)
 }
 
@@ -332,8 +404,13 @@ const preallocChunk = 4 << 20
 
 var zeros = make([]byte, 1<<20)
 
-// reserve makes sure n more bytes of seg are allocated.
+// reserve makes sure n more bytes of seg are allocated. Without fsync
+// (NoSync) it does nothing: the background sync can afford the journal
+// commit, and writing each block twice would cost the requests.
 func (l *Log) reserve(n int64) error {
+	if l.opts.NoSync {
+		return nil
+	}
 	for l.segAlloc < l.segSize+n {
 		if _, err := l.seg.WriteAt(zeros, l.segAlloc); err != nil {
 			return fmt.Errorf("audit: preallocate: %w", err)
@@ -358,7 +435,7 @@ func (l *Log) Chain() string { return l.chain }
 // EventVersion, EventType and EventCategory are filled in if empty.
 func (l *Log) Record(ctx context.Context, ev *Event) error {
 	if ev.EventID == "" {
-		ev.EventID = NewEventID()
+		ev.EventID = uuid.New()
 	}
 	if ev.EventVersion == "" {
 		ev.EventVersion = EventVersion
@@ -371,7 +448,7 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 		ev.ManagementEvent = true
 	}
 	if ev.EventTime == "" {
-		ev.EventTime = FormatTime(l.opts.Now())
+		ev.EventTime = l.formatTime(l.opts.Now())
 	}
 	if ev.RequestParameters == nil {
 		ev.RequestParameters = json.RawMessage("null")
@@ -386,137 +463,31 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 			}
 		}
 	}
-	e := entry{event: appendEvent(make([]byte, 0, 1024), ev), meta: metaOfEvent(ev)}
+	// The record is built outside the lock, leaving room at the front
+	// for its sequence number and the previous record's hash.
+	m := metaOfEvent(ev)
+	buf := l.getEventBuf()[:prefixRoom]
+	buf = appendMeta(buf, &m)
+	buf = append(buf, eventKey...)
+	evStart := len(buf)
+	buf = appendEvent(buf, ev)
+	m.n = uint32(len(buf) - evStart)
+	buf = append(buf, '}', '\n')
 	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return ErrClosed
-	}
-	b := l.cur
-	b.items = append(b.items, e)
+	seq, err := l.append(buf, evStart, &m)
 	l.mu.Unlock()
-	select {
-	case l.kick <- struct{}{}:
-	default:
+	l.putEventBuf(buf)
+	if err != nil {
+		return err
 	}
-	// The batch completes promptly whatever ctx says: a request whose
-	// client went away still must not be answered before its event lands.
-	<-b.done
-	return b.err
-}
-
-func (l *Log) run() {
-	defer close(l.done)
-	t := time.NewTicker(l.opts.DigestInterval)
-	defer t.Stop()
-	var syncC <-chan time.Time
-	if l.opts.NoSync && l.opts.SyncInterval > 0 {
-		st := time.NewTicker(l.opts.SyncInterval)
-		defer st.Stop()
-		syncC = st.C
-	}
-	synced := l.seq
-	for {
-		select {
-		case <-syncC:
-			if l.seq != synced && l.err == nil {
-				if err := datasync(l.seg); err != nil {
-					l.fail(fmt.Errorf("audit: sync: %w", err))
-				} else if err := datasync(l.head); err != nil {
-					l.fail(fmt.Errorf("audit: sync head: %w", err))
-				}
-				synced = l.seq
-			}
-		case <-l.kick:
-			l.flush()
-		case <-t.C:
-			if l.sinceDigest > 0 && l.err == nil {
-				if err := l.writeDigest(); err != nil {
-					l.fail(err)
-				}
-			}
-		case <-l.stop:
-			l.flush()
-			if l.err == nil && (l.sinceDigest > 0 || l.digestCount != l.seq) {
-				if err := l.writeDigest(); err != nil {
-					l.fail(err)
-				}
-			}
-			return
-		}
-	}
-}
-
-func (l *Log) fail(err error) {
-	if l.err == nil {
-		l.err = err
-		l.opts.Log.Error("audit log write failed; requests are refused until restart", "err", err)
-	}
-}
-
-// maxCommitDelay bounds how long the writer waits for requests in flight
-// to join a batch.
-const maxCommitDelay = time.Millisecond
-
-// maxNoSyncDelay is maxCommitDelay when events are not fsynced before
-// answering.
-const maxNoSyncDelay = 200 * time.Microsecond
-
-func (l *Log) flush() {
-	for {
-		l.mu.Lock()
-		b := l.cur
-		if len(b.items) == 0 {
-			l.mu.Unlock()
-			return
-		}
-		if n := len(b.items); n < 256 && int64(n) < l.inflight.Load() {
-			// Others are being served and will record soon: give them
-			// until maxCommitDelay to join.
-			l.mu.Unlock()
-			l.waitSiblings(b)
-			l.mu.Lock()
-		}
-		l.cur = newBatch()
-		l.mu.Unlock()
-		if l.err == nil {
-			if err := l.write(b.items); err != nil {
-				l.fail(err)
-			}
-		}
-		b.err = l.err
-		close(b.done)
-	}
-}
-
-// waitSiblings waits until every request in flight joined b, or
-// maxCommitDelay passed.
-func (l *Log) waitSiblings(b *batch) {
-	d := maxCommitDelay
+	l.idx.appendOne(&m)
 	if l.opts.NoSync {
-		// Without an fsync to share, a batch only shares a write and a
-		// signed head: wait less.
-		d = maxNoSyncDelay
+		return nil
 	}
-	if l.delay == nil {
-		l.delay = time.NewTimer(d)
-	} else {
-		l.delay.Reset(d)
-	}
-	defer l.delay.Stop()
-	for {
-		select {
-		case <-l.kick:
-		case <-l.delay.C:
-			return
-		}
-		l.mu.Lock()
-		n := len(b.items)
-		l.mu.Unlock()
-		if int64(n) >= l.inflight.Load() {
-			return
-		}
-	}
+	// The record was written; it is durable once an fsync that started
+	// after the write has finished. ctx is not consulted: a request whose
+	// client went away still must not be answered before its event lands.
+	return l.syncTo(seq)
 }
 
 var (
@@ -524,81 +495,215 @@ var (
 	prevPrefix = []byte(`,"prev":"`)
 )
 
-// write appends a batch, makes it durable, signs the new head and indexes
-// the records.
-func (l *Log) write(items []entry) error {
+// prefixRoom is the longest record prefix: {"seq":N,"prev":"HASH.
+const prefixRoom = len(`{"seq":`) + 20 + len(`,"prev":"`) + 64
+
+// append writes one record with l.mu held: rec holds the record from
+// offset prefixRoom (meta, event, closing brace and newline; the event
+// starts at evStart), and append fills in the prefix in front of it. It
+// sets m's position and returns the record's sequence number.
+func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
+	if l.closed {
+		return 0, ErrClosed
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
 	if l.segSize > 0 && l.segSize >= l.opts.SegmentBytes {
 		if err := l.newSegment(); err != nil {
-			return err
+			return 0, l.fail(err)
 		}
 	}
-	buf := l.buf[:0]
-	seq, prev := l.seq, l.prev
-	for i := range items {
-		e := &items[i]
-		seq++
-		start := len(buf)
-		buf = append(buf, seqPrefix...)
-		buf = strconv.AppendUint(buf, seq, 10)
-		buf = append(buf, prevPrefix...)
-		buf = hex.AppendEncode(buf, prev[:])
-		buf = appendMeta(buf, &e.meta)
-		buf = append(buf, eventKey...)
-		evStart := len(buf)
-		buf = append(buf, e.event...)
-		buf = append(buf, '}')
-		prev = sha256.Sum256(buf[start:])
-		buf = append(buf, '\n')
-		e.meta.seg, e.meta.off, e.meta.n = l.segID, l.segSize+int64(evStart), uint32(len(e.event))
+	seq := l.seq + 1
+	var pre [prefixRoom]byte
+	p := append(pre[:0], seqPrefix...)
+	p = strconv.AppendUint(p, seq, 10)
+	p = append(p, prevPrefix...)
+	p = hex.AppendEncode(p, l.prev[:])
+	start := prefixRoom - len(p)
+	copy(rec[start:], p)
+	line := rec[start:]
+	prev := sha256.Sum256(line[:len(line)-1]) // without the newline
+	if err := l.reserve(int64(len(line))); err != nil {
+		return 0, l.fail(err)
 	}
-	if cap(buf) <= 1<<20 {
-		l.buf = buf
+	if _, err := l.seg.WriteAt(line, l.segSize); err != nil {
+		return 0, l.fail(fmt.Errorf("audit: write: %w", err))
 	}
-	if err := l.reserve(int64(len(buf))); err != nil {
-		return err
-	}
-	if _, err := l.seg.WriteAt(buf, l.segSize); err != nil {
-		return fmt.Errorf("audit: write: %w", err)
-	}
-	if !l.opts.NoSync {
-		if err := datasync(l.seg); err != nil {
-			return fmt.Errorf("audit: sync: %w", err)
-		}
-	}
-	l.segSize += int64(len(buf))
+	m.seg, m.off = l.segID, l.segSize+int64(evStart-start)
+	l.segSize += int64(len(line))
 	l.seq, l.prev = seq, prev
-	if err := l.writeHead(); err != nil {
-		return err
-	}
-	l.sinceDigest += len(items)
+	l.written.Store(seq)
+	l.records.Add(1)
+	l.sinceDigest++
 	if l.sinceDigest >= l.opts.DigestEvery {
 		if err := l.writeDigest(); err != nil {
-			return err
+			return 0, l.fail(err)
+		}
+	} else if l.opts.NoSync && l.headTimer == nil {
+		// The head follows within maxHeadLag, covering every record
+		// written by then. (Without NoSync, syncTo writes it once the
+		// records are durable.)
+		l.headTimer = time.AfterFunc(maxHeadLag, l.headDue)
+	}
+	return seq, nil
+}
+
+// headDue writes the head that append scheduled.
+func (l *Log) headDue() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.headTimer = nil
+	if !l.closed && l.err == nil && l.headSeq != l.seq {
+		if err := l.writeHead(l.seq, l.prev); err != nil {
+			l.fail(err)
 		}
 	}
-	ms := make([]meta, len(items))
-	for i := range items {
-		ms[i] = items[i].meta
+}
+
+// syncTo returns once record seq is fsynced: one caller fsyncs at a time
+// for every record written before it began (group commit), then signs the
+// head for them.
+func (l *Log) syncTo(seq uint64) error {
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	for l.synced < seq {
+		if l.syncing {
+			l.scond.Wait()
+			continue
+		}
+		l.syncing = true
+		l.smu.Unlock()
+		l.mu.Lock()
+		target, prev, failed := l.seq, l.prev, l.err
+		l.mu.Unlock()
+		err := failed
+		if err == nil {
+			l.segMu.Lock()
+			err = datasync(l.seg)
+			l.segMu.Unlock()
+		}
+		if err == nil {
+			l.mu.Lock()
+			if target > l.headSeq && l.err == nil {
+				err = l.writeHead(target, prev)
+			}
+			l.mu.Unlock()
+		}
+		l.smu.Lock()
+		l.syncing = false
+		l.scond.Broadcast()
+		if err != nil {
+			l.mu.Lock()
+			err = l.fail(fmt.Errorf("audit: sync: %w", err))
+			l.mu.Unlock()
+			return err
+		}
+		l.synced = max(l.synced, target)
 	}
-	l.idx.append(ms)
-	l.batches.Add(1)
-	l.records.Add(uint64(len(items)))
 	return nil
 }
 
-// Stats returns how many batches and records this process has written.
-func (l *Log) Stats() (batches, records uint64) { return l.batches.Load(), l.records.Load() }
+func (l *Log) run() {
+	defer close(l.done)
+	t := time.NewTicker(l.opts.DigestInterval)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-l.syncFailed:
+			l.mu.Lock()
+			l.fail(err)
+			l.mu.Unlock()
+		case <-t.C:
+			l.mu.Lock()
+			if l.sinceDigest > 0 && l.err == nil {
+				if err := l.writeDigest(); err != nil {
+					l.fail(err)
+				}
+			}
+			l.mu.Unlock()
+		case <-l.stop:
+			return
+		}
+	}
+}
 
-func (l *Log) state() signed {
-	return signed{Chain: l.chain, Count: l.seq, Head: hex.EncodeToString(l.prev[:]), Time: l.opts.Now().UTC().Format(time.RFC3339Nano)}
+// syncLoop fsyncs, every SyncInterval, the records written since the last
+// time (NoSync). It runs beside the writers, so that a slow fsync delays no
+// request.
+func (l *Log) syncLoop() {
+	defer close(l.syncDone)
+	t := time.NewTicker(l.opts.SyncInterval)
+	defer t.Stop()
+	var synced uint64
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+		written := l.written.Load()
+		if written == synced {
+			continue
+		}
+		l.segMu.Lock()
+		retired := l.retired
+		l.retired = nil
+		err := datasync(l.seg)
+		if err == nil {
+			err = datasync(l.head)
+		}
+		l.segMu.Unlock()
+		for _, f := range retired {
+			if serr := datasync(f); err == nil {
+				err = serr
+			}
+			f.Close()
+		}
+		if len(retired) > 0 && err == nil {
+			err = syncDir(l.dir)
+		}
+		if err != nil {
+			// Records may not reach the disk: requests are refused from
+			// now on, as when a write fails.
+			select {
+			case l.syncFailed <- fmt.Errorf("audit: sync: %w", err):
+			default:
+			}
+			return
+		}
+		synced = written
+	}
+}
+
+// fail records the first write failure (l.mu held) and returns it.
+func (l *Log) fail(err error) error {
+	if l.err == nil {
+		l.err = err
+		l.opts.Log.Error("audit log write failed; requests are refused until restart", "err", err)
+	}
+	return l.err
+}
+
+// maxHeadLag is, with NoSync, how long the signed head may lag the records
+// written: it is rewritten at most about this often.
+const maxHeadLag = time.Millisecond
+
+// Records returns how many records this process has written.
+func (l *Log) Records() uint64 { return l.records.Load() }
+
+func (l *Log) state(count uint64, head [32]byte) signed {
+	return signed{Chain: l.chain, Count: count, Head: hex.EncodeToString(head[:]), Time: l.opts.Now().UTC().Format(time.RFC3339Nano)}
 }
 
 // writeHead overwrites one of the two head slots (alternating, so that a
-// torn write leaves the other intact). It is written after the records it
-// covers are durable; the head itself is only fsynced with digests, so
-// after a power loss it may lag the records, never lead them.
-func (l *Log) writeHead() error {
-	s := l.state()
+// torn write leaves the other intact) with a head covering count records
+// ending in hash head; l.mu is held. Without NoSync it is written after
+// the records it covers are durable; the head itself is only fsynced with
+// digests, so after a power loss it may lag the records, never lead them.
+// With NoSync it lags the records written by up to maxHeadLag.
+func (l *Log) writeHead(count uint64, head [32]byte) error {
+	s := l.state(count, head)
 	s.sign("head", l.opts.Keys[0])
 	data, err := json.Marshal(&s)
 	if err != nil {
@@ -613,16 +718,35 @@ func (l *Log) writeHead() error {
 		slot[i] = ' '
 	}
 	slot[headSlot-1] = '\n'
-	if _, err := l.head.WriteAt(slot, int64(l.seq%2)*headSlot); err != nil {
+	// The slots alternate per write: a torn write leaves the other,
+	// older head intact.
+	l.headWrites++
+	if _, err := l.head.WriteAt(slot, int64(l.headWrites%2)*headSlot); err != nil {
 		return fmt.Errorf("audit: write head: %w", err)
 	}
+	l.headSeq = count
 	return nil
 }
 
 // writeDigest appends a signed digest chained to the previous one, and
 // logs it so that a copy exists outside the data directory.
 func (l *Log) writeDigest() error {
-	s := l.state()
+	if !l.opts.NoSync {
+		// The digest and the head cover only durable records.
+		l.segMu.Lock()
+		err := datasync(l.seg)
+		l.segMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("audit: sync: %w", err)
+		}
+	}
+	if l.headSeq != l.seq {
+		// A digest never counts more records than the head.
+		if err := l.writeHead(l.seq, l.prev); err != nil {
+			return err
+		}
+	}
+	s := l.state(l.seq, l.prev)
 	s.Prev = l.lastDigest
 	s.sign("digest", l.opts.Keys[0])
 	data, err := json.Marshal(&s)
@@ -653,10 +777,37 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
+	if l.headTimer != nil {
+		l.headTimer.Stop()
+		l.headTimer = nil
+	}
+	if l.err == nil && (l.sinceDigest > 0 || l.digestCount != l.seq) {
+		if err := l.writeDigest(); err != nil {
+			l.fail(err)
+		}
+	}
 	l.mu.Unlock()
 	close(l.stop)
 	<-l.done
+	if l.syncDone != nil {
+		<-l.syncDone
+	}
+	l.opts.Log.Info("audit log closed", "records", l.records.Load())
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	err := l.err
+	if len(l.retired) > 0 {
+		for _, f := range l.retired {
+			if serr := datasync(f); err == nil {
+				err = serr
+			}
+			f.Close()
+		}
+		l.retired = nil
+		if serr := syncDir(l.dir); err == nil {
+			err = serr
+		}
+	}
 	for _, f := range []*os.File{l.seg, l.head, l.digests} {
 		if f != nil {
 			if cerr := f.Close(); err == nil {

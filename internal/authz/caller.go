@@ -60,6 +60,15 @@ type Caller struct {
 	UserAgent       string
 	// Time is the request time (aws:CurrentTime).
 	Time time.Time
+
+	// Decisions, when set, is told of the decisions made for the caller's
+	// request (the audit trail records them in the request's event).
+	Decisions DecisionRecorder
+}
+
+// DecisionRecorder learns the authorization decisions made for a request.
+type DecisionRecorder interface {
+	RecordDecision(action, resource string, allowed bool)
 }
 
 // Session describes temporary credentials.

@@ -34,9 +34,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iamd/iamd/internal/audit"
 	"github.com/iamd/iamd/internal/authz"
 	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/sigv4"
+	"github.com/iamd/iamd/internal/uuid"
 	"github.com/iamd/iamd/policy"
 )
 
@@ -82,6 +84,9 @@ type Config struct {
 	// Observe, if set, is told of every authenticated forwarded request
 	// (access key last-used tracking).
 	Observe func(c *authz.Caller, service, region string)
+	// Audit, if set, records every call (see audit.Authorization) before
+	// it is answered; a call whose event cannot be recorded fails.
+	Audit *audit.Log
 }
 
 // Handler serves POST /_iamd/authorize.
@@ -138,16 +143,24 @@ func invalid(msg string) *apiError {
 // ServeHTTP authenticates and authorizes the call, authenticates the
 // forwarded request and answers with the decision.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	requestID := newRequestID()
+	requestID := uuid.New()
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
 			h.cfg.Log.Error("panic serving authorization request", "request_id", requestID, "panic", p)
-			h.writeError(w, requestID, &apiError{code: "InternalFailure", message: "The request processing has failed because of an unknown error, exception or failure.", origin: OriginCaller, status: 500})
+			h.writeError(w, requestID, internalFailure())
 		}
 	}()
+	var rec *audit.Authorization
+	if h.cfg.Audit != nil {
+		rec = &audit.Authorization{Time: h.cfg.Now(), RequestID: requestID, CallerUserAgent: r.UserAgent()}
+		if a := remoteAddr(r); a.IsValid() {
+			rec.CallerIP = a.String()
+		}
+		_, _, rec.CallerKeyID = audit.CredentialScope(r.Header.Get("Authorization"))
+	}
 	bp := h.bufs.Get().(*[]byte)
 	defer h.putBuf(bp)
 	body, err := readBody((*bp)[:0], http.MaxBytesReader(w, r.Body, maxBody))
@@ -155,24 +168,62 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			h.writeError(w, requestID, &apiError{code: "RequestEntityTooLarge", message: "Request body must be at most 1 MiB.", origin: OriginCaller, status: http.StatusRequestEntityTooLarge})
+			h.answerError(w, r, requestID, rec, &apiError{code: "RequestEntityTooLarge", message: "Request body must be at most 1 MiB.", origin: OriginCaller, status: http.StatusRequestEntityTooLarge})
 			return
 		}
-		h.writeError(w, requestID, invalid("could not read the request body"))
+		h.answerError(w, r, requestID, rec, invalid("could not read the request body"))
 		return
 	}
 	st := h.reqs.Get().(*callState)
 	defer h.putState(st)
-	res, aerr := h.serve(r, body, st)
+	res, aerr := h.serve(r, body, st, rec)
 	if aerr != nil {
-		h.writeError(w, requestID, aerr)
+		h.answerError(w, r, requestID, rec, aerr)
 		return
+	}
+	if rec != nil {
+		rec.Decision = res.decision.String()
+		if res.decision != policy.Allowed {
+			rec.ErrorCode = "AccessDenied"
+			if res.ex != nil {
+				rec.ErrorMessage = res.ex.Message()
+			}
+		}
+		if !h.recorded(r, requestID, rec) {
+			h.writeError(w, requestID, internalFailure())
+			return
+		}
 	}
 	out := h.bufs.Get().(*[]byte)
 	defer h.putBuf(out)
 	*out = appendResult((*out)[:0], requestID, res)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(*out)
+}
+
+// answerError records the failed call (when auditing) and answers it.
+func (h *Handler) answerError(w http.ResponseWriter, r *http.Request, requestID string, rec *audit.Authorization, e *apiError) {
+	if rec != nil {
+		rec.ErrorCode, rec.ErrorMessage = e.code, e.message
+		if !h.recorded(r, requestID, rec) {
+			e = internalFailure()
+		}
+	}
+	h.writeError(w, requestID, e)
+}
+
+// recorded records the call's event; false means it could not be, and the
+// call must fail.
+func (h *Handler) recorded(r *http.Request, requestID string, rec *audit.Authorization) bool {
+	if err := h.cfg.Audit.Record(r.Context(), rec.Event()); err != nil {
+		h.cfg.Log.Error("audit event not recorded; answering InternalFailure", "request_id", requestID, "err", err)
+		return false
+	}
+	return true
+}
+
+func internalFailure() *apiError {
+	return &apiError{code: "InternalFailure", message: "The request processing has failed because of an unknown error, exception or failure.", origin: OriginCaller, status: 500}
 }
 
 func (h *Handler) putBuf(bp *[]byte) {
@@ -202,7 +253,8 @@ type result struct {
 	ex       *policy.Explanation
 }
 
-func (h *Handler) serve(r *http.Request, body []byte, st *callState) (*result, *apiError) {
+// serve answers the call; rec, when not nil, learns what it established.
+func (h *Handler) serve(r *http.Request, body []byte, st *callState, rec *audit.Authorization) (*result, *apiError) {
 	ctx := r.Context()
 	now := h.cfg.Now()
 	// 1. The calling service.
@@ -228,11 +280,17 @@ func (h *Handler) serve(r *http.Request, body []byte, st *callState) (*result, *
 	caller.SourceIP = remoteAddr(r)
 	caller.SecureTransport = r.TLS != nil
 	caller.UserAgent = r.UserAgent()
+	if rec != nil {
+		rec.Caller = caller
+	}
 
 	// 2. What it asks.
 	in := &st.in
 	if err := in.decode(body, &st.slab); err != nil {
 		return nil, invalid("The request body is not a valid authorization request: " + err.Error())
+	}
+	if rec != nil {
+		rec.Action, rec.Resource = in.action, in.resource
 	}
 	if aerr := in.validate(); aerr != nil {
 		return nil, aerr
@@ -254,6 +312,15 @@ func (h *Handler) serve(r *http.Request, body []byte, st *callState) (*result, *
 	if aerr != nil {
 		return nil, aerr
 	}
+	if rec != nil {
+		rec.ForwardedReached = true
+		rec.Account = in.resourceAccount
+		rec.UserAgent = headerGet(fwd.Header, "User-Agent")
+		if in.sourceIP.IsValid() {
+			rec.SourceIP = in.sourceIP.String()
+		}
+		rec.Service, rec.Region, rec.PrincipalKeyID = audit.CredentialScope(headerGet(fwd.Header, "Authorization"))
+	}
 	fres, err := h.cfg.Verifier.Verify(ctx, fwd)
 	if err != nil {
 		return nil, h.authError(err, OriginRequest)
@@ -268,6 +335,12 @@ func (h *Handler) serve(r *http.Request, body []byte, st *callState) (*result, *
 	principal.SourceIP = in.sourceIP
 	principal.SecureTransport = in.secureTransport
 	principal.UserAgent = headerGet(fwd.Header, "User-Agent")
+	if rec != nil {
+		rec.Principal, rec.Service, rec.Region = principal, fres.Service, fres.Region
+		if rec.Account == "" {
+			rec.Account = principal.Account
+		}
+	}
 	if h.cfg.Observe != nil {
 		h.cfg.Observe(principal, fres.Service, fres.Region)
 	}

@@ -1,8 +1,6 @@
 package authzapi
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -202,22 +200,6 @@ func isAccountID(s string) bool {
 		}
 	}
 	return true
-}
-
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
 }
 
 // The response is written by hand: it is on every call's path and its

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -18,6 +16,7 @@ import (
 	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/cloudtrailapi"
 	"github.com/iamd/iamd/internal/sigv4"
+	"github.com/iamd/iamd/internal/uuid"
 )
 
 // maxBody bounds a Query API request body. The largest legitimate bodies are
@@ -56,30 +55,14 @@ type queryFront struct {
 	cloudtrail *cloudtrailapi.Handler
 }
 
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
-}
-
 func (f *queryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	requestID := newRequestID()
+	requestID := uuid.New()
 	call := f.audit.Begin(w, r, requestID, f.now())
 	if call == nil {
 		f.serveHTTP(w, r, requestID, nil)
 		return
 	}
-	defer call.Abandon()
+	defer call.Close()
 	f.serveHTTP(call, r, requestID, call)
 	if err := call.Finish(r.Context()); err != nil {
 		f.log.Error("audit event not recorded; answering InternalFailure", "request_id", requestID, "err", err)

@@ -111,7 +111,7 @@ func (s *Server) build() (http.Handler, error) {
 	}
 	s.audit = auditLog
 	// Every authorization decision is recorded in its request's event.
-	authorizer := audit.Authorizer{Authorizer: authz.New(st.View, managed), Log: auditLog}
+	authorizer := audit.Authorizer{Authorizer: authz.New(st.View, managed)}
 	s.usage = iam.NewUsageTracker(st.Writer)
 	// Allowed IAM, STS and authorization API requests feed the
 	// last-accessed reports.
@@ -185,6 +185,7 @@ func (s *Server) build() (http.Handler, error) {
 	mux.Handle(authzapi.Pattern, authzapi.NewHandler(authzapi.Config{
 		Verifier: sigv4.NewVerifier(sigv4.Config{Credentials: source, Now: s.cfg.Now}),
 		Decider:  tracking.Decider(authorizer.Authorizer), Now: s.cfg.Now, Log: s.log,
+		Audit: auditLog,
 		Observe: func(c *authz.Caller, service, region string) {
 			tracking.Observe(c, region)
 			if c.Session == nil {
