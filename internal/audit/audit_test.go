@@ -481,3 +481,59 @@ func TestSegmentRollover(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordLongerThanMapping writes a record too long for what is left of
+// a mapped segment (it is written with pwrite past the mapping) between
+// ordinary ones, and reads every record back intact, before and after
+// reopening.
+func TestRecordLongerThanMapping(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	opts := Options{Dir: dir, Keys: testKey, Now: func() time.Time { return t0 }, SegmentBytes: 8192, NoSync: true, SyncInterval: time.Millisecond}
+	l, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 3*mapSlack)
+	names := []string{"GetUser", "CreateUser", "GetUser", "GetUser", "CreateUser", "GetUser"}
+	for i, name := range names {
+		ev := &Event{EventTime: FormatTime(t0), EventSource: SourceIAM, EventName: name, AWSRegion: "us-east-1",
+			RecipientAccountID: "111111111111", UserIdentity: UserIdentity{Type: "IAMUser", UserName: "u"}}
+		if name == "CreateUser" {
+			ev.RequestParameters = json.RawMessage(fmt.Sprintf(`{"userName":"%s%d"}`, long, i))
+		}
+		if err := l.Record(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(l *Log) {
+		t.Helper()
+		p, err := l.Lookup(Query{Account: "111111111111", Max: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Events) != len(names) {
+			t.Fatalf("%d events, want %d", len(p.Events), len(names))
+		}
+		for i, f := range p.Events {
+			want := names[len(names)-1-i]
+			ev := f.JSON
+			if !bytes.Contains(ev, []byte(`"eventName":"`+want+`"`)) || (want == "CreateUser") != bytes.Contains(ev, []byte(long)) {
+				t.Fatalf("event %d (%s) read back wrong: %.200s", i, want, ev)
+			}
+		}
+	}
+	check(l)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Verify(dir, testKey); err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	l, err = Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	check(l)
+}

@@ -2,6 +2,7 @@ package uuid
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -38,4 +39,24 @@ func TestParseFormat(t *testing.T) {
 			t.Errorf("Parse(%q) succeeded", bad)
 		}
 	}
+}
+
+// FuzzParse checks that Parse accepts exactly the 36-character forms and
+// that what it accepts formats back to the same UUID in lower case.
+func FuzzParse(f *testing.F) {
+	f.Add("0123abcd-4567-89ef-abcd-0123456789ab")
+	f.Add("0123ABCD-4567-89EF-ABCD-0123456789AB")
+	f.Add("0123abcd-4567-89ef-abcd-0123456789ag")
+	f.Fuzz(func(t *testing.T, s string) {
+		b, ok := Parse(s)
+		if !ok {
+			if b != ([16]byte{}) {
+				t.Fatalf("Parse(%q) failed but returned %x", s, b)
+			}
+			return
+		}
+		if got := Format(b); got != strings.ToLower(s) {
+			t.Fatalf("Parse(%q) formats as %q", s, got)
+		}
+	})
 }
