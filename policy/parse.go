@@ -766,11 +766,15 @@ func resourceFormatError(r string) string {
 		return msgVendorQualified
 	}
 	service, after2, _ := strings.Cut(after, ":")
-	if service == "iam" || service == "s3" {
-		if !strings.HasPrefix(after2, ":") {
-			if service == "iam" {
-				return "IAM resource " + r + " cannot contain region information."
-			}
+	if service == "iam" && !strings.HasPrefix(after2, ":") {
+		return "IAM resource " + r + " cannot contain region information."
+	}
+	if service == "s3" && !strings.HasPrefix(after2, ":") {
+		// Buckets and objects (no account) have no region; access
+		// points, batch jobs, Storage Lens and access grants
+		// (arn:aws:s3:REGION:ACCOUNT:...) do.
+		_, acctRest, _ := strings.Cut(after2, ":")
+		if strings.HasPrefix(acctRest, ":") || !strings.Contains(acctRest, ":") {
 			return "Resource " + r + " can not contain region information."
 		}
 	}

@@ -77,17 +77,17 @@ type Log struct {
 	// mu guards the chain's write state below. Each request appends its
 	// own record under it with one write (the chain hash makes records
 	// sequential anyway); no goroutine hand-off, no batching delay.
-	mu          sync.Mutex
-	closed      bool
-	err         error // sticky: once a write fails, every request fails
-	seg         *os.File
-	segID       uint32
-	segSize     int64 // end of the data in seg
-	segAlloc    int64 // bytes of seg written (data and zeros)
+	mu       sync.Mutex
+	closed   bool
+	err      error // sticky: once a write fails, every request fails
+	seg      *os.File
+	segID    uint32
+	segSize  int64 // end of the data in seg
+	segAlloc int64 // bytes of seg written (data and zeros)
 	// mapped is seg mapped into memory (NoSync on Linux): records are
 	// copied into it instead of written, so that a request costs no
 	// system call. Nil when records are written with pwrite.
-	mapped []byte
+	mapped      []byte
 	resumeEnd   int64 // end of the data in the last segment of a resumed chain
 	head        *os.File
 	digests     *os.File

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/iamd/iamd/policy"
 )
 
 func TestLoad(t *testing.T) {
@@ -43,6 +45,20 @@ func BenchmarkLoad(b *testing.B) {
 	for b.Loop() {
 		if _, err := Load(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestEveryPolicyValidates parses every AWS-managed policy with iamd's
+// validator: AWS accepted each of them, so a rejection is a validator bug.
+func TestEveryPolicyValidates(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range c.All() {
+		if _, err := policy.Parse([]byte(p.Document), policy.Identity); err != nil {
+			t.Errorf("%s: %v", p.Name, err)
 		}
 	}
 }
