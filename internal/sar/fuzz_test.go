@@ -35,3 +35,30 @@ func FuzzParseSource(f *testing.F) {
 		c.MatchActions("*")
 	})
 }
+
+// FuzzParseIAMData checks that any actions file of the iam-data package is
+// mapped or rejected without a panic, and that what is mapped indexes.
+func FuzzParseIAMData(f *testing.F) {
+	for _, prefix := range []string{"iam", "s3"} {
+		raw, err := os.ReadFile("testdata/iam-data/data/actions/" + prefix + ".json")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Add([]byte(`{"x":{"name":"","accessLevel":"Tagging, Bogus","resourceTypes":[{"name":""},{"name":"r","required":true}]}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		d, err := parseIAMDataService("fuzz", "Fuzz", raw, nil, nil)
+		if err != nil {
+			return
+		}
+		c := (&bundle{Format: BundleFormat, Services: []awsDoc{d}}).catalog()
+		for _, s := range c.Services() {
+			for _, a := range s.Actions {
+				if _, ok := c.Action(a.FullName()); !ok && !strings.ContainsAny(a.Name, "*?") {
+					t.Fatalf("action %s not found", a.FullName())
+				}
+			}
+		}
+	})
+}

