@@ -553,16 +553,26 @@ func (a *analysis) conditionKey(op, k string, path []PathElement, n *node) {
 		}
 	} else {
 		svc, ok := a.cat.Service(prefix)
-		if !ok {
-			a.add(Error, CodeInvalidServiceKey, path, n, "The condition key %s refers to the service %s, which does not exist. Use a valid condition key.", k, prefix)
-			return
+		switch {
+		case ok:
+			fk, ok := svc.ConditionKey(k)
+			if !ok {
+				a.add(Error, CodeInvalidServiceKey, path, n, "The condition key %s does not exist in the service %s. Use a valid condition key.", k, svc.Prefix)
+				return
+			}
+			found = fk
+		default:
+			// Keys of identity providers (saml:aud, accounts.google.com:sub,
+			// token.actions.githubusercontent.com:repository) and a few
+			// others (catalog:ChangeType) belong to the services that
+			// read them, sts above all.
+			if fk, ok := a.cat.ConditionKey(k); ok {
+				found = fk
+			} else if !identityProviderKey(prefix) {
+				a.add(Error, CodeInvalidServiceKey, path, n, "The condition key %s refers to the service %s, which does not exist. Use a valid condition key.", k, prefix)
+				return
+			}
 		}
-		fk, ok := svc.ConditionKey(k)
-		if !ok {
-			a.add(Error, CodeInvalidServiceKey, path, n, "The condition key %s does not exist in the service %s. Use a valid condition key.", k, svc.Prefix)
-			return
-		}
-		found = fk
 	}
 	if found != nil && strings.HasPrefix(op, "ForAllValues:") {
 		if multi, known := found.MultiValued(); known && !multi {
@@ -570,6 +580,14 @@ func (a *analysis) conditionKey(op, k string, path []PathElement, n *node) {
 				"Using ForAllValues qualifier with the single-valued condition key %s can be overly permissive. We recommend that you remove ForAllValues:.", k)
 		}
 	}
+}
+
+// identityProviderKey reports whether prefix names an OpenID Connect
+// provider (its URL without https://: oidc.eks.us-east-1.amazonaws.com/id/X,
+// token.actions.githubusercontent.com), whose condition keys are the
+// claims of its tokens: any claim may be one, so none is reported unknown.
+func identityProviderKey(prefix string) bool {
+	return strings.ContainsAny(prefix, "./")
 }
 
 // action checks one Action or NotAction value.

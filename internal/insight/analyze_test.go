@@ -234,3 +234,48 @@ func fuzzReference(f *testing.F) *sar.Catalog {
 	}
 	return c
 }
+
+// TestAnalyzeFederationKeys checks, against the embedded reference, that
+// the condition keys of identity providers in trust policies are not
+// reported unknown: SAML keys, keys of providers the reference lists, and
+// the claims of any OpenID Connect provider.
+func TestAnalyzeFederationKeys(t *testing.T) {
+	ref, err := sar.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ref.Available() {
+		t.Skip("no embedded reference")
+	}
+	for _, tc := range []struct {
+		name, principal, condition string
+		want                       []string
+	}{
+		{"saml", `{"Federated":"arn:aws:iam::123456789012:saml-provider/corp"}`,
+			`{"StringEquals":{"SAML:aud":"https://signin.aws.amazon.com/saml","saml:sub_type":"persistent"}}`, nil},
+		{"github actions", `{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}`,
+			`{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"},"StringLike":{"token.actions.githubusercontent.com:sub":"repo:octo/*"}}`, nil},
+		{"eks", `{"Federated":"arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC"}`,
+			`{"StringEquals":{"oidc.eks.us-east-1.amazonaws.com/id/ABC:sub":"system:serviceaccount:ns:sa"}}`, nil},
+		{"unknown service", `{"AWS":"arn:aws:iam::123456789012:root"}`,
+			`{"StringEquals":{"nosuchservice:thing":"x"}}`, []string{"ERROR INVALID_SERVICE_CONDITION_KEY"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			action := "sts:AssumeRoleWithWebIdentity"
+			if tc.name == "saml" {
+				action = "sts:AssumeRoleWithSAML"
+			}
+			doc := `{` + v12 + `"Statement":{"Effect":"Allow","Principal":` + tc.principal + `,"Action":"` + action + `","Condition":` + tc.condition + `}}`
+			got := codes(Analyze([]byte(doc), policy.Trust, ref))
+			if tc.want == nil {
+				tc.want = []string{}
+			}
+			if got == nil {
+				got = []string{}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("findings %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
