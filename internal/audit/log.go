@@ -77,17 +77,13 @@ type Log struct {
 	// mu guards the chain's write state below. Each request appends its
 	// own record under it with one write (the chain hash makes records
 	// sequential anyway); no goroutine hand-off, no batching delay.
-	mu       sync.Mutex
-	closed   bool
-	err      error // sticky: once a write fails, every request fails
-	seg      *os.File
-	segID    uint32
-	segSize  int64 // end of the data in seg
-	segAlloc int64 // bytes of seg written (data and zeros)
-	// mapped is seg mapped into memory (NoSync on Linux): records are
-	// copied into it instead of written, so that a request costs no
-	// system call. Nil when records are written with pwrite.
-	mapped      []byte
+	mu          sync.Mutex
+	closed      bool
+	err         error // sticky: once a write fails, every request fails
+	seg         *os.File
+	segID       uint32
+	segSize     int64 // end of the data in seg
+	segAlloc    int64 // bytes of seg written (data and zeros)
 	resumeEnd   int64 // end of the data in the last segment of a resumed chain
 	head        *os.File
 	digests     *os.File
@@ -331,7 +327,6 @@ func (l *Log) openFiles() error {
 			return err
 		}
 		l.seg, l.segSize, l.segAlloc, l.segID = f, l.resumeEnd, fi.Size(), l.idx.addSegment(r)
-		l.mapCurrent()
 	}
 	if l.head, err = os.OpenFile(filepath.Join(l.dir, headFile), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
 		return err
@@ -379,11 +374,6 @@ func (l *Log) newSegment() error {
 	l.segMu.Lock()
 	defer l.segMu.Unlock()
 	if l.seg != nil {
-		if err := l.unmap(); err != nil {
-			f.Close()
-			r.Close()
-			return err
-		}
 		if l.opts.NoSync {
 			// syncLoop fsyncs and closes the finished segment, and the
 			// directory, so that no request waits for it.
@@ -400,47 +390,10 @@ func (l *Log) newSegment() error {
 		}
 	}
 	l.seg, l.segSize, l.segAlloc, l.segID = f, 0, 0, l.idx.addSegment(r)
-	l.mapCurrent()
 	if l.opts.NoSync && l.syncDone != nil {
 		return nil
 	}
 	return syncDir(l.dir)
-}
-
-// mapSlack is how far a mapped segment reaches past SegmentBytes: room
-// for the record that crosses it. A longer one is written with pwrite.
-const mapSlack = 64 << 10
-
-// mapCurrent maps the current segment when records are not fsynced one by
-// one (NoSync). Where that fails (not Linux, or a file system without
-// fallocate) records are written with pwrite.
-func (l *Log) mapCurrent() {
-	if !l.opts.NoSync {
-		return
-	}
-	m, err := mapSegment(l.seg, l.opts.SegmentBytes+mapSlack)
-	if err != nil {
-		l.opts.Log.Debug("audit: writing segments with pwrite", "reason", err)
-		return
-	}
-	l.mapped = m
-}
-
-// unmap ends the mapping of the current segment, if any, and gives back
-// the space reserved past its data.
-func (l *Log) unmap() error {
-	if l.mapped == nil {
-		return nil
-	}
-	err := unmapSegment(l.mapped)
-	l.mapped = nil
-	if err == nil {
-		err = l.seg.Truncate(max(l.segSize, l.segAlloc))
-	}
-	if err != nil {
-		return fmt.Errorf("audit: unmap segment: %w", err)
-	}
-	return nil
 }
 
 // preallocChunk is how far ahead of the data a segment is filled with
@@ -574,11 +527,7 @@ func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
 	if err := l.reserve(int64(len(line))); err != nil {
 		return 0, l.fail(err)
 	}
-	if l.segSize+int64(len(line)) <= int64(len(l.mapped)) {
-		if err := copyMapped(l.mapped, l.segSize, line); err != nil {
-			return 0, l.fail(err)
-		}
-	} else if _, err := l.seg.WriteAt(line, l.segSize); err != nil {
+	if _, err := l.seg.WriteAt(line, l.segSize); err != nil {
 		return 0, l.fail(fmt.Errorf("audit: write: %w", err))
 	}
 	m.seg, m.off = l.segID, l.segSize+int64(evStart-start)
@@ -847,14 +796,6 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	err := l.err
-	if l.seg != nil {
-		if uerr := l.unmap(); err == nil {
-			err = uerr
-		}
-		if serr := datasync(l.seg); err == nil {
-			err = serr
-		}
-	}
 	if len(l.retired) > 0 {
 		for _, f := range l.retired {
 			if serr := datasync(f); err == nil {
