@@ -395,7 +395,19 @@ func (q *Query) fingerprint() string {
 }
 
 // Lookup answers a query.
-func (l *Log) Lookup(q Query) (*Page, error) { return l.idx.lookup(q) }
+func (l *Log) Lookup(q Query) (*Page, error) {
+	// The index may name staged records: they reach the segment first.
+	var err error
+	l.mu.Lock()
+	if !l.closed && l.err == nil {
+		err = l.flushStaged(true)
+	}
+	l.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return l.idx.lookup(q)
+}
 
 func (x *index) lookup(q Query) (*Page, error) {
 	if q.Max <= 0 {

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -96,6 +97,20 @@ type Log struct {
 	headWrites  uint64
 	headTimer   *time.Timer // pending head write (NoSync), nil if none
 
+	// stage holds the records not yet in the segment (NoSync; nil
+	// otherwise, or where files cannot be mapped). The segment holds the
+	// chain up to flushedSeq (hash flushedPrev), ending at flushedEnd;
+	// heads and digests cover only that much. flushing is set while a
+	// staged batch is written with mu released; flushCond (on mu) is
+	// signalled when it is done.
+	stage       *stage
+	flushing    bool
+	flushCond   *sync.Cond
+	flushedSeq  uint64
+	flushedPrev [32]byte
+	flushedEnd  int64
+	headLag     time.Duration // maxHeadLag; tests lengthen it
+
 	// segMu guards the swap of seg (under mu) against fsyncs of it, which
 	// run outside mu so that appends continue meanwhile, and retired: the
 	// finished segments syncLoop has yet to fsync and close (NoSync).
@@ -170,6 +185,8 @@ func Open(opts Options) (*Log, error) {
 	}
 	l := &Log{opts: opts, idx: newIndex(), syncFailed: make(chan error, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	l.scond = sync.NewCond(&l.smu)
+	l.flushCond = sync.NewCond(&l.mu)
+	l.headLag = maxHeadLag
 	ents, err := os.ReadDir(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -230,6 +247,13 @@ func Open(opts Options) (*Log, error) {
 		}
 	}
 	if err := l.openFiles(); err != nil {
+		l.idx.close()
+		unlock(l.lock)
+		return nil, err
+	}
+	l.flushedSeq, l.flushedPrev, l.flushedEnd = l.seq, l.prev, l.segSize
+	if err := l.openStage(); err != nil {
+		l.closeFiles()
 		l.idx.close()
 		unlock(l.lock)
 		return nil, err
@@ -361,6 +385,10 @@ func (l *Log) openFiles() error {
 }
 
 func (l *Log) newSegment() error {
+	// The staged records belong to the finished segment.
+	if err := l.flushStaged(false); err != nil {
+		return err
+	}
 	path := filepath.Join(l.dir, segmentName(l.seq+1))
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -390,6 +418,7 @@ func (l *Log) newSegment() error {
 		}
 	}
 	l.seg, l.segSize, l.segAlloc, l.segID = f, 0, 0, l.idx.addSegment(r)
+	l.flushedEnd = 0
 	if l.opts.NoSync && l.syncDone != nil {
 		return nil
 	}
@@ -503,11 +532,24 @@ const prefixRoom = len(`{"seq":`) + 20 + len(`,"prev":"`) + 64
 // starts at evStart), and append fills in the prefix in front of it. It
 // sets m's position and returns the record's sequence number.
 func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
-	if l.closed {
-		return 0, ErrClosed
-	}
-	if l.err != nil {
-		return 0, l.err
+	n := prefixRoom + len(rec) // an upper bound of the line's length
+	staged := l.stage != nil && n <= maxStaged
+	for {
+		if l.closed {
+			return 0, ErrClosed
+		}
+		if l.err != nil {
+			return 0, l.err
+		}
+		// Writing the staged records out (before a new segment, before
+		// staging starts again at the front, or before a record written
+		// directly) needs any background write of them to be over.
+		roll := l.segSize > 0 && l.segSize >= l.opts.SegmentBytes
+		wrap := staged && l.stage.end+n > len(l.stage.m)
+		if !l.flushing || !(roll || wrap || (!staged && l.stage != nil)) {
+			break
+		}
+		l.flushCond.Wait()
 	}
 	if l.segSize > 0 && l.segSize >= l.opts.SegmentBytes {
 		if err := l.newSegment(); err != nil {
@@ -524,29 +566,120 @@ func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
 	copy(rec[start:], p)
 	line := rec[start:]
 	prev := sha256.Sum256(line[:len(line)-1]) // without the newline
-	if err := l.reserve(int64(len(line))); err != nil {
-		return 0, l.fail(err)
-	}
-	if _, err := l.seg.WriteAt(line, l.segSize); err != nil {
-		return 0, l.fail(fmt.Errorf("audit: write: %w", err))
+	if staged {
+		st := l.stage
+		if st.end+len(line) > len(st.m) {
+			if err := l.flushStaged(false); err != nil {
+				return 0, l.fail(err)
+			}
+			st.start, st.end = 0, 0
+		}
+		copy(st.m[st.end:], line)
+		st.end += len(line)
+	} else {
+		if err := l.flushStaged(false); err != nil {
+			return 0, l.fail(err)
+		}
+		if err := l.reserve(int64(len(line))); err != nil {
+			return 0, l.fail(err)
+		}
+		if _, err := l.seg.WriteAt(line, l.segSize); err != nil {
+			return 0, l.fail(fmt.Errorf("audit: write: %w", err))
+		}
+		l.flushedSeq, l.flushedPrev, l.flushedEnd = seq, prev, l.segSize+int64(len(line))
+		l.written.Store(seq)
 	}
 	m.seg, m.off = l.segID, l.segSize+int64(evStart-start)
 	l.segSize += int64(len(line))
 	l.seq, l.prev = seq, prev
-	l.written.Store(seq)
 	l.records.Add(1)
 	l.sinceDigest++
 	if l.sinceDigest >= l.opts.DigestEvery {
 		if err := l.writeDigest(); err != nil {
 			return 0, l.fail(err)
 		}
-	} else if l.opts.NoSync && l.headTimer == nil {
-		// The head follows within maxHeadLag, covering every record
-		// written by then. (Without NoSync, syncTo writes it once the
-		// records are durable.)
-		l.headTimer = time.AfterFunc(maxHeadLag, l.headDue)
+	}
+	if l.opts.NoSync && l.headTimer == nil && (l.headSeq != l.seq || l.flushedSeq != l.seq) {
+		// The staged records reach the segment, and the head follows,
+		// within maxHeadLag. (Without NoSync, syncTo writes the head once
+		// the records are durable.)
+		l.headTimer = time.AfterFunc(l.headLag, l.headDue)
 	}
 	return seq, nil
+}
+
+// flushStaged writes the staged records to the segment (l.mu held; with
+// release, l.mu is released during the write, and appends go on staging
+// meanwhile). The caller makes sure no other flush is running when it
+// does not release.
+func (l *Log) flushStaged(release bool) error {
+	for release && l.flushing {
+		l.flushCond.Wait()
+	}
+	st := l.stage
+	if st == nil || st.start == st.end {
+		return nil
+	}
+	from, to, off, seq, prev, seg := st.start, st.end, l.flushedEnd, l.seq, l.prev, l.seg
+	if release {
+		l.flushing = true
+		l.mu.Unlock()
+	}
+	_, err := seg.WriteAt(st.m[from:to], off)
+	if release {
+		l.mu.Lock()
+		l.flushing = false
+		l.flushCond.Broadcast()
+	}
+	if err != nil {
+		return fmt.Errorf("audit: write: %w", err)
+	}
+	st.start = to
+	l.flushedSeq, l.flushedPrev, l.flushedEnd = seq, prev, off+int64(to-from)
+	l.written.Store(seq)
+	return nil
+}
+
+// openStage maps the staging file (NoSync) after moving into the segment
+// any records a killed process left staged.
+func (l *Log) openStage() error {
+	if !l.opts.NoSync {
+		return nil
+	}
+	st, err := openStage(l.dir)
+	if err != nil {
+		return fmt.Errorf("audit: staging: %w", err)
+	}
+	if st == nil {
+		return nil
+	}
+	for _, line := range st.staged(l.seq, l.prev) {
+		if _, err := l.seg.WriteAt(line, l.segSize); err != nil {
+			st.close()
+			return fmt.Errorf("audit: recover staged records: %w", err)
+		}
+		body := line[:len(line)-1]
+		var rec recordLine
+		if i := bytes.Index(body, eventKey); i > 0 && parseHead(append(body[:i:i], '}'), &rec) == nil {
+			if s, e, ok := eventSpan(body); ok {
+				m := metaOfRecord(&rec)
+				m.seg, m.off, m.n = l.segID, l.segSize+int64(s), uint32(e-s)
+				l.idx.appendOne(&m)
+			}
+		}
+		l.seq, l.prev = l.seq+1, sha256.Sum256(body)
+		l.segSize += int64(len(line))
+		l.records.Add(1)
+		l.sinceDigest++
+	}
+	if err := datasync(l.seg); err != nil {
+		st.close()
+		return fmt.Errorf("audit: recover staged records: %w", err)
+	}
+	l.flushedSeq, l.flushedPrev, l.flushedEnd = l.seq, l.prev, l.segSize
+	st.reset()
+	l.stage = st
+	return nil
 }
 
 // headDue writes the head that append scheduled.
@@ -554,8 +687,15 @@ func (l *Log) headDue() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.headTimer = nil
-	if !l.closed && l.err == nil && l.headSeq != l.seq {
-		if err := l.writeHead(l.seq, l.prev); err != nil {
+	if l.closed || l.err != nil {
+		return
+	}
+	if err := l.flushStaged(true); err != nil {
+		l.fail(err)
+		return
+	}
+	if l.headSeq != l.flushedSeq {
+		if err := l.writeHead(l.flushedSeq, l.flushedPrev); err != nil {
 			l.fail(err)
 		}
 	}
@@ -731,6 +871,11 @@ func (l *Log) writeHead(count uint64, head [32]byte) error {
 // writeDigest appends a signed digest chained to the previous one, and
 // logs it so that a copy exists outside the data directory.
 func (l *Log) writeDigest() error {
+	// A digest covers every record appended so far: the staged ones
+	// reach the segment first (l.mu is released meanwhile).
+	if err := l.flushStaged(true); err != nil {
+		return err
+	}
 	if !l.opts.NoSync {
 		// The digest and the head cover only durable records.
 		l.segMu.Lock()
@@ -740,13 +885,13 @@ func (l *Log) writeDigest() error {
 			return fmt.Errorf("audit: sync: %w", err)
 		}
 	}
-	if l.headSeq != l.seq {
+	if l.headSeq != l.flushedSeq {
 		// A digest never counts more records than the head.
-		if err := l.writeHead(l.seq, l.prev); err != nil {
+		if err := l.writeHead(l.flushedSeq, l.flushedPrev); err != nil {
 			return err
 		}
 	}
-	s := l.state(l.seq, l.prev)
+	s := l.state(l.flushedSeq, l.flushedPrev)
 	s.Prev = l.lastDigest
 	s.sign("digest", l.opts.Keys[0])
 	data, err := json.Marshal(&s)
@@ -781,6 +926,11 @@ func (l *Log) Close() error {
 		l.headTimer.Stop()
 		l.headTimer = nil
 	}
+	if l.err == nil {
+		if err := l.flushStaged(true); err != nil {
+			l.fail(err)
+		}
+	}
 	if l.err == nil && (l.sinceDigest > 0 || l.digestCount != l.seq) {
 		if err := l.writeDigest(); err != nil {
 			l.fail(err)
@@ -808,6 +958,21 @@ func (l *Log) Close() error {
 			err = serr
 		}
 	}
+	if cerr := l.closeFiles(); err == nil {
+		err = cerr
+	}
+	l.idx.close()
+	unlock(l.lock)
+	return err
+}
+
+// closeFiles closes the chain's files and the staging area.
+func (l *Log) closeFiles() error {
+	var err error
+	if l.stage != nil {
+		err = l.stage.close()
+		l.stage = nil
+	}
 	for _, f := range []*os.File{l.seg, l.head, l.digests} {
 		if f != nil {
 			if cerr := f.Close(); err == nil {
@@ -815,8 +980,6 @@ func (l *Log) Close() error {
 			}
 		}
 	}
-	l.idx.close()
-	unlock(l.lock)
 	return err
 }
 

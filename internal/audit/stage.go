@@ -1,0 +1,134 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// The staging area (NoSync): a file in the chain's directory, mapped
+// shared, into which each request copies its record. A record there is in
+// the operating system's page cache as soon as it is copied, so it
+// survives a killed process exactly as a written one would, but costs no
+// system call and takes no file system lock. Staged records reach the
+// segment in batches, one write at a time (at the latest maxHeadLag after
+// they were staged), and the signed head and digests cover only records
+// that have. On start, records staged but not yet in the segment (the
+// process was killed) are moved there before anything else is written.
+const (
+	stageFile = "staging"
+	stageSize = 4 << 20
+	// maxStaged is the longest record staged; longer ones are written
+	// straight to the segment.
+	maxStaged = stageSize / 8
+)
+
+// stage is the mapped staging file: [start, end) holds the staged records
+// not yet in the segment, contiguous (when a record does not fit before
+// the end of the file, the staged ones are written out and staging starts
+// again at offset 0).
+type stage struct {
+	f          *os.File
+	m          []byte
+	start, end int
+}
+
+// openStage opens (creating it if need be) and maps the chain's staging
+// file; nil, nil where mapping is not supported.
+func openStage(dir string) (*stage, error) {
+	f, err := os.OpenFile(filepath.Join(dir, stageFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.Size() < stageSize {
+		err = f.Truncate(stageSize)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	m, err := mapFile(f, stageSize)
+	if err != nil || m == nil {
+		f.Close()
+		return nil, err
+	}
+	return &stage{f: f, m: m}, nil
+}
+
+// staged returns the records in the staging file that continue a chain of
+// count records ending in hash head, in order: a record is taken only if
+// it carries the next sequence number and the previous record's hash, so
+// records already in the segment, stale ones from earlier rounds and torn
+// ones are left out.
+func (s *stage) staged(count uint64, head [32]byte) [][]byte {
+	type rec struct {
+		seq  uint64
+		prev string
+		line []byte // with the newline
+	}
+	var recs []rec
+	for b := s.m; len(b) > 0; {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			break
+		}
+		line := b[:i+1]
+		b = b[i+1:]
+		if z := bytes.LastIndexByte(line, 0); z >= 0 {
+			line = line[z+1:] // the end of an overwritten record, or zeros
+		}
+		body := line[:len(line)-1]
+		j := bytes.Index(body, eventKey)
+		if j <= 0 {
+			continue
+		}
+		var r recordLine
+		if parseHead(append(slices.Clip(body[:j]), '}'), &r) != nil || r.Seq <= count {
+			continue
+		}
+		recs = append(recs, rec{r.Seq, r.Prev, line})
+	}
+	slices.SortFunc(recs, func(a, b rec) int { return compareUint(a.seq, b.seq) })
+	var out [][]byte
+	for _, r := range recs {
+		if r.seq != count+1 || r.prev != hex.EncodeToString(head[:]) {
+			continue
+		}
+		out = append(out, r.line)
+		count, head = r.seq, sha256.Sum256(r.line[:len(r.line)-1])
+	}
+	return out
+}
+
+func compareUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// reset empties the staging file (which also brings every page of the
+// mapping in, ahead of the requests).
+func (s *stage) reset() {
+	clear(s.m)
+	s.start, s.end = 0, 0
+}
+
+func (s *stage) close() error {
+	err := unmapFile(s.m)
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("audit: staging: %w", err)
+	}
+	return nil
+}
