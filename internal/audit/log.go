@@ -51,6 +51,8 @@ type Options struct {
 	// AccountOfKey names the account owning a long-term access key, to
 	// attribute requests that failed authentication; optional.
 	AccountOfKey func(accessKeyID string) (string, bool)
+
+	stageBytes int // size of the staging file; tests make it small
 }
 
 // ErrClosed is returned by Record after Close.
@@ -173,6 +175,9 @@ func Open(opts Options) (*Log, error) {
 	}
 	if opts.DigestInterval <= 0 {
 		opts.DigestInterval = time.Minute
+	}
+	if opts.stageBytes <= 0 {
+		opts.stageBytes = stageSize
 	}
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = 64 << 20
@@ -533,7 +538,7 @@ const prefixRoom = len(`{"seq":`) + 20 + len(`,"prev":"`) + 64
 // sets m's position and returns the record's sequence number.
 func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
 	n := prefixRoom + len(rec) // an upper bound of the line's length
-	staged := l.stage != nil && n <= maxStaged
+	staged := l.stage != nil && n <= len(l.stage.m)/8
 	for {
 		if l.closed {
 			return 0, ErrClosed
@@ -545,7 +550,7 @@ func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
 		// staging starts again at the front, or before a record written
 		// directly) needs any background write of them to be over.
 		roll := l.segSize > 0 && l.segSize >= l.opts.SegmentBytes
-		wrap := staged && l.stage.end+n > len(l.stage.m)
+		wrap := staged && !l.stage.room(n)
 		if !l.flushing || !(roll || wrap || (!staged && l.stage != nil)) {
 			break
 		}
@@ -567,15 +572,13 @@ func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
 	line := rec[start:]
 	prev := sha256.Sum256(line[:len(line)-1]) // without the newline
 	if staged {
-		st := l.stage
-		if st.end+len(line) > len(st.m) {
+		if !l.stage.room(len(line)) {
+			// The background writes fell a whole staging file behind.
 			if err := l.flushStaged(false); err != nil {
 				return 0, l.fail(err)
 			}
-			st.start, st.end = 0, 0
 		}
-		copy(st.m[st.end:], line)
-		st.end += len(line)
+		l.stage.put(line)
 	} else {
 		if err := l.flushStaged(false); err != nil {
 			return 0, l.fail(err)
@@ -617,15 +620,19 @@ func (l *Log) flushStaged(release bool) error {
 		l.flushCond.Wait()
 	}
 	st := l.stage
-	if st == nil || st.start == st.end {
+	if st == nil || (st.start == st.end && st.wrapEnd == 0) {
 		return nil
 	}
-	from, to, off, seq, prev, seg := st.start, st.end, l.flushedEnd, l.seq, l.prev, l.seg
+	first, second := st.pending()
+	off, seq, prev, seg := l.flushedEnd, l.seq, l.prev, l.seg
 	if release {
 		l.flushing = true
 		l.mu.Unlock()
 	}
-	_, err := seg.WriteAt(st.m[from:to], off)
+	_, err := seg.WriteAt(first, off)
+	if err == nil && len(second) > 0 {
+		_, err = seg.WriteAt(second, off+int64(len(first)))
+	}
 	if release {
 		l.mu.Lock()
 		l.flushing = false
@@ -634,8 +641,9 @@ func (l *Log) flushStaged(release bool) error {
 	if err != nil {
 		return fmt.Errorf("audit: write: %w", err)
 	}
-	st.start = to
-	l.flushedSeq, l.flushedPrev, l.flushedEnd = seq, prev, off+int64(to-from)
+	n := len(first) + len(second)
+	st.written(n)
+	l.flushedSeq, l.flushedPrev, l.flushedEnd = seq, prev, off+int64(n)
 	l.written.Store(seq)
 	return nil
 }
@@ -646,7 +654,7 @@ func (l *Log) openStage() error {
 	if !l.opts.NoSync {
 		return nil
 	}
-	st, err := openStage(l.dir)
+	st, err := openStage(l.dir, l.opts.stageBytes)
 	if err != nil {
 		return fmt.Errorf("audit: staging: %w", err)
 	}
@@ -786,14 +794,17 @@ func (l *Log) syncLoop() {
 		if written == synced {
 			continue
 		}
+		// The fsyncs run without segMu, so that a new segment (which
+		// takes it under mu) never waits for them: only this loop closes
+		// a retired segment, so seg stays open meanwhile.
 		l.segMu.Lock()
-		retired := l.retired
+		retired, seg := l.retired, l.seg
 		l.retired = nil
-		err := datasync(l.seg)
+		l.segMu.Unlock()
+		err := datasync(seg)
 		if err == nil {
 			err = datasync(l.head)
 		}
-		l.segMu.Unlock()
 		for _, f := range retired {
 			if serr := datasync(f); err == nil {
 				err = serr

@@ -22,37 +22,82 @@ import (
 const (
 	stageFile = "staging"
 	stageSize = 4 << 20
-	// maxStaged is the longest record staged; longer ones are written
-	// straight to the segment.
-	maxStaged = stageSize / 8
 )
 
-// stage is the mapped staging file: [start, end) holds the staged records
-// not yet in the segment, contiguous (when a record does not fit before
-// the end of the file, the staged ones are written out and staging starts
-// again at offset 0).
+// stage is the mapped staging file, used as a ring: the records not yet in
+// the segment are [start, end), or, once staging went on at the front of
+// the file, [start, wrapEnd) then [0, end).
 type stage struct {
 	f          *os.File
 	m          []byte
 	start, end int
+	wrapEnd    int // 0 unless wrapped
+}
+
+// room reports whether n more bytes can be staged without overwriting
+// records not yet in the segment.
+func (s *stage) room(n int) bool {
+	if s.wrapEnd == 0 {
+		return s.end+n <= len(s.m) || n < s.start
+	}
+	return s.end+n < s.start
+}
+
+// put stages line; room(len(line)) must hold.
+func (s *stage) put(line []byte) {
+	if s.wrapEnd == 0 && s.end+len(line) > len(s.m) {
+		s.wrapEnd, s.end = s.end, 0
+	}
+	copy(s.m[s.end:], line)
+	s.end += len(line)
+}
+
+// pending returns the staged records not yet in the segment, in order.
+func (s *stage) pending() (first, second []byte) {
+	if s.wrapEnd == 0 {
+		return s.m[s.start:s.end], nil
+	}
+	return s.m[s.start:s.wrapEnd], s.m[:s.end]
+}
+
+// written records that the first n pending bytes reached the segment.
+func (s *stage) written(n int) {
+	if s.wrapEnd != 0 {
+		if s.start+n < s.wrapEnd {
+			s.start += n
+			return
+		}
+		n -= s.wrapEnd - s.start
+		s.start, s.wrapEnd = 0, 0
+	}
+	s.start += n
+	if s.start == s.end {
+		s.start, s.end = 0, 0 // empty: start again at the front
+	}
 }
 
 // openStage opens (creating it if need be) and maps the chain's staging
-// file; nil, nil where mapping is not supported.
-func openStage(dir string) (*stage, error) {
+// file of size bytes (or more, if it is larger already); nil, nil where
+// mapping is not supported. Records longer than an eighth of it are
+// written straight to the segment.
+func openStage(dir string, size int) (*stage, error) {
 	f, err := os.OpenFile(filepath.Join(dir, stageFile), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	fi, err := f.Stat()
-	if err == nil && fi.Size() < stageSize {
-		err = f.Truncate(stageSize)
+	if err == nil {
+		if fi.Size() > int64(size) {
+			size = int(fi.Size()) // staged records may lie beyond size
+		} else if fi.Size() < int64(size) {
+			err = f.Truncate(int64(size))
+		}
 	}
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	m, err := mapFile(f, stageSize)
+	m, err := mapFile(f, size)
 	if err != nil || m == nil {
 		f.Close()
 		return nil, err
@@ -119,7 +164,7 @@ func compareUint(a, b uint64) int {
 // mapping in, ahead of the requests).
 func (s *stage) reset() {
 	clear(s.m)
-	s.start, s.end = 0, 0
+	s.start, s.end, s.wrapEnd = 0, 0, 0
 }
 
 func (s *stage) close() error {
