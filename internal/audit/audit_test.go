@@ -441,22 +441,7 @@ func TestSegmentRollover(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			count := func(l *Log) int {
-				total := 0
-				q := Query{Account: "111111111111", Max: 50}
-				for {
-					p, err := l.Lookup(q)
-					if err != nil {
-						t.Fatal(err)
-					}
-					total += len(p.Events)
-					if p.NextToken == "" {
-						return total
-					}
-					q.Token = p.NextToken
-				}
-			}
-			if got := count(l); got != n {
+			if got := countEvents(t, l); got != n {
 				t.Fatalf("lookup before close: %d events, want %d", got, n)
 			}
 			if err := l.Close(); err != nil {
@@ -475,7 +460,7 @@ func TestSegmentRollover(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer l.Close()
-			if got := count(l); got != n {
+			if got := countEvents(t, l); got != n {
 				t.Fatalf("lookup after reopening: %d events, want %d", got, n)
 			}
 		})
@@ -649,22 +634,7 @@ func TestStagingWraps(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	count := func(l *Log) int {
-		total := 0
-		q := Query{Account: "111111111111", Max: 50}
-		for {
-			p, err := l.Lookup(q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			total += len(p.Events)
-			if p.NextToken == "" {
-				return total
-			}
-			q.Token = p.NextToken
-		}
-	}
-	if got := count(l); got != writers*each {
+	if got := countEvents(t, l); got != writers*each {
 		t.Fatalf("%d events, want %d", got, writers*each)
 	}
 	if err := l.Close(); err != nil {
@@ -678,7 +648,25 @@ func TestStagingWraps(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if got := count(l); got != writers*each {
+	if got := countEvents(t, l); got != writers*each {
 		t.Fatalf("%d events after reopening, want %d", got, writers*each)
+	}
+}
+
+// countEvents pages through every event of account 111111111111.
+func countEvents(t *testing.T, l *Log) int {
+	t.Helper()
+	total := 0
+	q := Query{Account: "111111111111", Max: 50}
+	for {
+		p, err := l.Lookup(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(p.Events)
+		if p.NextToken == "" {
+			return total
+		}
+		q.Token = p.NextToken
 	}
 }

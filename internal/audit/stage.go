@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -138,7 +139,7 @@ func (s *stage) staged(count uint64, head [32]byte) [][]byte {
 		}
 		recs = append(recs, rec{r.Seq, r.Prev, line})
 	}
-	slices.SortFunc(recs, func(a, b rec) int { return compareUint(a.seq, b.seq) })
+	slices.SortFunc(recs, func(a, b rec) int { return cmp.Compare(a.seq, b.seq) })
 	var out [][]byte
 	for _, r := range recs {
 		if r.seq != count+1 || r.prev != hex.EncodeToString(head[:]) {
@@ -148,16 +149,6 @@ func (s *stage) staged(count uint64, head [32]byte) [][]byte {
 		count, head = r.seq, sha256.Sum256(r.line[:len(r.line)-1])
 	}
 	return out
-}
-
-func compareUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // reset empties the staging file (which also brings every page of the
