@@ -148,6 +148,12 @@ func (b *browser) shot(name string) {
 	}
 }
 
+// clearFlash removes the current page's flash message, so that waiting for
+// #flash after a submit waits for the next page's, not this one's.
+func (b *browser) clearFlash() chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`document.getElementById("flash")?.remove()`)
+}
+
 func (b *browser) fill(sel, value string) chromedp.Action[chromedp.Void] {
 	return chromedp.SetValue(chromedp.CSS(sel), value)
 }
@@ -235,7 +241,7 @@ func TestConsoleBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#editor-document"), " "),
 	)
 	waitText(t, b, "#editor-validation", "Valid policy")
-	b.do("create policy", chromedp.Click(chromedp.CSS("#editor-submit")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	b.do("create policy", b.clearFlash(), chromedp.Click(chromedp.CSS("#editor-submit")), chromedp.WaitVisible(chromedp.CSS("#flash")))
 	b.shot("policy-created")
 
 	// Create alice with a console password that must be reset.
@@ -251,6 +257,7 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 	b.do("attach policy",
 		b.fill("#attach-arn", "arn:aws:iam::"+e.account+":policy/MFASelfService"),
+		b.clearFlash(),
 		chromedp.Submit(chromedp.CSS("#attach-arn")),
 		chromedp.WaitVisible(chromedp.CSS("#flash")),
 	)
@@ -268,6 +275,7 @@ func TestConsoleBrowser(t *testing.T) {
 	b.shot("forced-password-change")
 	b.do("forced change",
 		b.fill("#old-password", aliceFirstPassword), b.fill("#new-password", aliceNewPassword), b.fill("#confirm-password", aliceNewPassword),
+		b.clearFlash(),
 		chromedp.Click(chromedp.CSS("#change-password")),
 		chromedp.WaitVisible(chromedp.CSS("#flash")),
 	)
@@ -289,6 +297,7 @@ func TestConsoleBrowser(t *testing.T) {
 	now := time.Now()
 	b.do("mfa enable",
 		b.fill("#code1", totp.TOTP(seed, now.Add(-totp.Period))), b.fill("#code2", totp.TOTP(seed, now)),
+		b.clearFlash(),
 		chromedp.Click(chromedp.CSS("#mfa-enable")),
 		chromedp.WaitVisible(chromedp.CSS("#flash")),
 	)
