@@ -685,6 +685,12 @@ func (l *Log) openStage() error {
 		return fmt.Errorf("audit: recover staged records: %w", err)
 	}
 	l.flushedSeq, l.flushedPrev, l.flushedEnd = l.seq, l.prev, l.segSize
+	if l.headSeq != l.seq {
+		if err := l.writeHead(l.seq, l.prev); err != nil {
+			st.close()
+			return err
+		}
+	}
 	st.reset()
 	l.stage = st
 	return nil
