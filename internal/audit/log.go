@@ -578,7 +578,9 @@ func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
 				return 0, l.fail(err)
 			}
 		}
-		l.stage.put(line)
+		if err := l.stage.put(line); err != nil {
+			return 0, l.fail(err)
+		}
 	} else {
 		if err := l.flushStaged(false); err != nil {
 			return 0, l.fail(err)

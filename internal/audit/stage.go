@@ -5,9 +5,11 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 )
 
@@ -44,14 +46,27 @@ func (s *stage) room(n int) bool {
 	return s.end+n < s.start
 }
 
-// put stages line; room(len(line)) must hold.
-func (s *stage) put(line []byte) {
+// put stages line; room(len(line)) must hold. A fault while copying (the
+// staging file was truncated under the log) is returned as an error
+// instead of ending the process.
+func (s *stage) put(line []byte) (err error) {
 	if s.wrapEnd == 0 && s.end+len(line) > len(s.m) {
 		s.wrapEnd, s.end = s.end, 0
 	}
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if recover() != nil {
+			err = errStageFault
+		}
+	}()
 	copy(s.m[s.end:], line)
 	s.end += len(line)
+	return nil
 }
+
+// errStageFault reports a fault writing to the mapped staging file.
+var errStageFault = errors.New("audit: fault writing the staging file (was it truncated or removed?)")
 
 // pending returns the staged records not yet in the segment, in order.
 func (s *stage) pending() (first, second []byte) {
