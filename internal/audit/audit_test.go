@@ -557,8 +557,14 @@ func TestStagedRecordsSurviveAKill(t *testing.T) {
 	}
 	defer l.Close()
 
-	if rep, err := Verify(killed, testKey); err != nil || !rep.OK() || rep.Chains[0].Records != 5 {
+	// Before any restart, verify and Scan see the staged records too.
+	rep, err := Verify(killed, testKey)
+	if err != nil || !rep.OK() || rep.Chains[0].Records != 12 || !strings.Contains(strings.Join(rep.Chains[0].Warnings, "\n"), "records 6 to 12 are in the staging file") {
 		t.Fatalf("verify before recovery: %v %+v", err, rep)
+	}
+	scanned := 0
+	if err := Scan(killed, ScanFilter{}, func([]byte) error { scanned++; return nil }); err != nil || scanned != 12 {
+		t.Fatalf("scan before recovery: %d events, %v", scanned, err)
 	}
 	opts.Dir = killed
 	k, err := Open(opts)
@@ -576,7 +582,7 @@ func TestStagedRecordsSurviveAKill(t *testing.T) {
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Verify(killed, testKey)
+	rep, err = Verify(killed, testKey)
 	if err != nil || !rep.OK() || rep.Chains[0].Records != 13 {
 		t.Fatalf("verify after recovery: %v %+v", err, rep)
 	}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -46,7 +47,7 @@ func Scan(dir string, f ScanFilter, fn func(event []byte) error) error {
 			continue
 		}
 		var cbErr error
-		_, err := scanChain(filepath.Join(dir, e.Name()), e.Name(), nil, func(_ string, _ int64, line []byte, rec *recordLine) {
+		each := func(_ string, _ int64, line []byte, rec *recordLine) {
 			if cbErr != nil || rec.Meta.Time < start || rec.Meta.Time > end {
 				return
 			}
@@ -58,9 +59,21 @@ func Scan(dir string, f ScanFilter, fn func(event []byte) error) error {
 				return
 			}
 			cbErr = fn(line[s:t])
-		})
+		}
+		chainDir := filepath.Join(dir, e.Name())
+		st, err := scanChain(chainDir, e.Name(), nil, each)
 		if err != nil {
 			return fmt.Errorf("audit chain %s: %w", e.Name(), err)
+		}
+		if len(st.problems) == 0 {
+			// Records acknowledged but not yet in a segment.
+			for _, line := range stagedRecords(chainDir, st.count, st.head) {
+				var rec recordLine
+				body := line[:len(line)-1]
+				if i := bytes.Index(body, eventKey); i > 0 && parseHead(append(body[:i:i], '}'), &rec) == nil {
+					each("", 0, body, &rec)
+				}
+			}
 		}
 		if errors.Is(cbErr, ErrStopScan) {
 			return nil

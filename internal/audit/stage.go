@@ -166,6 +166,20 @@ func (s *stage) staged(count uint64, head [32]byte) [][]byte {
 	return out
 }
 
+// stagedRecords reads the staging file of the chain in dir, without
+// mapping it, and returns the records there that continue a chain of count
+// records ending in hash head: records a writer acknowledged but had not
+// yet moved to a segment (it was killed, or is running). A writer may be
+// changing the file meanwhile; what does not continue the chain is left
+// out.
+func stagedRecords(dir string, count uint64, head [32]byte) [][]byte {
+	data, err := os.ReadFile(filepath.Join(dir, stageFile))
+	if err != nil {
+		return nil
+	}
+	return (&stage{m: data}).staged(count, head)
+}
+
 // reset empties the staging file (which also brings every page of the
 // mapping in, ahead of the requests).
 func (s *stage) reset() {
