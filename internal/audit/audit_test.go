@@ -540,10 +540,22 @@ func TestStagedRecordsSurviveAKill(t *testing.T) {
 	for i := range 5 {
 		record(t, l, "111111111111", "GetUser", fmt.Sprintf("u%d", i), t0)
 	}
-	l.mu.Lock()
-	l.headLag = time.Hour
-	l.mu.Unlock()
-	time.Sleep(20 * time.Millisecond) // the first five reach the segment
+	// The first five reach the segment and the signed head; then the
+	// background writes stop.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		l.mu.Lock()
+		done := l.flushedSeq == 5 && l.headSeq == 5 && l.headTimer == nil
+		if done {
+			l.headLag = time.Hour
+		}
+		l.mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first records never reached the segment")
+		}
+	}
 	for i := 5; i < 12; i++ {
 		record(t, l, "111111111111", "GetUser", fmt.Sprintf("u%d", i), t0)
 	}

@@ -120,9 +120,9 @@ type index struct {
 	// unsorted is set when an event was appended with an earlier time
 	// than the one before it; sortLoaded puts them in order.
 	unsorted bool
-	res      [][2]uint32
+	res      chunked[[2]uint32] // resources (type, name) of the events
 	post     map[postKey]uint32 // → lists
-	lists    [][]uint32         // posting lists: positions in events
+	lists    []chunked[uint32]  // posting lists: positions in events
 	segs     []*os.File
 
 	// The last string interned per field and the last posting list per
@@ -240,7 +240,7 @@ func (x *index) sortLoaded() {
 	all := make([]moved, 0, x.count)
 	for _, chunk := range x.events {
 		for _, e := range chunk {
-			all = append(all, moved{e: e, res: x.res[e.res : e.res+uint32(e.nres)]})
+			all = append(all, moved{e: e, res: x.resources(&e)})
 		}
 	}
 	slices.SortStableFunc(all, func(a, b moved) int {
@@ -252,15 +252,17 @@ func (x *index) sortLoaded() {
 		}
 		return 0
 	})
-	res := make([][2]uint32, 0, len(x.res))
+	var res chunked[[2]uint32]
 	x.events, x.count = nil, 0
 	clear(x.post)
 	x.lists = nil
 	clear(x.lastPost[:])
 	for _, m := range all {
 		e := m.e
-		e.res = uint32(len(res))
-		res = append(res, m.res...)
+		e.res = uint32(res.len())
+		for _, r := range m.res {
+			res.add(r)
+		}
 		pos := x.count
 		if pos%eventChunk == 0 {
 			x.events = append(x.events, make([]ievent, 0, eventChunk))
@@ -292,19 +294,23 @@ func (x *index) appendMeta(m *meta) {
 		account: x.internField(fAccount, m.account), name: x.internField(fName, m.name),
 		source: x.internField(fSource, m.source), user: x.internField(fUser, m.user),
 		key: x.internField(fKey, m.key), id: parseUUID(m.id), readOnly: m.readOnly,
-		res: uint32(len(x.res)), nres: uint8(min(len(m.res), 255)),
+		res: uint32(x.res.len()), nres: uint8(min(len(m.res), 255)),
 	}
 	pos := x.count
 	if pos%eventChunk == 0 {
 		x.events = append(x.events, make([]ievent, 0, eventChunk))
 	}
 	last := &x.events[len(x.events)-1]
+	var res [4][2]uint32
+	ids := res[:0]
 	for _, r := range m.res[:e.nres] {
-		x.res = append(x.res, [2]uint32{x.internField(fResType, r.Type), x.internField(fResName, r.Name)})
+		id := [2]uint32{x.internField(fResType, r.Type), x.internField(fResName, r.Name)}
+		x.res.add(id)
+		ids = append(ids, id)
 	}
 	*last = append(*last, e)
 	x.count++
-	x.post1(&e, x.res[e.res:], pos)
+	x.post1(&e, ids, pos)
 }
 
 // post1 adds the event at pos to its posting lists.
@@ -329,24 +335,33 @@ func (x *index) add(k postKey, pos uint32) {
 		i, ok := x.post[k]
 		if !ok {
 			i = uint32(len(x.lists))
-			x.lists = append(x.lists, nil)
+			x.lists = append(x.lists, chunked[uint32]{})
 			x.post[k] = i
 		}
 		c.k, c.list, c.ok = k, i, true
 	}
 	l := &x.lists[c.list]
-	if n := len(*l); n > 0 && (*l)[n-1] == pos {
+	if last, ok := l.last(); ok && last == pos {
 		return // an event naming the same resource twice
 	}
-	*l = append(*l, pos)
+	l.add(pos)
 }
 
-// postings returns the posting list under k, nil if none.
-func (x *index) postings(k postKey) []uint32 {
+// postings returns the posting list under k, empty if none.
+func (x *index) postings(k postKey) *chunked[uint32] {
 	if i, ok := x.post[k]; ok {
-		return x.lists[i]
+		return &x.lists[i]
 	}
-	return nil
+	return &chunked[uint32]{}
+}
+
+// resources returns the resources of an indexed event.
+func (x *index) resources(e *ievent) [][2]uint32 {
+	var res [][2]uint32
+	for i := range int(e.nres) {
+		res = append(res, x.res.at(int(e.res)+i))
+	}
+	return res
 }
 
 // Query selects events of one account, newest first.
@@ -419,7 +434,7 @@ func (x *index) lookup(q Query) (*Page, error) {
 	if !ok || q.Account == "" {
 		return &Page{}, x.checkToken(q)
 	}
-	var list []uint32
+	var list *chunked[uint32]
 	var keep func(e *ievent) bool
 	lookupValue := func() (uint32, bool) { v, ok := x.ids[q.Value]; return v, ok }
 	switch q.Attribute {
@@ -456,16 +471,16 @@ func (x *index) lookup(q Query) (*Page, error) {
 	}
 	fp := q.fingerprint()
 	// top is one past the newest list position to consider.
-	top := len(list)
+	top := list.len()
 	if q.Token != "" {
 		p, err := parseToken(q.Token, fp)
-		if err != nil || p > len(list) {
+		if err != nil || p > list.len() {
 			return nil, ErrInvalidToken
 		}
 		top = p
 	} else if !q.End.IsZero() {
 		end := q.End.Unix() + timeSlack
-		top = sort.Search(len(list), func(i int) bool { return x.event(list[i]).time > end })
+		top = sort.Search(list.len(), func(i int) bool { return x.event(list.at(i)).time > end })
 	}
 	var start, end int64 = -1 << 62, 1 << 62
 	if !q.Start.IsZero() {
@@ -477,7 +492,7 @@ func (x *index) lookup(q Query) (*Page, error) {
 	page := &Page{}
 	i := top - 1
 	for ; i >= 0 && len(page.Events) < q.Max; i-- {
-		e := x.event(list[i])
+		e := x.event(list.at(i))
 		if e.time < start-timeSlack {
 			i = -1
 			break
@@ -498,9 +513,9 @@ func (x *index) lookup(q Query) (*Page, error) {
 }
 
 // more reports whether any position at or below i matches.
-func (x *index) more(list []uint32, i int, start, end int64, keep func(*ievent) bool) bool {
+func (x *index) more(list *chunked[uint32], i int, start, end int64, keep func(*ievent) bool) bool {
 	for ; i >= 0; i-- {
-		e := x.event(list[i])
+		e := x.event(list.at(i))
 		if e.time < start-timeSlack {
 			return false
 		}
@@ -533,7 +548,7 @@ func (x *index) found(e *ievent) (Found, error) {
 		EventID: formatUUID(e.id), EventName: x.strs[e.name], ReadOnly: e.readOnly, AccessKeyID: x.strs[e.key],
 		Time: time.Unix(e.time, 0).UTC(), Source: x.strs[e.source], Username: x.strs[e.user], JSON: buf,
 	}
-	for _, r := range x.res[e.res : e.res+uint32(e.nres)] {
+	for _, r := range x.resources(e) {
 		f.Resources = append(f.Resources, Resource{Type: x.strs[r[0]], Name: x.strs[r[1]]})
 	}
 	return f, nil
