@@ -124,8 +124,10 @@ type Log struct {
 	scond   *sync.Cond
 	syncing bool
 	synced  uint64
-	// written is seq for syncLoop (NoSync background fsync).
+	// written is seq for syncLoop (NoSync background fsync), and
+	// writtenEnd the end of the data written to the current segment.
 	written    atomic.Uint64
+	writtenEnd atomic.Int64
 	syncDone   chan struct{} // closed when syncLoop ends; nil without it
 	syncFailed chan error
 }
@@ -424,6 +426,7 @@ func (l *Log) newSegment() error {
 	}
 	l.seg, l.segSize, l.segAlloc, l.segID = f, 0, 0, l.idx.addSegment(r)
 	l.flushedEnd = 0
+	l.writtenEnd.Store(0)
 	if l.opts.NoSync && l.syncDone != nil {
 		return nil
 	}
@@ -593,6 +596,7 @@ func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
 		}
 		l.flushedSeq, l.flushedPrev, l.flushedEnd = seq, prev, l.segSize+int64(len(line))
 		l.written.Store(seq)
+		l.writtenEnd.Store(l.flushedEnd)
 	}
 	m.seg, m.off = l.segID, l.segSize+int64(evStart-start)
 	l.segSize += int64(len(line))
@@ -647,6 +651,7 @@ func (l *Log) flushStaged(release bool) error {
 	st.written(n)
 	l.flushedSeq, l.flushedPrev, l.flushedEnd = seq, prev, off+int64(n)
 	l.written.Store(seq)
+	l.writtenEnd.Store(l.flushedEnd)
 	return nil
 }
 
@@ -806,15 +811,24 @@ func (l *Log) syncLoop() {
 		// takes it under mu) never waits for them: only this loop closes
 		// a retired segment, so seg stays open meanwhile.
 		l.segMu.Lock()
-		retired, seg := l.retired, l.seg
+		retired, seg, end := l.retired, l.seg, l.writtenEnd.Load()
 		l.retired = nil
 		l.segMu.Unlock()
 		err := datasync(seg)
 		if err == nil {
 			err = datasync(l.head)
 		}
+		if err == nil {
+			// Synced records leave the page cache, but for the newest
+			// (what LookupEvents reads most): a growing cache costs the
+			// writes a fresh page each, which is dear in a VM.
+			dropCached(seg, 0, end-keepCached)
+		}
 		for _, f := range retired {
-			if serr := datasync(f); err == nil {
+			serr := datasync(f)
+			if serr == nil {
+				dropCached(f, 0, 1<<62)
+			} else if err == nil {
 				err = serr
 			}
 			f.Close()
@@ -834,6 +848,9 @@ func (l *Log) syncLoop() {
 		synced = written
 	}
 }
+
+// keepCached is how much of the newest records syncLoop leaves cached.
+const keepCached = 8 << 20
 
 // fail records the first write failure (l.mu held) and returns it.
 func (l *Log) fail(err error) error {
