@@ -578,25 +578,31 @@ func TestStagedRecordsSurviveAKill(t *testing.T) {
 	if err := Scan(killed, ScanFilter{}, func([]byte) error { scanned++; return nil }); err != nil || scanned != 12 {
 		t.Fatalf("scan before recovery: %d events, %v", scanned, err)
 	}
-	opts.Dir = killed
-	k, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := k.Lookup(Query{Account: "111111111111", Max: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(p.Events) != 12 {
-		t.Fatalf("%d events after recovery, want 12", len(p.Events))
-	}
-	record(t, k, "111111111111", "GetUser", "after", t0)
-	if err := k.Close(); err != nil {
-		t.Fatal(err)
-	}
-	rep, err = Verify(killed, testKey)
-	if err != nil || !rep.OK() || rep.Chains[0].Records != 13 {
-		t.Fatalf("verify after recovery: %v %+v", err, rep)
+	// The next start moves them to the segment, whether it fsyncs each
+	// record or stages them too.
+	for _, noSync := range []bool{true, false} {
+		restarted := t.TempDir()
+		copyDir(t, killed, restarted)
+		opts.Dir, opts.NoSync = restarted, noSync
+		k, err := Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := k.Lookup(Query{Account: "111111111111", Max: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Events) != 12 {
+			t.Fatalf("NoSync=%v: %d events after recovery, want 12", noSync, len(p.Events))
+		}
+		record(t, k, "111111111111", "GetUser", "after", t0)
+		if err := k.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Verify(restarted, testKey)
+		if err != nil || !rep.OK() || rep.Chains[0].Records != 13 || len(rep.Chains[0].Warnings) > 0 {
+			t.Fatalf("NoSync=%v: verify after recovery: %v %+v", noSync, err, rep)
+		}
 	}
 }
 

@@ -655,23 +655,38 @@ func (l *Log) flushStaged(release bool) error {
 	return nil
 }
 
-// openStage maps the staging file (NoSync) after moving into the segment
-// any records a killed process left staged.
+// openStage moves into the segment any records a killed process left
+// staged (whatever the mode now), then, with NoSync, maps the staging file.
+// Where it cannot be mapped, records are written straight to the segment.
 func (l *Log) openStage() error {
+	if err := l.recoverStaged(); err != nil {
+		return fmt.Errorf("audit: recover staged records: %w", err)
+	}
 	if !l.opts.NoSync {
 		return nil
 	}
 	st, err := openStage(l.dir, l.opts.stageBytes)
 	if err != nil {
-		return fmt.Errorf("audit: staging: %w", err)
-	}
-	if st == nil {
+		l.opts.Log.Warn("audit: no staging file: each record is written to its segment", "err", err)
 		return nil
 	}
-	for _, line := range st.staged(l.seq, l.prev) {
+	if st != nil {
+		st.reset()
+		l.stage = st
+	}
+	return nil
+}
+
+// recoverStaged appends to the segment, indexes and signs the staged
+// records that continue the chain.
+func (l *Log) recoverStaged() error {
+	staged := stagedRecords(l.dir, l.seq, l.prev)
+	if len(staged) == 0 {
+		return nil
+	}
+	for _, line := range staged {
 		if _, err := l.seg.WriteAt(line, l.segSize); err != nil {
-			st.close()
-			return fmt.Errorf("audit: recover staged records: %w", err)
+			return err
 		}
 		body := line[:len(line)-1]
 		var rec recordLine
@@ -687,20 +702,15 @@ func (l *Log) openStage() error {
 		l.records.Add(1)
 		l.sinceDigest++
 	}
+	// What fsync mode preallocates starts after them.
+	l.segAlloc = max(l.segAlloc, l.segSize)
 	if err := datasync(l.seg); err != nil {
-		st.close()
-		return fmt.Errorf("audit: recover staged records: %w", err)
+		return err
 	}
 	l.flushedSeq, l.flushedPrev, l.flushedEnd = l.seq, l.prev, l.segSize
-	if l.headSeq != l.seq {
-		if err := l.writeHead(l.seq, l.prev); err != nil {
-			st.close()
-			return err
-		}
-	}
-	st.reset()
-	l.stage = st
-	return nil
+	l.writtenEnd.Store(l.segSize)
+	l.opts.Log.Info("audit: moved staged records to the segment", "chain", l.chain, "records", len(staged))
+	return l.writeHead(l.seq, l.prev)
 }
 
 // headDue writes the head that append scheduled.
