@@ -67,6 +67,9 @@ func (v *View) Follow(ctx context.Context, st store.Store, from int64, interval 
 			}
 			rev = next
 		}
+		// Reads from now on start after rev: they see every deletion up
+		// to it.
+		v.PruneTombs(rev)
 	}
 }
 
@@ -76,5 +79,5 @@ func (v *View) replaceWith(fresh *View) {
 	defer fresh.mu.Unlock()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.rev, v.accounts, v.keys, v.usage, v.aliases, v.order = fresh.rev, fresh.accounts, fresh.keys, fresh.usage, fresh.aliases, fresh.order
+	v.rev, v.accounts, v.keys, v.usage, v.aliases, v.order, v.tombs = fresh.rev, fresh.accounts, fresh.keys, fresh.usage, fresh.aliases, fresh.order, fresh.tombs
 }

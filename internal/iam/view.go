@@ -24,7 +24,14 @@ type View struct {
 	aliases  map[string]string // alias → account ID
 	order    []string          // account IDs in creation order
 	bulk     bool              // a bulk load is under way (see setBulk)
+	// tombs holds the revision at which recently deleted records were
+	// deleted: a follower's batch read before the deletion and applied
+	// after it must not bring the record back. Pruned once the follower
+	// has read past them (PruneTombs).
+	tombs map[recordID]int64
 }
+
+type recordID struct{ kind, account, key string }
 
 // AccountView is the state of one account. Its fields are guarded by the
 // View's lock.
@@ -88,6 +95,19 @@ func NewView() *View {
 		usage:    make(map[string]*Entry[KeyUsage]),
 		aliases:  make(map[string]string),
 		changed:  make(chan struct{}),
+		tombs:    make(map[recordID]int64),
+	}
+}
+
+// PruneTombs forgets deletions at or before revision rev: every later read
+// of the store's changes includes them.
+func (v *View) PruneTombs(rev int64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for id, at := range v.tombs {
+		if at <= rev {
+			delete(v.tombs, id)
+		}
 	}
 }
 
@@ -314,6 +334,16 @@ func (v *View) apply(r store.Record, value any) {
 	}
 	if !r.Deleted && value == nil {
 		return
+	}
+	if id := (recordID{r.Kind, r.Account, r.Key}); r.Deleted {
+		if !v.bulk {
+			v.tombs[id] = max(v.tombs[id], r.Rev)
+		}
+	} else if at, ok := v.tombs[id]; ok {
+		if at >= r.Rev {
+			return // read before its deletion
+		}
+		delete(v.tombs, id)
 	}
 	switch r.Kind {
 	case KindAccount:

@@ -113,3 +113,44 @@ func TestCatchUpLoadsRecordWhenBatchNeverArrives(t *testing.T) {
 		t.Fatal("view did not load the conflicting record")
 	}
 }
+
+// TestStaleBatchAfterDelete applies, after a deletion, a follower's batch
+// read before it: the deleted record must not come back, while a record
+// written again later must.
+func TestStaleBatchAfterDelete(t *testing.T) {
+	w := newWriter(t)
+	ctx := context.Background()
+	const acct = "123456789012"
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(w.Commit(ctx, Put(KindAccount, "", acct, &Account{ID: acct}, store.Absent)))
+	must(w.Commit(ctx, Put(KindRole, acct, Key("app"), &Role{Name: "app", ID: "AROAEXAMPLE"}, store.Absent)))
+	// What a follower reads now, before the deletion.
+	stale, _, err := w.Store.Changes(ctx, 0, 0)
+	must(err)
+	var version int64
+	w.View.Read(acct, func(a *AccountView) {
+		r, _ := a.Role("app")
+		version = r.Version
+	})
+	must(w.Commit(ctx, Delete(KindRole, acct, Key("app"), version)))
+	must(w.View.ApplyBatch(stale))
+	w.View.Read(acct, func(a *AccountView) {
+		if _, ok := a.Role("app"); ok {
+			t.Fatal("a batch read before the deletion brought the role back")
+		}
+	})
+	// Once the follower has read past the deletion, the tombstone goes;
+	// a new role of the same name is applied as usual.
+	w.View.PruneTombs(w.View.Rev())
+	must(w.Commit(ctx, Put(KindRole, acct, Key("app"), &Role{Name: "app", ID: "AROAEXAMPLE2"}, store.Absent)))
+	w.View.Read(acct, func(a *AccountView) {
+		if r, ok := a.Role("app"); !ok || r.V.ID != "AROAEXAMPLE2" {
+			t.Fatal("the recreated role is missing")
+		}
+	})
+}
