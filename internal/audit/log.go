@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -540,7 +539,7 @@ const prefixRoom = len(`{"seq":`) + 20 + len(`,"prev":"`) + 64
 // starts at evStart), and append fills in the prefix in front of it. It
 // sets m's position and returns the record's sequence number.
 func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
-	n := prefixRoom + len(rec) // an upper bound of the line's length
+	n := len(rec) // an upper bound of the line's length (rec has room for its prefix)
 	staged := l.stage != nil && n <= len(l.stage.m)/8
 	for {
 		if l.closed {
@@ -684,21 +683,18 @@ func (l *Log) recoverStaged() error {
 	if len(staged) == 0 {
 		return nil
 	}
-	for _, line := range staged {
-		if _, err := l.seg.WriteAt(line, l.segSize); err != nil {
+	for _, r := range staged {
+		if _, err := l.seg.WriteAt(r.line, l.segSize); err != nil {
 			return err
 		}
-		body := line[:len(line)-1]
-		var rec recordLine
-		if i := bytes.Index(body, eventKey); i > 0 && parseHead(append(body[:i:i], '}'), &rec) == nil {
-			if s, e, ok := eventSpan(body); ok {
-				m := metaOfRecord(&rec)
-				m.seg, m.off, m.n = l.segID, l.segSize+int64(s), uint32(e-s)
-				l.idx.appendOne(&m)
-			}
+		body := r.line[:len(r.line)-1]
+		if s, e, ok := eventSpan(body); ok {
+			m := metaOfRecord(&r.rec)
+			m.seg, m.off, m.n = l.segID, l.segSize+int64(s), uint32(e-s)
+			l.idx.appendOne(&m)
 		}
 		l.seq, l.prev = l.seq+1, sha256.Sum256(body)
-		l.segSize += int64(len(line))
+		l.segSize += int64(len(r.line))
 		l.records.Add(1)
 		l.sinceDigest++
 	}

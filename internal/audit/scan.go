@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -67,12 +66,8 @@ func Scan(dir string, f ScanFilter, fn func(event []byte) error) error {
 		}
 		if len(st.problems) == 0 {
 			// Records acknowledged but not yet in a segment.
-			for _, line := range stagedRecords(chainDir, st.count, st.head) {
-				var rec recordLine
-				body := line[:len(line)-1]
-				if i := bytes.Index(body, eventKey); i > 0 && parseHead(append(body[:i:i], '}'), &rec) == nil {
-					each("", 0, body, &rec)
-				}
+			for _, r := range stagedRecords(chainDir, st.count, st.head) {
+				each("", 0, r.line[:len(r.line)-1], &r.rec)
 			}
 		}
 		if errors.Is(cbErr, ErrStopScan) {

@@ -121,19 +121,28 @@ func openStage(dir string, size int) (*stage, error) {
 	return &stage{f: f, m: m}, nil
 }
 
-// staged returns the records in the staging file that continue a chain of
-// count records ending in hash head, in order: a record is taken only if
-// it carries the next sequence number and the previous record's hash, so
-// records already in the segment, stale ones from earlier rounds and torn
-// ones are left out.
-func (s *stage) staged(count uint64, head [32]byte) [][]byte {
-	type rec struct {
-		seq  uint64
-		prev string
-		line []byte // with the newline
+// stagedRecord is a record found in a staging file: its line (with the
+// newline) and its parsed head.
+type stagedRecord struct {
+	line []byte
+	rec  recordLine
+}
+
+// stagedRecords reads the staging file of the chain in dir, without
+// mapping it, and returns the records there that continue a chain of count
+// records ending in hash head, in order: records a writer acknowledged but
+// had not yet moved to a segment (it was killed, or is running). A record
+// is taken only if it carries the next sequence number and the previous
+// record's hash, so records already in the segment, stale ones from
+// earlier rounds, torn ones and ones a running writer is changing are
+// left out.
+func stagedRecords(dir string, count uint64, head [32]byte) []stagedRecord {
+	data, err := os.ReadFile(filepath.Join(dir, stageFile))
+	if err != nil {
+		return nil
 	}
-	var recs []rec
-	for b := s.m; len(b) > 0; {
+	var recs []stagedRecord
+	for b := data; len(b) > 0; {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
 			break
@@ -152,32 +161,18 @@ func (s *stage) staged(count uint64, head [32]byte) [][]byte {
 		if parseHead(append(slices.Clip(body[:j]), '}'), &r) != nil || r.Seq <= count {
 			continue
 		}
-		recs = append(recs, rec{r.Seq, r.Prev, line})
+		recs = append(recs, stagedRecord{line, r})
 	}
-	slices.SortFunc(recs, func(a, b rec) int { return cmp.Compare(a.seq, b.seq) })
-	var out [][]byte
+	slices.SortFunc(recs, func(a, b stagedRecord) int { return cmp.Compare(a.rec.Seq, b.rec.Seq) })
+	out := recs[:0]
 	for _, r := range recs {
-		if r.seq != count+1 || r.prev != hex.EncodeToString(head[:]) {
+		if r.rec.Seq != count+1 || r.rec.Prev != hex.EncodeToString(head[:]) {
 			continue
 		}
-		out = append(out, r.line)
-		count, head = r.seq, sha256.Sum256(r.line[:len(r.line)-1])
+		out = append(out, r)
+		count, head = r.rec.Seq, sha256.Sum256(r.line[:len(r.line)-1])
 	}
 	return out
-}
-
-// stagedRecords reads the staging file of the chain in dir, without
-// mapping it, and returns the records there that continue a chain of count
-// records ending in hash head: records a writer acknowledged but had not
-// yet moved to a segment (it was killed, or is running). A writer may be
-// changing the file meanwhile; what does not continue the chain is left
-// out.
-func stagedRecords(dir string, count uint64, head [32]byte) [][]byte {
-	data, err := os.ReadFile(filepath.Join(dir, stageFile))
-	if err != nil {
-		return nil
-	}
-	return (&stage{m: data}).staged(count, head)
 }
 
 // reset empties the staging file (which also brings every page of the
