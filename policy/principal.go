@@ -65,6 +65,10 @@ type Principal struct {
 	Federated string
 	// CanonicalUser is the S3 canonical user ID, if known.
 	CanonicalUser string
+	// Credential is the kind of credentials that signed the request, for
+	// the fixed limits of GetSessionToken and GetFederationToken
+	// credentials (CredentialForbids).
+	Credential Credential
 }
 
 // PrincipalFromARN derives a Principal from an IAM or STS ARN. For a role
