@@ -244,7 +244,7 @@ func (s *stmt) applies(es *evalState, checkAction bool, rec *recorder) (bool, ma
 	kind := mNone
 	if s.principal != nil {
 		if s.notPrinc {
-			if s.principal.excludes(es.p) {
+			if s.principal.excludes(es.p, s.effect) {
 				return false, mNone
 			}
 			kind = wildcardKind(es.p)

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -219,46 +220,67 @@ func (pm *principalMatcher) match(p *Principal) matchKind {
 	return best
 }
 
-// excludes reports whether a NotPrincipal list exempts the caller. As AWS
-// documents, a caller is exempt only when every identity in its chain is
-// listed: the user (or the role or session) and its account.
-func (pm *principalMatcher) excludes(p *Principal) bool {
+// excludes reports whether a NotPrincipal list takes the caller out of a
+// statement with the given effect. The two effects need opposite
+// readings to be safe:
+//
+//   - Allow: the statement must never grant to anything the list names, so
+//     the caller is excluded when the list names it in any form: its own
+//     ARN, its role (for a session), its account (ID or root ARN), its
+//     service or identity provider, its canonical user, or "*".
+//   - Deny: AWS documents that it checks each identity in the caller's
+//     chain, so the caller escapes the deny only when every one of them is
+//     listed: the account and the user (or federated user); the account,
+//     the role and the session for a role session (AWS's own example lists
+//     all three; without the role "the policy might deny access to the
+//     role"); the account for the root user; the service or the provider
+//     for those principals.
+func (pm *principalMatcher) excludes(p *Principal, effect Effect) bool {
 	if pm.wildcard {
 		return true
 	}
-	acct := false
-	for _, a := range pm.accounts {
-		if a == p.Account {
-			acct = true
-		}
+	if effect == Allow {
+		return pm.names(p)
 	}
-	switch p.Type {
-	case PrincipalRoot:
-		return acct
-	case PrincipalService:
-		for _, s := range pm.services {
-			if s == p.Service {
-				return true
-			}
-		}
-		return false
-	case PrincipalWebIdentity:
-		for _, f := range pm.federated {
-			if f == p.Federated {
-				return true
-			}
-		}
-		return false
-	case PrincipalAnonymous:
-		return false
-	}
-	if !acct {
-		return false
+	return pm.exempts(p)
+}
+
+// names reports whether the list names the caller in any form.
+func (pm *principalMatcher) names(p *Principal) bool {
+	if p.Account != "" && slices.Contains(pm.accounts, p.Account) {
+		return true
 	}
 	for _, a := range pm.arns {
-		if a == p.ARN || (p.RoleARN != "" && a == p.RoleARN) {
+		if (p.ARN != "" && a == p.ARN) || (p.RoleARN != "" && a == p.RoleARN) {
 			return true
 		}
 	}
-	return false
+	return (p.Service != "" && slices.Contains(pm.services, p.Service)) ||
+		(p.Federated != "" && slices.Contains(pm.federated, p.Federated)) ||
+		(p.CanonicalUser != "" && slices.Contains(pm.canonical, p.CanonicalUser))
+}
+
+// exempts reports whether the list names every identity in the caller's
+// chain, which is what takes it out of a Deny.
+func (pm *principalMatcher) exempts(p *Principal) bool {
+	switch p.Type {
+	case PrincipalService:
+		return p.Service != "" && slices.Contains(pm.services, p.Service)
+	case PrincipalWebIdentity:
+		return p.Federated != "" && slices.Contains(pm.federated, p.Federated)
+	case PrincipalAnonymous:
+		return false
+	}
+	if p.Account == "" || !slices.Contains(pm.accounts, p.Account) {
+		return false
+	}
+	switch p.Type {
+	case PrincipalRoot:
+		return true
+	case PrincipalAssumedRole:
+		if p.RoleARN != "" && !slices.Contains(pm.arns, p.RoleARN) {
+			return false
+		}
+	}
+	return p.ARN != "" && slices.Contains(pm.arns, p.ARN)
 }
