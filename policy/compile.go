@@ -56,9 +56,16 @@ const (
 	LayerSession
 	LayerSCP
 	LayerResource
+	// LayerCredential is not a policy: the fixed limits of GetSessionToken
+	// and GetFederationToken credentials (CredentialForbids), which deny
+	// whatever the policies allow.
+	LayerCredential
+	// LayerAlwaysAllowed is not a policy either: actions AWS allows every
+	// authenticated caller whatever the policies say (AlwaysAllowed).
+	LayerAlwaysAllowed
 )
 
-var layerNames = [...]string{"identity", "boundary", "session", "scp", "resource"}
+var layerNames = [...]string{"identity", "boundary", "session", "scp", "resource", "credential", "always-allowed"}
 
 // String returns the layer's short name.
 func (l Layer) String() string {

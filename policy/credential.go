@@ -52,3 +52,16 @@ func CredentialForbids(k Credential, mfa bool, action string) bool {
 	}
 	return false
 }
+
+// credentialLimit describes the limit of CredentialForbids that applies to
+// action, for explanations.
+func credentialLimit(k Credential, action string) string {
+	svc, _, _ := strings.Cut(action, ":")
+	switch {
+	case k == CredentialFederationToken:
+		return "temporary credentials from GetFederationToken cannot call IAM or STS (except GetCallerIdentity)"
+	case strings.EqualFold(svc, "iam"):
+		return "temporary credentials from GetSessionToken cannot call IAM unless the session was created with MFA"
+	}
+	return "temporary credentials from GetSessionToken cannot call STS except AssumeRole and GetCallerIdentity"
+}

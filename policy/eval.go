@@ -6,7 +6,8 @@ type Decision uint8
 // Decisions. The zero value is ImplicitDeny, the default.
 const (
 	// ImplicitDeny: nothing allowed the request (or a required layer did
-	// not allow it).
+	// not allow it, or the caller's credentials cannot be used for the
+	// action at all: see CredentialForbids).
 	ImplicitDeny Decision = iota
 	// Allowed: the request is allowed.
 	Allowed
@@ -280,6 +281,48 @@ var noPolicies = &Compiled{identity: layer{present: true}}
 // decide implements AWS's evaluation logic. ex, when not nil, receives the
 // per-layer explanation.
 func (c *Compiled) decide(r *Request, es *evalState, ex *Explanation) Decision {
+	rule, fixed := fixedRule(r, es)
+	if !fixed {
+		return c.decidePolicies(r, es, ex)
+	}
+	d := ImplicitDeny
+	if rule == LayerAlwaysAllowed {
+		d = Allowed
+	}
+	if ex != nil {
+		// The layers are explained all the same, for the record; the
+		// decision is the fixed rule's.
+		c.decidePolicies(r, es, ex)
+		ex.Decision, ex.Layer = d, rule
+	}
+	return d
+}
+
+// fixedRule returns the rule that decides the request whatever the
+// policies say, if one does: sts:GetCallerIdentity needs no permission
+// (LayerAlwaysAllowed), and GetSessionToken and GetFederationToken
+// credentials cannot call some IAM and STS actions (LayerCredential). Both
+// concern only iam and sts actions, so a length check keeps it off the
+// path of every other service.
+func fixedRule(r *Request, es *evalState) (Layer, bool) {
+	if len(es.svc) != 3 {
+		return 0, false
+	}
+	p := &r.Principal
+	if p.Type != PrincipalAnonymous && AlwaysAllowed(es.action) {
+		return LayerAlwaysAllowed, true
+	}
+	if p.Credential != CredentialStandard {
+		mfa := r.Context != nil && r.Context.MultiFactorAuthPresent == True
+		if CredentialForbids(p.Credential, mfa, es.action) {
+			return LayerCredential, true
+		}
+	}
+	return 0, false
+}
+
+// decidePolicies decides from the policies alone.
+func (c *Compiled) decidePolicies(r *Request, es *evalState, ex *Explanation) Decision {
 	p := &r.Principal
 	explain := ex != nil
 	var col *collector

@@ -51,7 +51,10 @@ type Explanation struct {
 	Action    string
 	Resource  string
 	Principal string
-	Layers    []LayerResult
+	// Credential is the kind of the caller's credentials, for the reason
+	// of a LayerCredential decision.
+	Credential Credential
+	Layers     []LayerResult
 }
 
 // Explain evaluates the request like Decide and explains the decision. It
@@ -60,7 +63,7 @@ func (c *Compiled) Explain(r *Request) *Explanation {
 	if c == nil {
 		c = noPolicies
 	}
-	ex := &Explanation{Action: r.Action, Resource: r.Resource, Principal: r.Principal.ARN}
+	ex := &Explanation{Action: r.Action, Resource: r.Resource, Principal: r.Principal.ARN, Credential: r.Principal.Credential}
 	if ex.Principal == "" && r.Principal.Type == PrincipalAnonymous {
 		ex.Principal = "anonymous"
 	}
@@ -162,9 +165,16 @@ var layerNoPhrase = [...]string{
 
 // Reason returns the reason phrase AWS appends to AccessDenied messages,
 // e.g. "because no identity-based policy allows the iam:CreateUser action"
-// or "with an explicit deny in an identity-based policy". It is "" for an
-// allowed request.
+// or "with an explicit deny in an identity-based policy". It is "" for a
+// request the policies allow; an action that needs no permission
+// (LayerAlwaysAllowed) says so.
 func (ex *Explanation) Reason() string {
+	switch ex.Layer {
+	case LayerAlwaysAllowed:
+		return "because " + ex.Action + " needs no permission: AWS allows it to every authenticated caller, even with an explicit deny"
+	case LayerCredential:
+		return "because " + credentialLimit(ex.Credential, ex.Action)
+	}
 	switch ex.Decision {
 	case ExplicitDeny:
 		return "with an explicit deny in " + layerPhrase[ex.Layer]

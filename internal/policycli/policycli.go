@@ -28,6 +28,7 @@ const usage = `usage:
                    [--session-policy FILE...] [--scp FILE...]
                    [--resource-policy FILE] [--resource-account ID]
                    --action ACTION --resource ARN [--principal ARN]
+                   [--credential session-token|federation-token]
                    [--context KEY=VALUE...] [--json]
   iamd policy analyze|summarize|generate ... (iamd policy analyze --help)
 
@@ -36,6 +37,9 @@ validate exits 0 when every file is valid, 1 otherwise. KIND is identity
 eval exits 0 when the request is allowed, 1 when it is denied. Each --scp
 file is one level of the organization (root, OU, account), outermost first.
 Repeating --context with the same key makes a multi-valued key.
+--credential says the caller signs with GetSessionToken or GetFederationToken
+credentials, which cannot call some IAM and STS actions whatever the policies
+say (aws:MultiFactorAuthPresent=true lifts the IAM limit of session tokens).
 `
 
 // Main runs the policy command with args following the word "policy" and
@@ -182,6 +186,7 @@ func eval(args []string, stdout, stderr io.Writer) int {
 	action := fs.String("action", "", "action, e.g. s3:GetObject")
 	resource := fs.String("resource", "", "resource ARN")
 	principal := fs.String("principal", "arn:aws:iam::123456789012:user/policy-tester", "caller ARN, or \"anonymous\"")
+	credential := fs.String("credential", "", "kind of temporary credentials: session-token (GetSessionToken) or federation-token (GetFederationToken)")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -240,6 +245,15 @@ func eval(args []string, stdout, stderr io.Writer) int {
 		}
 		req.Principal = pr
 		fillPrincipalContext(req.Context, pr)
+	}
+	switch *credential {
+	case "", "standard":
+	case "session-token":
+		req.Principal.Credential = policy.CredentialSessionToken
+	case "federation-token":
+		req.Principal.Credential = policy.CredentialFederationToken
+	default:
+		return fail(fmt.Errorf("--credential %q: want session-token or federation-token", *credential))
 	}
 	if *resPolicy != "" {
 		kind := policy.Resource
@@ -342,13 +356,15 @@ type jsonLayer struct {
 }
 
 type jsonExplanation struct {
-	Decision  string      `json:"decision"`
-	Layer     string      `json:"decidingLayer"`
-	Principal string      `json:"principal"`
-	Action    string      `json:"action"`
-	Resource  string      `json:"resource"`
-	Message   string      `json:"message,omitempty"`
-	Layers    []jsonLayer `json:"layers"`
+	Decision  string `json:"decision"`
+	Layer     string `json:"decidingLayer"`
+	Principal string `json:"principal"`
+	Action    string `json:"action"`
+	Resource  string `json:"resource"`
+	Message   string `json:"message,omitempty"`
+	Reason    string `json:"reason,omitempty"` // allowed by a fixed rule, not a policy
+
+	Layers []jsonLayer `json:"layers"`
 }
 
 func stmtJSON(s policy.StatementRef) jsonStatement {
@@ -360,6 +376,8 @@ func toJSON(ex *policy.Explanation) jsonExplanation {
 		Action: ex.Action, Resource: ex.Resource, Layers: []jsonLayer{}}
 	if ex.Decision != policy.Allowed {
 		out.Message = ex.Message()
+	} else {
+		out.Reason = ex.Reason()
 	}
 	for _, l := range ex.Layers {
 		jl := jsonLayer{Layer: l.Layer.String(), Level: l.Level, Applicable: l.Applicable, Decision: l.Decision.String(),
@@ -390,6 +408,8 @@ func printText(w io.Writer, ex *policy.Explanation) {
 		fmt.Fprintf(w, "Message: %s\n", ex.Message())
 	} else if d := ex.Decider(); d != nil {
 		fmt.Fprintf(w, "Allowed by: %s\n", describe(d))
+	} else if r := ex.Reason(); r != "" {
+		fmt.Fprintf(w, "Allowed %s\n", r)
 	}
 	for _, l := range ex.Layers {
 		name := l.Layer.String()

@@ -62,6 +62,8 @@ func TestEval(t *testing.T) {
 	dir := t.TempDir()
 	pol := writeFile(t, dir, "p.json", `{"Version":"2012-10-17","Statement":[{"Sid":"Home","Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:username}/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}},{"Sid":"NoDelete","Effect":"Deny","Action":"s3:DeleteObject","Resource":"*"}]}`)
 	bnd := writeFile(t, dir, "b.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}}`)
+	allowAll := writeFile(t, dir, "all.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}`)
+	denyAll := writeFile(t, dir, "deny.json", `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}`)
 	bucket := writeFile(t, dir, "bucket.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}`)
 	tests := []struct {
 		name     string
@@ -74,6 +76,10 @@ func TestEval(t *testing.T) {
 		{"explicit deny", []string{"eval", "--policy", pol, "--action", "s3:DeleteObject", "--resource", "arn:aws:s3:::b/policy-tester/k", "--context", "aws:SourceIp=10.1.1.1"}, 1, "with an explicit deny in an identity-based policy"},
 		{"boundary", []string{"eval", "--policy", pol, "--boundary", bnd, "--action", "s3:PutObject", "--resource", "arn:aws:s3:::b/policy-tester/k", "--context", "aws:SourceIp=10.1.1.1"}, 1, "because no permissions boundary allows the s3:PutObject action"},
 		{"resource policy", []string{"eval", "--resource-policy", bucket, "--principal", "arn:aws:iam::123456789012:user/alice", "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/x"}, 0, "principal match: direct"},
+		{"caller identity needs no permission", []string{"eval", "--policy", denyAll, "--action", "sts:GetCallerIdentity", "--resource", "*"}, 0, "Allowed because sts:GetCallerIdentity needs no permission"},
+		{"federation token cannot call iam", []string{"eval", "--policy", allowAll, "--credential", "federation-token", "--principal", "arn:aws:sts::123456789012:federated-user/f", "--action", "iam:GetUser", "--resource", "*"}, 1, "because temporary credentials from GetFederationToken cannot call IAM or STS (except GetCallerIdentity)"},
+		{"session token iam with MFA", []string{"eval", "--policy", allowAll, "--credential", "session-token", "--action", "iam:GetUser", "--resource", "*", "--context", "aws:MultiFactorAuthPresent=true"}, 0, "Decision: Allow"},
+		{"bad credential", []string{"eval", "--policy", allowAll, "--credential", "x", "--action", "iam:GetUser", "--resource", "*"}, 2, ""},
 		{"missing action", []string{"eval", "--policy", pol, "--resource", "*"}, 2, ""},
 		{"bad context", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--context", "novalue"}, 2, ""},
 		{"bad principal", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--principal", "bob"}, 2, ""},
