@@ -44,6 +44,8 @@ type Compiled struct {
 // immutable and safe for concurrent use; the server may cache it.
 type ResourcePolicy struct {
 	l layer
+	// trust: the document was validated as a role's trust policy.
+	trust bool
 }
 
 // Layer names a kind of policy taking part in a decision.
@@ -195,7 +197,7 @@ func CompileResource(name string, doc *Document) (*ResourcePolicy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ResourcePolicy{l: l}, nil
+	return &ResourcePolicy{l: l, trust: doc.Kind == Trust}, nil
 }
 
 func compileLayer(kind Layer, docs []NamedDocument, principals bool) (layer, error) {

@@ -1,5 +1,7 @@
 package policy
 
+import "strings"
+
 // Decision is the outcome of evaluating a request.
 type Decision uint8
 
@@ -402,7 +404,7 @@ func (c *Compiled) decidePolicies(r *Request, es *evalState, ex *Explanation) De
 	resAllow := rs.allow != nil
 	same := r.ResourceAccount == "" || r.ResourceAccount == p.Account
 	if !iam {
-		if p.Type == PrincipalRoot && same {
+		if p.Type == PrincipalRoot && same && (resAllow || !trustDecides(r, es)) {
 			return ex.finish(Allowed, LayerIdentity)
 		}
 		if resAllow {
@@ -433,8 +435,59 @@ func (c *Compiled) decidePolicies(r *Request, es *evalState, ex *Explanation) De
 	if !sOK {
 		return ex.finish(ImplicitDeny, LayerSession)
 	}
-	if !same && !resAllow {
+	if !resAllow && (!same || trustDecides(r, es)) {
 		return ex.finish(ImplicitDeny, LayerResource)
 	}
 	return ex.finish(Allowed, LayerIdentity)
+}
+
+// trustDecides reports whether the request is one that the role's trust
+// policy (the request's resource policy) must allow even in the role's own
+// account, where identity policies alone would otherwise suffice: the
+// role-assumption actions, as iamd's AssumeRole and AWS decide them. It is
+// only asked on the way to an allow without a resource policy's.
+func trustDecides(r *Request, es *evalState) bool {
+	if len(es.svc) != 3 {
+		return false
+	}
+	if DecidedByTrustPolicy(es.action, es.resource) {
+		return true
+	}
+	return r.ResourcePolicy != nil && r.ResourcePolicy.trust && sessionAction(es.action)
+}
+
+// DecidedByTrustPolicy reports whether a request for action on resource is
+// decided against a role's trust policy, which must then allow the caller
+// even in the role's own account (a missing trust policy allows no one):
+// sts:AssumeRole, sts:AssumeRoleWithSAML and sts:AssumeRoleWithWebIdentity
+// always; sts:TagSession, sts:SetSourceIdentity and sts:SetContext when the
+// resource is a role, that is when they come with an AssumeRole* call
+// (sts:TagSession for GetFederationToken is a federated user's, decided by
+// identity policies alone). Pass the trust policy as Request.ResourcePolicy.
+func DecidedByTrustPolicy(action, resource string) bool {
+	svc, op, ok := strings.Cut(action, ":")
+	if !ok || !strings.EqualFold(svc, "sts") {
+		return false
+	}
+	for _, a := range [...]string{"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"} {
+		if strings.EqualFold(op, a) {
+			return true
+		}
+	}
+	if !sessionAction(action) {
+		return false
+	}
+	a, ok := splitARN(resource)
+	return ok && a.service == "iam" && strings.HasPrefix(a.resource, "role/")
+}
+
+// sessionAction reports whether action is one of the session permissions a
+// trust policy grants with the role: sts:TagSession, sts:SetSourceIdentity,
+// sts:SetContext.
+func sessionAction(action string) bool {
+	svc, op, ok := strings.Cut(action, ":")
+	if !ok || !strings.EqualFold(svc, "sts") {
+		return false
+	}
+	return strings.EqualFold(op, "TagSession") || strings.EqualFold(op, "SetSourceIdentity") || strings.EqualFold(op, "SetContext")
 }

@@ -34,7 +34,10 @@ const usage = `usage:
 
 validate exits 0 when every file is valid, 1 otherwise. KIND is identity
 (default), managed, resource, trust, boundary, session or scp.
-eval exits 0 when the request is allowed, 1 when it is denied. Each --scp
+eval exits 0 when the request is allowed, 1 when it is denied. For
+sts:AssumeRole* (and sts:TagSession, sts:SetSourceIdentity, sts:SetContext on
+a role) --resource-policy is the role's trust policy, which must allow the
+caller even in its own account: identity policies alone never suffice. Each --scp
 file is one level of the organization (root, OU, account), outermost first.
 Repeating --context with the same key makes a multi-valued key.
 --credential says the caller signs with GetSessionToken or GetFederationToken
@@ -256,8 +259,10 @@ func eval(args []string, stdout, stderr io.Writer) int {
 		return fail(fmt.Errorf("--credential %q: want session-token or federation-token", *credential))
 	}
 	if *resPolicy != "" {
+		// For the role-assumption actions the file is the role's trust
+		// policy, which the engine requires to allow (policy.DecidedByTrustPolicy).
 		kind := policy.Resource
-		if strings.HasPrefix(strings.ToLower(*action), "sts:assumerole") {
+		if policy.DecidedByTrustPolicy(*action, *resource) {
 			kind = policy.Trust
 		}
 		nd, err := load(*resPolicy, kind)

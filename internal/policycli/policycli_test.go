@@ -64,6 +64,8 @@ func TestEval(t *testing.T) {
 	bnd := writeFile(t, dir, "b.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}}`)
 	allowAll := writeFile(t, dir, "all.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}`)
 	denyAll := writeFile(t, dir, "deny.json", `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}`)
+	trustAcct := writeFile(t, dir, "trust.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}}`)
+	trustAlice := writeFile(t, dir, "trust-alice.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole"}}`)
 	bucket := writeFile(t, dir, "bucket.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}`)
 	tests := []struct {
 		name     string
@@ -80,6 +82,11 @@ func TestEval(t *testing.T) {
 		{"federation token cannot call iam", []string{"eval", "--policy", allowAll, "--credential", "federation-token", "--principal", "arn:aws:sts::123456789012:federated-user/f", "--action", "iam:GetUser", "--resource", "*"}, 1, "because temporary credentials from GetFederationToken cannot call IAM or STS (except GetCallerIdentity)"},
 		{"session token iam with MFA", []string{"eval", "--policy", allowAll, "--credential", "session-token", "--action", "iam:GetUser", "--resource", "*", "--context", "aws:MultiFactorAuthPresent=true"}, 0, "Decision: Allow"},
 		{"bad credential", []string{"eval", "--policy", allowAll, "--credential", "x", "--action", "iam:GetUser", "--resource", "*"}, 2, ""},
+		{"assume role without trust policy", []string{"eval", "--policy", allowAll, "--action", "sts:AssumeRole", "--resource", "arn:aws:iam::123456789012:role/R"}, 1, "because no resource-based policy allows the sts:AssumeRole action"},
+		{"assume role trust names the account", []string{"eval", "--policy", allowAll, "--resource-policy", trustAcct, "--action", "sts:AssumeRole", "--resource", "arn:aws:iam::123456789012:role/R"}, 0, "Decision: Allow"},
+		{"assume role trust names the account, no identity policy", []string{"eval", "--resource-policy", trustAcct, "--action", "sts:AssumeRole", "--resource", "arn:aws:iam::123456789012:role/R"}, 1, "because no identity-based policy allows the sts:AssumeRole action"},
+		{"assume role trust names someone else", []string{"eval", "--policy", allowAll, "--resource-policy", trustAlice, "--action", "sts:AssumeRole", "--resource", "arn:aws:iam::123456789012:role/R"}, 1, "because no resource-based policy allows the sts:AssumeRole action"},
+		{"bucket policy is no trust policy", []string{"eval", "--policy", allowAll, "--resource-policy", bucket, "--action", "sts:AssumeRole", "--resource", "arn:aws:iam::123456789012:role/R"}, 2, ""},
 		{"missing action", []string{"eval", "--policy", pol, "--resource", "*"}, 2, ""},
 		{"bad context", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--context", "novalue"}, 2, ""},
 		{"bad principal", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--principal", "bob"}, 2, ""},
