@@ -69,5 +69,12 @@
 // "*") grants on its own, and one naming the role ARN grants without
 // identity policies but within the boundary and session policies. Across
 // accounts both the caller's identity policies and the resource-based
-// policy must allow.
+// policy must allow. For the role-assumption actions (DecidedByTrustPolicy)
+// the role's trust policy, passed as the resource policy, must allow even in
+// the role's own account, and a missing one allows no one.
+//
+// Two fixed rules come before the policies: sts:GetCallerIdentity is
+// allowed to every authenticated caller (AlwaysAllowed), and GetSessionToken
+// and GetFederationToken credentials (Principal.Credential) cannot call what
+// AWS forbids them (CredentialForbids). Explain names the rule that decided.
 package policy

@@ -40,7 +40,8 @@ type Request struct {
 	// caller's own account.
 	ResourceAccount string
 	// ResourcePolicy is the resource's policy (or the role's trust policy
-	// for sts:AssumeRole*), nil when it has none.
+	// for sts:AssumeRole*, which must then allow: see
+	// DecidedByTrustPolicy), nil when it has none.
 	ResourcePolicy *ResourcePolicy
 	// Context holds the condition keys; nil means none.
 	Context *Context
