@@ -441,7 +441,7 @@ func TestGetSessionTokenWithMFA(t *testing.T) {
 		t.Errorf("default GetSessionToken duration %v, want 12h", d)
 	}
 	_, err = e.iam(tempCreds(plain.Credentials)).ListUsers(ctx, &iam.ListUsersInput{})
-	wantCode(t, err, "AccessDenied")
+	wantCode(t, err, "InvalidClientTokenId")
 
 	_, err = e.sts(mia).GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String(serial), TokenCode: aws.String(c2)})
 	wantCode(t, err, "AccessDenied")
@@ -476,9 +476,9 @@ func TestGetFederationToken(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
 	root := e.rootIAM()
-	fed := userWithKey(t, root, "broker", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:GetFederationToken","iam:ListUsers","iam:ListRoles"],"Resource":"*"}]}`)
-	out, err := e.sts(fed).GetFederationToken(ctx, &sts.GetFederationTokenInput{Name: aws.String("carol"),
-		Policy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}]}`)})
+	fed := userWithKey(t, root, "broker", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:*","iam:*"],"Resource":"*"}]}`)
+	all := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*","sts:*"],"Resource":"*"}]}`
+	out, err := e.sts(fed).GetFederationToken(ctx, &sts.GetFederationTokenInput{Name: aws.String("carol"), Policy: aws.String(all)})
 	must(t, err)
 	if got := aws.ToString(out.FederatedUser.Arn); got != "arn:aws:sts::"+testAccount+":federated-user/carol" {
 		t.Errorf("FederatedUser.Arn = %s", got)
@@ -487,20 +487,74 @@ func TestGetFederationToken(t *testing.T) {
 		t.Errorf("FederatedUserId = %s", got)
 	}
 	creds := tempCreds(out.Credentials)
+	// Whatever the policies allow, GetFederationToken credentials cannot
+	// call IAM (its endpoint does not accept the token), nor STS but for
+	// GetCallerIdentity.
 	_, err = e.iam(creds).ListUsers(ctx, &iam.ListUsersInput{})
-	must(t, err)
-	_, err = e.iam(creds).ListRoles(ctx, &iam.ListRolesInput{})
+	wantCode(t, err, "InvalidClientTokenId")
+	wantAWSMessage(t, err, "The security token included in the request is invalid.")
+	_, err = e.iam(creds).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("escalate")})
+	wantCode(t, err, "InvalidClientTokenId")
+	_, err = e.iam(creds).CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("broker")})
+	wantCode(t, err, "InvalidClientTokenId")
+	arn := role(t, root, "target", trustAWS(testAccount, ""), allowListUsers, 0)
+	_, err = e.sts(creds).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("xy")})
 	wantCode(t, err, "AccessDenied")
-	// Without a session policy the federated user has no permissions.
+	_, err = e.sts(creds).GetAccessKeyInfo(ctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(fed.AccessKeyID)})
+	wantCode(t, err, "AccessDenied")
+	if _, err := root.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("escalate")}); errCode(err) != "NoSuchEntity" {
+		t.Errorf("GetUser escalate: %v, want NoSuchEntity", err)
+	}
+	who, err := e.sts(creds).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	must(t, err)
+	if aws.ToString(who.Arn) != "arn:aws:sts::"+testAccount+":federated-user/carol" {
+		t.Errorf("GetCallerIdentity = %s", aws.ToString(who.Arn))
+	}
+	// The AWS CLI sees the same refusal.
+	if _, err := e.cli(creds, "iam", "list-users"); err == nil || !strings.Contains(err.Error(), "InvalidClientTokenId") {
+		t.Errorf("aws iam list-users with a federation token: %v, want InvalidClientTokenId", err)
+	}
+	// Without a session policy the federated user has no permissions, but
+	// GetCallerIdentity needs none.
 	out, err = e.sts(fed).GetFederationToken(ctx, &sts.GetFederationTokenInput{Name: aws.String("dave")})
 	must(t, err)
-	_, err = e.iam(tempCreds(out.Credentials)).ListUsers(ctx, &iam.ListUsersInput{})
-	wantCode(t, err, "AccessDenied")
-	who, err := e.sts(tempCreds(out.Credentials)).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	who, err = e.sts(tempCreds(out.Credentials)).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	must(t, err)
 	if aws.ToString(who.Arn) != "arn:aws:sts::"+testAccount+":federated-user/dave" {
 		t.Errorf("GetCallerIdentity = %s", aws.ToString(who.Arn))
 	}
+}
+
+// TestSessionTokenLimits: GetSessionToken credentials without MFA cannot
+// call IAM, and of STS only AssumeRole and GetCallerIdentity, whatever the
+// policies allow.
+func TestSessionTokenLimits(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	bob := userWithKey(t, root, "bob", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:*","iam:*"],"Resource":"*"}]}`)
+	out, err := e.sts(bob).GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	must(t, err)
+	creds := tempCreds(out.Credentials)
+	_, err = e.iam(creds).ListUsers(ctx, &iam.ListUsersInput{})
+	wantCode(t, err, "InvalidClientTokenId")
+	_, err = e.iam(creds).CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("bob")})
+	wantCode(t, err, "InvalidClientTokenId")
+	_, err = e.sts(creds).GetAccessKeyInfo(ctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(bob.AccessKeyID)})
+	wantCode(t, err, "AccessDenied")
+	_, err = e.sts(creds).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	must(t, err)
+	arn := role(t, root, "target", trustAWS(testAccount, ""), allowListUsers, 0)
+	assumed, err := e.sts(creds).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(arn), RoleSessionName: aws.String("xy")})
+	must(t, err)
+	// The role session is not limited.
+	_, err = e.iam(tempCreds(assumed.Credentials)).ListUsers(ctx, &iam.ListUsersInput{})
+	must(t, err)
+	// The root user's session tokens are limited the same way.
+	rootSess, err := e.sts(e.root).GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	must(t, err)
+	_, err = e.iam(tempCreds(rootSess.Credentials)).ListUsers(ctx, &iam.ListUsersInput{})
+	wantCode(t, err, "InvalidClientTokenId")
 }
 
 func TestDecodeAuthorizationMessageErrors(t *testing.T) {

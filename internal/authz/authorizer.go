@@ -103,7 +103,7 @@ func (a *Authorizer) decide(c *Caller, req *Request, explain bool) (policy.Decis
 }
 
 func principalOf(c *Caller) policy.Principal {
-	p := policy.Principal{ARN: c.ARN, Account: c.Account}
+	p := policy.Principal{ARN: c.ARN, Account: c.Account, Credential: c.Credential()}
 	switch c.Type {
 	case Root:
 		p.Type = policy.PrincipalRoot
@@ -118,6 +118,10 @@ func principalOf(c *Caller) policy.Principal {
 	return p
 }
 
+// falseValue is the value of the boolean keys that are always false; the
+// engine never modifies context values.
+var falseValue = []string{"false"}
+
 // fillContext sets the global condition keys from the caller and the
 // request-specific ones from the request.
 func fillContext(pc *policy.Context, c *Caller, req *Request, principalTags []iam.Tag) {
@@ -130,6 +134,16 @@ func fillContext(pc *policy.Context, c *Caller, req *Request, principalTags []ia
 	pc.PrincipalType = c.Type.String()
 	if c.Type == User {
 		pc.Username = c.Name
+	}
+	// Present in every signed request, as on AWS: iamd's callers are never
+	// AWS services, nor calling through one.
+	pc.Add("aws:PrincipalIsAWSService", falseValue...)
+	pc.Add("aws:ViaAWSService", falseValue...)
+	if c.Region != "" {
+		pc.Add("aws:RequestedRegion", c.values[0:1:1]...)
+	}
+	if c.UserAgent != "" && c.values[1] == c.UserAgent {
+		pc.Add("aws:UserAgent", c.values[1:2:2]...)
 	}
 	if s := c.Session; s != nil {
 		pc.TokenIssueTime = s.IssuedAt

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"time"
+
+	"github.com/iamd/iamd/policy"
 )
 
 // PrincipalType says what kind of identity made a request.
@@ -58,6 +60,13 @@ type Caller struct {
 	SourceIP        netip.Addr
 	SecureTransport bool
 	UserAgent       string
+	// Region is aws:RequestedRegion: us-east-1 for IAM (a global service
+	// whose endpoint is there), the region a request was signed for on
+	// STS. Set it with SetRequest.
+	Region string
+	// values holds Region and UserAgent as condition-key values, so that
+	// filling a request context does not allocate.
+	values [2]string
 	// Time is the request time (aws:CurrentTime).
 	Time time.Time
 
@@ -89,6 +98,37 @@ type Session struct {
 	// Federated marks a session from GetFederationToken or from web
 	// identity / SAML federation with its provider.
 	Provider string
+}
+
+// SetRequest records the request's region (aws:RequestedRegion) and user
+// agent (aws:UserAgent).
+func (c *Caller) SetRequest(region, userAgent string) {
+	c.Region, c.UserAgent = region, userAgent
+	c.values = [2]string{region, userAgent}
+}
+
+// Credential is the kind of credentials the caller signed with, for the
+// fixed limits AWS puts on GetSessionToken and GetFederationToken
+// credentials.
+func (c *Caller) Credential() policy.Credential {
+	if c.Session == nil {
+		return policy.CredentialStandard
+	}
+	switch c.Type {
+	case FederatedUser:
+		return policy.CredentialFederationToken
+	case User, Root:
+		return policy.CredentialSessionToken
+	}
+	return policy.CredentialStandard
+}
+
+// CredentialForbids reports whether the caller's credentials can never be
+// used for action (policy.CredentialForbids): GetFederationToken
+// credentials on IAM and STS, GetSessionToken credentials without MFA on
+// IAM and on STS but for AssumeRole.
+func (c *Caller) CredentialForbids(action string) bool {
+	return policy.CredentialForbids(c.Credential(), c.Session != nil && c.Session.MFA, action)
 }
 
 type callerKey struct{}

@@ -126,6 +126,10 @@ func (f *queryFront) serveHTTP(w http.ResponseWriter, r *http.Request, requestID
 			return
 		}
 		call.SetCaller(caller)
+		if caller.CredentialForbids(service + ":" + action) {
+			api.WriteError(w, credentialForbidden(service, action), requestID)
+			return
+		}
 		f.serve(authz.WithCaller(ctx, caller), api, w, form, requestID)
 		return
 	}
@@ -153,7 +157,13 @@ func (f *queryFront) callerOf(r *http.Request, res *sigv4.Result) *authz.Caller 
 	caller.Time = f.now()
 	caller.SourceIP = remoteAddr(r)
 	caller.SecureTransport = r.TLS != nil
-	caller.UserAgent = r.UserAgent()
+	region := res.Region
+	if res.Service == "iam" {
+		// IAM is global; its endpoint is in us-east-1, whatever region
+		// the client signed for.
+		region = "us-east-1"
+	}
+	caller.SetRequest(region, r.UserAgent())
 	if f.observe != nil {
 		f.observe(&caller, res.Service, res.Region)
 	}
@@ -223,6 +233,16 @@ func (f *queryFront) writeAuthError(w http.ResponseWriter, err error, form url.V
 	}
 	f.log.Error("authentication failed", "request_id", requestID, "err", err)
 	api.WriteError(w, awsquery.InternalFailure(), requestID)
+}
+
+// credentialForbidden is AWS's answer to temporary credentials used where
+// they never may be (authz.Caller.CredentialForbids): IAM does not accept
+// the token at all, STS refuses the call.
+func credentialForbidden(service, action string) error {
+	if service == "iam" {
+		return &awsquery.Error{Code: sigv4.CodeInvalidClientTokenID, Message: sigv4.ErrInvalidClientTokenID.Message, HTTPStatus: http.StatusForbidden, Sender: true}
+	}
+	return &awsquery.Error{Code: "AccessDenied", Message: "Cannot call " + action + " with session credentials", HTTPStatus: http.StatusForbidden, Sender: true}
 }
 
 // isSigned reports whether the request carries a SigV4 signature in either
