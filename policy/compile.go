@@ -29,6 +29,14 @@ type PolicySet struct {
 	// account), outermost first; each level must allow. Leave it nil for
 	// principals not governed by SCPs (e.g. a management account).
 	SCPs [][]NamedDocument
+	// RCPs holds the resource control policies governing the resources the
+	// principal's requests act on, level by level (root, OUs, account),
+	// outermost first; each level must allow (RCPFullAWSAccess allows
+	// all). They belong to the account that owns the resource: leave it nil
+	// for resources not governed by RCPs (the management account's, or an
+	// account outside an organization). They apply only to the services
+	// RCPService names, to every caller but service-linked roles.
+	RCPs [][]NamedDocument
 }
 
 // Compiled is a principal's policies compiled for evaluation. It is
@@ -38,6 +46,7 @@ type Compiled struct {
 	boundary layer
 	session  layer
 	scps     []layer
+	rcps     []layer
 }
 
 // ResourcePolicy is a compiled resource-based (or trust) policy. It is
@@ -65,9 +74,11 @@ const (
 	// LayerAlwaysAllowed is not a policy either: actions AWS allows every
 	// authenticated caller whatever the policies say (AlwaysAllowed).
 	LayerAlwaysAllowed
+	// LayerRCP is a level of resource control policies.
+	LayerRCP
 )
 
-var layerNames = [...]string{"identity", "boundary", "session", "scp", "resource", "credential", "always-allowed"}
+var layerNames = [...]string{"identity", "boundary", "session", "scp", "resource", "credential", "always-allowed", "rcp"}
 
 // String returns the layer's short name.
 func (l Layer) String() string {
@@ -185,6 +196,15 @@ func Compile(set PolicySet) (*Compiled, error) {
 			c.scps[i].present = true
 		}
 	}
+	if set.RCPs != nil {
+		c.rcps = make([]layer, len(set.RCPs))
+		for i, level := range set.RCPs {
+			if c.rcps[i], err = compileLayer(LayerRCP, level, true); err != nil {
+				return nil, err
+			}
+			c.rcps[i].present = true
+		}
+	}
 	return c, nil
 }
 
@@ -299,12 +319,15 @@ func appendUnique(list []string, s string) []string {
 // Statements returns the number of statements compiled into the layer.
 func (l *layer) statements() int { return l.count }
 
-// StatementCount returns the number of identity, boundary, session and SCP
-// statements compiled.
+// StatementCount returns the number of identity, boundary, session, SCP and
+// RCP statements compiled.
 func (c *Compiled) StatementCount() int {
 	n := c.identity.statements() + c.boundary.statements() + c.session.statements()
 	for i := range c.scps {
 		n += c.scps[i].statements()
+	}
+	for i := range c.rcps {
+		n += c.rcps[i].statements()
 	}
 	return n
 }

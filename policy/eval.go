@@ -337,19 +337,27 @@ func (c *Compiled) decidePolicies(r *Request, es *evalState, ex *Explanation) De
 	}
 
 	denied := false
-	scpMissing := false
-	for i := range c.scps {
-		col = newCol()
-		h := c.scps[i].eval(es, col)
-		if h.deny != nil {
-			denied = true
-		} else if h.allow == nil {
-			scpMissing = true
+	scpMissing, rcpMissing := false, false
+	if len(c.scps) > 0 {
+		if scpApplies(p) {
+			denied, scpMissing = evalLevels(c.scps, es, ex)
+			if denied && !explain {
+				return ExplicitDeny
+			}
+		} else if explain {
+			ex.notApplicable(LayerSCP, true)
 		}
-		if explain {
-			ex.addLayer(&c.scps[i], i, h, col, mNone)
-		} else if denied {
-			return ExplicitDeny
+	}
+	if len(c.rcps) > 0 {
+		if rcpApplies(p, es) {
+			var d bool
+			d, rcpMissing = evalLevels(c.rcps, es, ex)
+			if d && !explain {
+				return ExplicitDeny
+			}
+			denied = denied || d
+		} else if explain {
+			ex.notApplicable(LayerRCP, true)
 		}
 	}
 
@@ -401,6 +409,9 @@ func (c *Compiled) decidePolicies(r *Request, es *evalState, ex *Explanation) De
 	}
 	if scpMissing {
 		return ex.finish(ImplicitDeny, LayerSCP)
+	}
+	if rcpMissing {
+		return ex.finish(ImplicitDeny, LayerRCP)
 	}
 	resAllow := rs.allow != nil
 	same := r.ResourceAccount == "" || r.ResourceAccount == p.Account
@@ -492,3 +503,61 @@ func sessionAction(action string) bool {
 	}
 	return strings.EqualFold(op, "TagSession") || strings.EqualFold(op, "SetSourceIdentity") || strings.EqualFold(op, "SetContext")
 }
+
+// evalLevels evaluates the levels of an organization's policies (SCPs or
+// RCPs), each of which must allow. Without an explanation it stops at the
+// first explicit deny.
+func evalLevels(levels []layer, es *evalState, ex *Explanation) (denied, missing bool) {
+	for i := range levels {
+		var col *collector
+		if ex != nil {
+			col = &collector{}
+		}
+		h := levels[i].eval(es, col)
+		if h.deny != nil {
+			denied = true
+		} else if h.allow == nil {
+			missing = true
+		}
+		if ex != nil {
+			ex.addLayer(&levels[i], i, h, col, mNone)
+		} else if denied {
+			return denied, missing
+		}
+	}
+	return denied, missing
+}
+
+// scpApplies reports whether service control policies limit the caller:
+// they govern the IAM users and roles of the organization's accounts and
+// their root users, not AWS service principals, web identities or
+// anonymous callers, and not service-linked roles.
+func scpApplies(p *Principal) bool {
+	return (p.Type.isIAM() || p.Type == PrincipalRoot) && !p.serviceLinked()
+}
+
+// rcpApplies reports whether resource control policies limit the request:
+// as AWS documents, they apply to the resources of the services that
+// support them (RCPService), whoever the caller (AWS service principals
+// and anonymous callers too), except service-linked roles. RCPs do not
+// apply to the management account's resources: leave PolicySet.RCPs nil
+// there.
+func rcpApplies(p *Principal, es *evalState) bool {
+	return RCPService(es.svc) && !p.serviceLinked()
+}
+
+// RCPService reports whether resource control policies apply to the
+// resources of the service with the given action prefix (s3, sts, kms,
+// sqs, secretsmanager, and the services AWS added since: ecr, aoss,
+// cognito-identity, logs, dynamodb). For other services RCPs have no
+// effect.
+func RCPService(prefix string) bool {
+	for _, s := range rcpServices {
+		if strings.EqualFold(prefix, s) {
+			return true
+		}
+	}
+	return false
+}
+
+var rcpServices = [...]string{"s3", "sts", "kms", "sqs", "secretsmanager", "ecr", "aoss", "cognito-identity", "logs", "dynamodb"}

@@ -25,6 +25,7 @@ type evalCase struct {
 	boundary   string
 	session    []string
 	scps       [][]string
+	rcps       [][]string
 	resPolicy  string
 	resKind    Kind
 	action     string
@@ -63,6 +64,13 @@ func (tc *evalCase) build(t testing.TB) (*Compiled, *Request) {
 			l = append(l, NamedDocument{Name: "scp", Doc: mustParse(t, s, SCP)})
 		}
 		set.SCPs = append(set.SCPs, l)
+	}
+	for _, level := range tc.rcps {
+		var l []NamedDocument
+		for _, s := range level {
+			l = append(l, NamedDocument{Name: "rcp", Doc: mustParse(t, s, Resource)})
+		}
+		set.RCPs = append(set.RCPs, l)
 	}
 	c, err := Compile(set)
 	if err != nil {

@@ -20,7 +20,7 @@ type StatementRef struct {
 type LayerResult struct {
 	// Layer is the kind of policy.
 	Layer Layer
-	// Level is the SCP level (0 = outermost); 0 for other layers.
+	// Level is the SCP or RCP level (0 = outermost); 0 for other layers.
 	Level int
 	// Applicable is false when the layer does not take part, e.g. identity
 	// policies for the root user or an anonymous caller.
@@ -109,7 +109,7 @@ func (ex *Explanation) finish(d Decision, l Layer) Decision {
 	ex.Layer = l
 	if d == ExplicitDeny {
 		// Report the first layer, in AWS's order, holding a matching Deny.
-		for _, want := range []Layer{LayerSCP, LayerIdentity, LayerBoundary, LayerSession, LayerResource} {
+		for _, want := range []Layer{LayerSCP, LayerRCP, LayerIdentity, LayerBoundary, LayerSession, LayerResource} {
 			for i := range ex.Layers {
 				if ex.Layers[i].Layer == want && ex.Layers[i].Decision == ExplicitDeny {
 					ex.Layer = want
@@ -121,8 +121,8 @@ func (ex *Explanation) finish(d Decision, l Layer) Decision {
 	return d
 }
 
-// LayerResult returns the explanation of the given layer (the first SCP
-// level for LayerSCP), or nil if it took no part.
+// LayerResult returns the explanation of the given layer (the first level
+// for LayerSCP and LayerRCP), or nil if it took no part.
 func (ex *Explanation) LayerResult(l Layer) *LayerResult {
 	for i := range ex.Layers {
 		if ex.Layers[i].Layer == l {
@@ -153,6 +153,7 @@ var layerPhrase = [...]string{
 	LayerSession:  "a session policy",
 	LayerSCP:      "a service control policy",
 	LayerResource: "a resource-based policy",
+	LayerRCP:      "a resource control policy",
 }
 
 var layerNoPhrase = [...]string{
@@ -161,6 +162,7 @@ var layerNoPhrase = [...]string{
 	LayerSession:  "no session policy",
 	LayerSCP:      "no service control policy",
 	LayerResource: "no resource-based policy",
+	LayerRCP:      "no resource control policy",
 }
 
 // Reason returns the reason phrase AWS appends to AccessDenied messages,

@@ -284,3 +284,10 @@ func (pm *principalMatcher) exempts(p *Principal) bool {
 	}
 	return p.ARN != "" && slices.Contains(pm.arns, p.ARN)
 }
+
+// serviceLinked reports whether the caller is a session of a service-linked
+// role (path /aws-service-role/), which organization policies do not limit.
+// It needs RoleARN with its path.
+func (p *Principal) serviceLinked() bool {
+	return p.Type == PrincipalAssumedRole && strings.Contains(p.RoleARN, ":role/aws-service-role/")
+}

@@ -25,7 +25,7 @@ const (
 const usage = `usage:
   iamd policy validate [--kind KIND] [--max-size N] FILE...
   iamd policy eval --policy FILE [--policy FILE...] [--boundary FILE]
-                   [--session-policy FILE...] [--scp FILE...]
+                   [--session-policy FILE...] [--scp FILE...] [--rcp FILE...]
                    [--resource-policy FILE] [--resource-account ID]
                    --action ACTION --resource ARN [--principal ARN]
                    [--credential session-token|federation-token]
@@ -34,15 +34,19 @@ const usage = `usage:
 
 validate exits 0 when every file is valid, 1 otherwise. KIND is identity
 (default), managed, resource, trust, boundary, session or scp.
-eval exits 0 when the request is allowed, 1 when it is denied. For
-sts:AssumeRole* (and sts:TagSession, sts:SetSourceIdentity, sts:SetContext on
-a role) --resource-policy is the role's trust policy, which must allow the
-caller even in its own account: identity policies alone never suffice. Each --scp
-file is one level of the organization (root, OU, account), outermost first.
-Repeating --context with the same key makes a multi-valued key.
+
+eval exits 0 when the request is allowed, 1 when it is denied.
+Each --scp file is one level of the organization (root, OU, account),
+outermost first; so is each --rcp file, the resource control policies of the
+account that owns the resource (they cap s3, sts, kms, sqs, secretsmanager and
+a few other services, for every caller but service-linked roles).
+For sts:AssumeRole* (and sts:TagSession, sts:SetSourceIdentity, sts:SetContext
+on a role) --resource-policy is the role's trust policy, which must allow the
+caller even in its own account: identity policies alone never suffice.
 --credential says the caller signs with GetSessionToken or GetFederationToken
 credentials, which cannot call some IAM and STS actions whatever the policies
 say (aws:MultiFactorAuthPresent=true lifts the IAM limit of session tokens).
+Repeating --context with the same key makes a multi-valued key.
 `
 
 // Main runs the policy command with args following the word "policy" and
@@ -178,10 +182,11 @@ func load(name string, kind policy.Kind) (policy.NamedDocument, error) {
 
 func eval(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("eval", stderr)
-	var policies, sessions, scps, contexts listFlag
+	var policies, sessions, scps, rcps, contexts listFlag
 	fs.Var(&policies, "policy", "identity-based policy file (repeatable)")
 	fs.Var(&sessions, "session-policy", "session policy file (repeatable)")
 	fs.Var(&scps, "scp", "service control policy file, one per level (repeatable)")
+	fs.Var(&rcps, "rcp", "resource control policy file of the resource's account, one per level (repeatable)")
 	fs.Var(&contexts, "context", "condition key KEY=VALUE (repeatable)")
 	boundary := fs.String("boundary", "", "permissions boundary file")
 	resPolicy := fs.String("resource-policy", "", "resource-based policy file")
@@ -232,6 +237,14 @@ func eval(args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 		set.SCPs = append(set.SCPs, []policy.NamedDocument{nd})
+	}
+	for _, name := range rcps {
+		// An RCP has the shape of a resource-based policy (Principal "*").
+		nd, err := load(name, policy.Resource)
+		if err != nil {
+			return fail(err)
+		}
+		set.RCPs = append(set.RCPs, []policy.NamedDocument{nd})
 	}
 	compiled, err := policy.Compile(set)
 	if err != nil {
@@ -418,12 +431,12 @@ func printText(w io.Writer, ex *policy.Explanation) {
 	}
 	for _, l := range ex.Layers {
 		name := l.Layer.String()
-		if l.Layer == policy.LayerSCP {
-			name = fmt.Sprintf("scp level %d", l.Level)
-		}
 		if !l.Applicable {
 			fmt.Fprintf(w, "  %s: not applicable\n", name)
 			continue
+		}
+		if l.Layer == policy.LayerSCP || l.Layer == policy.LayerRCP {
+			name = fmt.Sprintf("%s level %d", l.Layer, l.Level)
 		}
 		line := fmt.Sprintf("  %s: %s", name, l.Decision)
 		if l.Decider != nil {

@@ -66,6 +66,8 @@ func TestEval(t *testing.T) {
 	denyAll := writeFile(t, dir, "deny.json", `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}`)
 	trustAcct := writeFile(t, dir, "trust.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}}`)
 	trustAlice := writeFile(t, dir, "trust-alice.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole"}}`)
+	rcpFull := writeFile(t, dir, "rcp-full.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}`)
+	rcpSQS := writeFile(t, dir, "rcp-sqs.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"sqs:*","Resource":"*"}}`)
 	bucket := writeFile(t, dir, "bucket.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}`)
 	tests := []struct {
 		name     string
@@ -87,6 +89,9 @@ func TestEval(t *testing.T) {
 		{"assume role trust names the account, no identity policy", []string{"eval", "--resource-policy", trustAcct, "--action", "sts:AssumeRole", "--resource", "arn:aws:iam::123456789012:role/R"}, 1, "because no identity-based policy allows the sts:AssumeRole action"},
 		{"assume role trust names someone else", []string{"eval", "--policy", allowAll, "--resource-policy", trustAlice, "--action", "sts:AssumeRole", "--resource", "arn:aws:iam::123456789012:role/R"}, 1, "because no resource-based policy allows the sts:AssumeRole action"},
 		{"bucket policy is no trust policy", []string{"eval", "--policy", allowAll, "--resource-policy", bucket, "--action", "sts:AssumeRole", "--resource", "arn:aws:iam::123456789012:role/R"}, 2, ""},
+		{"rcp full access", []string{"eval", "--policy", allowAll, "--rcp", rcpFull, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k", "--resource-account", "123456789012"}, 0, "rcp level 0: Allow"},
+		{"rcp level without allow", []string{"eval", "--policy", allowAll, "--rcp", rcpFull, "--rcp", rcpSQS, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k", "--resource-account", "123456789012"}, 1, "because no resource control policy allows the s3:GetObject action"},
+		{"rcp not for iam", []string{"eval", "--policy", allowAll, "--rcp", rcpSQS, "--action", "iam:GetUser", "--resource", "*"}, 0, "rcp: not applicable"},
 		{"missing action", []string{"eval", "--policy", pol, "--resource", "*"}, 2, ""},
 		{"bad context", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--context", "novalue"}, 2, ""},
 		{"bad principal", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--principal", "bob"}, 2, ""},
