@@ -57,6 +57,26 @@ type ResourcePolicy struct {
 	trust bool
 }
 
+// EndpointPolicy is a compiled VPC endpoint policy: a request made through
+// the endpoint must also be allowed by it. It is immutable and safe for
+// concurrent use.
+type EndpointPolicy struct {
+	l layer
+}
+
+// CompileEndpoint compiles a VPC endpoint policy, a document shaped like a
+// resource-based policy (with Principal).
+func CompileEndpoint(name string, doc *Document) (*EndpointPolicy, error) {
+	if doc == nil {
+		return nil, errors.New("policy: nil endpoint policy document")
+	}
+	l, err := compileLayer(LayerEndpoint, []NamedDocument{{Name: name, Doc: doc}}, true)
+	if err != nil {
+		return nil, err
+	}
+	return &EndpointPolicy{l: l}, nil
+}
+
 // Layer names a kind of policy taking part in a decision.
 type Layer uint8
 
@@ -76,9 +96,12 @@ const (
 	LayerAlwaysAllowed
 	// LayerRCP is a level of resource control policies.
 	LayerRCP
+	// LayerEndpoint is the policy of the VPC endpoint the request came
+	// through.
+	LayerEndpoint
 )
 
-var layerNames = [...]string{"identity", "boundary", "session", "scp", "resource", "credential", "always-allowed", "rcp"}
+var layerNames = [...]string{"identity", "boundary", "session", "scp", "resource", "credential", "always-allowed", "rcp", "endpoint"}
 
 // String returns the layer's short name.
 func (l Layer) String() string {

@@ -43,6 +43,9 @@ type Request struct {
 	// for sts:AssumeRole*, which must then allow: see
 	// DecidedByTrustPolicy), nil when it has none.
 	ResourcePolicy *ResourcePolicy
+	// EndpointPolicy is the policy of the VPC endpoint the request came
+	// through, nil when it did not come through one. It must allow too.
+	EndpointPolicy *EndpointPolicy
 	// Context holds the condition keys; nil means none.
 	Context *Context
 }
@@ -404,6 +407,16 @@ func (c *Compiled) decidePolicies(r *Request, es *evalState, ex *Explanation) De
 		}
 		denied = denied || rs.deny != nil
 	}
+	epMissing := false
+	if r.EndpointPolicy != nil {
+		col = newCol()
+		h := r.EndpointPolicy.l.eval(es, col)
+		if explain {
+			ex.addLayer(&r.EndpointPolicy.l, 0, h, col, mNone)
+		}
+		denied = denied || h.deny != nil
+		epMissing = h.allow == nil
+	}
 	if denied {
 		return ex.finish(ExplicitDeny, LayerResource)
 	}
@@ -412,6 +425,9 @@ func (c *Compiled) decidePolicies(r *Request, es *evalState, ex *Explanation) De
 	}
 	if rcpMissing {
 		return ex.finish(ImplicitDeny, LayerRCP)
+	}
+	if epMissing {
+		return ex.finish(ImplicitDeny, LayerEndpoint)
 	}
 	resAllow := rs.allow != nil
 	same := r.ResourceAccount == "" || r.ResourceAccount == p.Account

@@ -26,6 +26,7 @@ type evalCase struct {
 	session    []string
 	scps       [][]string
 	rcps       [][]string
+	endpoint   string
 	resPolicy  string
 	resKind    Kind
 	action     string
@@ -90,6 +91,13 @@ func (tc *evalCase) build(t testing.TB) (*Compiled, *Request) {
 			t.Fatal(err)
 		}
 		r.ResourcePolicy = rp
+	}
+	if tc.endpoint != "" {
+		ep, err := CompileEndpoint("endpoint", mustParse(t, tc.endpoint, Resource))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.EndpointPolicy = ep
 	}
 	if tc.ctx != nil {
 		tc.ctx(r.Context)

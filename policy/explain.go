@@ -109,7 +109,7 @@ func (ex *Explanation) finish(d Decision, l Layer) Decision {
 	ex.Layer = l
 	if d == ExplicitDeny {
 		// Report the first layer, in AWS's order, holding a matching Deny.
-		for _, want := range []Layer{LayerSCP, LayerRCP, LayerIdentity, LayerBoundary, LayerSession, LayerResource} {
+		for _, want := range []Layer{LayerSCP, LayerRCP, LayerIdentity, LayerBoundary, LayerSession, LayerResource, LayerEndpoint} {
 			for i := range ex.Layers {
 				if ex.Layers[i].Layer == want && ex.Layers[i].Decision == ExplicitDeny {
 					ex.Layer = want
@@ -154,6 +154,7 @@ var layerPhrase = [...]string{
 	LayerSCP:      "a service control policy",
 	LayerResource: "a resource-based policy",
 	LayerRCP:      "a resource control policy",
+	LayerEndpoint: "a VPC endpoint policy",
 }
 
 var layerNoPhrase = [...]string{
@@ -163,6 +164,7 @@ var layerNoPhrase = [...]string{
 	LayerSCP:      "no service control policy",
 	LayerResource: "no resource-based policy",
 	LayerRCP:      "no resource control policy",
+	LayerEndpoint: "no VPC endpoint policy",
 }
 
 // Reason returns the reason phrase AWS appends to AccessDenied messages,

@@ -27,6 +27,7 @@ const usage = `usage:
   iamd policy eval --policy FILE [--policy FILE...] [--boundary FILE]
                    [--session-policy FILE...] [--scp FILE...] [--rcp FILE...]
                    [--resource-policy FILE] [--resource-account ID]
+                   [--endpoint-policy FILE]
                    --action ACTION --resource ARN [--principal ARN]
                    [--credential session-token|federation-token]
                    [--context KEY=VALUE...] [--json]
@@ -43,6 +44,8 @@ a few other services, for every caller but service-linked roles).
 For sts:AssumeRole* (and sts:TagSession, sts:SetSourceIdentity, sts:SetContext
 on a role) --resource-policy is the role's trust policy, which must allow the
 caller even in its own account: identity policies alone never suffice.
+--endpoint-policy is the policy of the VPC endpoint the request comes through,
+which must allow it too.
 --credential says the caller signs with GetSessionToken or GetFederationToken
 credentials, which cannot call some IAM and STS actions whatever the policies
 say (aws:MultiFactorAuthPresent=true lifts the IAM limit of session tokens).
@@ -191,6 +194,7 @@ func eval(args []string, stdout, stderr io.Writer) int {
 	boundary := fs.String("boundary", "", "permissions boundary file")
 	resPolicy := fs.String("resource-policy", "", "resource-based policy file")
 	resAccount := fs.String("resource-account", "", "account owning the resource")
+	endpointPolicy := fs.String("endpoint-policy", "", "policy of the VPC endpoint the request comes through")
 	action := fs.String("action", "", "action, e.g. s3:GetObject")
 	resource := fs.String("resource", "", "resource ARN")
 	principal := fs.String("principal", "arn:aws:iam::123456789012:user/policy-tester", "caller ARN, or \"anonymous\"")
@@ -290,6 +294,17 @@ func eval(args []string, stdout, stderr io.Writer) int {
 		if req.ResourceAccount == "" {
 			req.ResourceAccount = arnAccount(*resource)
 		}
+	}
+	if *endpointPolicy != "" {
+		nd, err := load(*endpointPolicy, policy.Resource)
+		if err != nil {
+			return fail(err)
+		}
+		ep, err := policy.CompileEndpoint(nd.Name, nd.Doc)
+		if err != nil {
+			return fail(err)
+		}
+		req.EndpointPolicy = ep
 	}
 	if err := applyContext(req.Context, contexts); err != nil {
 		return fail(err)
