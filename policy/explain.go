@@ -64,8 +64,15 @@ func (c *Compiled) Explain(r *Request) *Explanation {
 		c = noPolicies
 	}
 	ex := &Explanation{Action: r.Action, Resource: r.Resource, Principal: r.Principal.ARN, Credential: r.Principal.Credential}
-	if ex.Principal == "" && r.Principal.Type == PrincipalAnonymous {
-		ex.Principal = "anonymous"
+	if ex.Principal == "" {
+		switch r.Principal.Type {
+		case PrincipalAnonymous:
+			ex.Principal = "anonymous"
+		case PrincipalService:
+			ex.Principal = r.Principal.Service
+		case PrincipalWebIdentity:
+			ex.Principal = r.Principal.Federated
+		}
 	}
 	var es evalState
 	es.init(r)

@@ -28,7 +28,8 @@ const usage = `usage:
                    [--session-policy FILE...] [--scp FILE...] [--rcp FILE...]
                    [--resource-policy FILE] [--resource-account ID]
                    [--endpoint-policy FILE]
-                   --action ACTION --resource ARN [--principal ARN]
+                   --action ACTION --resource ARN
+                   [--principal ARN | --principal-service NAME]
                    [--credential session-token|federation-token]
                    [--context KEY=VALUE...] [--json]
   iamd policy analyze|summarize|generate ... (iamd policy analyze --help)
@@ -44,6 +45,9 @@ a few other services, for every caller but service-linked roles).
 For sts:AssumeRole* (and sts:TagSession, sts:SetSourceIdentity, sts:SetContext
 on a role) --resource-policy is the role's trust policy, which must allow the
 caller even in its own account: identity policies alone never suffice.
+--principal-service makes the caller an AWS service principal (e.g.
+lambda.amazonaws.com), which only resource-based policies can allow, with
+aws:PrincipalServiceName set and aws:PrincipalIsAWSService true.
 --endpoint-policy is the policy of the VPC endpoint the request comes through,
 which must allow it too.
 --credential says the caller signs with GetSessionToken or GetFederationToken
@@ -198,6 +202,7 @@ func eval(args []string, stdout, stderr io.Writer) int {
 	action := fs.String("action", "", "action, e.g. s3:GetObject")
 	resource := fs.String("resource", "", "resource ARN")
 	principal := fs.String("principal", "arn:aws:iam::123456789012:user/policy-tester", "caller ARN, or \"anonymous\"")
+	principalService := fs.String("principal-service", "", "caller is this AWS service principal, e.g. lambda.amazonaws.com")
 	credential := fs.String("credential", "", "kind of temporary credentials: session-token (GetSessionToken) or federation-token (GetFederationToken)")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -255,8 +260,19 @@ func eval(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 
+	principalSet := false
+	fs.Visit(func(f *flag.Flag) { principalSet = principalSet || f.Name == "principal" })
 	req := policy.Request{Action: *action, Resource: *resource, ResourceAccount: *resAccount, Context: &policy.Context{}}
-	if p := *principal; p == "anonymous" || p == "*" {
+	if svc := *principalService; svc != "" {
+		if principalSet {
+			return fail(errors.New("--principal and --principal-service are exclusive"))
+		}
+		req.Principal = policy.Principal{Type: policy.PrincipalService, Service: svc}
+		// As AWS sets them for a service principal's requests; a service
+		// has no ARN, account or principal type key.
+		req.Context.Set("aws:PrincipalServiceName", svc)
+		req.Context.Set("aws:PrincipalIsAWSService", "true")
+	} else if p := *principal; p == "anonymous" || p == "*" {
 		req.Principal = policy.Principal{Type: policy.PrincipalAnonymous}
 	} else {
 		pr, err := policy.PrincipalFromARN(p)
@@ -328,6 +344,7 @@ func eval(args []string, stdout, stderr io.Writer) int {
 
 // fillPrincipalContext sets the global keys AWS derives from the caller.
 func fillPrincipalContext(c *policy.Context, p policy.Principal) {
+	c.Set("aws:PrincipalIsAWSService", "false")
 	c.PrincipalARN = p.ARN
 	c.PrincipalAccount = p.Account
 	c.PrincipalType = p.Type.String()

@@ -68,6 +68,7 @@ func TestEval(t *testing.T) {
 	trustAlice := writeFile(t, dir, "trust-alice.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole"}}`)
 	rcpFull := writeFile(t, dir, "rcp-full.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}`)
 	rcpSQS := writeFile(t, dir, "rcp-sqs.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"sqs:*","Resource":"*"}}`)
+	fromLambda := writeFile(t, dir, "from-lambda.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:PrincipalIsAWSService":"true"},"StringEquals":{"aws:PrincipalServiceName":"lambda.amazonaws.com"}}}}`)
 	bucket := writeFile(t, dir, "bucket.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}`)
 	tests := []struct {
 		name     string
@@ -95,6 +96,11 @@ func TestEval(t *testing.T) {
 		{"endpoint allows", []string{"eval", "--policy", allowAll, "--endpoint-policy", rcpFull, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k", "--resource-account", "123456789012"}, 0, "endpoint: Allow"},
 		{"endpoint does not allow", []string{"eval", "--policy", allowAll, "--endpoint-policy", rcpSQS, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k", "--resource-account", "123456789012"}, 1, "because no VPC endpoint policy allows the s3:GetObject action"},
 		{"endpoint policy without principal", []string{"eval", "--policy", allowAll, "--endpoint-policy", allowAll, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k", "--resource-account", "123456789012"}, 2, ""},
+		{"service principal allowed by a resource policy", []string{"eval", "--principal-service", "lambda.amazonaws.com", "--resource-policy", fromLambda, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k", "--resource-account", "123456789012"}, 0, "principal match: direct"},
+		{"service principal condition", []string{"eval", "--principal-service", "lambda.amazonaws.com", "--resource-policy", fromLambda, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k", "--resource-account", "123456789012"}, 0, "context keys read: aws:PrincipalIsAWSService, aws:PrincipalServiceName"},
+		{"other service principal", []string{"eval", "--principal-service", "ec2.amazonaws.com", "--resource-policy", fromLambda, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k", "--resource-account", "123456789012"}, 1, "User: ec2.amazonaws.com is not authorized to perform: s3:GetObject"},
+		{"service principal without resource policy", []string{"eval", "--principal-service", "lambda.amazonaws.com", "--policy", allowAll, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k", "--resource-account", "123456789012"}, 1, "identity: not applicable"},
+		{"principal and service", []string{"eval", "--principal", "arn:aws:iam::123456789012:user/a", "--principal-service", "lambda.amazonaws.com", "--action", "s3:GetObject", "--resource", "*"}, 2, ""},
 		{"missing action", []string{"eval", "--policy", pol, "--resource", "*"}, 2, ""},
 		{"bad context", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--context", "novalue"}, 2, ""},
 		{"bad principal", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--principal", "bob"}, 2, ""},
