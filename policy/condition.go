@@ -193,10 +193,12 @@ func (c *cond) eval(ctx *Context, rec *recorder) bool {
 		}
 		return false
 	}
+	present := v.kind != vkAbsent
 	switch c.op.set {
 	case setAny:
 		if n == 0 {
-			return c.op.ifExists
+			// No value to match: true only for an absent key under IfExists.
+			return !present && c.op.ifExists
 		}
 		for i := 0; i < n; i++ {
 			m, un := c.elemMatches(&v, i, ctx, rec)
@@ -224,6 +226,10 @@ func (c *cond) eval(ctx *Context, rec *recorder) bool {
 		return true
 	}
 	if n == 0 {
+		if present {
+			// An empty set: no value matches.
+			return c.op.negated
+		}
 		return c.op.ifExists || c.op.negated
 	}
 	any := false

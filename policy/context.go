@@ -27,7 +27,9 @@ func TristateOf(b bool) Tristate {
 
 // KeyValues is a context key with its values. A single-valued key has one
 // value; multi-valued keys (aws:TagKeys, aws:CalledVia, ...) have any
-// number.
+// number, zero included: a key present with an empty set of values is not
+// an absent key (ForAllValues holds, ForAnyValue does not, IfExists sees
+// the key).
 type KeyValues struct {
 	// Key is the condition key name; it is matched case-insensitively.
 	Key    string
@@ -335,6 +337,8 @@ func (c *Context) lookup(k *keyRef, v *ctxVal) {
 		if len(kv.Key) == len(k.name) && strings.EqualFold(kv.Key, k.name) {
 			switch len(kv.Values) {
 			case 0:
+				// Present with an empty set of values: not absent.
+				v.kind, v.list = vkList, kv.Values
 				return
 			case 1:
 				v.kind, v.s = vkString, kv.Values[0]

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/iamd/iamd/policy"
@@ -31,7 +32,8 @@ const usage = `usage:
                    --action ACTION --resource ARN
                    [--principal ARN | --principal-service NAME]
                    [--credential session-token|federation-token]
-                   [--context KEY=VALUE...] [--json]
+                   [--context KEY=VALUE...] [--context-json JSON...]
+                   [--context-file FILE] [--json]
   iamd policy analyze|summarize|generate ... (iamd policy analyze --help)
 
 validate exits 0 when every file is valid, 1 otherwise. KIND is identity
@@ -53,7 +55,10 @@ which must allow it too.
 --credential says the caller signs with GetSessionToken or GetFederationToken
 credentials, which cannot call some IAM and STS actions whatever the policies
 say (aws:MultiFactorAuthPresent=true lifts the IAM limit of session tokens).
-Repeating --context with the same key makes a multi-valued key.
+Repeating --context with the same key makes a multi-valued key; KEY= is one
+empty string. --context-json and --context-file take a JSON object whose
+values are strings, numbers, booleans or arrays of them; [] is a key present
+with an empty set of values, e.g. --context-json '{"aws:TagKeys":[]}'.
 `
 
 // Main runs the policy command with args following the word "policy" and
@@ -195,6 +200,9 @@ func eval(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&scps, "scp", "service control policy file, one per level (repeatable)")
 	fs.Var(&rcps, "rcp", "resource control policy file of the resource's account, one per level (repeatable)")
 	fs.Var(&contexts, "context", "condition key KEY=VALUE (repeatable)")
+	var contextJSON listFlag
+	fs.Var(&contextJSON, "context-json", `condition keys as a JSON object, e.g. '{"aws:TagKeys":[]}' (repeatable)`)
+	contextFile := fs.String("context-file", "", "condition keys from a file holding a JSON object")
 	boundary := fs.String("boundary", "", "permissions boundary file")
 	resPolicy := fs.String("resource-policy", "", "resource-based policy file")
 	resAccount := fs.String("resource-account", "", "account owning the resource")
@@ -322,7 +330,14 @@ func eval(args []string, stdout, stderr io.Writer) int {
 		}
 		req.EndpointPolicy = ep
 	}
-	if err := applyContext(req.Context, contexts); err != nil {
+	if *contextFile != "" {
+		raw, err := os.ReadFile(*contextFile)
+		if err != nil {
+			return fail(err)
+		}
+		contextJSON = append(contextJSON, string(raw))
+	}
+	if err := applyContext(req.Context, contexts, contextJSON); err != nil {
 		return fail(err)
 	}
 
@@ -365,25 +380,76 @@ func arnAccount(arn string) string {
 	return ""
 }
 
-func applyContext(c *policy.Context, kvs []string) error {
+// applyContext sets the keys of --context KEY=VALUE flags (one value each;
+// "KEY=" is one empty string) and of JSON objects (a string, a number, a
+// boolean or an array of them per key; [] is a key present with no
+// values).
+func applyContext(c *policy.Context, kvs, objects []string) error {
 	// Collect values per key first, so a repeated key is multi-valued.
 	var keys []string
 	vals := map[string][]string{}
+	add := func(k string, vs ...string) {
+		lk := strings.ToLower(k)
+		if _, seen := vals[lk]; !seen {
+			keys = append(keys, k)
+			vals[lk] = []string{}
+		}
+		vals[lk] = append(vals[lk], vs...)
+	}
 	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return fmt.Errorf("--context %q: want KEY=VALUE", kv)
 		}
-		lk := strings.ToLower(k)
-		if _, seen := vals[lk]; !seen {
-			keys = append(keys, k)
+		add(k, v)
+	}
+	for _, obj := range objects {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(obj), &m); err != nil {
+			return fmt.Errorf("context JSON: want an object of keys: %v", err)
 		}
-		vals[lk] = append(vals[lk], v)
+		names := make([]string, 0, len(m))
+		for k := range m {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			vs, err := jsonValues(m[k])
+			if err != nil {
+				return fmt.Errorf("context JSON key %q: %v", k, err)
+			}
+			add(k, vs...)
+		}
 	}
 	for _, k := range keys {
 		c.Set(k, vals[strings.ToLower(k)]...)
 	}
 	return nil
+}
+
+// jsonValues reads a context key's JSON value: a scalar or an array of
+// scalars, as text.
+func jsonValues(raw json.RawMessage) ([]string, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		list = []json.RawMessage{raw}
+	}
+	out := []string{}
+	for _, item := range list {
+		var v any
+		if err := json.Unmarshal(item, &v); err != nil {
+			return nil, err
+		}
+		switch v := v.(type) {
+		case string:
+			out = append(out, v)
+		case bool, float64:
+			out = append(out, strings.TrimSpace(string(item)))
+		default:
+			return nil, errors.New("want a string, a number, a boolean or an array of them")
+		}
+	}
+	return out, nil
 }
 
 type jsonStatement struct {

@@ -69,6 +69,9 @@ func TestEval(t *testing.T) {
 	rcpFull := writeFile(t, dir, "rcp-full.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}}`)
 	rcpSQS := writeFile(t, dir, "rcp-sqs.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"sqs:*","Resource":"*"}}`)
 	fromLambda := writeFile(t, dir, "from-lambda.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:PrincipalIsAWSService":"true"},"StringEquals":{"aws:PrincipalServiceName":"lambda.amazonaws.com"}}}}`)
+	onlyTeamTags := writeFile(t, dir, "only-team.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:PutObject","Resource":"*","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["team"]}}}}`)
+	anyTeamTag := writeFile(t, dir, "any-team.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:PutObject","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":["team"]}}}}`)
+	ctxFile := writeFile(t, dir, "ctx.json", `{"aws:SourceIp":"10.1.1.1","aws:SecureTransport":true}`)
 	bucket := writeFile(t, dir, "bucket.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}`)
 	tests := []struct {
 		name     string
@@ -101,6 +104,13 @@ func TestEval(t *testing.T) {
 		{"other service principal", []string{"eval", "--principal-service", "ec2.amazonaws.com", "--resource-policy", fromLambda, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k", "--resource-account", "123456789012"}, 1, "User: ec2.amazonaws.com is not authorized to perform: s3:GetObject"},
 		{"service principal without resource policy", []string{"eval", "--principal-service", "lambda.amazonaws.com", "--policy", allowAll, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/k", "--resource-account", "123456789012"}, 1, "identity: not applicable"},
 		{"principal and service", []string{"eval", "--principal", "arn:aws:iam::123456789012:user/a", "--principal-service", "lambda.amazonaws.com", "--action", "s3:GetObject", "--resource", "*"}, 2, ""},
+		{"empty set ForAllValues", []string{"eval", "--policy", onlyTeamTags, "--action", "s3:PutObject", "--resource", "*", "--context-json", `{"aws:TagKeys":[]}`}, 0, "context keys read: aws:TagKeys"},
+		{"empty set ForAnyValue", []string{"eval", "--policy", anyTeamTag, "--action", "s3:PutObject", "--resource", "*", "--context-json", `{"aws:TagKeys":[]}`}, 1, "context keys read: aws:TagKeys"},
+		{"empty string is a value", []string{"eval", "--policy", onlyTeamTags, "--action", "s3:PutObject", "--resource", "*", "--context", "aws:TagKeys="}, 1, "Decision: ImplicitDeny"},
+		{"json values merge with flags", []string{"eval", "--policy", anyTeamTag, "--action", "s3:PutObject", "--resource", "*", "--context-json", `{"aws:TagKeys":["x"]}`, "--context", "aws:TagKeys=team"}, 0, "Decision: Allow"},
+		{"context file", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "arn:aws:s3:::b/policy-tester/k", "--context-file", ctxFile}, 0, "Decision: Allow"},
+		{"bad context json", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--context-json", `["x"]`}, 2, ""},
+		{"nested context json", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--context-json", `{"k":{"a":1}}`}, 2, ""},
 		{"missing action", []string{"eval", "--policy", pol, "--resource", "*"}, 2, ""},
 		{"bad context", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--context", "novalue"}, 2, ""},
 		{"bad principal", []string{"eval", "--policy", pol, "--action", "s3:GetObject", "--resource", "*", "--principal", "bob"}, 2, ""},
