@@ -6,6 +6,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -67,9 +68,33 @@ func (a *Authorizer) Explain(c *Caller, req *Request) (*policy.Explanation, erro
 	return ex, err
 }
 
-// AccessDenied is the IAM AccessDenied error for a denied decision.
+// AccessDenied is the IAM AccessDenied error for a denied decision: a
+// *Denied carrying the explanation, which unwraps to the wire error.
 func AccessDenied(ex *policy.Explanation) error {
-	return &awsquery.Error{Code: "AccessDenied", Message: ex.Message(), HTTPStatus: http.StatusForbidden, Sender: true}
+	return &Denied{Explanation: ex, wire: &awsquery.Error{Code: "AccessDenied", Message: ex.Message(), HTTPStatus: http.StatusForbidden, Sender: true}}
+}
+
+// Denied is a refused authorization: the decision behind it, and the AWS
+// AccessDenied error the protocol edge answers (errors.As finds it).
+type Denied struct {
+	Explanation *policy.Explanation
+	wire        *awsquery.Error
+}
+
+func (d *Denied) Error() string { return d.wire.Error() }
+
+// Unwrap returns the AWS error for the wire.
+func (d *Denied) Unwrap() error { return d.wire }
+
+// Explicit reports whether an explicit deny refused the request, which no
+// implied permission can override.
+func (d *Denied) Explicit() bool { return d.Explanation.Decision == policy.ExplicitDeny }
+
+// ImplicitlyDenied reports whether err is a refusal for want of an allow
+// (no explicit deny), which a permission AWS implies may lift.
+func ImplicitlyDenied(err error) bool {
+	var d *Denied
+	return errors.As(err, &d) && !d.Explicit()
 }
 
 func (a *Authorizer) decide(c *Caller, req *Request, explain bool) (policy.Decision, *policy.Explanation, error) {

@@ -261,7 +261,7 @@ func (s *Service) ChangePassword(ctx context.Context, in *ChangePasswordRequest)
 	}
 	pol := s.accountPasswordPolicy(c.Account)
 	if _, err := s.authorize(ctx, "iam:ChangePassword", iam.ARN(c.Account, "user", e.V.Path, e.V.Name), resourceTags(e.V.Tags)); err != nil {
-		if pol == nil || !pol.AllowUsersToChangePassword {
+		if !usersMayChangePasswords(pol, err) {
 			return nil, err
 		}
 	}
@@ -352,11 +352,18 @@ func (s *Service) UpdateAccountPasswordPolicy(ctx context.Context, in *UpdateAcc
 
 // GetAccountPasswordPolicy returns the account password policy.
 func (s *Service) GetAccountPasswordPolicy(ctx context.Context, _ *GetAccountPasswordPolicyRequest) (*GetAccountPasswordPolicyResponse, error) {
-	c, err := s.authorize(ctx, "iam:GetAccountPasswordPolicy", "*")
+	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
 	pol := s.accountPasswordPolicy(c.Account)
+	if _, err := s.authorize(ctx, "iam:GetAccountPasswordPolicy", "*"); err != nil {
+		// Users who may change their own password may read the policy
+		// that governs it, as AWS documents.
+		if c.Type != authz.User || !usersMayChangePasswords(pol, err) {
+			return nil, err
+		}
+	}
 	if pol == nil {
 		return nil, noSuchEntity("The Password Policy with domain name %s cannot be found.", c.Account)
 	}
@@ -419,4 +426,13 @@ func (s *Service) updateAccount(ctx context.Context, account string, change func
 		}
 		return s.commit(ctx, iam.Put(iam.KindAccount, "", account, &next, acct.Version))
 	})
+}
+
+// usersMayChangePasswords reports whether the account's password policy
+// lets IAM users change their own password, and so grants them
+// iam:ChangePassword on themselves and iam:GetAccountPasswordPolicy,
+// where denied is the refusal without it: like any allow, the implied one
+// does not override an explicit deny.
+func usersMayChangePasswords(pol *password.Policy, denied error) bool {
+	return pol != nil && pol.AllowUsersToChangePassword && authz.ImplicitlyDenied(denied)
 }
