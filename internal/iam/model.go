@@ -33,6 +33,7 @@ const (
 	KindSAMLProvider    = "saml"
 	KindRoleUsage       = "roleusage"
 	KindWorkload        = "workload"
+	KindSSHPublicKey    = "sshkey" // SSH public key ID → key (credentials.go)
 )
 
 // Tag is an IAM tag.

@@ -49,6 +49,7 @@ type AccountView struct {
 	roleUse  map[string]*Entry[RoleUsage]
 	workload table[Workload]
 	access   map[string]*Entry[AccessRecord] // entity ID → last accessed (access.go)
+	sshKeys  ownedTable[SSHPublicKey, *SSHPublicKey]
 
 	usersByID    map[string]*Entry[User]
 	groupsByID   map[string]*Entry[Group]
@@ -75,6 +76,7 @@ func newAccountView() *AccountView {
 		oidc:         newTable[OIDCProvider](),
 		saml:         newTable[SAMLProvider](),
 		workload:     newTable[Workload](),
+		sshKeys:      newOwnedTable[SSHPublicKey](),
 		roleUse:      make(map[string]*Entry[RoleUsage]),
 		usersByID:    make(map[string]*Entry[User]),
 		groupsByID:   make(map[string]*Entry[Group]),
@@ -263,6 +265,8 @@ func (v *View) entryRev(kind, account, key string) (int64, bool) {
 		return tableRev(&a.saml, key)
 	case KindWorkload:
 		return tableRev(&a.workload, key)
+	case KindSSHPublicKey:
+		return a.sshKeys.rev(key)
 	}
 	return 0, false
 }
@@ -307,6 +311,8 @@ func decode(kind string, data []byte) (any, error) {
 		v = new(Workload)
 	case KindAccess:
 		v = new(AccessRecord)
+	case KindSSHPublicKey:
+		v = new(SSHPublicKey)
 	default:
 		return nil, nil // unknown kinds (from a newer version) are skipped
 	}
@@ -490,6 +496,8 @@ func (a *AccountView) apply(r store.Record, value any) {
 		}
 	case KindAccess:
 		a.applyAccess(r, value)
+	case KindSSHPublicKey:
+		a.sshKeys.apply(r, value)
 	}
 }
 

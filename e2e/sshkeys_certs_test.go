@@ -1,0 +1,282 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"golang.org/x/crypto/ssh"
+)
+
+// Credentials other than access keys and passwords: SSH public keys,
+// signing certificates and service-specific credentials.
+
+var sshKeyIDPattern = regexp.MustCompile(`^APKA[A-Z2-7]{17}$`)
+
+// newSSHKey returns an RSA public key of the given size as an OpenSSH line
+// and its fingerprint as IAM shows it.
+func newSSHKey(t *testing.T, bits int) (line, fingerprint string, pub *rsa.PublicKey) {
+	t.Helper()
+	priv, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ssh.NewPublicKey(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := md5.Sum(k.Marshal())
+	parts := make([]string, len(sum))
+	for i, b := range sum {
+		parts[i] = fmt.Sprintf("%02x", b)
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))), strings.Join(parts, ":"), &priv.PublicKey
+}
+
+func TestSSHPublicKeys(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	_, err := root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("dev")})
+	must(t, err)
+	user := aws.String("dev")
+
+	// What Terraform's force_destroy lists first: an empty list, not an
+	// error.
+	empty, err := root.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{UserName: user})
+	must(t, err)
+	if len(empty.SSHPublicKeys) != 0 || empty.IsTruncated {
+		t.Fatalf("ListSSHPublicKeys = %+v", empty)
+	}
+
+	line, fp, pub := newSSHKey(t, 2048)
+	up, err := root.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: user, SSHPublicKeyBody: aws.String(line + " dev@laptop\n")})
+	must(t, err)
+	k := up.SSHPublicKey
+	id := aws.ToString(k.SSHPublicKeyId)
+	if !sshKeyIDPattern.MatchString(id) || aws.ToString(k.Fingerprint) != fp || k.Status != types.StatusTypeActive ||
+		aws.ToString(k.UserName) != "dev" || k.UploadDate == nil || aws.ToString(k.SSHPublicKeyBody) != line+" dev@laptop" {
+		t.Fatalf("uploaded key = %+v", k)
+	}
+
+	got, err := root.GetSSHPublicKey(ctx, &iam.GetSSHPublicKeyInput{UserName: user, SSHPublicKeyId: k.SSHPublicKeyId, Encoding: types.EncodingTypeSsh})
+	must(t, err)
+	if aws.ToString(got.SSHPublicKey.SSHPublicKeyBody) != line+" dev@laptop" || aws.ToString(got.SSHPublicKey.Fingerprint) != fp {
+		t.Errorf("GetSSHPublicKey SSH = %+v", got.SSHPublicKey)
+	}
+	got, err = root.GetSSHPublicKey(ctx, &iam.GetSSHPublicKeyInput{UserName: user, SSHPublicKeyId: k.SSHPublicKeyId, Encoding: types.EncodingTypePem})
+	must(t, err)
+	block, _ := pem.Decode([]byte(aws.ToString(got.SSHPublicKey.SSHPublicKeyBody)))
+	if block == nil || block.Type != "PUBLIC KEY" {
+		t.Fatalf("GetSSHPublicKey PEM = %q", aws.ToString(got.SSHPublicKey.SSHPublicKeyBody))
+	}
+	if back, err := x509.ParsePKIXPublicKey(block.Bytes); err != nil || !back.(*rsa.PublicKey).Equal(pub) {
+		t.Errorf("PEM body is not the key uploaded: %v", err)
+	}
+
+	// The same key in the other encoding is a duplicate.
+	der, _ := x509.MarshalPKIXPublicKey(pub)
+	_, err = root.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: user, SSHPublicKeyBody: aws.String(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))})
+	wantCode(t, err, "DuplicateSSHPublicKey")
+
+	// Five keys per user.
+	for range 4 {
+		l, _, _ := newSSHKey(t, 2048)
+		_, err := root.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: user, SSHPublicKeyBody: aws.String(l)})
+		must(t, err)
+	}
+	sixth, _, _ := newSSHKey(t, 2048)
+	_, err = root.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: user, SSHPublicKeyBody: aws.String(sixth)})
+	wantCode(t, err, "LimitExceeded")
+
+	_, err = root.UpdateSSHPublicKey(ctx, &iam.UpdateSSHPublicKeyInput{UserName: user, SSHPublicKeyId: k.SSHPublicKeyId, Status: types.StatusTypeInactive})
+	must(t, err)
+	list, err := root.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{UserName: user, MaxItems: aws.Int32(3)})
+	must(t, err)
+	if len(list.SSHPublicKeys) != 3 || !list.IsTruncated || aws.ToString(list.SSHPublicKeys[0].SSHPublicKeyId) != id || list.SSHPublicKeys[0].Status != types.StatusTypeInactive {
+		t.Fatalf("first page = %+v", list)
+	}
+	rest, err := root.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{UserName: user, Marker: list.Marker})
+	must(t, err)
+	if len(rest.SSHPublicKeys) != 2 || rest.IsTruncated {
+		t.Fatalf("second page = %+v", rest)
+	}
+
+	// A user with keys cannot be deleted until they are.
+	_, err = root.DeleteUser(ctx, &iam.DeleteUserInput{UserName: user})
+	wantCode(t, err, "DeleteConflict")
+	wantAWSMessage(t, err, "Cannot delete entity, must delete SSH public keys first.")
+	for _, m := range append(list.SSHPublicKeys, rest.SSHPublicKeys...) {
+		_, err := root.DeleteSSHPublicKey(ctx, &iam.DeleteSSHPublicKeyInput{UserName: user, SSHPublicKeyId: m.SSHPublicKeyId})
+		must(t, err)
+	}
+	_, err = root.DeleteSSHPublicKey(ctx, &iam.DeleteSSHPublicKeyInput{UserName: user, SSHPublicKeyId: k.SSHPublicKeyId})
+	wantCode(t, err, "NoSuchEntity")
+	_, err = root.DeleteUser(ctx, &iam.DeleteUserInput{UserName: user})
+	must(t, err)
+}
+
+func TestSSHPublicKeyErrors(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	createUsers(t, root, "ann", "bob")
+	line, _, _ := newSSHKey(t, 2048)
+	small, _, _ := newSSHKey(t, 1024)
+	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	edKey, _ := ssh.NewPublicKey(edPub)
+	up, err := root.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: aws.String("ann"), SSHPublicKeyBody: aws.String(line)})
+	must(t, err)
+	annKey := up.SSHPublicKey.SSHPublicKeyId
+	// Another user may hold the same key: duplicates are per user.
+	_, err = root.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: aws.String("bob"), SSHPublicKeyBody: aws.String(line)})
+	must(t, err)
+
+	upload := func(user, body string) func() error {
+		return func() error {
+			_, err := root.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: aws.String(user), SSHPublicKeyBody: aws.String(body)})
+			return err
+		}
+	}
+	tests := []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"duplicate", upload("ann", line+" other comment"), "DuplicateSSHPublicKey"},
+		{"RSA 1024", upload("ann", small), "InvalidPublicKey"},
+		{"ed25519", upload("ann", string(ssh.MarshalAuthorizedKey(edKey))), "UnrecognizedPublicKeyEncoding"},
+		{"not a key", upload("ann", "hello"), "UnrecognizedPublicKeyEncoding"},
+		{"ssh-rsa with a broken blob", upload("ann", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQAB"), "InvalidPublicKey"},
+		{"PEM with a broken body", upload("ann", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), "InvalidPublicKey"},
+		{"empty", upload("ann", ""), "ValidationError"},
+		{"unknown user", upload("nobody", line), "NoSuchEntity"},
+		{"get another user's key", func() error {
+			_, err := root.GetSSHPublicKey(ctx, &iam.GetSSHPublicKeyInput{UserName: aws.String("bob"), SSHPublicKeyId: annKey, Encoding: types.EncodingTypeSsh})
+			return err
+		}, "NoSuchEntity"},
+		{"get unknown key", func() error {
+			_, err := root.GetSSHPublicKey(ctx, &iam.GetSSHPublicKeyInput{UserName: aws.String("ann"), SSHPublicKeyId: aws.String("APKAAAAAAAAAAAAAAAAAA"), Encoding: types.EncodingTypeSsh})
+			return err
+		}, "NoSuchEntity"},
+		{"bad encoding", func() error {
+			_, err := root.GetSSHPublicKey(ctx, &iam.GetSSHPublicKeyInput{UserName: aws.String("ann"), SSHPublicKeyId: annKey, Encoding: "DER"})
+			return err
+		}, "ValidationError"},
+		{"update another user's key", func() error {
+			_, err := root.UpdateSSHPublicKey(ctx, &iam.UpdateSSHPublicKeyInput{UserName: aws.String("bob"), SSHPublicKeyId: annKey, Status: types.StatusTypeInactive})
+			return err
+		}, "NoSuchEntity"},
+		{"list for unknown user", func() error {
+			_, err := root.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{UserName: aws.String("nobody")})
+			return err
+		}, "NoSuchEntity"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			wantCode(t, tc.call(), tc.code)
+		})
+	}
+}
+
+// TestSSHPublicKeySelfService checks the IAM actions: a user allowed only
+// to list its own keys lists them without naming itself, and may not upload.
+func TestSSHPublicKeySelfService(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	carl := e.iam(newUserWithKey(t, e, "carl", "iam:ListSSHPublicKeys"))
+	line, _, _ := newSSHKey(t, 2048)
+	_, err := carl.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: aws.String("carl"), SSHPublicKeyBody: aws.String(line)})
+	wantCode(t, err, "AccessDenied")
+	_, err = e.rootIAM().UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: aws.String("carl"), SSHPublicKeyBody: aws.String(line)})
+	must(t, err)
+	own, err := carl.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{})
+	must(t, err)
+	if len(own.SSHPublicKeys) != 1 || aws.ToString(own.SSHPublicKeys[0].UserName) != "carl" {
+		t.Errorf("own keys = %+v", own.SSHPublicKeys)
+	}
+	_, err = e.rootIAM().CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("dora")})
+	must(t, err)
+	_, err = carl.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{UserName: aws.String("dora")})
+	wantCode(t, err, "AccessDenied")
+	// The root user has no SSH keys of its own: an empty list.
+	rootList, err := e.rootIAM().ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{})
+	must(t, err)
+	if len(rootList.SSHPublicKeys) != 0 {
+		t.Errorf("root's keys = %+v", rootList.SSHPublicKeys)
+	}
+}
+
+func TestSSHPublicKeysCLI(t *testing.T) {
+	e := start(t)
+	_, err := e.cli(e.root, "iam", "create-user", "--user-name", "cli-dev")
+	must(t, err)
+	line, fp, _ := newSSHKey(t, 2048)
+	out, err := e.cli(e.root, "iam", "upload-ssh-public-key", "--user-name", "cli-dev", "--ssh-public-key-body", line)
+	must(t, err)
+	var up struct {
+		SSHPublicKey struct{ SSHPublicKeyId, Fingerprint, Status string }
+	}
+	must(t, json.Unmarshal([]byte(out), &up))
+	if !sshKeyIDPattern.MatchString(up.SSHPublicKey.SSHPublicKeyId) || up.SSHPublicKey.Fingerprint != fp || up.SSHPublicKey.Status != "Active" {
+		t.Fatalf("upload-ssh-public-key = %s", out)
+	}
+	out, err = e.cli(e.root, "iam", "list-ssh-public-keys", "--user-name", "cli-dev")
+	must(t, err)
+	if !strings.Contains(out, up.SSHPublicKey.SSHPublicKeyId) {
+		t.Errorf("list-ssh-public-keys = %s", out)
+	}
+	_, err = e.cli(e.root, "iam", "upload-ssh-public-key", "--user-name", "cli-dev", "--ssh-public-key-body", "ssh-rsa AAAA")
+	if err == nil || !strings.Contains(err.Error(), "InvalidPublicKey") {
+		t.Errorf("malformed key: err = %v", err)
+	}
+}
+
+// TestReplicasSSHPublicKeys uploads through one replica and reads and
+// deletes through the other (PostgreSQL).
+func TestReplicasSSHPublicKeys(t *testing.T) {
+	a, b := twoReplicas(t)
+	ctx := context.Background()
+	ra, rb := a.rootIAM(), b.rootIAM()
+	_, err := ra.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("rep")})
+	must(t, err)
+	line, fp, _ := newSSHKey(t, 2048)
+	up, err := ra.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: aws.String("rep"), SSHPublicKeyBody: aws.String(line)})
+	must(t, err)
+	within(t, propagation, "uploaded SSH key", func() error {
+		got, err := rb.GetSSHPublicKey(ctx, &iam.GetSSHPublicKeyInput{UserName: aws.String("rep"), SSHPublicKeyId: up.SSHPublicKey.SSHPublicKeyId, Encoding: types.EncodingTypeSsh})
+		if err != nil {
+			return err
+		}
+		if aws.ToString(got.SSHPublicKey.Fingerprint) != fp {
+			return fmt.Errorf("fingerprint %s", aws.ToString(got.SSHPublicKey.Fingerprint))
+		}
+		return nil
+	})
+	_, err = rb.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String("rep")})
+	wantCode(t, err, "DeleteConflict")
+	_, err = rb.DeleteSSHPublicKey(ctx, &iam.DeleteSSHPublicKeyInput{UserName: aws.String("rep"), SSHPublicKeyId: up.SSHPublicKey.SSHPublicKeyId})
+	must(t, err)
+	within(t, propagation, "deleted SSH key", func() error {
+		list, err := ra.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{UserName: aws.String("rep")})
+		if err != nil {
+			return err
+		}
+		if len(list.SSHPublicKeys) != 0 {
+			return fmt.Errorf("%d keys", len(list.SSHPublicKeys))
+		}
+		return nil
+	})
+}
