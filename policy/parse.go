@@ -172,8 +172,10 @@ func (p *parser) parse(doc []byte, opts ParseOptions) (*Document, error) {
 	if err := dec.Decode(&top); err != nil {
 		return nil, malformed(msgSyntax)
 	}
-	if _, err := dec.Token(); err == nil {
-		// trailing data after the document
+	if !onlyWhitespace(doc[dec.InputOffset():]) {
+		// Bytes after the document, even ones that do not start a JSON
+		// value ("{...}xyz"), make it malformed: IAM would otherwise store
+		// and later return a document that is not JSON.
 		return nil, malformed(msgSyntax)
 	}
 	obj, ok := top.(map[string]any)
@@ -363,6 +365,22 @@ func (p *parser) parse(doc []byte, opts ParseOptions) (*Document, error) {
 		d.Statements[i] = raws[i].st
 	}
 	return d, nil
+}
+
+// onlyWhitespace reports whether b holds nothing but JSON's whitespace
+// (space, tab, line feed, carriage return). IAM's policy parameters allow
+// only tab, line feed and carriage return below U+0020, and no-break space
+// (U+00A0), though allowed, is not whitespace to a JSON parser, so this is
+// the whole set that may follow a document.
+func onlyWhitespace(b []byte) bool {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (p *parser) syntaxStatement(m map[string]any) (rawStmt, error) {
