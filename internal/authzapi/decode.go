@@ -416,6 +416,14 @@ func (d *decoder) decodeRaw(r *rawRequest) error {
 			v, ok := d.boolean()
 			r.Explain = &v
 			return ok
+		case "resourceControlPolicies":
+			vs, ok := d.strings()
+			r.ResourceControlPolicies = vs
+			return ok
+		case "endpointPolicy":
+			return d.setStr(&r.EndpointPolicy)
+		case "principalService":
+			return d.setStr(&r.PrincipalService)
 		case "context":
 			if r.Context == nil {
 				r.Context = make(map[string][]string, 4)

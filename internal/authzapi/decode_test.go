@@ -48,6 +48,9 @@ func TestDecoderMatchesEncodingJSON(t *testing.T) {
 		{"unknown members", `{"x":{"y":[1,2.5e3,-3,{"z":null}],"w":true},"action":"a:B","n":null,"f":false,"resource":"*","request":{"method":"GET","extra":[[]]}}`},
 		{"nulls", `{"request":{"method":"GET","headers":null,"body":null},"context":null,"explain":null,"action":"a:b","resource":null}`},
 		{"empty", `{}`},
+		{"layers", `{"request":{"method":"GET"},"action":"s3:GetObject","resource":"*","resourceControlPolicies":["{\"Version\":\"2012-10-17\"}","{}"],
+			"endpointPolicy":"{\"Statement\":[]}","principalService":"logging.s3.amazonaws.com"}`},
+		{"no rcps", `{"resourceControlPolicies":[],"endpointPolicy":null}`},
 		{"whitespace", " \n{ \"action\" : \"a:b\" ,\t\"secureTransport\" : false } \n"},
 		{"empty arrays", `{"request":{"method":"GET","headers":{"X":[]}},"context":{"k":[]}}`},
 		{"invalid UTF-8", "{\"action\":\"a\xffb\",\"resource\":\"*\"}"},
@@ -117,5 +120,37 @@ func TestAppendStringIsJSON(t *testing.T) {
 		if back != want {
 			t.Errorf("%q round-trips to %q", s, back)
 		}
+	}
+}
+
+// TestLayersNotYetDecided checks that calls carrying layers the authorizer
+// cannot pass to the engine yet are refused, never decided without them.
+func TestLayersNotYetDecided(t *testing.T) {
+	base := `"request":{"method":"GET","host":"h"},"action":"s3:GetObject","resource":"arn:aws:s3:::b/k","resourceAccount":"123456789012"`
+	tests := []struct {
+		name, extra, code string
+	}{
+		{"none", ``, ""},
+		{"empty rcp list", `,"resourceControlPolicies":[]`, ""},
+		{"rcps", `,"resourceControlPolicies":["{}"]`, "NotImplemented"},
+		{"blank rcp", `,"resourceControlPolicies":[" "]`, "InvalidParameterValue"},
+		{"endpoint policy", `,"endpointPolicy":"{}"`, "NotImplemented"},
+		{"principal service", `,"principalService":"logging.s3.amazonaws.com"`, "NotImplemented"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var in wireRequest
+			var slab []string
+			if err := in.decode([]byte("{"+base+tc.extra+"}"), &slab); err != nil {
+				t.Fatal(err)
+			}
+			code := ""
+			if e := in.validate(); e != nil {
+				code = e.code
+			}
+			if code != tc.code {
+				t.Errorf("validate: code %q, want %q", code, tc.code)
+			}
+		})
 	}
 }

@@ -33,6 +33,16 @@ type rawRequest struct {
 	SourceIP        string              `json:"sourceIp"`
 	SecureTransport bool                `json:"secureTransport"`
 	Explain         *bool               `json:"explain"`
+	// ResourceControlPolicies holds the resource account's RCPs, one JSON
+	// document per level (root, OUs, account), outermost first.
+	ResourceControlPolicies []string `json:"resourceControlPolicies"`
+	// EndpointPolicy is the policy of the VPC endpoint the request came
+	// through, JSON text.
+	EndpointPolicy string `json:"endpointPolicy"`
+	// PrincipalService names the AWS service principal making the request
+	// (e.g. "logging.s3.amazonaws.com"), for requests a service makes on
+	// its own behalf.
+	PrincipalService string `json:"principalService"`
 }
 
 // wireRequest is a decoded and checked call.
@@ -131,7 +141,31 @@ func (in *wireRequest) validate() *apiError {
 	if in.raw.Request.Body != nil && in.raw.Request.PayloadHash != "" {
 		return invalid("request.body and request.payloadHash are exclusive.")
 	}
+	for i, rcp := range in.raw.ResourceControlPolicies {
+		if strings.TrimSpace(rcp) == "" {
+			return invalid("resourceControlPolicies[" + strconv.Itoa(i) + "] is empty: give one policy document per level, e.g. RCPFullAWSAccess.")
+		}
+	}
+	// The engine decides with these layers (policy.PolicySet.RCPs,
+	// policy.Request.EndpointPolicy, policy.PrincipalService), but the
+	// authorizer does not pass them to it yet. Deciding without them would
+	// allow what they deny, so such calls are refused rather than answered.
+	switch {
+	case len(in.raw.ResourceControlPolicies) > 0:
+		return notSupported("resourceControlPolicies")
+	case in.raw.EndpointPolicy != "":
+		return notSupported("endpointPolicy")
+	case in.raw.PrincipalService != "":
+		return notSupported("principalService")
+	}
 	return nil
+}
+
+// notSupported refuses a call using a member this server cannot decide
+// with yet.
+func notSupported(member string) *apiError {
+	return &apiError{code: "NotImplemented", message: member + " is not supported by this server yet; the request was not decided.",
+		origin: OriginCaller, status: http.StatusNotImplemented}
 }
 
 // sigv4Request builds the forwarded request for the verifier, with h (empty)
@@ -277,7 +311,7 @@ func appendExplanation(b []byte, ex *policy.Explanation) []byte {
 		}
 		b = append(b, `{"layer":`...)
 		b = appendString(b, lr.Layer.String())
-		if lr.Layer == policy.LayerSCP {
+		if lr.Layer == policy.LayerSCP || lr.Layer == policy.LayerRCP {
 			b = append(b, `,"level":`...)
 			b = strconv.AppendInt(b, int64(lr.Level), 10)
 		}
