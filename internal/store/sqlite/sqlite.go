@@ -21,7 +21,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +87,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if path == "" || path == ":memory:" {
 		return nil, fmt.Errorf("sqlite: open %q: a database file path is required", path)
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	s := &Store{path: path, cfg: cfg, reqs: make(chan *request, 1024), done: make(chan struct{})}
 	if err := s.open(); err != nil {
 		s.closeDBs()
@@ -92,6 +97,23 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	go s.run()
 	return s, nil
+}
+
+// createPrivate creates the database file, empty and readable and writable
+// by its owner only, unless it exists. Left to SQLite, it would be created
+// 0644 less the umask, readable by everyone; and SQLite creates the -wal and
+// -shm files with the database file's permissions, so they are private too.
+// An existing file keeps its mode: the server refuses to start on one that
+// others can read rather than change it behind the operator's back.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func dsn(path string, busy time.Duration, extra ...string) string {
