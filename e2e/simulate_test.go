@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // prettyPolicy is laid out like the AWS CLI example for
@@ -503,4 +504,38 @@ func TestSimulateCLI(t *testing.T) {
 	if !strings.Contains(out, "aws:RequestTag/team") {
 		t.Errorf("get-context-keys-for-principal-policy: %s", out)
 	}
+}
+
+// TestSimulateAssumeRoleNeedsTrust: the simulator decides sts:AssumeRole
+// as AssumeRole does: the role's trust policy must allow the principal,
+// whatever the principal's identity-based policies allow.
+func TestSimulateAssumeRoleNeedsTrust(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	userWithKey(t, root, "alice", allowAssumeAny)
+	userWithKey(t, root, "bob", "")
+	aliceARN := "arn:aws:iam::" + testAccount + ":user/alice"
+	trusting := role(t, root, "trusts-alice", trustAWS(aliceARN, ""), "", 0)
+	other := role(t, root, "trusts-bob", trustAWS("arn:aws:iam::"+testAccount+":user/bob", ""), "", 0)
+	out, err := root.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{
+		PolicySourceArn: aws.String(aliceARN),
+		ActionNames:     []string{"sts:AssumeRole"},
+		ResourceArns:    []string{trusting, other},
+	})
+	must(t, err)
+	want := map[string]types.PolicyEvaluationDecisionType{trusting: types.PolicyEvaluationDecisionTypeAllowed, other: types.PolicyEvaluationDecisionTypeImplicitDeny}
+	for _, r := range out.EvaluationResults {
+		if got := r.EvalDecision; got != want[aws.ToString(r.EvalResourceName)] {
+			t.Errorf("sts:AssumeRole on %s: %s, want %s", aws.ToString(r.EvalResourceName), got, want[aws.ToString(r.EvalResourceName)])
+		}
+	}
+	// The real call agrees.
+	alice, err := root.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("alice")})
+	must(t, err)
+	creds := aws.Credentials{AccessKeyID: aws.ToString(alice.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(alice.AccessKey.SecretAccessKey)}
+	_, err = e.sts(creds).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(other), RoleSessionName: aws.String("s1")})
+	wantCode(t, err, "AccessDenied")
+	_, err = e.sts(creds).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(trusting), RoleSessionName: aws.String("s1")})
+	must(t, err)
 }

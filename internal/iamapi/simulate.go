@@ -64,6 +64,10 @@ type simulation struct {
 	docs        []simDoc // identity, then boundary, then resource policy
 	compiled    *policy.Compiled
 	resource    *policy.ResourcePolicy
+	// trusts holds the trust policies of the roles among the resources,
+	// the resource-based policies of role-assumption actions when no
+	// ResourcePolicy is given.
+	trusts      map[string]*policy.ResourcePolicy
 	hasBoundary bool
 	principal   policy.Principal
 	owner       string // ResourceOwner's account, "" when not given
@@ -164,6 +168,11 @@ func (s *Service) prepare(sim *simulation, set *policy.PolicySet, in *simInput) 
 			return policyEvaluation("The resource policy could not be evaluated: %v", err)
 		}
 		sim.resource = rp
+	}
+	if in.resourcePolicy == "" {
+		if err := s.addTrustPolicies(sim, in); err != nil {
+			return err
+		}
 	}
 	compiled, err := policy.Compile(*set)
 	if err != nil {
@@ -400,6 +409,9 @@ func (sim *simulation) evaluate(action, resource string) EvaluationResult {
 		ResourcePolicy:  sim.resource,
 		Context:         sim.ctx,
 	}
+	if req.ResourcePolicy == nil && isRoleAssumption(action) {
+		req.ResourcePolicy = sim.trusts[resource]
+	}
 	ex := sim.compiled.Explain(&req)
 	decision := evalDecision(ex.Decision)
 	missing := []string{}
@@ -449,6 +461,68 @@ func (sim *simulation) evaluate(action, resource string) EvaluationResult {
 		PermissionsBoundaryDecisionDetail: out.PermissionsBoundaryDecisionDetail,
 	}}
 	return out
+}
+
+// isRoleAssumption reports whether action is decided against a role's
+// trust policy.
+func isRoleAssumption(action string) bool {
+	for _, a := range [...]string{"sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity", "sts:TagSession", "sts:SetSourceIdentity"} {
+		if strings.EqualFold(action, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// addTrustPolicies gives the simulation the trust policy of every role
+// among the resources, when a role-assumption action is simulated: as on
+// AWS, the trust policy must allow the principal, whatever its
+// identity-based policies say.
+func (s *Service) addTrustPolicies(sim *simulation, in *simInput) error {
+	assume := false
+	for _, a := range in.actions {
+		assume = assume || isRoleAssumption(a)
+	}
+	if !assume {
+		return nil
+	}
+	for _, r := range in.resources {
+		acct, name, ok := roleOfARN(r)
+		if !ok || sim.trusts[r] != nil {
+			continue
+		}
+		var trust string
+		s.view.Read(acct, func(a *iam.AccountView) {
+			if e, found := a.Role(name); found && iam.ARN(acct, "role", e.V.Path, e.V.Name) == r {
+				trust = e.V.TrustPolicy
+			}
+		})
+		if trust == "" {
+			continue
+		}
+		nd, err := sim.addDoc("TrustPolicy."+name, sourceResourcePolicy, trust, policy.Trust)
+		if err != nil {
+			return err
+		}
+		rp, err := policy.CompileResource(nd.Name, nd.Doc)
+		if err != nil {
+			return policyEvaluation("The trust policy of role %s could not be evaluated: %v", name, err)
+		}
+		if sim.trusts == nil {
+			sim.trusts = map[string]*policy.ResourcePolicy{}
+		}
+		sim.trusts[r] = rp
+	}
+	return nil
+}
+
+// roleOfARN splits arn:PARTITION:iam::ACCOUNT:role/PATH/NAME.
+func roleOfARN(arn string) (account, name string, ok bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[2] != "iam" || !isAccountID(parts[4]) || !strings.HasPrefix(parts[5], "role/") {
+		return "", "", false
+	}
+	return parts[4], parts[5][strings.LastIndexByte(parts[5], '/')+1:], true
 }
 
 func containsFold(list []string, s string) bool {
