@@ -61,9 +61,9 @@ type simDoc struct {
 
 // simulation is everything needed to evaluate the requested actions.
 type simulation struct {
-	docs        []simDoc // identity, then boundary, then resource policy
-	compiled    *policy.Compiled
-	resource    *policy.ResourcePolicy
+	docs     []simDoc // identity, then boundary, then resource policy
+	compiled *policy.Compiled
+	resource *policy.ResourcePolicy
 	// trusts holds the trust policies of the roles among the resources,
 	// the resource-based policies of role-assumption actions when no
 	// ResourcePolicy is given.
