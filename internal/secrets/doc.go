@@ -8,6 +8,8 @@
 // with a random nonce and carry a format version and the sealing key's ID.
 // Associated data binds a ciphertext to the record it belongs to (for example
 // the access key ID), so a ciphertext copied onto another record fails to open.
+// A key check value (SealCheck, VerifyCheck), stored with the data, tells a
+// server given the wrong master key so at start.
 //
 // The package is not a key-management service: it does not store records,
 // schedule re-encryption or talk to an HSM.

@@ -246,6 +246,19 @@ func ParseKeys(s string) ([][]byte, error) {
 //
 // env is usually os.Getenv; tests pass their own.
 func LoadOrCreate(dataDir string, env func(string) string) (*Keyring, error) {
+	return Load(dataDir, env, LoadOptions{})
+}
+
+// LoadOptions adjusts Load.
+type LoadOptions struct {
+	// AllowInsecureKeyFile accepts a key file that group or others can
+	// access instead of failing with ErrInsecureKeyFile; the caller is
+	// expected to warn about it.
+	AllowInsecureKeyFile bool
+}
+
+// Load is LoadOrCreate with options.
+func Load(dataDir string, env func(string) string, opts LoadOptions) (*Keyring, error) {
 	if v := env(EnvMasterKey); v != "" {
 		keys, err := ParseKeys(v)
 		if err != nil {
@@ -254,12 +267,12 @@ func LoadOrCreate(dataDir string, env func(string) string) (*Keyring, error) {
 		return New(keys...)
 	}
 	path := filepath.Join(dataDir, MasterKeyFile)
-	data, err := readKeyFile(path)
+	data, err := readKeyFile(path, opts.AllowInsecureKeyFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := createKeyFile(dataDir, path); err != nil {
 			return nil, err
 		}
-		data, err = readKeyFile(path)
+		data, err = readKeyFile(path, opts.AllowInsecureKeyFile)
 	}
 	if err != nil {
 		return nil, err
@@ -274,7 +287,7 @@ func LoadOrCreate(dataDir string, env func(string) string) (*Keyring, error) {
 // maxKeyFile bounds the key file we read: it holds a few lines of base64.
 const maxKeyFile = 1 << 16
 
-func readKeyFile(path string) ([]byte, error) {
+func readKeyFile(path string, allowInsecure bool) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -284,8 +297,8 @@ func readKeyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s has mode %v: %w", path, st.Mode().Perm(), ErrInsecureKeyFile)
+	if st.Mode().Perm()&0o077 != 0 && !allowInsecure {
+		return nil, fmt.Errorf("%s has mode %v (run: chmod 600 %s): %w", path, st.Mode().Perm(), path, ErrInsecureKeyFile)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
 	if err != nil {
@@ -333,4 +346,42 @@ func createKeyFile(dataDir, path string) error {
 		d.Close()
 	}
 	return nil
+}
+
+// checkPlaintext is what a key check value seals. The purpose string is also
+// the associated data, so no other ciphertext passes for a check value.
+const checkPlaintext = "iamd/secrets/key-check/v1"
+
+// ErrWrongKey means a key check value was sealed with a key that is not in
+// the ring: the data it was stored with belongs to another master key.
+var ErrWrongKey = errors.New("secrets: sealed with another master key")
+
+// SealCheck returns a key check value: a constant sealed with the newest key.
+// Stored beside the records the ring seals, it lets a server tell at start
+// that it was given another master key than the one the records were sealed
+// with, before it misreads them one by one. Verify it with VerifyCheck.
+func (k *Keyring) SealCheck() []byte {
+	v, _ := k.Seal([]byte(checkPlaintext), []byte(checkPlaintext))
+	return v
+}
+
+// VerifyCheck verifies a value made by SealCheck. It returns an error
+// wrapping ErrWrongKey, naming the key ID that sealed it and the ring's, if
+// no key of the ring opens it; otherwise reseal reports whether it was
+// sealed with a key other than the newest, so the caller should replace it
+// with SealCheck's.
+func (k *Keyring) VerifyCheck(value []byte) (reseal bool, err error) {
+	pt, err := k.Open(value, []byte(checkPlaintext))
+	if err != nil || string(pt) != checkPlaintext {
+		sealer := "unknown"
+		if len(value) >= 1+keyIDSize {
+			sealer = fmt.Sprintf("%x", value[1:1+keyIDSize])
+		}
+		ids := make([]string, len(k.keys))
+		for i, kk := range k.keys {
+			ids[i] = fmt.Sprintf("%x", kk.id)
+		}
+		return false, fmt.Errorf("key check sealed with key ID %s, configured key IDs %s: %w", sealer, strings.Join(ids, ", "), ErrWrongKey)
+	}
+	return k.NeedsReseal(value), nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -381,6 +382,80 @@ func BenchmarkOpen(b *testing.B) {
 	for b.Loop() {
 		if _, err := k.Open(ct, ad); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestLoadAllowInsecureKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, MasterKeyFile)
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(GenerateKey())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir, noEnv, LoadOptions{}); !errors.Is(err, ErrInsecureKeyFile) {
+		t.Fatalf("err = %v, want ErrInsecureKeyFile", err)
+	}
+	if _, err := Load(dir, noEnv, LoadOptions{AllowInsecureKeyFile: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKeyCheck(t *testing.T) {
+	oldKey, newKey, otherKey := GenerateKey(), GenerateKey(), GenerateKey()
+	ring := func(keys ...[]byte) *Keyring {
+		t.Helper()
+		k, err := New(keys...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	sealedOld := ring(oldKey).SealCheck()
+	sealedNew := ring(newKey, oldKey).SealCheck()
+	// A ciphertext of something else under the right key is no check value.
+	notCheck, _ := ring(oldKey).Seal([]byte(checkPlaintext), []byte("other"))
+	tests := []struct {
+		name       string
+		ring       *Keyring
+		value      []byte
+		wantReseal bool
+		wantErr    error
+	}{
+		{"same key", ring(oldKey), sealedOld, false, nil},
+		{"rotated: old key second", ring(newKey, oldKey), sealedOld, true, nil},
+		{"rotated: sealed with newest", ring(newKey, oldKey), sealedNew, false, nil},
+		{"newest only opens its own", ring(newKey), sealedNew, false, nil},
+		{"old key dropped too early", ring(newKey), sealedOld, false, ErrWrongKey},
+		{"another key", ring(otherKey), sealedOld, false, ErrWrongKey},
+		{"other ciphertext", ring(oldKey), notCheck, false, ErrWrongKey},
+		{"garbage", ring(oldKey), []byte("x"), false, ErrWrongKey},
+		{"empty", ring(oldKey), nil, false, ErrWrongKey},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reseal, err := tc.ring.VerifyCheck(tc.value)
+			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if reseal != tc.wantReseal {
+				t.Errorf("reseal = %v, want %v", reseal, tc.wantReseal)
+			}
+		})
+	}
+}
+
+func TestKeyCheckErrorNamesKeyIDs(t *testing.T) {
+	a, b := GenerateKey(), GenerateKey()
+	ka, _ := New(a)
+	kb, _ := New(b)
+	_, err := kb.VerifyCheck(ka.SealCheck())
+	ida, idb := KeyID(a), KeyID(b)
+	for _, want := range []string{fmt.Sprintf("%x", ida), fmt.Sprintf("%x", idb)} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to name key ID %s", err, want)
 		}
 	}
 }
