@@ -98,6 +98,9 @@ type Session struct {
 	// Federated marks a session from GetFederationToken or from web
 	// identity / SAML federation with its provider.
 	Provider string
+	// Console marks a console sign-in session, which the limits of
+	// temporary credentials do not apply to.
+	Console bool
 }
 
 // SetRequest records the request's region (aws:RequestedRegion) and user
@@ -111,7 +114,7 @@ func (c *Caller) SetRequest(region, userAgent string) {
 // fixed limits AWS puts on GetSessionToken and GetFederationToken
 // credentials.
 func (c *Caller) Credential() policy.Credential {
-	if c.Session == nil {
+	if c.Session == nil || c.Session.Console {
 		return policy.CredentialStandard
 	}
 	switch c.Type {

@@ -279,7 +279,7 @@ func (h *Handler) serve(r *http.Request, body []byte, st *callState, rec *audit.
 	}
 	caller.SourceIP = remoteAddr(r)
 	caller.SecureTransport = r.TLS != nil
-	caller.UserAgent = r.UserAgent()
+	caller.SetRequest(res.Region, r.UserAgent())
 	if rec != nil {
 		rec.Caller = caller
 	}
@@ -334,7 +334,11 @@ func (h *Handler) serve(r *http.Request, body []byte, st *callState, rec *audit.
 	}
 	principal.SourceIP = in.sourceIP
 	principal.SecureTransport = in.secureTransport
-	principal.UserAgent = headerGet(fwd.Header, "User-Agent")
+	region := fres.Region
+	if fres.Service == "iam" {
+		region = "us-east-1" // IAM is global; its endpoint is there
+	}
+	principal.SetRequest(region, headerGet(fwd.Header, "User-Agent"))
 	if rec != nil {
 		rec.Principal, rec.Service, rec.Region = principal, fres.Service, fres.Region
 		if rec.Account == "" {

@@ -375,8 +375,8 @@ func (h *Handler) caller(r *http.Request, s *session) (*authz.Caller, *identity,
 	c.Time = h.now()
 	c.SourceIP = sourceIP(r)
 	c.SecureTransport = r.TLS != nil
-	c.UserAgent = r.UserAgent()
-	c.Session = &authz.Session{Name: who.Name, IssuedAt: s.Created, Expires: s.Created.Add(h.cfg.MaxSessionAge), MFA: s.MFA, MFAAuthTime: s.MFATime}
+	c.SetRequest("us-east-1", r.UserAgent()) // the console calls IAM, a global service in us-east-1
+	c.Session = &authz.Session{Name: who.Name, IssuedAt: s.Created, Expires: s.Created.Add(h.cfg.MaxSessionAge), MFA: s.MFA, MFAAuthTime: s.MFATime, Console: true}
 	return c, who, true
 }
 
