@@ -30,6 +30,7 @@ func TestRequestedRegion(t *testing.T) {
 		{"Effect":"Allow","Action":"sts:GetAccessKeyInfo","Resource":"*","Condition":{"StringEquals":{"aws:RequestedRegion":"eu-west-1"}}},
 		{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*","Condition":{"Bool":{"aws:PrincipalIsAWSService":"false","aws:ViaAWSService":"false"}}},
 		{"Effect":"Allow","Action":"iam:ListGroups","Resource":"*","Condition":{"StringLike":{"aws:UserAgent":"*aws-sdk-go-v2*"}}},
+		{"Effect":"Allow","Action":"iam:GetUser","Resource":"*","Condition":{"StringEquals":{"aws:ResourceAccount":"${aws:PrincipalAccount}"}}},
 		{"Effect":"Deny","NotAction":["iam:*","sts:*"],"Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":["us-east-1","eu-west-1"]}}}]}`)
 	for _, region := range []string{"us-east-1", "eu-west-1", "ap-southeast-2"} {
 		iamc, stsc := e.regionClients(creds, region)
@@ -41,6 +42,9 @@ func TestRequestedRegion(t *testing.T) {
 		}
 		if _, err := iamc.ListGroups(ctx, &iam.ListGroupsInput{}); err != nil {
 			t.Errorf("ListGroups signed for %s: %v", region, err)
+		}
+		if _, err := iamc.GetUser(ctx, &iam.GetUserInput{}); err != nil {
+			t.Errorf("GetUser (aws:ResourceAccount) signed for %s: %v", region, err)
 		}
 		_, err := stsc.GetAccessKeyInfo(ctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(creds.AccessKeyID)})
 		if region == "eu-west-1" {

@@ -66,6 +66,9 @@ type Context struct {
 	PrincipalType string
 	// TokenIssueTime is aws:TokenIssueTime (temporary credentials only).
 	TokenIssueTime time.Time
+	// ResourceAccount is aws:ResourceAccount, the account that owns the
+	// resource.
+	ResourceAccount string
 	// Values holds every other key, e.g. aws:PrincipalTag/team,
 	// aws:RequestTag/x, aws:TagKeys, iam:PermissionsBoundary, sts:ExternalId.
 	Values []KeyValues
@@ -135,6 +138,9 @@ func (c *Context) Set(key string, values ...string) {
 		case kPrincipalType:
 			c.PrincipalType = v
 			return
+		case kResourceAccount:
+			c.ResourceAccount = v
+			return
 		case kTokenIssueTime:
 			if t, ok := parseTime(v); ok {
 				c.TokenIssueTime = t
@@ -167,6 +173,7 @@ const (
 	kPrincipalAccount
 	kPrincipalType
 	kTokenIssueTime
+	kResourceAccount
 )
 
 var knownKeys = map[string]keyID{
@@ -182,6 +189,7 @@ var knownKeys = map[string]keyID{
 	"aws:principalaccount":       kPrincipalAccount,
 	"aws:principaltype":          kPrincipalType,
 	"aws:tokenissuetime":         kTokenIssueTime,
+	"aws:resourceaccount":        kResourceAccount,
 }
 
 func lookupKeyID(lower string) keyID { return knownKeys[lower] }
@@ -282,6 +290,8 @@ func (c *Context) stringField(id keyID) string {
 		return c.PrincipalAccount
 	case kPrincipalType:
 		return c.PrincipalType
+	case kResourceAccount:
+		return c.ResourceAccount
 	}
 	return ""
 }
@@ -321,7 +331,7 @@ func (c *Context) lookup(k *keyRef, v *ctxVal) {
 			v.kind, v.n = vkInt, c.MultiFactorAuthAge
 			return
 		}
-	case kUsername, kUserID, kPrincipalARN, kPrincipalAccount, kPrincipalType:
+	case kUsername, kUserID, kPrincipalARN, kPrincipalAccount, kPrincipalType, kResourceAccount:
 		if str := c.stringField(k.id); str != "" {
 			v.kind, v.s = vkString, str
 			return

@@ -143,6 +143,37 @@ func principalOf(c *Caller) policy.Principal {
 	return p
 }
 
+// resourceAccount is aws:ResourceAccount: the account given as owning the
+// resource, else the account in the resource's ARN, else (resources
+// without an account, such as "*") the caller's.
+func resourceAccount(req *Request, c *Caller) string {
+	if req.ResourceAccount != "" {
+		return req.ResourceAccount
+	}
+	// arn:PARTITION:SERVICE:REGION:ACCOUNT:...
+	r := req.Resource
+	for field := 0; field < 4; field++ {
+		i := strings.IndexByte(r, ':')
+		if i < 0 {
+			return c.Account
+		}
+		r = r[i+1:]
+	}
+	if i := strings.IndexByte(r, ':'); i == 12 && isDigits(r[:12]) {
+		return r[:12]
+	}
+	return c.Account
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // falseValue is the value of the boolean keys that are always false; the
 // engine never modifies context values.
 var falseValue = []string{"false"}
@@ -157,6 +188,7 @@ func fillContext(pc *policy.Context, c *Caller, req *Request, principalTags []ia
 	pc.PrincipalARN = c.PrincipalARN
 	pc.PrincipalAccount = c.Account
 	pc.PrincipalType = c.Type.String()
+	pc.ResourceAccount = resourceAccount(req, c)
 	if c.Type == User {
 		pc.Username = c.Name
 	}
