@@ -2,17 +2,22 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -276,6 +281,267 @@ func TestReplicasSSHPublicKeys(t *testing.T) {
 		}
 		if len(list.SSHPublicKeys) != 0 {
 			return fmt.Errorf("%d keys", len(list.SSHPublicKeys))
+		}
+		return nil
+	})
+}
+
+var signingCertIDPattern = regexp.MustCompile(`^[A-Z2-7]{32}$`)
+
+// newCertificate returns a fresh self-signed certificate in PEM, valid from
+// notBefore to notAfter.
+func newCertificate(t *testing.T, notBefore, notAfter time.Time) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "signer"}, NotBefore: notBefore, NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+func validCertificate(t *testing.T) string {
+	return newCertificate(t, time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour))
+}
+
+func TestSigningCertificates(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	createUsers(t, root, "signer", "other")
+	user := aws.String("signer")
+
+	empty, err := root.ListSigningCertificates(ctx, &iam.ListSigningCertificatesInput{UserName: user})
+	must(t, err)
+	if len(empty.Certificates) != 0 || empty.IsTruncated {
+		t.Fatalf("ListSigningCertificates = %+v", empty)
+	}
+
+	body := validCertificate(t)
+	up, err := root.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: user, CertificateBody: aws.String(body)})
+	must(t, err)
+	c1 := up.Certificate
+	if !signingCertIDPattern.MatchString(aws.ToString(c1.CertificateId)) || c1.Status != types.StatusTypeActive ||
+		aws.ToString(c1.UserName) != "signer" || c1.UploadDate == nil || aws.ToString(c1.CertificateBody) != strings.TrimSpace(body) {
+		t.Fatalf("uploaded certificate = %+v", c1)
+	}
+	// A certificate belongs to one user of the account.
+	_, err = root.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: aws.String("other"), CertificateBody: aws.String(body)})
+	wantCode(t, err, "DuplicateCertificate")
+	_, err = root.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: user, CertificateBody: aws.String(body)})
+	wantCode(t, err, "DuplicateCertificate")
+
+	up2, err := root.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: user, CertificateBody: aws.String(validCertificate(t))})
+	must(t, err)
+	_, err = root.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: user, CertificateBody: aws.String(validCertificate(t))})
+	wantCode(t, err, "LimitExceeded")
+
+	_, err = root.UpdateSigningCertificate(ctx, &iam.UpdateSigningCertificateInput{UserName: user, CertificateId: c1.CertificateId, Status: types.StatusTypeInactive})
+	must(t, err)
+	list, err := root.ListSigningCertificates(ctx, &iam.ListSigningCertificatesInput{UserName: user})
+	must(t, err)
+	if len(list.Certificates) != 2 || list.Certificates[0].Status != types.StatusTypeInactive || list.Certificates[1].Status != types.StatusTypeActive {
+		t.Fatalf("certificates = %+v", list.Certificates)
+	}
+
+	// The credential report shows both, oldest first.
+	_, err = root.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+	must(t, err)
+	rep, err := root.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	must(t, err)
+	_, rows := reportRows(t, rep.Content)
+	row := rows["signer"]
+	if row["cert_1_active"] != "false" || row["cert_1_last_rotated"] != c1.UploadDate.UTC().Format("2006-01-02T15:04:05+00:00") ||
+		row["cert_2_active"] != "true" || row["cert_2_last_rotated"] != up2.Certificate.UploadDate.UTC().Format("2006-01-02T15:04:05+00:00") {
+		t.Errorf("report row = %v", row)
+	}
+	if r := rows["other"]; r["cert_1_active"] != "false" || r["cert_1_last_rotated"] != "N/A" || r["cert_2_last_rotated"] != "N/A" {
+		t.Errorf("report row without certificates = %v", r)
+	}
+
+	_, err = root.DeleteUser(ctx, &iam.DeleteUserInput{UserName: user})
+	wantCode(t, err, "DeleteConflict")
+	wantAWSMessage(t, err, "Cannot delete entity, must delete signing certificates first.")
+	for _, c := range list.Certificates {
+		_, err := root.DeleteSigningCertificate(ctx, &iam.DeleteSigningCertificateInput{UserName: user, CertificateId: c.CertificateId})
+		must(t, err)
+	}
+	_, err = root.DeleteSigningCertificate(ctx, &iam.DeleteSigningCertificateInput{UserName: user, CertificateId: c1.CertificateId})
+	wantCode(t, err, "NoSuchEntity")
+	_, err = root.DeleteUser(ctx, &iam.DeleteUserInput{UserName: user})
+	must(t, err)
+	// Deleted, the certificate may be uploaded again.
+	_, err = root.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: aws.String("other"), CertificateBody: aws.String(body)})
+	must(t, err)
+}
+
+// TestSigningCertificatesOwnAndRoot checks that without a user name the
+// certificates are the caller's own: a user's, or the root user's, which the
+// credential report shows on the root row.
+func TestSigningCertificatesOwnAndRoot(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	self := e.iam(newUserWithKey(t, e, "selfie", "iam:UploadSigningCertificate", "iam:ListSigningCertificates", "iam:DeleteSigningCertificate"))
+	up, err := self.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{CertificateBody: aws.String(validCertificate(t))})
+	must(t, err)
+	if aws.ToString(up.Certificate.UserName) != "selfie" {
+		t.Errorf("own certificate = %+v", up.Certificate)
+	}
+	own, err := self.ListSigningCertificates(ctx, &iam.ListSigningCertificatesInput{})
+	must(t, err)
+	if len(own.Certificates) != 1 {
+		t.Errorf("own certificates = %+v", own.Certificates)
+	}
+	_, err = root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("victim")})
+	must(t, err)
+	_, err = self.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: aws.String("victim"), CertificateBody: aws.String(validCertificate(t))})
+	wantCode(t, err, "AccessDenied")
+
+	rc, err := root.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{CertificateBody: aws.String(validCertificate(t))})
+	must(t, err)
+	rootList, err := root.ListSigningCertificates(ctx, &iam.ListSigningCertificatesInput{})
+	must(t, err)
+	if len(rootList.Certificates) != 1 || aws.ToString(rootList.Certificates[0].CertificateId) != aws.ToString(rc.Certificate.CertificateId) {
+		t.Errorf("root's certificates = %+v", rootList.Certificates)
+	}
+	// A user's certificate is not the root user's.
+	_, err = root.DeleteSigningCertificate(ctx, &iam.DeleteSigningCertificateInput{CertificateId: up.Certificate.CertificateId})
+	wantCode(t, err, "NoSuchEntity")
+	_, err = root.GenerateCredentialReport(ctx, &iam.GenerateCredentialReportInput{})
+	must(t, err)
+	rep, err := root.GetCredentialReport(ctx, &iam.GetCredentialReportInput{})
+	must(t, err)
+	_, rows := reportRows(t, rep.Content)
+	if r := rows["<root_account>"]; r["cert_1_active"] != "true" || r["cert_2_active"] != "false" {
+		t.Errorf("root row = %v", r)
+	}
+	if r := rows["selfie"]; r["cert_1_active"] != "true" {
+		t.Errorf("selfie row = %v", r)
+	}
+}
+
+func TestSigningCertificateErrors(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	createUsers(t, root, "ann", "bob")
+	up, err := root.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: aws.String("ann"), CertificateBody: aws.String(validCertificate(t))})
+	must(t, err)
+	annCert := up.Certificate.CertificateId
+	upload := func(user, body string) func() error {
+		return func() error {
+			_, err := root.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: aws.String(user), CertificateBody: aws.String(body)})
+			return err
+		}
+	}
+	tests := []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"not PEM", upload("ann", "hello"), "MalformedCertificate"},
+		{"broken DER", upload("ann", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), "MalformedCertificate"},
+		{"expired", upload("ann", newCertificate(t, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))), "MalformedCertificate"},
+		{"empty", upload("ann", ""), "ValidationError"},
+		{"unknown user", upload("nobody", validCertificate(t)), "NoSuchEntity"},
+		{"update another user's certificate", func() error {
+			_, err := root.UpdateSigningCertificate(ctx, &iam.UpdateSigningCertificateInput{UserName: aws.String("bob"), CertificateId: annCert, Status: types.StatusTypeInactive})
+			return err
+		}, "NoSuchEntity"},
+		{"delete unknown certificate", func() error {
+			_, err := root.DeleteSigningCertificate(ctx, &iam.DeleteSigningCertificateInput{UserName: aws.String("ann"), CertificateId: aws.String("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")})
+			return err
+		}, "NoSuchEntity"},
+		{"bad status", func() error {
+			_, err := root.UpdateSigningCertificate(ctx, &iam.UpdateSigningCertificateInput{UserName: aws.String("ann"), CertificateId: annCert, Status: "Paused"})
+			return err
+		}, "ValidationError"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			wantCode(t, tc.call(), tc.code)
+		})
+	}
+}
+
+func TestSigningCertificatesCLI(t *testing.T) {
+	e := start(t)
+	_, err := e.cli(e.root, "iam", "create-user", "--user-name", "cli-signer")
+	must(t, err)
+	out, err := e.cli(e.root, "iam", "upload-signing-certificate", "--user-name", "cli-signer", "--certificate-body", validCertificate(t))
+	must(t, err)
+	var up struct {
+		Certificate struct{ CertificateId, Status string }
+	}
+	must(t, json.Unmarshal([]byte(out), &up))
+	if !signingCertIDPattern.MatchString(up.Certificate.CertificateId) || up.Certificate.Status != "Active" {
+		t.Fatalf("upload-signing-certificate = %s", out)
+	}
+	out, err = e.cli(e.root, "iam", "list-signing-certificates", "--user-name", "cli-signer")
+	must(t, err)
+	if !strings.Contains(out, up.Certificate.CertificateId) {
+		t.Errorf("list-signing-certificates = %s", out)
+	}
+	_, err = e.cli(e.root, "iam", "upload-signing-certificate", "--user-name", "cli-signer", "--certificate-body", "junk")
+	if err == nil || !strings.Contains(err.Error(), "MalformedCertificate") {
+		t.Errorf("malformed certificate: err = %v", err)
+	}
+}
+
+// TestReplicasSigningCertificates races two replicas uploading the same
+// certificate: exactly one wins (PostgreSQL).
+func TestReplicasSigningCertificates(t *testing.T) {
+	a, b := twoReplicas(t)
+	ctx := context.Background()
+	ra, rb := a.rootIAM(), b.rootIAM()
+	createUsers(t, ra, "x", "y")
+	within(t, propagation, "users", func() error {
+		_, err := rb.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("y")})
+		return err
+	})
+	body := validCertificate(t)
+	errs := make(chan error, 2)
+	go func() {
+		_, err := ra.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: aws.String("x"), CertificateBody: aws.String(body)})
+		errs <- err
+	}()
+	go func() {
+		_, err := rb.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: aws.String("y"), CertificateBody: aws.String(body)})
+		errs <- err
+	}()
+	var ok, dup int
+	for range 2 {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errCode(err) == "DuplicateCertificate" || errCode(err) == "ConcurrentModification":
+			dup++
+		default:
+			t.Fatalf("upload: %v", err)
+		}
+	}
+	if ok != 1 || dup != 1 {
+		t.Fatalf("%d uploads succeeded, %d refused; want 1 and 1", ok, dup)
+	}
+	within(t, propagation, "certificate on both replicas", func() error {
+		for _, c := range []*iam.Client{ra, rb} {
+			n := 0
+			for _, u := range []string{"x", "y"} {
+				l, err := c.ListSigningCertificates(ctx, &iam.ListSigningCertificatesInput{UserName: aws.String(u)})
+				if err != nil {
+					return err
+				}
+				n += len(l.Certificates)
+			}
+			if n != 1 {
+				return fmt.Errorf("%d certificates", n)
+			}
 		}
 		return nil
 	})

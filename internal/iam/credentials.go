@@ -141,3 +141,18 @@ func (a *AccountView) SSHPublicKeys(userID string) []*Entry[SSHPublicKey] {
 
 // SSHPublicKeyCount returns how many SSH public keys a user has.
 func (a *AccountView) SSHPublicKeyCount(userID string) int { return a.sshKeys.count(userID) }
+
+// SigningCertificate returns a signing certificate by ID.
+func (a *AccountView) SigningCertificate(id string) (*Entry[SigningCertificate], bool) {
+	e, ok := a.certs.byID[id]
+	return e, ok
+}
+
+// SigningCertificates returns the signing certificates of a user (userID
+// "" for the root user), oldest first.
+func (a *AccountView) SigningCertificates(userID string) []*Entry[SigningCertificate] {
+	return a.certs.of(userID)
+}
+
+// SigningCertificateCount returns how many signing certificates a user has.
+func (a *AccountView) SigningCertificateCount(userID string) int { return a.certs.count(userID) }

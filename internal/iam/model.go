@@ -33,7 +33,8 @@ const (
 	KindSAMLProvider    = "saml"
 	KindRoleUsage       = "roleusage"
 	KindWorkload        = "workload"
-	KindSSHPublicKey    = "sshkey" // SSH public key ID → key (credentials.go)
+	KindSSHPublicKey    = "sshkey"      // SSH public key ID → key (credentials.go)
+	KindSigningCert     = "signingcert" // certificate ID → signing certificate
 )
 
 // Tag is an IAM tag.

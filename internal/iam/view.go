@@ -50,6 +50,7 @@ type AccountView struct {
 	workload table[Workload]
 	access   map[string]*Entry[AccessRecord] // entity ID → last accessed (access.go)
 	sshKeys  ownedTable[SSHPublicKey, *SSHPublicKey]
+	certs    ownedTable[SigningCertificate, *SigningCertificate]
 
 	usersByID    map[string]*Entry[User]
 	groupsByID   map[string]*Entry[Group]
@@ -77,6 +78,7 @@ func newAccountView() *AccountView {
 		saml:         newTable[SAMLProvider](),
 		workload:     newTable[Workload](),
 		sshKeys:      newOwnedTable[SSHPublicKey](),
+		certs:        newOwnedTable[SigningCertificate](),
 		roleUse:      make(map[string]*Entry[RoleUsage]),
 		usersByID:    make(map[string]*Entry[User]),
 		groupsByID:   make(map[string]*Entry[Group]),
@@ -267,6 +269,8 @@ func (v *View) entryRev(kind, account, key string) (int64, bool) {
 		return tableRev(&a.workload, key)
 	case KindSSHPublicKey:
 		return a.sshKeys.rev(key)
+	case KindSigningCert:
+		return a.certs.rev(key)
 	}
 	return 0, false
 }
@@ -313,6 +317,8 @@ func decode(kind string, data []byte) (any, error) {
 		v = new(AccessRecord)
 	case KindSSHPublicKey:
 		v = new(SSHPublicKey)
+	case KindSigningCert:
+		v = new(SigningCertificate)
 	default:
 		return nil, nil // unknown kinds (from a newer version) are skipped
 	}
@@ -498,6 +504,8 @@ func (a *AccountView) apply(r store.Record, value any) {
 		a.applyAccess(r, value)
 	case KindSSHPublicKey:
 		a.sshKeys.apply(r, value)
+	case KindSigningCert:
+		a.certs.apply(r, value)
 	}
 }
 

@@ -100,6 +100,7 @@ type credentialRow struct {
 	login             *iam.LoginProfile
 	passwordLastUsed  time.Time
 	mfa               bool
+	certs             []*iam.SigningCertificate // oldest first
 }
 
 // credentialReport builds the CSV: the root user first, then every user
@@ -120,13 +121,14 @@ func (s *Service) credentialReport(account string) ([]byte, error) {
 		rows = append(rows, credentialRow{
 			user: "<root_account>", arn: iam.RootARN(account), created: acct.V.Created, root: true,
 			passwordLastUsed: acct.V.RootPasswordLastUsed, mfa: a.HasMFADeviceFor("root"),
+			certs: signingCertsOf(a, ""),
 		})
 		users, _ := a.Users("", a.UserCount()+1, nil)
 		for _, u := range users {
 			rows = append(rows, credentialRow{
 				user: u.V.Name, arn: iam.ARN(account, "user", u.V.Path, u.V.Name), userID: u.V.ID,
 				created: u.V.Created, login: u.V.Login, passwordLastUsed: u.V.PasswordLastUsed,
-				mfa: a.HasMFADeviceFor(u.V.ID),
+				mfa: a.HasMFADeviceFor(u.V.ID), certs: signingCertsOf(a, u.V.ID),
 			})
 		}
 	})
@@ -214,11 +216,27 @@ func (s *Service) appendCredentialRow(b *bytes.Buffer, account string, r credent
 		field(orNA(used.Region))
 		field(orNA(used.Service))
 	}
-	// iamd has no X.509 signing certificates.
-	field("false")
-	field("N/A")
-	field("false")
-	field("N/A")
+	for i := range 2 {
+		if i >= len(r.certs) {
+			field("false")
+			field("N/A")
+			continue
+		}
+		field(strconv.FormatBool(r.certs[i].Status == "Active"))
+		field(reportTime(r.certs[i].Uploaded))
+	}
+}
+
+// signingCertsOf returns a user's signing certificates (userID "" for the
+// root user), oldest first, as the report's cert_1 and cert_2 columns show
+// them.
+func signingCertsOf(a *iam.AccountView, userID string) []*iam.SigningCertificate {
+	es := a.SigningCertificates(userID)
+	out := make([]*iam.SigningCertificate, len(es))
+	for i, e := range es {
+		out[i] = e.V
+	}
+	return out
 }
 
 func orNA(s string) string {

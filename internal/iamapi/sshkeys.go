@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -150,7 +151,7 @@ func sshKeyBody(k *iam.SSHPublicKey, encoding string) (string, error) {
 func sshKeyOut(userName string, k *iam.SSHPublicKey, body string) *SSHPublicKey {
 	return &SSHPublicKey{
 		UserName: userName, SSHPublicKeyId: k.ID, Fingerprint: k.Fingerprint,
-		SSHPublicKeyBody: body, Status: k.Status, UploadDate: k.Uploaded,
+		SSHPublicKeyBody: body, Status: k.Status, UploadDate: k.Uploaded.Truncate(time.Second),
 	}
 }
 
@@ -168,7 +169,7 @@ func (s *Service) UploadSSHPublicKey(ctx context.Context, in *UploadSSHPublicKey
 	k := &iam.SSHPublicKey{
 		ID: secrets.NewUniqueID(secrets.PrefixPublicKey), UserID: u.V.ID,
 		Body: strings.TrimSpace(in.SSHPublicKeyBody), Blob: blob, Fingerprint: sshFingerprint(blob),
-		Status: string(StatusTypeActive), Uploaded: s.timestamp(),
+		Status: string(StatusTypeActive), Uploaded: s.uploadTime(),
 	}
 	// As for access keys (CreateAccessKey): the touch of the owner makes a
 	// concurrent upload through another replica conflict, and the lock
@@ -249,7 +250,7 @@ func (s *Service) ListSSHPublicKeys(ctx context.Context, in *ListSSHPublicKeysRe
 		if err := s.read(c.Account, func(a *iam.AccountView) {
 			for _, k := range a.SSHPublicKeys(owner.user.V.ID) {
 				all = append(all, SSHPublicKeyMetadata{
-					UserName: owner.name(), SSHPublicKeyId: k.V.ID, Status: k.V.Status, UploadDate: k.V.Uploaded,
+					UserName: owner.name(), SSHPublicKeyId: k.V.ID, Status: k.V.Status, UploadDate: k.V.Uploaded.Truncate(time.Second),
 				})
 			}
 		}); err != nil {
@@ -308,6 +309,11 @@ func (s *Service) DeleteSSHPublicKey(ctx context.Context, in *DeleteSSHPublicKey
 	}
 	return &DeleteSSHPublicKeyResponse{}, nil
 }
+
+// uploadTime is when a credential is created, to the nanosecond: IAM shows
+// seconds, but an owner's credentials are listed oldest first, and several
+// may be created within a second.
+func (s *Service) uploadTime() time.Time { return s.now().UTC() }
 
 // checkSettableStatus refuses the status Expired, which IAM reports but
 // does not let anyone set. AWS's exact answer could not be confirmed; the

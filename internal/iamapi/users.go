@@ -274,6 +274,8 @@ func (s *Service) userDeleteConflict(a *iam.AccountView, u *iam.User, account st
 		return deleteConflict("Cannot delete entity, must delete login profile first.")
 	case a.AccessKeyCount(u.ID) > 0:
 		return deleteConflict("Cannot delete entity, must delete access keys first.")
+	case a.SigningCertificateCount(u.ID) > 0:
+		return deleteConflict("Cannot delete entity, must delete signing certificates first.")
 	case a.SSHPublicKeyCount(u.ID) > 0:
 		return deleteConflict("Cannot delete entity, must delete SSH public keys first.")
 	case a.HasMFADeviceFor(u.ID):
