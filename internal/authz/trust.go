@@ -78,33 +78,13 @@ func (a *Authorizer) decideTrust(c *Caller, tr *TrustRequest) (bool, error) {
 		ResourcePolicy:  trust,
 		Context:         pctx,
 	}
-	// The caller's own policies with the trust policy as the resource
-	// policy: this is AWS's combination, except that in the role's own
-	// account identity policies alone must not suffice.
-	if compiled.Decide(&preq) != policy.Allowed {
-		return false, nil
-	}
-	// The trust policy on its own must allow: evaluated as if from another
-	// account with identity policies that allow everything, the decision is
-	// the trust policy's.
-	preq.ResourceAccount = trustOnlyAccount
-	return allowAll.Decide(&preq) == policy.Allowed, nil
+	// The engine requires the trust policy to allow the role-assumption
+	// actions even in the role's own account (policy.DecidedByTrustPolicy),
+	// and the caller's identity policies too when the trust policy names
+	// its account rather than the caller, or across accounts: AWS's rule,
+	// in one evaluation.
+	return compiled.Decide(&preq) == policy.Allowed, nil
 }
-
-// trustOnlyAccount is an account ID no caller has.
-const trustOnlyAccount = "trust-policy-only"
-
-var allowAll = func() *policy.Compiled {
-	doc, err := policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`), policy.Identity)
-	if err != nil {
-		panic(err)
-	}
-	c, err := policy.Compile(policy.PolicySet{Identity: []policy.NamedDocument{{Name: "trust-only", Doc: doc}}})
-	if err != nil {
-		panic(err)
-	}
-	return c
-}()
 
 // FederatedTrustRequest asks whether an identity that is not an IAM
 // principal (a web identity or SAML provider, or a service) may assume a
@@ -153,9 +133,6 @@ func (a *Authorizer) TrustAllows(fr *FederatedTrustRequest) bool {
 		ResourceAccount: fr.RoleAccount,
 		ResourcePolicy:  trust,
 		Context:         pctx,
-	}
-	if preq.ResourceAccount == "" {
-		preq.ResourceAccount = trustOnlyAccount
 	}
 	return noPolicies.Decide(&preq) == policy.Allowed
 }
