@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,14 +29,20 @@ type Authorizer struct {
 	docs      *textCache[*policy.Document]
 	resources *textCache[*policy.ResourcePolicy]
 	trusts    *textCache[*policy.ResourcePolicy]
-	ctxs      sync.Pool
+	endpoints *textCache[*policy.EndpointPolicy]
+	// rcpDocs and withRCPs serve requests carrying resource control
+	// policies; see compiledWithRCPs.
+	rcpDocs  *textCache[*policy.Document]
+	withRCPs *boundedCache[rcpKey, *policy.Compiled]
+	ctxs     sync.Pool
 }
 
 // New returns an Authorizer reading policies from view.
 func New(view *iam.View, managed func() *managedpolicies.Catalog) *Authorizer {
 	a := &Authorizer{view: view, managed: managed,
-		docs: newTextCache[*policy.Document](8192), resources: newTextCache[*policy.ResourcePolicy](4096),
-		trusts: newTextCache[*policy.ResourcePolicy](4096)}
+		docs: newCache[string, *policy.Document](8192), resources: newCache[string, *policy.ResourcePolicy](4096),
+		trusts: newCache[string, *policy.ResourcePolicy](4096), endpoints: newCache[string, *policy.EndpointPolicy](1024),
+		rcpDocs: newCache[string, *policy.Document](1024), withRCPs: newCache[rcpKey, *policy.Compiled](1024)}
 	a.ctxs.New = func() any { return new(policy.Context) }
 	return a
 }
@@ -44,7 +51,8 @@ type compiledEntry struct {
 	version int64  // the user's or role's record version
 	gen     uint64 // the account's policy generation
 	c       *policy.Compiled
-	tags    []iam.Tag // principal tags (user or role tags)
+	set     policy.PolicySet // what c was compiled from, for compiledWithRCPs
+	tags    []iam.Tag        // principal tags (user or role tags)
 	err     error
 }
 
@@ -98,14 +106,21 @@ func ImplicitlyDenied(err error) bool {
 }
 
 func (a *Authorizer) decide(c *Caller, req *Request, explain bool) (policy.Decision, *policy.Explanation, error) {
-	compiled, tags, err := a.principalPolicies(c)
-	if err != nil {
-		return policy.ImplicitDeny, nil, err
+	e := a.principalPolicies(c)
+	if e.err != nil {
+		return policy.ImplicitDeny, nil, e.err
+	}
+	compiled := e.c
+	if len(req.ResourceControlPolicies) > 0 {
+		var err error
+		if compiled, err = a.compiledWithRCPs(e, req.ResourceControlPolicies); err != nil {
+			return policy.ImplicitDeny, nil, err
+		}
 	}
 	pctx := a.ctxs.Get().(*policy.Context)
 	defer a.ctxs.Put(pctx)
 	pctx.Reset()
-	fillContext(pctx, c, req, tags)
+	fillContext(pctx, c, req, e.tags)
 	preq := policy.Request{
 		Action:          req.Action,
 		Resource:        req.Resource,
@@ -116,9 +131,16 @@ func (a *Authorizer) decide(c *Caller, req *Request, explain bool) (policy.Decis
 	if req.ResourcePolicy != "" {
 		rp, err := a.resourcePolicy(req.ResourcePolicy)
 		if err != nil {
-			return policy.ImplicitDeny, nil, err
+			return policy.ImplicitDeny, nil, &PolicyError{Field: "ResourcePolicy", Err: err}
 		}
 		preq.ResourcePolicy = rp
+	}
+	if req.EndpointPolicy != "" {
+		ep, err := a.endpointPolicy(req.EndpointPolicy)
+		if err != nil {
+			return policy.ImplicitDeny, nil, &PolicyError{Field: "EndpointPolicy", Err: err}
+		}
+		preq.EndpointPolicy = ep
 	}
 	if explain {
 		ex := compiled.Explain(&preq)
@@ -139,6 +161,9 @@ func principalOf(c *Caller) policy.Principal {
 		p.RoleARN = c.PrincipalARN
 	case FederatedUser:
 		p.Type = policy.PrincipalFederatedUser
+	case ServicePrincipal:
+		p.Type = policy.PrincipalService
+		p.Service = c.Name
 	}
 	return p
 }
@@ -174,9 +199,12 @@ func isDigits(s string) bool {
 	return true
 }
 
-// falseValue is the value of the boolean keys that are always false; the
-// engine never modifies context values.
-var falseValue = []string{"false"}
+// falseValue and trueValue are the values of boolean keys; the engine
+// never modifies context values.
+var (
+	falseValue = []string{"false"}
+	trueValue  = []string{"true"}
+)
 
 // fillContext sets the global condition keys from the caller and the
 // request-specific ones from the request.
@@ -184,17 +212,29 @@ func fillContext(pc *policy.Context, c *Caller, req *Request, principalTags []ia
 	pc.CurrentTime = c.Time
 	pc.SourceIP = c.SourceIP
 	pc.SecureTransport = policy.TristateOf(c.SecureTransport)
-	pc.UserID = c.UserID
-	pc.PrincipalARN = c.PrincipalARN
-	pc.PrincipalAccount = c.Account
-	pc.PrincipalType = c.Type.String()
 	pc.ResourceAccount = resourceAccount(req, c)
-	if c.Type == User {
-		pc.Username = c.Name
+	if c.Type == ServicePrincipal {
+		// As AWS sets them for a service principal's own requests: the
+		// service's name, and no ARN, account, user ID or principal type.
+		pc.Add("aws:PrincipalIsAWSService", trueValue...)
+		if c.values[2] == c.Name {
+			pc.Add("aws:PrincipalServiceName", c.values[2:3:3]...)
+		} else {
+			pc.Add("aws:PrincipalServiceName", c.Name)
+		}
+	} else {
+		pc.UserID = c.UserID
+		pc.PrincipalARN = c.PrincipalARN
+		pc.PrincipalAccount = c.Account
+		pc.PrincipalType = c.Type.String()
+		if c.Type == User {
+			pc.Username = c.Name
+		}
+		// Present in every signed request, as on AWS.
+		pc.Add("aws:PrincipalIsAWSService", falseValue...)
 	}
-	// Present in every signed request, as on AWS: iamd's callers are never
-	// AWS services, nor calling through one.
-	pc.Add("aws:PrincipalIsAWSService", falseValue...)
+	// No AWS service calls iamd, or the services asking it, on a
+	// principal's behalf.
 	pc.Add("aws:ViaAWSService", falseValue...)
 	if c.Region != "" {
 		pc.Add("aws:RequestedRegion", c.values[0:1:1]...)
@@ -237,9 +277,12 @@ func fillContext(pc *policy.Context, c *Caller, req *Request, principalTags []ia
 
 // principalPolicies returns the caller's compiled policies and principal
 // tags, from the cache when nothing they depend on changed.
-func (a *Authorizer) principalPolicies(c *Caller) (*policy.Compiled, []iam.Tag, error) {
-	if c.Type == Root {
-		return rootPolicies, nil, nil
+func (a *Authorizer) principalPolicies(c *Caller) *compiledEntry {
+	if c.Type == Root || c.Type == ServicePrincipal {
+		// Neither has identity-based policies: the engine lets the root
+		// user do anything in its own account, and a service principal
+		// only what resource-based policies allow.
+		return noPolicies
 	}
 	var (
 		version int64
@@ -267,7 +310,7 @@ func (a *Authorizer) principalPolicies(c *Caller) (*policy.Compiled, []iam.Tag, 
 	})
 	if !found {
 		// The principal was deleted after it authenticated: nothing allows.
-		return noPolicies, nil, nil
+		return noPolicies
 	}
 	key := c.EntityID
 	if s := c.Session; s != nil && (s.Policy != "" || len(s.PolicyARNs) > 0) {
@@ -276,7 +319,7 @@ func (a *Authorizer) principalPolicies(c *Caller) (*policy.Compiled, []iam.Tag, 
 	if v, ok := a.compiled.Load(key); ok {
 		e := v.(*compiledEntry)
 		if e.version == version && e.gen == gen {
-			return e.c, e.tags, e.err
+			return e
 		}
 	}
 	e := a.compile(c)
@@ -284,13 +327,17 @@ func (a *Authorizer) principalPolicies(c *Caller) (*policy.Compiled, []iam.Tag, 
 	if e.err == nil {
 		a.compiled.Store(key, e)
 	}
-	return e.c, e.tags, e.err
+	return e
 }
 
-var (
-	noPolicies, _   = policy.Compile(policy.PolicySet{})
-	rootPolicies, _ = policy.Compile(policy.PolicySet{})
-)
+// noPolicies is the entry of callers without identity-based policies.
+var noPolicies = func() *compiledEntry {
+	c, err := policy.Compile(policy.PolicySet{})
+	if err != nil {
+		panic(err)
+	}
+	return &compiledEntry{c: c}
+}()
 
 // compile gathers and compiles a principal's policies.
 func (a *Authorizer) compile(c *Caller) *compiledEntry {
@@ -387,7 +434,7 @@ func (a *Authorizer) compile(c *Caller) *compiledEntry {
 		set.Session = []policy.NamedDocument{{Name: "session policy", Doc: emptyDoc}}
 	}
 	compiled, err := policy.Compile(set)
-	return &compiledEntry{c: compiled, tags: tags, err: err}
+	return &compiledEntry{c: compiled, set: set, tags: tags, err: err}
 }
 
 const allowAllText = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
@@ -450,4 +497,91 @@ func (a *Authorizer) resourcePolicy(text string) (*policy.ResourcePolicy, error)
 	}
 	a.resources.put(text, rp)
 	return rp, nil
+}
+
+// endpointPolicy parses and compiles a VPC endpoint policy.
+func (a *Authorizer) endpointPolicy(text string) (*policy.EndpointPolicy, error) {
+	if ep, ok := a.endpoints.get(text); ok {
+		return ep, nil
+	}
+	doc, err := policy.Parse([]byte(text), policy.Resource)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := policy.CompileEndpoint("VPC endpoint policy", doc)
+	if err != nil {
+		return nil, err
+	}
+	a.endpoints.put(text, ep)
+	return ep, nil
+}
+
+// rcpKey identifies a principal's policies compiled with a request's
+// resource control policies: the principal's cache entry (a new one each
+// time its policies change) and the parsed RCP documents (one per text in
+// rcpDocs). Made of pointers, it costs no allocation to look up.
+type rcpKey struct {
+	base *compiledEntry
+	n    int
+	docs [MaxRCPLevels]*policy.Document
+}
+
+// rcpNames names the RCP levels in explanations.
+var rcpNames = func() (n [MaxRCPLevels]string) {
+	for i := range n {
+		n[i] = "resource control policy, level " + strconv.Itoa(i)
+	}
+	return n
+}()
+
+// compiledWithRCPs returns e's policies compiled together with the
+// resource control policies texts.
+//
+// RCPs belong to the resource's account, not to the principal, so they
+// cannot join the per-principal cache keyed by the principal alone; nor
+// can they be decided apart, since the engine combines them with the other
+// layers into one decision and one explanation. So they are compiled with
+// the principal's policies on first use and cached under rcpKey, beside
+// the per-principal cache: requests without RCPs (the common case) pay
+// nothing for them, and requests with RCPs seen before allocate nothing.
+func (a *Authorizer) compiledWithRCPs(e *compiledEntry, texts []string) (*policy.Compiled, error) {
+	if len(texts) > MaxRCPLevels {
+		return nil, fmt.Errorf("%d levels of resource control policies; at most %d", len(texts), MaxRCPLevels)
+	}
+	key := rcpKey{base: e, n: len(texts)}
+	for i, text := range texts {
+		doc, err := a.rcpDocument(text)
+		if err != nil {
+			return nil, &PolicyError{Field: "ResourceControlPolicies", Level: i, Err: err}
+		}
+		key.docs[i] = doc
+	}
+	if c, ok := a.withRCPs.get(key); ok {
+		return c, nil
+	}
+	set := e.set
+	set.RCPs = make([][]policy.NamedDocument, len(texts))
+	for i := range texts {
+		set.RCPs[i] = []policy.NamedDocument{{Name: rcpNames[i], Doc: key.docs[i]}}
+	}
+	c, err := policy.Compile(set)
+	if err != nil {
+		return nil, err
+	}
+	a.withRCPs.put(key, c)
+	return c, nil
+}
+
+// rcpDocument parses a resource control policy, a document shaped like a
+// resource-based policy (Principal "*", conditions on the caller).
+func (a *Authorizer) rcpDocument(text string) (*policy.Document, error) {
+	if doc, ok := a.rcpDocs.get(text); ok {
+		return doc, nil
+	}
+	doc, err := policy.Parse([]byte(text), policy.Resource)
+	if err != nil {
+		return nil, err
+	}
+	a.rcpDocs.put(text, doc)
+	return doc, nil
 }

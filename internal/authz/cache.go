@@ -2,29 +2,32 @@ package authz
 
 import "sync"
 
-// textCache maps policy texts to their parsed or compiled form. It is
-// bounded because the texts come from stored policies (old versions pile
-// up) and, through the authorization API, from callers: when full it
-// forgets an arbitrary half, which a working set much smaller than the
-// bound barely notices.
-type textCache[V any] struct {
+// boundedCache maps policy texts (or other keys derived from them) to
+// their parsed or compiled form. It is bounded because the texts come from
+// stored policies (old versions pile up) and, through the authorization
+// API, from callers: when full it forgets an arbitrary half, which a
+// working set much smaller than the bound barely notices.
+type boundedCache[K comparable, V any] struct {
 	mu  sync.RWMutex
-	m   map[string]V
+	m   map[K]V
 	max int
 }
 
-func newTextCache[V any](max int) *textCache[V] {
-	return &textCache[V]{m: make(map[string]V), max: max}
+// textCache is a boundedCache keyed by a policy's text.
+type textCache[V any] = boundedCache[string, V]
+
+func newCache[K comparable, V any](max int) *boundedCache[K, V] {
+	return &boundedCache[K, V]{m: make(map[K]V), max: max}
 }
 
-func (c *textCache[V]) get(k string) (V, bool) {
+func (c *boundedCache[K, V]) get(k K) (V, bool) {
 	c.mu.RLock()
 	v, ok := c.m[k]
 	c.mu.RUnlock()
 	return v, ok
 }
 
-func (c *textCache[V]) put(k string, v V) {
+func (c *boundedCache[K, V]) put(k K, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= c.max {

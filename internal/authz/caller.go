@@ -17,6 +17,11 @@ const (
 	User                                   // an IAM user
 	AssumedRole                            // a role session
 	FederatedUser                          // GetFederationToken
+	// ServicePrincipal is an AWS service principal acting on its own
+	// behalf (logging.s3.amazonaws.com writing access logs, say): it has
+	// no account, ARN or identity-based policies, so only resource-based
+	// policies can allow it. See ServiceCaller.
+	ServicePrincipal
 )
 
 // String returns the aws:PrincipalType value.
@@ -30,6 +35,10 @@ func (t PrincipalType) String() string {
 		return "AssumedRole"
 	case FederatedUser:
 		return "FederatedUser"
+	case ServicePrincipal:
+		// AWS sets no aws:PrincipalType for service principals; this is
+		// policy.PrincipalService's name, for answers and logs.
+		return "Service"
 	}
 	return "Unknown"
 }
@@ -48,7 +57,8 @@ type Caller struct {
 	// UserID is aws:userid: AIDA... for users, AROA...:session for role
 	// sessions, the account ID for root.
 	UserID string
-	// Name is aws:username (IAM users only) or the role name for sessions.
+	// Name is aws:username (IAM users only), the role name for sessions,
+	// or the service principal's name (aws:PrincipalServiceName).
 	Name string
 	// EntityID is the unique ID of the user or role whose policies apply.
 	EntityID string
@@ -64,9 +74,10 @@ type Caller struct {
 	// whose endpoint is there), the region a request was signed for on
 	// STS. Set it with SetRequest.
 	Region string
-	// values holds Region and UserAgent as condition-key values, so that
-	// filling a request context does not allocate.
-	values [2]string
+	// values holds Region, UserAgent and a service principal's name as
+	// condition-key values, so that filling a request context does not
+	// allocate.
+	values [3]string
 	// Time is the request time (aws:CurrentTime).
 	Time time.Time
 
@@ -107,7 +118,19 @@ type Session struct {
 // agent (aws:UserAgent).
 func (c *Caller) SetRequest(region, userAgent string) {
 	c.Region, c.UserAgent = region, userAgent
-	c.values = [2]string{region, userAgent}
+	c.values[0], c.values[1] = region, userAgent
+}
+
+// ServiceCaller returns the caller of a request that the AWS service
+// principal service (e.g. "logging.s3.amazonaws.com") makes on its own
+// behalf at time t. Its requests carry aws:PrincipalServiceName and
+// aws:PrincipalIsAWSService true; it has no identity-based policies, and
+// service control policies do not limit it (resource control policies
+// do). Nothing authenticates it: whoever builds it vouches for it.
+func ServiceCaller(service string, t time.Time) *Caller {
+	c := &Caller{Type: ServicePrincipal, Name: service, Time: t}
+	c.values[2] = service
+	return c
 }
 
 // Credential is the kind of credentials the caller signed with, for the

@@ -53,9 +53,9 @@ func (a *Authorizer) AuthorizeTrust(ctx context.Context, c *Caller, tr *TrustReq
 }
 
 func (a *Authorizer) decideTrust(c *Caller, tr *TrustRequest) (bool, error) {
-	compiled, tags, err := a.principalPolicies(c)
-	if err != nil {
-		return false, err
+	e := a.principalPolicies(c)
+	if e.err != nil {
+		return false, e.err
 	}
 	trust, err := a.trustPolicy(tr.TrustPolicy)
 	if err != nil {
@@ -65,7 +65,7 @@ func (a *Authorizer) decideTrust(c *Caller, tr *TrustRequest) (bool, error) {
 	pctx := a.ctxs.Get().(*policy.Context)
 	defer a.ctxs.Put(pctx)
 	pctx.Reset()
-	fillContext(pctx, c, &Request{Context: tr.Context}, tags)
+	fillContext(pctx, c, &Request{Context: tr.Context}, e.tags)
 	if tr.MFA {
 		pctx.MultiFactorAuthPresent = policy.True
 		pctx.HasMultiFactorAuthAge, pctx.MultiFactorAuthAge = true, 0
@@ -83,7 +83,7 @@ func (a *Authorizer) decideTrust(c *Caller, tr *TrustRequest) (bool, error) {
 	// and the caller's identity policies too when the trust policy names
 	// its account rather than the caller, or across accounts: AWS's rule,
 	// in one evaluation.
-	return compiled.Decide(&preq) == policy.Allowed, nil
+	return e.c.Decide(&preq) == policy.Allowed, nil
 }
 
 // FederatedTrustRequest asks whether an identity that is not an IAM
@@ -134,7 +134,7 @@ func (a *Authorizer) TrustAllows(fr *FederatedTrustRequest) bool {
 		ResourcePolicy:  trust,
 		Context:         pctx,
 	}
-	return noPolicies.Decide(&preq) == policy.Allowed
+	return noPolicies.c.Decide(&preq) == policy.Allowed
 }
 
 // trustPolicy parses and compiles a trust policy once per text.
