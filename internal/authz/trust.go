@@ -65,7 +65,7 @@ func (a *Authorizer) decideTrust(c *Caller, tr *TrustRequest) (bool, error) {
 	pctx := a.ctxs.Get().(*policy.Context)
 	defer a.ctxs.Put(pctx)
 	pctx.Reset()
-	fillContext(pctx, c, &Request{Context: tr.Context}, e.tags)
+	fillContext(pctx, c, &Request{Resource: tr.RoleARN, ResourceAccount: tr.RoleAccount, Context: tr.Context}, e.tags)
 	if tr.MFA {
 		pctx.MultiFactorAuthPresent = policy.True
 		pctx.HasMultiFactorAuthAge, pctx.MultiFactorAuthAge = true, 0
@@ -123,6 +123,7 @@ func (a *Authorizer) TrustAllows(fr *FederatedTrustRequest) bool {
 	pctx.SourceIP = fr.SourceIP
 	pctx.SecureTransport = policy.TristateOf(fr.SecureTransport)
 	pctx.PrincipalType = fr.Principal.Type.String()
+	pctx.ResourceAccount = fr.RoleAccount
 	for _, kv := range fr.Context {
 		pctx.Add(kv.Key, kv.Values...)
 	}
