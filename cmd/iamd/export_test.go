@@ -177,7 +177,8 @@ func TestAccountExportImport(t *testing.T) {
 // would refuse.
 func TestAccountImportValidates(t *testing.T) {
 	dir := t.TempDir()
-	file := filepath.Join(dir, "bad.json")
+	// The file is not in the data directory, which must hold only iamd's.
+	file := filepath.Join(t.TempDir(), "bad.json")
 	os.WriteFile(file, []byte(`{"UserDetailList":[{"UserName":"no spaces allowed","Path":"/","Arn":"arn:aws:iam::111111111111:user/x"}]}`), 0o600)
 	code, _, stderr := runCLI(t, nil, "account", "import", "--account", acctB, "--data", dir, file)
 	if code != 1 || !strings.Contains(stderr, "user no spaces allowed") || !strings.Contains(stderr, "userName") {
@@ -189,7 +190,8 @@ func TestAccountImportValidates(t *testing.T) {
 // documents as objects, from another account.
 func TestAccountImportAWSFile(t *testing.T) {
 	dir := t.TempDir()
-	file := filepath.Join(dir, "aws.json")
+	// The file is not in the data directory, which must hold only iamd's.
+	file := filepath.Join(t.TempDir(), "aws.json")
 	os.WriteFile(file, []byte(`{
     "UserDetailList": [{"Path": "/", "UserName": "carol", "UserId": "AIDAEXAMPLE", "Arn": "arn:aws:iam::999999999999:user/carol",
         "CreateDate": "2020-01-02T03:04:05+00:00", "GroupList": [],

@@ -26,8 +26,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	debugAddr := fs.String("debug-addr", getenv("IAMD_DEBUG_ADDR"), "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off when empty; env IAMD_DEBUG_ADDR)")
 	quotas := fs.String("quotas", getenv("IAMD_QUOTAS"), "raise per-account quotas above AWS's defaults, e.g. users=100000,roles=5000 (keys: users, groups, roles, policies, instance-profiles; env IAMD_QUOTAS)")
+	allowInsecure := fs.Bool("allow-insecure-permissions", false, "start even if group or others can access the data directory, master key or database, with a warning (env "+server.EnvAllowInsecurePermissions+")")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *allowInsecure {
+		// The environment variable is the one switch OpenState reads, so
+		// that every command that opens the data honours it.
+		cfg.Getenv = withEnv(getenv, server.EnvAllowInsecurePermissions, "true")
 	}
 	q, err := parseQuotas(*quotas)
 	if err != nil {
@@ -97,6 +103,16 @@ func account(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fmt.Fprintf(stdout, "account %s created\nroot access key ID:     %s\nroot secret access key: %s\n(shown once; root access keys are discouraged: create IAM users, then delete this key)\n",
 		res.Account.ID, res.RootAccessKeyID, res.RootSecretAccessKey)
 	return 0
+}
+
+// withEnv returns getenv with key set to value.
+func withEnv(getenv func(string) string, key, value string) func(string) string {
+	return func(k string) string {
+		if k == key {
+			return value
+		}
+		return getenv(k)
+	}
 }
 
 func envOr(getenv func(string) string, key, def string) string {

@@ -2,11 +2,15 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,15 +34,24 @@ const (
 // (default DATA/iamd.db), "postgres://..." or "postgresql://..." for
 // PostgreSQL.
 func OpenStore(ctx context.Context, url, dataDir string) (store.Store, error) {
-	switch {
-	case url == "":
-		return sqlite.Open(filepath.Join(dataDir, "iamd.db"))
-	case strings.HasPrefix(url, "sqlite:"):
-		return sqlite.Open(strings.TrimPrefix(url, "sqlite:"))
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+	if path, ok := sqlitePath(url, dataDir); ok {
+		return sqlite.Open(path)
+	}
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
 		return postgres.Open(ctx, url)
 	}
 	return nil, fmt.Errorf("unknown store %q: use sqlite:PATH or postgres://...", url)
+}
+
+// sqlitePath returns the database file of a SQLite store URL.
+func sqlitePath(url, dataDir string) (string, bool) {
+	switch {
+	case url == "":
+		return filepath.Join(dataDir, "iamd.db"), true
+	case strings.HasPrefix(url, "sqlite:"):
+		return strings.TrimPrefix(url, "sqlite:"), true
+	}
+	return "", false
 }
 
 // State is the storage, keys and in-memory view a server or an admin command
@@ -48,19 +61,38 @@ type State struct {
 	View    *iam.View
 	Writer  *iam.Writer
 	Keyring *secrets.Keyring
+	// Warnings are problems found while opening that did not stop it, for
+	// the caller to log: files others can access, allowed by
+	// EnvAllowInsecurePermissions.
+	Warnings []string
 }
 
-// OpenState opens the data directory and store and loads the view.
+// OpenState opens the data directory and store and loads the view. It
+// refuses a data directory, master key file or SQLite database that group
+// or others can access (unless getenv(EnvAllowInsecurePermissions) is true,
+// which makes that a warning), and a master key that is not the one the
+// store's secrets were sealed with (ErrWrongMasterKey).
 func OpenState(ctx context.Context, dataDir, storeURL string, getenv func(string) string) (*State, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+	if err := makeDataDir(dataDir); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	kr, err := secrets.LoadOrCreate(dataDir, getenv)
-	if err != nil {
-		return nil, fmt.Errorf("master key: %w", err)
 	}
 	if storeURL == "" {
 		storeURL = getenv(EnvStore)
+	}
+	allowInsecure, err := allowInsecurePermissions(getenv)
+	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	if err := checkPermissions(dataDir, storeURL, getenv(secrets.EnvMasterKey) == ""); err != nil {
+		if !allowInsecure {
+			return nil, err
+		}
+		warnings = append(warnings, err.Error())
+	}
+	kr, err := secrets.Load(dataDir, getenv, secrets.LoadOptions{AllowInsecureKeyFile: allowInsecure})
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
 	}
 	st, err := OpenStore(ctx, storeURL, dataDir)
 	if err != nil {
@@ -71,7 +103,224 @@ func OpenState(ctx context.Context, dataDir, storeURL string, getenv func(string
 		st.Close()
 		return nil, fmt.Errorf("load state: %w", err)
 	}
-	return &State{Store: st, View: view, Writer: &iam.Writer{Store: st, View: view}, Keyring: kr}, nil
+	if err := checkMasterKey(ctx, st, view, kr); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &State{Store: st, View: view, Writer: &iam.Writer{Store: st, View: view}, Keyring: kr, Warnings: warnings}, nil
+}
+
+// EnvAllowInsecurePermissions, when true, makes data files that group or
+// others can access a warning instead of a reason not to start.
+const EnvAllowInsecurePermissions = "IAMD_ALLOW_INSECURE_PERMISSIONS"
+
+// ErrInsecurePermissions means the data directory, the master key file or
+// the SQLite database can be accessed by group or others.
+var ErrInsecurePermissions = errors.New("group or others can access iamd's data")
+
+// makeDataDir creates the data directory 0700. An existing empty one that
+// group or others can access (made by mkdir, a container volume, a test's
+// temporary directory) is made 0700 too: iamd is about to set it up. One
+// that holds anything is left alone, for checkPermissions to refuse.
+func makeDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(1)
+	f.Close()
+	if len(names) > 0 || (err != nil && !errors.Is(err, io.EOF)) {
+		return nil
+	}
+	return os.Chmod(dir, 0o700)
+}
+
+func allowInsecurePermissions(getenv func(string) string) (bool, error) {
+	v := getenv(EnvAllowInsecurePermissions)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", EnvAllowInsecurePermissions, v)
+	}
+	return b, nil
+}
+
+// checkPermissions returns an error wrapping ErrInsecurePermissions, with
+// the chmod command that fixes it, if the data directory, the master key
+// file (when keyFile) or the SQLite database and its -wal and -shm files
+// have any permission bit for group or others. Files not yet created are
+// fine: they are created private.
+func checkPermissions(dataDir, storeURL string, keyFile bool) error {
+	var dirs, files, found []string
+	check := func(path string, dir bool) error {
+		st, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o077 == 0 {
+			return nil
+		}
+		found = append(found, fmt.Sprintf("%s (mode %04o)", path, st.Mode().Perm()))
+		if dir {
+			dirs = append(dirs, path)
+		} else {
+			files = append(files, path)
+		}
+		return nil
+	}
+	paths := []string{dataDir}
+	if keyFile {
+		paths = append(paths, filepath.Join(dataDir, secrets.MasterKeyFile))
+	}
+	if db, ok := sqlitePath(storeURL, dataDir); ok {
+		paths = append(paths, db, db+"-wal", db+"-shm")
+	}
+	for i, p := range paths {
+		if err := check(p, i == 0); err != nil {
+			return fmt.Errorf("check permissions: %w", err)
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	var fix []string
+	if len(dirs) > 0 {
+		fix = append(fix, "chmod 700 "+shellQuote(dirs...))
+	}
+	if len(files) > 0 {
+		fix = append(fix, "chmod 600 "+shellQuote(files...))
+	}
+	return fmt.Errorf("%w: %s; run: %s (or start with --allow-insecure-permissions or %s=true to only warn)",
+		ErrInsecurePermissions, strings.Join(found, ", "), strings.Join(fix, " && "), EnvAllowInsecurePermissions)
+}
+
+// shellQuote joins paths for a command line, quoting those that need it.
+func shellQuote(paths ...string) string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		if p != "" && strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:,@%") == "" {
+			out[i] = p
+		} else {
+			out[i] = "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// The key check value is a global record of a kind internal/iam does not
+// know, which the view therefore skips; backups carry it like any record.
+const (
+	kindKeyCheck = "keycheck"
+	keyKeyCheck  = "master"
+)
+
+type keyCheckRecord struct {
+	Sealed []byte `json:"sealed"`
+}
+
+// ErrWrongMasterKey means the server's master keys cannot open what the
+// store's secrets were sealed with.
+var ErrWrongMasterKey = errors.New("this database was sealed with another master key: set " + secrets.EnvMasterKey + " to the key the other replicas use")
+
+// checkMasterKey verifies the store's key check value with kr, and stores
+// one, sealed with the newest key, if there is none or the one there was
+// sealed with an older key of the ring. A store without one (new, or from a
+// version without key checks) gets one only if kr opens the first access
+// key secret found, so that a wrong key is not vouched for.
+func checkMasterKey(ctx context.Context, st store.Store, view *iam.View, kr *secrets.Keyring) error {
+	// A conflict means another replica wrote the value meanwhile: verify
+	// theirs. Two rounds settle it unless replicas keep rotating keys.
+	for range 5 {
+		rec, ok, err := st.Get(ctx, kindKeyCheck, "", keyKeyCheck)
+		if err != nil {
+			return fmt.Errorf("read key check: %w", err)
+		}
+		expect := store.Absent
+		if ok {
+			var kc keyCheckRecord
+			if err := json.Unmarshal(rec.Data, &kc); err != nil {
+				return fmt.Errorf("read key check: %w", err)
+			}
+			reseal, err := kr.VerifyCheck(kc.Sealed)
+			if err != nil {
+				return fmt.Errorf("%w (%v)", ErrWrongMasterKey, err)
+			}
+			if !reseal {
+				return nil
+			}
+			expect = rec.Version
+		} else if err := opensStoredSecret(view, kr); err != nil {
+			return err
+		}
+		data, err := json.Marshal(keyCheckRecord{Sealed: kr.SealCheck()})
+		if err != nil {
+			return err
+		}
+		_, err = st.Commit(ctx, []store.Op{{Type: store.Put, Kind: kindKeyCheck, Key: keyKeyCheck, Expect: expect, Data: data}})
+		if !errors.Is(err, store.ErrConflict) {
+			if err != nil {
+				return fmt.Errorf("write key check: %w", err)
+			}
+			return nil
+		}
+	}
+	return errors.New("write key check: it keeps changing; are replicas running with different master keys?")
+}
+
+// opensStoredSecret returns ErrWrongMasterKey if the view holds an access key
+// and kr cannot open the first one found: root users' keys first, then IAM
+// users'.
+func opensStoredSecret(view *iam.View, kr *secrets.Keyring) error {
+	key := firstAccessKey(view)
+	if key == nil {
+		return nil
+	}
+	if _, err := kr.Open(key.V.Secret, []byte(key.V.ID)); err != nil {
+		return fmt.Errorf("%w (access key %s does not open: %v)", ErrWrongMasterKey, key.V.ID, err)
+	}
+	return nil
+}
+
+func firstAccessKey(view *iam.View) *iam.Entry[iam.AccessKey] {
+	for _, account := range view.Accounts() {
+		if keys := view.AccessKeys(account, ""); len(keys) > 0 {
+			return keys[0]
+		}
+		var users []string
+		view.Read(account, func(a *iam.AccountView) {
+			for marker := ""; ; {
+				page, next := a.Users(marker, 1000, nil)
+				for _, u := range page {
+					users = append(users, u.V.ID)
+				}
+				if next == "" {
+					return
+				}
+				marker = next
+			}
+		})
+		for _, id := range users {
+			if keys := view.AccessKeys(account, id); len(keys) > 0 {
+				return keys[0]
+			}
+		}
+	}
+	return nil
 }
 
 // Close closes the store.

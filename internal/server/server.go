@@ -79,6 +79,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range st.Warnings {
+		cfg.Logger.Warn(w)
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, state: st, loadRev: st.View.Rev()}
 	if err := st.Bootstrap(ctx, cfg.DataDir, cfg.Getenv, cfg.Logger, cfg.Now()); err != nil {
 		st.Close()
