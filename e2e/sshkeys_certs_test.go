@@ -546,3 +546,198 @@ func TestReplicasSigningCertificates(t *testing.T) {
 		return nil
 	})
 }
+
+var serviceCredIDPattern = regexp.MustCompile(`^ACCA[A-Z2-7]{17}$`)
+
+func TestServiceSpecificCredentials(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	createUsers(t, root, "git")
+	user := aws.String("git")
+	create := func(service string) (*types.ServiceSpecificCredential, error) {
+		out, err := root.CreateServiceSpecificCredential(ctx, &iam.CreateServiceSpecificCredentialInput{UserName: user, ServiceName: aws.String(service)})
+		if err != nil {
+			return nil, err
+		}
+		return out.ServiceSpecificCredential, nil
+	}
+
+	empty, err := root.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: user})
+	must(t, err)
+	if len(empty.ServiceSpecificCredentials) != 0 {
+		t.Fatalf("ListServiceSpecificCredentials = %+v", empty)
+	}
+
+	c1, err := create("codecommit.amazonaws.com")
+	must(t, err)
+	if !serviceCredIDPattern.MatchString(aws.ToString(c1.ServiceSpecificCredentialId)) || aws.ToString(c1.ServiceUserName) != "git-at-123456789012" ||
+		len(aws.ToString(c1.ServicePassword)) != 44 || c1.Status != types.StatusTypeActive || aws.ToString(c1.UserName) != "git" ||
+		c1.CreateDate == nil || aws.ToString(c1.ServiceName) != "codecommit.amazonaws.com" || c1.ServiceCredentialSecret != nil {
+		t.Fatalf("created credential = %+v", c1)
+	}
+	c2, err := create("codecommit.amazonaws.com")
+	must(t, err)
+	if aws.ToString(c2.ServiceUserName) != "git+1-at-123456789012" || aws.ToString(c2.ServicePassword) == aws.ToString(c1.ServicePassword) {
+		t.Errorf("second credential = %+v", c2)
+	}
+	_, err = create("codecommit.amazonaws.com")
+	wantCode(t, err, "LimitExceeded")
+	// The quota is per service.
+	c3, err := create("cassandra.amazonaws.com")
+	must(t, err)
+	_, err = create("s3.amazonaws.com")
+	wantCode(t, err, "NotSupportedService")
+
+	all, err := root.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: user})
+	must(t, err)
+	if n := len(all.ServiceSpecificCredentials); n != 3 {
+		t.Fatalf("%d credentials, want 3", n)
+	}
+	for _, m := range all.ServiceSpecificCredentials {
+		if m.ServiceUserName == nil || m.CreateDate == nil || m.Status != types.StatusTypeActive {
+			t.Errorf("listed credential = %+v", m)
+		}
+	}
+	cc, err := root.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: user, ServiceName: aws.String("codecommit.amazonaws.com")})
+	must(t, err)
+	if len(cc.ServiceSpecificCredentials) != 2 {
+		t.Errorf("codecommit credentials = %+v", cc.ServiceSpecificCredentials)
+	}
+	_, err = root.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: user, ServiceName: aws.String("nope.amazonaws.com")})
+	wantCode(t, err, "NotSupportedService")
+
+	_, err = root.UpdateServiceSpecificCredential(ctx, &iam.UpdateServiceSpecificCredentialInput{UserName: user, ServiceSpecificCredentialId: c1.ServiceSpecificCredentialId, Status: types.StatusTypeInactive})
+	must(t, err)
+	reset, err := root.ResetServiceSpecificCredential(ctx, &iam.ResetServiceSpecificCredentialInput{UserName: user, ServiceSpecificCredentialId: c1.ServiceSpecificCredentialId})
+	must(t, err)
+	r := reset.ServiceSpecificCredential
+	if aws.ToString(r.ServiceUserName) != "git-at-123456789012" || len(aws.ToString(r.ServicePassword)) != 44 ||
+		aws.ToString(r.ServicePassword) == aws.ToString(c1.ServicePassword) || r.Status != types.StatusTypeInactive {
+		t.Errorf("reset credential = %+v", r)
+	}
+
+	_, err = root.DeleteUser(ctx, &iam.DeleteUserInput{UserName: user})
+	wantCode(t, err, "DeleteConflict")
+	// A freed name is given again.
+	_, err = root.DeleteServiceSpecificCredential(ctx, &iam.DeleteServiceSpecificCredentialInput{UserName: user, ServiceSpecificCredentialId: c1.ServiceSpecificCredentialId})
+	must(t, err)
+	c4, err := create("codecommit.amazonaws.com")
+	must(t, err)
+	if aws.ToString(c4.ServiceUserName) != "git-at-123456789012" {
+		t.Errorf("credential after a deletion = %+v", c4)
+	}
+	for _, c := range []*types.ServiceSpecificCredential{c2, c3, c4} {
+		_, err := root.DeleteServiceSpecificCredential(ctx, &iam.DeleteServiceSpecificCredentialInput{UserName: user, ServiceSpecificCredentialId: c.ServiceSpecificCredentialId})
+		must(t, err)
+	}
+	_, err = root.DeleteServiceSpecificCredential(ctx, &iam.DeleteServiceSpecificCredentialInput{UserName: user, ServiceSpecificCredentialId: c4.ServiceSpecificCredentialId})
+	wantCode(t, err, "NoSuchEntity")
+	_, err = root.DeleteUser(ctx, &iam.DeleteUserInput{UserName: user})
+	must(t, err)
+}
+
+// TestServiceSpecificAPIKeys checks the long-term API keys of Amazon
+// Bedrock: an alias and a secret instead of a user name and password, and
+// an expiry.
+func TestServiceSpecificAPIKeys(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	createUsers(t, root, "ml")
+	out, err := root.CreateServiceSpecificCredential(ctx, &iam.CreateServiceSpecificCredentialInput{
+		UserName: aws.String("ml"), ServiceName: aws.String("bedrock.amazonaws.com"), CredentialAgeDays: aws.Int32(30),
+	})
+	must(t, err)
+	k := out.ServiceSpecificCredential
+	if aws.ToString(k.ServiceCredentialAlias) != "ml-at-123456789012" || !strings.HasPrefix(aws.ToString(k.ServiceCredentialSecret), "ABSK") ||
+		k.ServiceUserName != nil || k.ServicePassword != nil || k.ExpirationDate == nil || !k.ExpirationDate.Equal(k.CreateDate.AddDate(0, 0, 30)) {
+		t.Fatalf("API key = %+v", k)
+	}
+	list, err := root.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: aws.String("ml")})
+	must(t, err)
+	if len(list.ServiceSpecificCredentials) != 1 || aws.ToString(list.ServiceSpecificCredentials[0].ServiceCredentialAlias) != "ml-at-123456789012" || list.ServiceSpecificCredentials[0].ExpirationDate == nil {
+		t.Errorf("listed API keys = %+v", list.ServiceSpecificCredentials)
+	}
+	_, err = root.CreateServiceSpecificCredential(ctx, &iam.CreateServiceSpecificCredentialInput{
+		UserName: aws.String("ml"), ServiceName: aws.String("codecommit.amazonaws.com"), CredentialAgeDays: aws.Int32(30),
+	})
+	wantCode(t, err, "ValidationError")
+	_, err = root.CreateServiceSpecificCredential(ctx, &iam.CreateServiceSpecificCredentialInput{
+		UserName: aws.String("ml"), ServiceName: aws.String("bedrock.amazonaws.com"), CredentialAgeDays: aws.Int32(0),
+	})
+	wantCode(t, err, "ValidationError")
+}
+
+// TestServiceSpecificCredentialsAuthorization checks the IAM actions and
+// the iam:ServiceSpecificCredentialServiceName condition key, the caller's
+// own credentials without a user name, and AllUsers.
+func TestServiceSpecificCredentialsAuthorization(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	dev := newUserWithKey(t, e, "dev", "iam:ListServiceSpecificCredentials", "iam:ResetServiceSpecificCredential")
+	_, err := root.PutUserPolicy(ctx, &iam.PutUserPolicyInput{
+		UserName: aws.String("dev"), PolicyName: aws.String("git-only"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:CreateServiceSpecificCredential","Resource":"arn:aws:iam::123456789012:user/dev","Condition":{"StringEquals":{"iam:ServiceSpecificCredentialServiceName":"codecommit.amazonaws.com"}}}]}`),
+	})
+	must(t, err)
+	c := e.iam(dev)
+	created, err := c.CreateServiceSpecificCredential(ctx, &iam.CreateServiceSpecificCredentialInput{UserName: aws.String("dev"), ServiceName: aws.String("codecommit.amazonaws.com")})
+	must(t, err)
+	_, err = c.CreateServiceSpecificCredential(ctx, &iam.CreateServiceSpecificCredentialInput{UserName: aws.String("dev"), ServiceName: aws.String("cassandra.amazonaws.com")})
+	wantCode(t, err, "AccessDenied")
+
+	own, err := c.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{})
+	must(t, err)
+	if len(own.ServiceSpecificCredentials) != 1 || aws.ToString(own.ServiceSpecificCredentials[0].UserName) != "dev" {
+		t.Errorf("own credentials = %+v", own.ServiceSpecificCredentials)
+	}
+	_, err = c.ResetServiceSpecificCredential(ctx, &iam.ResetServiceSpecificCredentialInput{ServiceSpecificCredentialId: created.ServiceSpecificCredential.ServiceSpecificCredentialId})
+	must(t, err)
+	_, err = c.DeleteServiceSpecificCredential(ctx, &iam.DeleteServiceSpecificCredentialInput{ServiceSpecificCredentialId: created.ServiceSpecificCredential.ServiceSpecificCredentialId})
+	wantCode(t, err, "AccessDenied")
+	_, err = c.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{AllUsers: aws.Bool(true)})
+	wantCode(t, err, "AccessDenied")
+
+	createUsers(t, root, "ops")
+	_, err = root.CreateServiceSpecificCredential(ctx, &iam.CreateServiceSpecificCredentialInput{UserName: aws.String("ops"), ServiceName: aws.String("cassandra.amazonaws.com")})
+	must(t, err)
+	everyone, err := root.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{AllUsers: aws.Bool(true)})
+	must(t, err)
+	if len(everyone.ServiceSpecificCredentials) != 2 {
+		t.Errorf("all users' credentials = %+v", everyone.ServiceSpecificCredentials)
+	}
+	ks, err := root.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{AllUsers: aws.Bool(true), ServiceName: aws.String("cassandra.amazonaws.com")})
+	must(t, err)
+	if len(ks.ServiceSpecificCredentials) != 1 || aws.ToString(ks.ServiceSpecificCredentials[0].UserName) != "ops" {
+		t.Errorf("Keyspaces credentials = %+v", ks.ServiceSpecificCredentials)
+	}
+	// Another user's credential is not found under this user's name.
+	_, err = root.ResetServiceSpecificCredential(ctx, &iam.ResetServiceSpecificCredentialInput{UserName: aws.String("ops"), ServiceSpecificCredentialId: created.ServiceSpecificCredential.ServiceSpecificCredentialId})
+	wantCode(t, err, "NoSuchEntity")
+}
+
+func TestServiceSpecificCredentialsCLI(t *testing.T) {
+	e := start(t)
+	_, err := e.cli(e.root, "iam", "create-user", "--user-name", "cli-git")
+	must(t, err)
+	out, err := e.cli(e.root, "iam", "create-service-specific-credential", "--user-name", "cli-git", "--service-name", "codecommit.amazonaws.com")
+	must(t, err)
+	var created struct {
+		ServiceSpecificCredential struct{ ServiceSpecificCredentialId, ServiceUserName, ServicePassword string }
+	}
+	must(t, json.Unmarshal([]byte(out), &created))
+	if created.ServiceSpecificCredential.ServiceUserName != "cli-git-at-123456789012" || created.ServiceSpecificCredential.ServicePassword == "" {
+		t.Fatalf("create-service-specific-credential = %s", out)
+	}
+	out, err = e.cli(e.root, "iam", "list-service-specific-credentials", "--user-name", "cli-git")
+	must(t, err)
+	if !strings.Contains(out, created.ServiceSpecificCredential.ServiceSpecificCredentialId) || strings.Contains(out, created.ServiceSpecificCredential.ServicePassword) {
+		t.Errorf("list-service-specific-credentials = %s", out)
+	}
+	_, err = e.cli(e.root, "iam", "create-service-specific-credential", "--user-name", "cli-git", "--service-name", "ec2.amazonaws.com")
+	if err == nil || !strings.Contains(err.Error(), "NotSupportedService") {
+		t.Errorf("unsupported service: err = %v", err)
+	}
+}

@@ -20,7 +20,7 @@ func Secret(name string) bool {
 	switch n {
 	case "secretaccesskey", "sessiontoken", "samlassertion", "webidentitytoken",
 		"authenticationcode1", "authenticationcode2", "tokencode", "privatekey",
-		"base32stringseed", "qrcodepng", "servicepassword", "password",
+		"base32stringseed", "qrcodepng", "servicepassword", "servicecredentialsecret", "password",
 		"oldpassword", "newpassword", "clientsecret", "credential", "assertion":
 		return true
 	}

@@ -39,18 +39,23 @@ type SigningCertificate struct {
 	Uploaded time.Time `json:"uploaded"`
 }
 
-// ServiceCredential is a service-specific credential (a user name and
-// password for one service, such as CodeCommit's Git credentials).
+// ServiceCredential is a service-specific credential: a user name and
+// password for one service (CodeCommit's Git credentials, Amazon
+// Keyspaces), or a long-term API key (Amazon Bedrock, CloudWatch Logs).
 type ServiceCredential struct {
-	ID              string    `json:"id"` // ACCA…
-	UserID          string    `json:"userId"`
-	Service         string    `json:"service"` // e.g. codecommit.amazonaws.com
-	ServiceUserName string    `json:"serviceUserName"`
+	ID      string `json:"id"` // ACCA…
+	UserID  string `json:"userId"`
+	Service string `json:"service"` // e.g. codecommit.amazonaws.com
+	// ServiceUserName is the user name of a password credential; Alias
+	// the public part of an API key. One of them is set.
+	ServiceUserName string    `json:"serviceUserName,omitempty"`
+	Alias           string    `json:"alias,omitempty"`
 	Status          string    `json:"status"` // Active or Inactive
 	Created         time.Time `json:"created"`
-	// Password is the password sealed with the server's keyring, bound to
-	// the credential ID.
-	Password []byte `json:"password"`
+	Expires         time.Time `json:"expires,omitzero"` // API keys created with an age
+	// Secret is the password or API key sealed with the server's keyring,
+	// bound to the credential ID.
+	Secret []byte `json:"secret"`
 }
 
 func (k *SSHPublicKey) owner() string       { return k.UserID }
@@ -156,3 +161,19 @@ func (a *AccountView) SigningCertificates(userID string) []*Entry[SigningCertifi
 
 // SigningCertificateCount returns how many signing certificates a user has.
 func (a *AccountView) SigningCertificateCount(userID string) int { return a.certs.count(userID) }
+
+// ServiceCredential returns a service-specific credential by ID.
+func (a *AccountView) ServiceCredential(id string) (*Entry[ServiceCredential], bool) {
+	e, ok := a.svcCreds.byID[id]
+	return e, ok
+}
+
+// ServiceCredentials returns a user's service-specific credentials, oldest
+// first.
+func (a *AccountView) ServiceCredentials(userID string) []*Entry[ServiceCredential] {
+	return a.svcCreds.of(userID)
+}
+
+// ServiceCredentialCount returns how many service-specific credentials a
+// user has.
+func (a *AccountView) ServiceCredentialCount(userID string) int { return a.svcCreds.count(userID) }

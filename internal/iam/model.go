@@ -35,6 +35,7 @@ const (
 	KindWorkload        = "workload"
 	KindSSHPublicKey    = "sshkey"      // SSH public key ID → key (credentials.go)
 	KindSigningCert     = "signingcert" // certificate ID → signing certificate
+	KindServiceCred     = "servicecred" // credential ID → service-specific credential
 )
 
 // Tag is an IAM tag.

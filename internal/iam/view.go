@@ -51,6 +51,7 @@ type AccountView struct {
 	access   map[string]*Entry[AccessRecord] // entity ID → last accessed (access.go)
 	sshKeys  ownedTable[SSHPublicKey, *SSHPublicKey]
 	certs    ownedTable[SigningCertificate, *SigningCertificate]
+	svcCreds ownedTable[ServiceCredential, *ServiceCredential]
 
 	usersByID    map[string]*Entry[User]
 	groupsByID   map[string]*Entry[Group]
@@ -79,6 +80,7 @@ func newAccountView() *AccountView {
 		workload:     newTable[Workload](),
 		sshKeys:      newOwnedTable[SSHPublicKey](),
 		certs:        newOwnedTable[SigningCertificate](),
+		svcCreds:     newOwnedTable[ServiceCredential](),
 		roleUse:      make(map[string]*Entry[RoleUsage]),
 		usersByID:    make(map[string]*Entry[User]),
 		groupsByID:   make(map[string]*Entry[Group]),
@@ -271,6 +273,8 @@ func (v *View) entryRev(kind, account, key string) (int64, bool) {
 		return a.sshKeys.rev(key)
 	case KindSigningCert:
 		return a.certs.rev(key)
+	case KindServiceCred:
+		return a.svcCreds.rev(key)
 	}
 	return 0, false
 }
@@ -319,6 +323,8 @@ func decode(kind string, data []byte) (any, error) {
 		v = new(SSHPublicKey)
 	case KindSigningCert:
 		v = new(SigningCertificate)
+	case KindServiceCred:
+		v = new(ServiceCredential)
 	default:
 		return nil, nil // unknown kinds (from a newer version) are skipped
 	}
@@ -506,6 +512,8 @@ func (a *AccountView) apply(r store.Record, value any) {
 		a.sshKeys.apply(r, value)
 	case KindSigningCert:
 		a.certs.apply(r, value)
+	case KindServiceCred:
+		a.svcCreds.apply(r, value)
 	}
 }
 
