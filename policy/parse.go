@@ -124,6 +124,11 @@ type ParseOptions struct {
 	// 2008-10-17, as CreatePolicy and CreatePolicyVersion do for managed
 	// policies.
 	RequireVersion2012 bool
+	// AllowTrailingData ignores bytes after the document, as Parse did
+	// before it refused them. It is for documents stored then, so that
+	// they are evaluated as they were when written (a stored Deny with
+	// trailing bytes keeps denying); never use it for a document received.
+	AllowTrailingData bool
 }
 
 // Parse parses and validates doc as a policy of the given kind, the way IAM
@@ -172,7 +177,7 @@ func (p *parser) parse(doc []byte, opts ParseOptions) (*Document, error) {
 	if err := dec.Decode(&top); err != nil {
 		return nil, malformed(msgSyntax)
 	}
-	if !onlyWhitespace(doc[dec.InputOffset():]) {
+	if !opts.AllowTrailingData && !onlyWhitespace(doc[dec.InputOffset():]) {
 		// Bytes after the document, even ones that do not start a JSON
 		// value ("{...}xyz"), make it malformed: IAM would otherwise store
 		// and later return a document that is not JSON.

@@ -94,3 +94,23 @@ func FuzzParseTrailing(f *testing.F) {
 		}
 	})
 }
+
+// TestParseAllowTrailingData: documents stored before trailing bytes were
+// refused parse as they did then, to the same result as without them.
+func TestParseAllowTrailingData(t *testing.T) {
+	for kind, base := range trailingBase {
+		want, err := Parse([]byte(base), kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, suffix := range []string{"xyz", "}", `{"a":1}`, "\u00a0"} {
+			got, err := ParseWithOptions([]byte(base+suffix), kind, ParseOptions{AllowTrailingData: true})
+			if err != nil {
+				t.Fatalf("%v %q: %v", kind, suffix, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%v %q: result differs", kind, suffix)
+			}
+		}
+	}
+}
