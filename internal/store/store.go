@@ -24,7 +24,26 @@ const (
 	Any int64 = -1
 	// Absent requires that the record does not exist.
 	Absent int64 = 0
+	// Present requires that the record exists, at any version. A Touch
+	// expecting Present makes a batch conflict with a concurrent deletion
+	// of the record (which expects the version it read) without
+	// conflicting with other batches touching it the same way: writers
+	// that only rely on a record's existence do not conflict with each
+	// other.
+	Present int64 = -2
 )
+
+// Satisfied reports whether a record at version live (0 when absent)
+// meets the expectation expect.
+func Satisfied(expect, live int64) bool {
+	switch expect {
+	case Any:
+		return true
+	case Present:
+		return live > 0
+	}
+	return expect == live
+}
 
 // Errors returned by backends. Callers test them with errors.Is.
 var (
@@ -69,7 +88,7 @@ type Op struct {
 	Kind    string
 	Account string
 	Key     string
-	// Expect is Any, Absent, or the version the record must have.
+	// Expect is Any, Absent, Present, or the version the record must have.
 	Expect int64
 	// Data is the new document for Put.
 	Data []byte

@@ -6,7 +6,7 @@ import (
 )
 
 // ErrInvalidBatch means a batch passed to Commit was malformed: empty, or an
-// op with an unknown type, an empty Kind or Key, or an Expect below Any. It is
+// op with an unknown type, an empty Kind or Key, or an Expect below Present. It is
 // a bug in the caller, not a conflict; retrying will not help.
 var ErrInvalidBatch = errors.New("store: invalid batch")
 
@@ -29,8 +29,8 @@ func ValidateBatch(ops []Op) error {
 			return fmt.Errorf("%w: op %d: empty kind", ErrInvalidBatch, i)
 		case op.Key == "":
 			return fmt.Errorf("%w: op %d: empty key", ErrInvalidBatch, i)
-		case op.Expect < Any:
-			return fmt.Errorf("%w: op %d: expect %d below Any", ErrInvalidBatch, i, op.Expect)
+		case op.Expect < Present:
+			return fmt.Errorf("%w: op %d: expect %d below Present", ErrInvalidBatch, i, op.Expect)
 		}
 	}
 	return nil

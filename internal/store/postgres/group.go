@@ -73,7 +73,7 @@ func (g *groupState) apply(ops []store.Op, rev int64) ([]int64, *store.ConflictE
 			r = *g.recs[k]
 		}
 		live := r.live()
-		if op.Expect != store.Any && op.Expect != live {
+		if !store.Satisfied(op.Expect, live) {
 			return nil, &store.ConflictError{Index: i, Op: op, Actual: live}
 		}
 		switch op.Type {

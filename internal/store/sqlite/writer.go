@@ -185,7 +185,7 @@ func (s *Store) apply(ctx context.Context, ops []store.Op, rev int64) ([]int64, 
 		if deleted {
 			live = 0
 		}
-		if op.Expect != store.Any && op.Expect != live {
+		if !store.Satisfied(op.Expect, live) {
 			return nil, &store.ConflictError{Index: i, Op: op, Actual: live}
 		}
 		switch op.Type {

@@ -77,6 +77,7 @@ func Run(t *testing.T, b Backend) {
 		{"ConcurrentCreateSameKey", testConcurrentCreate},
 		{"ConcurrentDistinct", testConcurrentDistinct},
 		{"ConcurrentCounter", testConcurrentCounter},
+		{"ConcurrentTouchPresent", testConcurrentTouchPresent},
 		{"CanceledContext", testCanceledContext},
 		{"Close", testClose},
 		{"Reopen", testReopen},
@@ -154,7 +155,7 @@ func testInvalidBatch(t *testing.T, b Backend) {
 		{"zero type", []store.Op{{Kind: "user", Key: "a", Expect: store.Any}}},
 		{"empty kind", []store.Op{{Type: store.Put, Key: "a", Expect: store.Any}}},
 		{"empty key", []store.Op{{Type: store.Put, Kind: "user", Expect: store.Any}}},
-		{"expect below any", []store.Op{{Type: store.Put, Kind: "user", Key: "a", Expect: -2}}},
+		{"expect below present", []store.Op{{Type: store.Put, Kind: "user", Key: "a", Expect: -3}}},
 		{"second op bad", []store.Op{op(store.Put, "a", store.Any), {Type: store.Put, Kind: "user"}}},
 	}
 	for _, tc := range tests {
@@ -221,6 +222,17 @@ func testExpectations(t *testing.T, b Backend) {
 		{"touch absent absent", absent, store.Touch, store.Absent, false, 0, 0},
 		{"touch absent any", absent, store.Touch, store.Any, false, 0, 0},
 		{"touch absent exact", absent, store.Touch, 1, true, 0, 0},
+		{"touch v1 present", v1, store.Touch, store.Present, false, 0, 2},
+		{"touch v2 present", v2, store.Touch, store.Present, false, 0, 3},
+		{"touch absent present", absent, store.Touch, store.Present, true, 0, 0},
+		{"touch deleted present", deleted, store.Touch, store.Present, true, 0, 0},
+		{"check v1 present", v1, store.Check, store.Present, false, 0, 1},
+		{"check absent present", absent, store.Check, store.Present, true, 0, 0},
+		{"put v1 present", v1, store.Put, store.Present, false, 0, 2},
+		{"put absent present", absent, store.Put, store.Present, true, 0, 0},
+		{"put deleted present", deleted, store.Put, store.Present, true, 0, 0},
+		{"delete v1 present", v1, store.Delete, store.Present, false, 0, 0},
+		{"delete absent present", absent, store.Delete, store.Present, true, 0, 0},
 	}
 	s := b.New(t)
 	for i, tc := range tests {
@@ -806,6 +818,47 @@ func testConcurrentDistinct(t *testing.T, b Backend) {
 		if revs[r.Rev] != r.Key {
 			t.Errorf("%s at rev %d, but that rev was returned for %q", r.Key, r.Rev, revs[r.Rev])
 		}
+	}
+}
+
+// testConcurrentTouchPresent: batches that touch a shared record expecting
+// only that it exists never conflict with each other (attaching one managed
+// policy to many users), while a deletion expecting the version it read
+// conflicts with any of them that committed after the read.
+func testConcurrentTouchPresent(t *testing.T, b Backend) {
+	s := b.New(t)
+	mustCommit(t, s, put("policy", "", "shared", store.Absent, "p"))
+	const workers, each = 8, 10
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				_, err := s.Commit(context.Background(), []store.Op{
+					op(store.Put, fmt.Sprintf("w%d-%d", w, i), store.Absent),
+					{Type: store.Touch, Kind: "policy", Key: "shared", Expect: store.Present},
+				})
+				if err != nil {
+					t.Errorf("Commit: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	rec, _ := mustGet(t, s, "policy", "", "shared")
+	if rec.Version != workers*each+1 || string(rec.Data) != "p" {
+		t.Fatalf("shared record at version %d with %q, want %d with \"p\"", rec.Version, rec.Data, workers*each+1)
+	}
+	// A deletion expecting an older version conflicts; then the touch of
+	// the deleted record conflicts too.
+	_, err := s.Commit(context.Background(), []store.Op{{Type: store.Delete, Kind: "policy", Key: "shared", Expect: rec.Version - 1}})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("Delete at a stale version: %v, want ErrConflict", err)
+	}
+	mustCommit(t, s, store.Op{Type: store.Delete, Kind: "policy", Key: "shared", Expect: rec.Version})
+	_, err = s.Commit(context.Background(), []store.Op{op(store.Put, "late", store.Absent), {Type: store.Touch, Kind: "policy", Key: "shared", Expect: store.Present}})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("Touch of a deleted record expecting Present: %v, want ErrConflict", err)
 	}
 }
 
