@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/iamd/iamd/internal/store"
@@ -42,6 +43,15 @@ func Delete(kind, account, key string, expect int64) Mutation {
 // concurrent write that relied on the record's previous state conflicts.
 func Touch(kind, account, key string, expect int64) Mutation {
 	return Mutation{Op: store.Op{Type: store.Touch, Kind: kind, Account: account, Key: key, Expect: expect}}
+}
+
+// TouchExisting bumps the record's version if it exists, whatever its
+// version, and conflicts if it does not: a batch that starts to rely on a
+// shared record (attaching a managed policy, joining a group) conflicts
+// with the record's concurrent deletion, which expects the version it read,
+// but never with other batches relying on it the same way.
+func TouchExisting(kind, account, key string) Mutation {
+	return Mutation{Op: store.Op{Type: store.Touch, Kind: kind, Account: account, Key: key, Expect: store.Present}}
 }
 
 // Check requires the record to be at version expect.
@@ -133,19 +143,35 @@ func (w *Writer) catchUp(ctx context.Context, op store.Op) {
 }
 
 // Retry runs fn until it succeeds or fails with an error other than a store
-// conflict, at most a few times. fn must re-read the view each time.
+// conflict. fn must re-read the view each time. Only two writers of the
+// same entity conflict; Retry absorbs that server-side: after a lost race
+// it waits a random time below a bound that doubles from 1 ms up to
+// 128 ms, so that writers that keep colliding spread out, and gives up
+// with the conflict after retryAttempts tries (about a second in all).
 func Retry(ctx context.Context, fn func() error) error {
 	var err error
-	for range 8 {
+	for attempt := range retryAttempts {
 		if err = fn(); !errors.Is(err, store.ErrConflict) {
 			return err
 		}
-		if ctx.Err() != nil {
+		if attempt == retryAttempts-1 {
+			break
+		}
+		bound := min(time.Millisecond<<attempt, 128*time.Millisecond)
+		t := time.NewTimer(rand.N(bound) + 1)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
+		case <-t.C:
 		}
 	}
 	return err
 }
+
+// retryAttempts bounds Retry: with its backoff, about one second of
+// retrying before a conflict is reported as ConcurrentModification.
+const retryAttempts = 16
 
 // touch records a version bump without a data change.
 func (v *View) touch(r store.Record) {

@@ -109,13 +109,14 @@ func checkPolicyARN(arn string) error {
 	return nil
 }
 
-// touchPolicy makes a concurrent change to a customer-managed policy (its
-// deletion) conflict with a write that starts to use it.
+// touchPolicy makes a concurrent deletion of a customer-managed policy
+// conflict with a write that starts to use it; writes that attach the same
+// policy to other holders do not conflict with each other.
 func touchPolicy(account string, p managedPolicy) []iam.Mutation {
 	if p.Entry == nil {
 		return nil
 	}
-	return []iam.Mutation{iam.Touch(iam.KindPolicy, account, iam.Key(p.Entry.V.Name), p.Entry.Version)}
+	return []iam.Mutation{iam.TouchExisting(iam.KindPolicy, account, iam.Key(p.Entry.V.Name))}
 }
 
 // detachPolicy implements Detach{User,Group,Role}Policy.

@@ -249,7 +249,9 @@ func (s *Service) AddUserToGroup(ctx context.Context, in *AddUserToGroupRequest)
 		u := *h.user
 		u.Groups = append(slices.Clip(u.Groups), g.V.ID)
 		h.user = &u
-		return []iam.Mutation{iam.Touch(iam.KindGroup, c.Account, iam.Key(g.V.Name), g.Version)}, nil
+		// A concurrent DeleteGroup must see the new member; other users
+		// joining the group do not conflict with this one.
+		return []iam.Mutation{iam.TouchExisting(iam.KindGroup, c.Account, iam.Key(g.V.Name))}, nil
 	})
 	if err != nil {
 		return nil, err

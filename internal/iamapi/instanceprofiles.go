@@ -273,7 +273,7 @@ func (s *Service) AddRoleToInstanceProfile(ctx context.Context, in *AddRoleToIns
 		}
 		p.Roles = append(p.Roles, r.V.ID)
 		// A concurrent DeleteRole must see the role's new place.
-		return []iam.Mutation{iam.Touch(iam.KindRole, c.Account, iam.Key(r.V.Name), r.Version)}, nil
+		return []iam.Mutation{iam.TouchExisting(iam.KindRole, c.Account, iam.Key(r.V.Name))}, nil
 	})
 	if err != nil {
 		return nil, err

@@ -237,7 +237,7 @@ func (s *Service) putNewRole(ctx context.Context, account string, r *iam.Role, t
 				}
 				// A concurrent DeletePolicy must see the new use.
 				if mp.Entry != nil {
-					muts = append(muts, iam.Touch(iam.KindPolicy, account, iam.Key(mp.Entry.V.Name), mp.Entry.Version))
+					muts = append(muts, iam.TouchExisting(iam.KindPolicy, account, iam.Key(mp.Entry.V.Name)))
 				}
 			}
 		}); err != nil {
