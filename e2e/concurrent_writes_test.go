@@ -67,8 +67,14 @@ func mixedWrites(t *testing.T, e *env, workers int) {
 					_, err := c.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: &user, PolicyArn: &q})
 					return err
 				},
-				func() error { _, err := c.AddUserToGroup(ctx, &iam.AddUserToGroupInput{UserName: &user, GroupName: &g}); return err },
-				func() error { _, err := c.AddUserToGroup(ctx, &iam.AddUserToGroupInput{UserName: &user, GroupName: &h}); return err },
+				func() error {
+					_, err := c.AddUserToGroup(ctx, &iam.AddUserToGroupInput{UserName: &user, GroupName: &g})
+					return err
+				},
+				func() error {
+					_, err := c.AddUserToGroup(ctx, &iam.AddUserToGroupInput{UserName: &user, GroupName: &h})
+					return err
+				},
 				func() error {
 					_, err := c.TagUser(ctx, &iam.TagUserInput{UserName: &user, Tags: []types.Tag{{Key: aws.String("worker"), Value: aws.String(user)}}})
 					return err
