@@ -572,3 +572,196 @@ func TestAuthorizationAPIAudited(t *testing.T) {
 		t.Errorf("refused call's event: %s", refused[0].CloudTrailEvent)
 	}
 }
+
+// layeredCall is an authorization call with the members authzclient.Input
+// does not carry yet: resource control policies, an endpoint policy, a
+// service principal.
+type layeredCall struct {
+	Request                 *authzclient.Request `json:"request,omitempty"`
+	Action                  string               `json:"action"`
+	Resource                string               `json:"resource"`
+	ResourcePolicy          string               `json:"resourcePolicy,omitempty"`
+	ResourceAccount         string               `json:"resourceAccount,omitempty"`
+	SecureTransport         bool                 `json:"secureTransport,omitempty"`
+	ResourceControlPolicies []string             `json:"resourceControlPolicies,omitempty"`
+	EndpointPolicy          string               `json:"endpointPolicy,omitempty"`
+	PrincipalService        string               `json:"principalService,omitempty"`
+}
+
+// authorizeLayered makes the call signed by the store, as authzclient
+// signs calls, and returns the decision or the error answered.
+func (a *authzEnv) authorizeLayered(t *testing.T, call *layeredCall) (*authzclient.Decision, *authzclient.Error) {
+	t.Helper()
+	body, err := json.Marshal(call)
+	must(t, err)
+	r, err := http.NewRequest("POST", a.url+authzclient.Path, bytes.NewReader(body))
+	must(t, err)
+	r.Header.Set("Content-Type", "application/json")
+	s := sigv4.Signer{Credentials: sigv4.Credentials{AccessKeyID: a.svc.AccessKeyID, SecretAccessKey: a.svc.SecretAccessKey}, Region: "us-east-1", Service: "iamd"}
+	must(t, s.Sign(r, body))
+	resp, err := http.DefaultClient.Do(r)
+	must(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	must(t, err)
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error *authzclient.Error }
+		if json.Unmarshal(data, &e) != nil || e.Error == nil {
+			t.Fatalf("HTTP %d: %s", resp.StatusCode, data)
+		}
+		return nil, e.Error
+	}
+	var d authzclient.Decision
+	must(t, json.Unmarshal(data, &d))
+	return &d, nil
+}
+
+// TestAuthorizationAPILayers covers resource control policies, VPC
+// endpoint policies and AWS service principals as callers.
+func TestAuthorizationAPILayers(t *testing.T) {
+	a := startAuthz(t)
+	const (
+		fullAccess = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`
+		// A level's policies act as one: RCPFullAWSAccess and a data-perimeter deny.
+		tlsOnly       = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"},{"Sid":"TLSOnly","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`
+		sqsOnly       = `{"Version":"2012-10-17","Statement":[{"Sid":"SQSOnly","Effect":"Allow","Principal":"*","Action":"sqs:*","Resource":"*"}]}`
+		endpointNoGet = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"},
+			{"Sid":"NoGet","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}]}`
+		endpointListOnly = `{"Version":"2012-10-17","Statement":[{"Sid":"ListOnly","Effect":"Allow","Principal":"*","Action":"s3:ListBucket","Resource":"*"}]}`
+		logsPolicy       = `{"Version":"2012-10-17","Statement":[{"Sid":"S3Logging","Effect":"Allow","Principal":{"Service":"logging.s3.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::logs/*"}]}`
+		// Principal "*" narrowed by the service's name: the condition
+		// keys a service principal's request carries.
+		logsByName = `{"Version":"2012-10-17","Statement":[{"Sid":"ByName","Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::logs/*",
+			"Condition":{"StringEquals":{"aws:PrincipalServiceName":"logging.s3.amazonaws.com"},"Bool":{"aws:PrincipalIsAWSService":"true"}}}]}`
+		noServices = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"},
+			{"Sid":"NoServices","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:PrincipalIsAWSService":"true"}}}]}`
+	)
+	get := func(c aws.Credentials) *authzclient.Request {
+		return forward(s3Request(t, c, "GET", "/photos/alice/cat.jpg", ""))
+	}
+	getCat := func(c aws.Credentials) layeredCall {
+		return layeredCall{Request: get(c), Action: "s3:GetObject", Resource: "arn:aws:s3:::photos/alice/cat.jpg", ResourceAccount: testAccount}
+	}
+	with := func(call layeredCall, f func(*layeredCall)) layeredCall { f(&call); return call }
+	putLog := layeredCall{Action: "s3:PutObject", Resource: "arn:aws:s3:::logs/2026/12/07/access.log", ResourceAccount: testAccount, PrincipalService: "logging.s3.amazonaws.com"}
+	tests := []struct {
+		name     string
+		call     layeredCall
+		decision string
+		layer    string // deciding layer
+		sid      string // deciding statement
+		message  string // substring of the denial message
+		service  bool   // the principal is the service
+	}{
+		{name: "RCPs that allow leave the identity policy's allow", call: with(getCat(a.alice), func(c *layeredCall) {
+			c.SecureTransport, c.ResourceControlPolicies = true, []string{fullAccess, tlsOnly}
+		}), decision: "Allow", layer: "identity", sid: "OwnPhotos"},
+		{name: "RCP deny wins over an identity allow", call: with(getCat(a.alice), func(c *layeredCall) {
+			c.ResourceControlPolicies = []string{fullAccess, tlsOnly}
+		}), decision: "ExplicitDeny", layer: "rcp", sid: "TLSOnly", message: "with an explicit deny in a resource control policy"},
+		{name: "RCP level without an allow denies", call: with(getCat(a.alice), func(c *layeredCall) {
+			c.ResourceControlPolicies = []string{fullAccess, sqsOnly}
+		}), decision: "ImplicitDeny", layer: "rcp", message: "because no resource control policy allows the s3:GetObject action"},
+		{name: "RCP deny wins over a bucket policy allow", call: with(getCat(a.bob), func(c *layeredCall) {
+			c.ResourcePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + testAccount + `:user/bob"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::photos/*"}]}`
+			c.ResourceControlPolicies = []string{tlsOnly}
+		}), decision: "ExplicitDeny", layer: "rcp"},
+		{name: "endpoint policy that allows", call: with(getCat(a.alice), func(c *layeredCall) {
+			c.EndpointPolicy = fullAccess
+		}), decision: "Allow", layer: "identity"},
+		{name: "endpoint policy deny", call: with(getCat(a.alice), func(c *layeredCall) {
+			c.EndpointPolicy = endpointNoGet
+		}), decision: "ExplicitDeny", layer: "endpoint", sid: "NoGet", message: "with an explicit deny in a VPC endpoint policy"},
+		{name: "endpoint policy not allowing denies", call: with(getCat(a.alice), func(c *layeredCall) {
+			c.EndpointPolicy = endpointListOnly
+		}), decision: "ImplicitDeny", layer: "endpoint", message: "because no VPC endpoint policy allows the s3:GetObject action"},
+		{name: "service principal named by the bucket policy", call: with(putLog, func(c *layeredCall) { c.ResourcePolicy = logsPolicy }),
+			decision: "Allow", layer: "resource", sid: "S3Logging", service: true},
+		{name: "service principal allowed by its condition keys", call: with(putLog, func(c *layeredCall) { c.ResourcePolicy = logsByName }),
+			decision: "Allow", layer: "resource", sid: "ByName", service: true},
+		{name: "another service principal", call: with(putLog, func(c *layeredCall) {
+			c.ResourcePolicy, c.PrincipalService = logsPolicy, "cloudtrail.amazonaws.com"
+		}), decision: "ImplicitDeny", layer: "resource", service: true},
+		{name: "another service principal by condition keys", call: with(putLog, func(c *layeredCall) {
+			c.ResourcePolicy, c.PrincipalService = logsByName, "cloudtrail.amazonaws.com"
+		}), decision: "ImplicitDeny", service: true},
+		{name: "service principal without a bucket policy", call: putLog, decision: "ImplicitDeny", service: true},
+		{name: "service principal outside the bucket policy's resources", call: with(putLog, func(c *layeredCall) {
+			c.ResourcePolicy, c.Resource = logsPolicy, "arn:aws:s3:::photos/alice/cat.jpg"
+		}), decision: "ImplicitDeny", service: true},
+		{name: "RCPs apply to service principals", call: with(putLog, func(c *layeredCall) {
+			c.ResourcePolicy, c.ResourceControlPolicies = logsPolicy, []string{noServices}
+		}), decision: "ExplicitDeny", layer: "rcp", sid: "NoServices", service: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, ae := a.authorizeLayered(t, &tc.call)
+			if ae != nil {
+				t.Fatalf("error %+v", ae)
+			}
+			if d.Decision != tc.decision {
+				t.Fatalf("decision = %s (%s), want %s", d.Decision, d.Message, tc.decision)
+			}
+			if tc.service {
+				if d.Principal.Type != "Service" || d.Principal.ARN != "" || d.Principal.AccessKeyID != "" {
+					t.Errorf("principal = %+v, want the service", d.Principal)
+				}
+			} else if d.Principal.ARN != "arn:aws:iam::"+testAccount+":user/alice" && d.Principal.ARN != "arn:aws:iam::"+testAccount+":user/bob" {
+				t.Errorf("principal = %+v", d.Principal)
+			}
+			ex := d.Explanation
+			if ex == nil {
+				t.Fatal("no explanation")
+			}
+			if tc.layer != "" && ex.DecidingLayer != tc.layer {
+				t.Errorf("deciding layer = %s, want %s", ex.DecidingLayer, tc.layer)
+			}
+			if tc.sid != "" && (ex.DecidingStatement == nil || ex.DecidingStatement.Sid != tc.sid) {
+				t.Errorf("deciding statement = %+v, want Sid %s", ex.DecidingStatement, tc.sid)
+			}
+			if tc.message != "" && !strings.Contains(d.Message, tc.message) {
+				t.Errorf("message = %q, want it to contain %q", d.Message, tc.message)
+			}
+		})
+	}
+
+	refusals := []struct {
+		name, code, message string
+		call                layeredCall
+	}{
+		{name: "malformed RCP", code: "MalformedPolicyDocument", message: "resourceControlPolicies[1]: ",
+			call: with(getCat(a.alice), func(c *layeredCall) { c.ResourceControlPolicies = []string{fullAccess, `{"Statement":[`} })},
+		{name: "RCP without a principal", code: "MalformedPolicyDocument", message: "resourceControlPolicies[0]: ",
+			call: with(getCat(a.alice), func(c *layeredCall) {
+				c.ResourceControlPolicies = []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`}
+			})},
+		{name: "malformed endpoint policy", code: "MalformedPolicyDocument", message: "endpointPolicy: ",
+			call: with(getCat(a.alice), func(c *layeredCall) { c.EndpointPolicy = `{"Version":"2012-10-17"` })},
+		{name: "service principal with a forwarded request", code: "InvalidParameterValue", message: "exclusive",
+			call: with(putLog, func(c *layeredCall) { c.Request = get(a.alice) })},
+	}
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			d, ae := a.authorizeLayered(t, &tc.call)
+			if ae == nil {
+				t.Fatalf("decided %s, want error %s", d.Decision, tc.code)
+			}
+			if ae.Code != tc.code || ae.Origin != "caller" || ae.HTTPStatus != 400 || !strings.Contains(ae.Message, tc.message) {
+				t.Errorf("error = %+v, want %s containing %q", ae, tc.code, tc.message)
+			}
+		})
+	}
+
+	t.Run("callers may be kept from asking about service principals", func(t *testing.T) {
+		ctx := context.Background()
+		_, err := a.rootIAM().PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("store-svc"), PolicyName: aws.String("no-services"),
+			PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iamd:Authorize","Resource":"*","Condition":{"Null":{"iamd:PrincipalService":"false"}}}]}`)})
+		must(t, err)
+		if _, ae := a.authorizeLayered(t, &putLog); ae == nil || ae.Code != "AccessDenied" || ae.Origin != "caller" {
+			t.Errorf("asking about a service: %+v, want AccessDenied", ae)
+		}
+		if d, ae := a.authorizeLayered(t, func() *layeredCall { c := getCat(a.alice); return &c }()); ae != nil || d.Decision != "Allow" {
+			t.Errorf("asking about a user: %+v %+v", d, ae)
+		}
+	})
+}

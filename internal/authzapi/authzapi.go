@@ -56,6 +56,10 @@ const (
 	// ActionKey is the condition key holding the action asked about, for
 	// policies that limit which actions a service may ask about.
 	ActionKey = "iamd:Action"
+	// PrincipalServiceKey holds the service principal a call asks about
+	// (principalService), absent otherwise: the caller vouches for the
+	// service, so policies may limit who can ask about which services.
+	PrincipalServiceKey = "iamd:PrincipalService"
 )
 
 // maxBody bounds a call's body: the forwarded request's headers, a resource
@@ -295,9 +299,12 @@ func (h *Handler) serve(r *http.Request, body []byte, st *callState, rec *audit.
 	if aerr := in.validate(); aerr != nil {
 		return nil, aerr
 	}
+	askCtx := []authz.KV{{Key: ActionKey, Values: []string{in.action}}}
+	if svc := in.raw.PrincipalService; svc != "" {
+		askCtx = append(askCtx, authz.KV{Key: PrincipalServiceKey, Values: []string{svc}})
+	}
 	if err := h.cfg.Decider.Authorize(ctx, caller, &authz.Request{
-		Action: Action, Resource: in.resource,
-		Context: []authz.KV{{Key: ActionKey, Values: []string{in.action}}},
+		Action: Action, Resource: in.resource, Context: askCtx,
 	}); err != nil {
 		var ae *awsquery.Error
 		if errors.As(err, &ae) {
@@ -307,46 +314,26 @@ func (h *Handler) serve(r *http.Request, body []byte, st *callState, rec *audit.
 		return nil, &apiError{code: "InternalFailure", message: "The request processing has failed because of an unknown error, exception or failure.", origin: OriginCaller, status: 500}
 	}
 
-	// 3. The forwarded request.
-	fwd, aerr := in.sigv4Request(st.header)
-	if aerr != nil {
+	// 3. Who makes the request: the signer of the forwarded request, or
+	// the service principal the caller vouches for.
+	var (
+		principal *authz.Caller
+		fres      *sigv4.Result
+		aerr      *apiError
+	)
+	if svc := in.raw.PrincipalService; svc != "" {
+		principal = authz.ServiceCaller(svc, now)
+		principal.SourceIP = in.sourceIP
+		principal.SecureTransport = in.secureTransport
+		if rec != nil {
+			rec.ForwardedReached = true
+			rec.Principal, rec.Account = principal, in.resourceAccount
+			if in.sourceIP.IsValid() {
+				rec.SourceIP = in.sourceIP.String()
+			}
+		}
+	} else if principal, fres, aerr = h.forwarded(ctx, in, st, rec, now); aerr != nil {
 		return nil, aerr
-	}
-	if rec != nil {
-		rec.ForwardedReached = true
-		rec.Account = in.resourceAccount
-		rec.UserAgent = headerGet(fwd.Header, "User-Agent")
-		if in.sourceIP.IsValid() {
-			rec.SourceIP = in.sourceIP.String()
-		}
-		rec.Service, rec.Region, rec.PrincipalKeyID = audit.CredentialScope(headerGet(fwd.Header, "Authorization"))
-	}
-	fres, err := h.cfg.Verifier.Verify(ctx, fwd)
-	if err != nil {
-		return nil, h.authError(err, OriginRequest)
-	}
-	if in.bodySet && fres.Service == "s3" && isHexHash(fres.PayloadHash) && fres.PayloadHash != fwd.PayloadHash {
-		return nil, &apiError{code: "XAmzContentSHA256Mismatch", message: "The provided 'x-amz-content-sha256' header does not match what was computed.", origin: OriginRequest, status: http.StatusBadRequest}
-	}
-	principal := callerOf(fres, now)
-	if principal == nil {
-		return nil, &apiError{code: "InternalFailure", message: "The request processing has failed because of an unknown error, exception or failure.", origin: OriginCaller, status: 500}
-	}
-	principal.SourceIP = in.sourceIP
-	principal.SecureTransport = in.secureTransport
-	region := fres.Region
-	if fres.Service == "iam" {
-		region = "us-east-1" // IAM is global; its endpoint is there
-	}
-	principal.SetRequest(region, headerGet(fwd.Header, "User-Agent"))
-	if rec != nil {
-		rec.Principal, rec.Service, rec.Region = principal, fres.Service, fres.Region
-		if rec.Account == "" {
-			rec.Account = principal.Account
-		}
-	}
-	if h.cfg.Observe != nil {
-		h.cfg.Observe(principal, fres.Service, fres.Region)
 	}
 
 	// 4. The decision.
@@ -357,6 +344,7 @@ func (h *Handler) serve(r *http.Request, body []byte, st *callState, rec *audit.
 	req := &authz.Request{
 		Action: in.action, Resource: in.resource, Context: in.contextKVs(st),
 		ResourcePolicy: in.resourcePolicy, ResourceAccount: account,
+		ResourceControlPolicies: in.raw.ResourceControlPolicies, EndpointPolicy: in.raw.EndpointPolicy,
 	}
 	out := &result{caller: principal, sig: fres}
 	if !in.explain {
@@ -378,15 +366,76 @@ func (h *Handler) serve(r *http.Request, body []byte, st *callState, rec *audit.
 	return out, nil
 }
 
-// decideError maps a failure to decide: a resource policy that does not
-// parse is the caller's mistake.
+// forwarded authenticates the forwarded request and returns its signer.
+func (h *Handler) forwarded(ctx context.Context, in *wireRequest, st *callState, rec *audit.Authorization, now time.Time) (*authz.Caller, *sigv4.Result, *apiError) {
+	fwd, aerr := in.sigv4Request(st.header)
+	if aerr != nil {
+		return nil, nil, aerr
+	}
+	if rec != nil {
+		rec.ForwardedReached = true
+		rec.Account = in.resourceAccount
+		rec.UserAgent = headerGet(fwd.Header, "User-Agent")
+		if in.sourceIP.IsValid() {
+			rec.SourceIP = in.sourceIP.String()
+		}
+		rec.Service, rec.Region, rec.PrincipalKeyID = audit.CredentialScope(headerGet(fwd.Header, "Authorization"))
+	}
+	fres, err := h.cfg.Verifier.Verify(ctx, fwd)
+	if err != nil {
+		return nil, nil, h.authError(err, OriginRequest)
+	}
+	if in.bodySet && fres.Service == "s3" && isHexHash(fres.PayloadHash) && fres.PayloadHash != fwd.PayloadHash {
+		return nil, nil, &apiError{code: "XAmzContentSHA256Mismatch", message: "The provided 'x-amz-content-sha256' header does not match what was computed.", origin: OriginRequest, status: http.StatusBadRequest}
+	}
+	principal := callerOf(fres, now)
+	if principal == nil {
+		return nil, nil, internalFailure()
+	}
+	principal.SourceIP = in.sourceIP
+	principal.SecureTransport = in.secureTransport
+	region := fres.Region
+	if fres.Service == "iam" {
+		region = "us-east-1" // IAM is global; its endpoint is there
+	}
+	principal.SetRequest(region, headerGet(fwd.Header, "User-Agent"))
+	if rec != nil {
+		rec.Principal, rec.Service, rec.Region = principal, fres.Service, fres.Region
+		if rec.Account == "" {
+			rec.Account = principal.Account
+		}
+	}
+	if h.cfg.Observe != nil {
+		h.cfg.Observe(principal, fres.Service, fres.Region)
+	}
+	return principal, fres, nil
+}
+
+// decideError maps a failure to decide: a policy of the call's that does
+// not parse is the caller's mistake.
 func (h *Handler) decideError(err error) *apiError {
-	var ve *policy.ValidationError
-	if errors.As(err, &ve) {
-		return &apiError{code: "MalformedPolicyDocument", message: "resourcePolicy: " + ve.Message, origin: OriginCaller, status: http.StatusBadRequest}
+	var pe *authz.PolicyError
+	if errors.As(err, &pe) {
+		msg := pe.Err.Error()
+		var ve *policy.ValidationError
+		if errors.As(pe.Err, &ve) {
+			msg = ve.Message
+		}
+		return &apiError{code: "MalformedPolicyDocument", message: memberOf(pe) + ": " + msg, origin: OriginCaller, status: http.StatusBadRequest}
 	}
 	h.cfg.Log.Error("authorization decision failed", "err", err)
 	return &apiError{code: "InternalFailure", message: "The request processing has failed because of an unknown error, exception or failure.", origin: OriginCaller, status: 500}
+}
+
+// memberOf names the call's member holding the policy pe is about.
+func memberOf(pe *authz.PolicyError) string {
+	switch pe.Field {
+	case "ResourceControlPolicies":
+		return "resourceControlPolicies[" + strconv.Itoa(pe.Level) + "]"
+	case "EndpointPolicy":
+		return "endpointPolicy"
+	}
+	return "resourcePolicy"
 }
 
 // authError maps a SigV4 failure; anything else is iamd's own failure.

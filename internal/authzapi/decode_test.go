@@ -123,25 +123,34 @@ func TestAppendStringIsJSON(t *testing.T) {
 	}
 }
 
-// TestLayersNotYetDecided checks that calls carrying layers the authorizer
-// cannot pass to the engine yet are refused, never decided without them.
-func TestLayersNotYetDecided(t *testing.T) {
-	base := `"request":{"method":"GET","host":"h"},"action":"s3:GetObject","resource":"arn:aws:s3:::b/k","resourceAccount":"123456789012"`
+// TestLayersValidated checks the members that add layers or a service
+// principal to a call.
+func TestLayersValidated(t *testing.T) {
+	req := `"request":{"method":"GET","host":"h"},`
+	base := `"action":"s3:GetObject","resource":"arn:aws:s3:::b/k","resourceAccount":"123456789012"`
 	tests := []struct {
-		name, extra, code string
+		name, body, code string
 	}{
-		{"none", ``, ""},
-		{"empty rcp list", `,"resourceControlPolicies":[]`, ""},
-		{"rcps", `,"resourceControlPolicies":["{}"]`, "NotImplemented"},
-		{"blank rcp", `,"resourceControlPolicies":[" "]`, "InvalidParameterValue"},
-		{"endpoint policy", `,"endpointPolicy":"{}"`, "NotImplemented"},
-		{"principal service", `,"principalService":"logging.s3.amazonaws.com"`, "NotImplemented"},
+		{"none", req + base, ""},
+		{"empty rcp list", req + base + `,"resourceControlPolicies":[]`, ""},
+		{"rcps", req + base + `,"resourceControlPolicies":["{}","{}"]`, ""},
+		{"blank rcp", req + base + `,"resourceControlPolicies":[" "]`, "InvalidParameterValue"},
+		{"seven levels", req + base + `,"resourceControlPolicies":["{}","{}","{}","{}","{}","{}","{}"]`, ""},
+		{"eight levels", req + base + `,"resourceControlPolicies":["{}","{}","{}","{}","{}","{}","{}","{}"]`, "InvalidParameterValue"},
+		{"endpoint policy", req + base + `,"endpointPolicy":"{}"`, ""},
+		{"blank endpoint policy", req + base + `,"endpointPolicy":" "`, "InvalidParameterValue"},
+		{"principal service", base + `,"principalService":"logging.s3.amazonaws.com"`, ""},
+		{"principal service with a request", req + base + `,"principalService":"logging.s3.amazonaws.com"`, "InvalidParameterValue"},
+		{"principal service with headers", `"request":{"headers":{"Authorization":["x"]}},` + base + `,"principalService":"logging.s3.amazonaws.com"`, "InvalidParameterValue"},
+		{"principal service not a name", base + `,"principalService":"Logging S3"`, "InvalidParameterValue"},
+		{"principal service one label", base + `,"principalService":"logging"`, "InvalidParameterValue"},
+		{"no request", base, "InvalidParameterValue"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var in wireRequest
 			var slab []string
-			if err := in.decode([]byte("{"+base+tc.extra+"}"), &slab); err != nil {
+			if err := in.decode([]byte("{"+tc.body+"}"), &slab); err != nil {
 				t.Fatal(err)
 			}
 			code := ""

@@ -41,7 +41,7 @@ type rawRequest struct {
 	EndpointPolicy string `json:"endpointPolicy"`
 	// PrincipalService names the AWS service principal making the request
 	// (e.g. "logging.s3.amazonaws.com"), for requests a service makes on
-	// its own behalf.
+	// its own behalf; there is then no forwarded request.
 	PrincipalService string `json:"principalService"`
 }
 
@@ -108,7 +108,12 @@ func (in *wireRequest) validate() *apiError {
 		return invalid("resource is required: the ARN of the resource the request acts on, or \"*\".")
 	case in.resource != "*" && !strings.HasPrefix(in.resource, "arn:"):
 		return invalid("resource must be an ARN or \"*\".")
-	case in.raw.Request.Method == "":
+	}
+	if in.raw.PrincipalService != "" {
+		if aerr := in.validateService(); aerr != nil {
+			return aerr
+		}
+	} else if in.raw.Request.Method == "" {
 		return invalid("request.method is required.")
 	}
 	if in.resourceAccount == "" {
@@ -141,31 +146,52 @@ func (in *wireRequest) validate() *apiError {
 	if in.raw.Request.Body != nil && in.raw.Request.PayloadHash != "" {
 		return invalid("request.body and request.payloadHash are exclusive.")
 	}
+	if n := len(in.raw.ResourceControlPolicies); n > authz.MaxRCPLevels {
+		return invalid("resourceControlPolicies has " + strconv.Itoa(n) + " levels; at most " + strconv.Itoa(authz.MaxRCPLevels) +
+			" (the root, five levels of OUs, the account): merge the statements of a level's policies into one document.")
+	}
 	for i, rcp := range in.raw.ResourceControlPolicies {
 		if strings.TrimSpace(rcp) == "" {
 			return invalid("resourceControlPolicies[" + strconv.Itoa(i) + "] is empty: give one policy document per level, e.g. RCPFullAWSAccess.")
 		}
 	}
-	// The engine decides with these layers (policy.PolicySet.RCPs,
-	// policy.Request.EndpointPolicy, policy.PrincipalService), but the
-	// authorizer does not pass them to it yet. Deciding without them would
-	// allow what they deny, so such calls are refused rather than answered.
-	switch {
-	case len(in.raw.ResourceControlPolicies) > 0:
-		return notSupported("resourceControlPolicies")
-	case in.raw.EndpointPolicy != "":
-		return notSupported("endpointPolicy")
-	case in.raw.PrincipalService != "":
-		return notSupported("principalService")
+	if in.raw.EndpointPolicy != "" && strings.TrimSpace(in.raw.EndpointPolicy) == "" {
+		return invalid("endpointPolicy is blank: give the endpoint's policy document, or leave it out for a request that did not come through a VPC endpoint.")
 	}
 	return nil
 }
 
-// notSupported refuses a call using a member this server cannot decide
-// with yet.
-func notSupported(member string) *apiError {
-	return &apiError{code: "NotImplemented", message: member + " is not supported by this server yet; the request was not decided.",
-		origin: OriginCaller, status: http.StatusNotImplemented}
+// validateService checks a call about a service principal's request. A
+// service principal signs nothing iamd can verify: the calling service
+// vouches for it, so the call carries no forwarded request. Its answer
+// depends only on the policies the call itself supplies (a service
+// principal has no identity-based policies in iamd), so a caller learns
+// nothing it did not send.
+func (in *wireRequest) validateService() *apiError {
+	rq := &in.raw.Request
+	if rq.Method != "" || rq.Path != "" || rq.Query != "" || rq.Host != "" || len(rq.Headers) > 0 || rq.PayloadHash != "" || rq.Body != nil {
+		return invalid("request and principalService are exclusive: a service principal's request carries no signature iamd can verify.")
+	}
+	if !isServiceName(in.raw.PrincipalService) {
+		return invalid("principalService must be a service principal's name, e.g. \"logging.s3.amazonaws.com\".")
+	}
+	return nil
+}
+
+// isServiceName reports whether s looks like a service principal's name:
+// a DNS name (lower-case letters, digits, dots and hyphens) of at least
+// two labels.
+func isServiceName(s string) bool {
+	if len(s) > 253 || strings.IndexByte(s, '.') <= 0 || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // sigv4Request builds the forwarded request for the verifier, with h (empty)
@@ -246,6 +272,14 @@ func appendResult(b []byte, requestID string, r *result) []byte {
 	b = append(b, `,"decision":`...)
 	b = appendString(b, r.decision.String())
 	c := r.caller
+	if c.Type == authz.ServicePrincipal {
+		b = append(b, `,"principal":{"type":`...)
+		b = appendString(b, c.Type.String())
+		b = append(b, `,"service":`...)
+		b = appendString(b, c.Name)
+		b = append(b, '}')
+		return appendDecision(b, r)
+	}
 	b = append(b, `,"principal":{"arn":`...)
 	b = appendString(b, c.ARN)
 	b = append(b, `,"account":`...)
@@ -282,6 +316,12 @@ func appendResult(b []byte, requestID string, r *result) []byte {
 	b = append(b, `,"presigned":`...)
 	b = strconv.AppendBool(b, r.sig.Presigned)
 	b = append(b, '}')
+	return appendDecision(b, r)
+}
+
+// appendDecision appends the explanation and message, and closes the
+// answer.
+func appendDecision(b []byte, r *result) []byte {
 	if ex := r.ex; ex != nil {
 		b = appendExplanation(b, ex)
 		if ex.Decision != policy.Allowed {
