@@ -9,7 +9,10 @@
 // explanation. iamd verifies the signature itself, so the service never
 // sees a secret key (long-term or temporary), and decides with the same
 // engine, identity policies, boundaries, session policies, resource policy
-// and cross-account rules as its own APIs.
+// and cross-account rules as its own APIs, plus the resource control
+// policies and VPC endpoint policy the service passes. For a request an AWS
+// service principal makes on its own behalf there is no signature to
+// forward: the service names the principal and vouches for it.
 //
 // The API is an oracle about every principal's permissions, so its callers
 // authenticate too: the call itself is SigV4-signed for the service "iamd"
