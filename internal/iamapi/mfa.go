@@ -382,7 +382,9 @@ func (s *Service) ListVirtualMFADevices(ctx context.Context, in *ListVirtualMFAD
 	if err := s.read(c.Account, func(a *iam.AccountView) {
 		page, next := a.MFADevices(marker, maxItems(in.MaxItems), match)
 		for _, e := range page {
-			v := VirtualMFADevice{SerialNumber: e.V.Serial, EnableDate: e.V.EnableDate, Tags: fromTags(e.V.Tags)}
+			// Without tags: ListVirtualMFADevices does not return them
+			// (ListMFADeviceTags does).
+			v := VirtualMFADevice{SerialNumber: e.V.Serial, EnableDate: e.V.EnableDate}
 			switch e.V.UserID {
 			case "":
 			case "root":

@@ -293,10 +293,11 @@ func (s *Service) CreatePolicy(ctx context.Context, in *CreatePolicyRequest) (*C
 		AttachmentCount:               policyInt32(0),
 		PermissionsBoundaryUsageCount: policyInt32(0),
 		IsAttachable:                  policyBool(true),
-		Description:                   p.Description,
-		CreateDate:                    p.Created,
-		UpdateDate:                    p.Updated,
-		Tags:                          fromTags(p.Tags),
+		// AWS does not return the description in CreatePolicy's response
+		// (GetPolicy does).
+		CreateDate: p.Created,
+		UpdateDate: p.Updated,
+		Tags:       fromTags(p.Tags),
 	}
 	return &CreatePolicyResponse{Policy: &out}, nil
 }
@@ -314,6 +315,9 @@ func (s *Service) GetPolicy(ctx context.Context, in *GetPolicyRequest) (*GetPoli
 			return
 		}
 		out = customerPolicyOut(a, t.caller.Account, t.entry.V)
+		if out.Tags == nil {
+			out.Tags = []Tag{} // AWS answers an empty list for a policy without tags
+		}
 	}); err != nil {
 		return nil, err
 	}

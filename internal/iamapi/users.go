@@ -309,7 +309,9 @@ func (s *Service) ListUsers(ctx context.Context, in *ListUsersRequest) (*ListUse
 		page, next := a.Users(marker, maxItems(in.MaxItems), func(u *iam.User) bool { return iam.PathPrefixMatch(u.Path, in.PathPrefix) })
 		for _, e := range page {
 			u := userOut(c.Account, e.V)
-			u.Tags = nil // ListUsers does not return tags
+			// ListUsers returns neither tags nor the boundary, as AWS
+			// documents.
+			u.Tags, u.PermissionsBoundary = nil, nil
 			out.Users = append(out.Users, u)
 		}
 		if next != "" {
