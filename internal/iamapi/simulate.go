@@ -78,7 +78,17 @@ type simulation struct {
 // addDoc parses text as kind and records it; its label in the engine is its
 // index in s.docs.
 func (s *simulation) addDoc(id, typ, text string, kind policy.Kind) (policy.NamedDocument, error) {
-	doc, err := policy.Parse([]byte(text), kind)
+	return s.addDocWith(id, typ, text, kind, policy.ParseOptions{})
+}
+
+// addStored adds a document iamd stored, which is evaluated as it was when
+// written (bytes after it were accepted then).
+func (s *simulation) addStored(id, typ, text string, kind policy.Kind) (policy.NamedDocument, error) {
+	return s.addDocWith(id, typ, text, kind, policy.ParseOptions{AllowTrailingData: true})
+}
+
+func (s *simulation) addDocWith(id, typ, text string, kind policy.Kind, opts policy.ParseOptions) (policy.NamedDocument, error) {
+	doc, err := policy.ParseWithOptions([]byte(text), kind, opts)
 	if err != nil {
 		var ve *policy.ValidationError
 		if errors.As(err, &ve) {
@@ -500,7 +510,7 @@ func (s *Service) addTrustPolicies(sim *simulation, in *simInput) error {
 		if trust == "" {
 			continue
 		}
-		nd, err := sim.addDoc("TrustPolicy."+name, sourceResourcePolicy, trust, policy.Trust)
+		nd, err := sim.addStored("TrustPolicy."+name, sourceResourcePolicy, trust, policy.Trust)
 		if err != nil {
 			return err
 		}
@@ -752,7 +762,7 @@ func (s *Service) SimulatePrincipalPolicy(ctx context.Context, in *SimulatePrinc
 	}
 	var set policy.PolicySet
 	for _, nt := range pd.identity {
-		nd, err := sim.addDoc(nt.id, sourceIAMPolicy, nt.text, policy.Identity)
+		nd, err := sim.addStored(nt.id, sourceIAMPolicy, nt.text, policy.Identity)
 		if err != nil {
 			return nil, policyEvaluation("The policy %s could not be evaluated.", nt.id)
 		}
@@ -766,7 +776,7 @@ func (s *Service) SimulatePrincipalPolicy(ctx context.Context, in *SimulatePrinc
 	}
 	// A boundary given in the request replaces the entity's own.
 	if pd.boundary != nil && len(in.PermissionsBoundaryPolicyInputList) == 0 {
-		nd, err := sim.addDoc(pd.boundary.id, sourceIAMPolicy, pd.boundary.text, policy.Identity)
+		nd, err := sim.addStored(pd.boundary.id, sourceIAMPolicy, pd.boundary.text, policy.Identity)
 		if err != nil {
 			return nil, policyEvaluation("The policy %s could not be evaluated.", pd.boundary.id)
 		}
@@ -822,7 +832,7 @@ func (s *Service) GetContextKeysForPrincipalPolicy(ctx context.Context, in *GetC
 func parseForKeys(stored, inputs []string) ([]*policy.Document, error) {
 	var docs []*policy.Document
 	for _, text := range stored {
-		if d, err := policy.Parse([]byte(text), policy.Identity); err == nil {
+		if d, err := policy.ParseWithOptions([]byte(text), policy.Identity, policy.ParseOptions{AllowTrailingData: true}); err == nil {
 			docs = append(docs, d)
 		}
 	}
