@@ -174,12 +174,16 @@ func BenchmarkAuthorize(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
 		explain bool
-	}{{"explain", true}, {"decision-only", false}} {
+		layers  bool // with two levels of RCPs and an endpoint policy
+	}{{"explain", true, false}, {"decision-only", false, false}, {"decision-only-rcps-endpoint", false, true}} {
 		b.Run(bc.name, func(b *testing.B) {
 			f := newFixture(b)
 			body := f.forwardedGetObject
 			if !bc.explain {
 				body = bytes.Replace(body, []byte(`"action"`), []byte(`"explain":false,"action"`), 1)
+			}
+			if bc.layers {
+				body = withLayers(b, body)
 			}
 			// A fixed signing time lets every iteration reuse one
 			// signature's derived key, as a service signing continuously
@@ -209,4 +213,25 @@ func BenchmarkAuthorize(b *testing.B) {
 			})
 		})
 	}
+}
+
+// withLayers adds resource control policies (RCPFullAWSAccess, then a
+// data-perimeter level) and a VPC endpoint policy to a call's body.
+func withLayers(tb testing.TB, body []byte) []byte {
+	tb.Helper()
+	var in map[string]any
+	if err := json.Unmarshal(body, &in); err != nil {
+		tb.Fatal(err)
+	}
+	in["resourceControlPolicies"] = []string{
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`,
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"},
+			{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`,
+	}
+	in["endpointPolicy"] = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::photos/*"}]}`
+	b, err := json.Marshal(in)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }
