@@ -39,8 +39,10 @@ type PolicySet struct {
 	RCPs [][]NamedDocument
 }
 
-// Compiled is a principal's policies compiled for evaluation. It is
-// immutable and safe for concurrent use.
+// Compiled is a principal's policies compiled for evaluation: for each
+// layer, references to compiled documents (shared with every other
+// principal whose policies include them) and the labels this principal
+// gives them. It is immutable and safe for concurrent use.
 type Compiled struct {
 	identity layer
 	boundary layer
@@ -70,11 +72,11 @@ func CompileEndpoint(name string, doc *Document) (*EndpointPolicy, error) {
 	if doc == nil {
 		return nil, errors.New("policy: nil endpoint policy document")
 	}
-	l, err := compileLayer(LayerEndpoint, []NamedDocument{{Name: name, Doc: doc}}, true)
+	d, err := CompileDocument(doc)
 	if err != nil {
 		return nil, err
 	}
-	return &EndpointPolicy{l: l}, nil
+	return &EndpointPolicy{l: newLayer(LayerEndpoint, []NamedCompiled{{Name: name, Doc: d}})}, nil
 }
 
 // Layer names a kind of policy taking part in a decision.
@@ -113,8 +115,7 @@ func (l Layer) String() string {
 
 // stmt is a compiled statement.
 type stmt struct {
-	policy    int32
-	index     int32
+	index     int32 // position in its document
 	sid       string
 	effect    Effect
 	notAction bool
@@ -122,22 +123,92 @@ type stmt struct {
 	notRes    bool
 	allRes    bool
 	resources []arnPattern
-	principal *principalMatcher
+	principal *principalMatcher // nil without Principal or NotPrincipal
 	notPrinc  bool
 	conds     []cond
 }
 
-// layer is a set of policies indexed by action.
+// CompiledDocument is one policy document compiled for evaluation: its
+// statements indexed by action and resource token. It does not depend on
+// the principal nor on the layer it is used in, so one CompiledDocument
+// serves every principal whose policies include the document: compile
+// each distinct document once and compose principals from them with
+// Compose. It is immutable and safe for concurrent use.
+type CompiledDocument struct {
+	// svcMask has bit foldHash(service)&63 set for every service named by
+	// an exact or service-wide action key, so that most requests skip a
+	// document about other services with one test.
+	svcMask uint64
+	// actBits and wildBits have bit foldHash(key)&63 set for every key of
+	// exact and of service: a lookup whose bit is clear would miss.
+	actBits, wildBits uint64
+	exact             table[actionEntry] // "service:action"
+	service           table[actionEntry] // "service": action part has wildcards
+	global            []*stmt            // wildcard service, "*", NotAction
+	// globalIdx is global split by resource token, for the fast path.
+	globalIdx tokIndex
+	count     int
+}
+
+// Statements returns the number of statements in the document.
+func (d *CompiledDocument) Statements() int { return d.count }
+
+// NamedCompiled is a compiled document with the label a principal's
+// explanations give it (see NamedDocument).
+type NamedCompiled struct {
+	Name string
+	Doc  *CompiledDocument
+}
+
+// CompiledSet is PolicySet with compiled documents: everything that
+// governs one principal's requests, for Compose.
+type CompiledSet struct {
+	Identity []NamedCompiled
+	Boundary *NamedCompiled
+	Session  []NamedCompiled
+	SCPs     [][]NamedCompiled
+	RCPs     [][]NamedCompiled
+}
+
+// layer is the documents of one kind of policy (one level for SCPs and
+// RCPs), evaluated document by document.
 type layer struct {
 	present bool
 	kind    Layer
-	labels  []string
-	exact   table[actionEntry] // "service:action"
-	service table[actionEntry] // "service": action part has wildcards
-	global  []*stmt            // wildcard service, "*", NotAction
-	count   int
-	// globalIdx is global split by resource token, for the fast path.
-	globalIdx tokIndex
+	// principals: the layer's statements are resource-based (resource,
+	// endpoint, RCP) and their Principal or NotPrincipal must match the
+	// caller; in the other layers it is ignored.
+	principals bool
+	refs       []docRef
+	labels     []string // refs[i]'s label, for explanations
+	count      int
+}
+
+// docRef is a document in a layer, with its filter at hand so that the
+// documents about other services cost one test, not a visit.
+type docRef struct {
+	// mask is the document's svcMask, all ones when it has statements
+	// whose action is not indexed by service.
+	mask uint64
+	doc  *CompiledDocument
+}
+
+func newLayer(kind Layer, docs []NamedCompiled) layer {
+	l := layer{kind: kind, present: len(docs) > 0}
+	l.principals = kind == LayerResource || kind == LayerEndpoint || kind == LayerRCP
+	if len(docs) > 0 {
+		l.refs = make([]docRef, len(docs))
+		l.labels = make([]string, len(docs))
+	}
+	for i, d := range docs {
+		l.refs[i] = docRef{mask: d.Doc.svcMask, doc: d.Doc}
+		if d.Doc.global != nil {
+			l.refs[i].mask = ^uint64(0)
+		}
+		l.labels[i] = d.Name
+		l.count += d.Doc.count
+	}
+	return l
 }
 
 // tokIndex splits a list of statements by the first segment of their
@@ -146,27 +217,39 @@ type layer struct {
 // Statements whose resources are not indexable (wildcards in the first
 // segment, "*", NotResource, non-ARN patterns) are in rest.
 type tokIndex struct {
-	byTok table[[]*stmt] // keyed case-sensitively
-	rest  []*stmt
+	byTok table[[]cand] // keyed case-sensitively
+	rest  []cand
+}
+
+// cand is a statement as the fast path sees it under one index key: acts
+// are the action patterns that can match an action of that key (under a
+// service key, the statement's patterns of that service only: AWS-managed
+// policies list hundreds of services' actions in one statement).
+type cand struct {
+	s    *stmt
+	acts []pattern
 }
 
 // actionEntry is the statements under one action (or service) key.
 type actionEntry struct {
-	stmts []*stmt
+	stmts []*stmt // for explanations
 	idx   tokIndex
 }
 
-func newTokIndex(list []*stmt) tokIndex {
+func newTokIndex(list []cand) tokIndex {
 	var ix tokIndex
-	byTok := map[string][]*stmt{}
-	for _, s := range list {
-		toks, ok := s.resourceTokens()
+	var byTok map[string][]cand
+	for _, c := range list {
+		toks, ok := c.s.resourceTokens()
 		if !ok {
-			ix.rest = append(ix.rest, s)
+			ix.rest = append(ix.rest, c)
 			continue
 		}
+		if byTok == nil {
+			byTok = map[string][]cand{}
+		}
 		for _, t := range toks {
-			byTok[t] = append(byTok[t], s)
+			byTok[t] = append(byTok[t], c)
 		}
 	}
 	ix.byTok = newTable(byTok)
@@ -192,43 +275,114 @@ func (s *stmt) resourceTokens() ([]string, bool) {
 }
 
 // Compile compiles a principal's policies. Documents are not modified and
-// may be shared between compilations.
+// may be shared between compilations. Compile compiles every document it
+// is given; a server governing many principals with the same documents
+// should compile each document once with CompileDocument and Compose the
+// principals from them, so that they share the compiled documents.
 func Compile(set PolicySet) (*Compiled, error) {
-	c := &Compiled{}
+	var cs CompiledSet
 	var err error
-	if c.identity, err = compileLayer(LayerIdentity, set.Identity, false); err != nil {
+	if cs.Identity, err = compileDocs(LayerIdentity, set.Identity); err != nil {
 		return nil, err
 	}
-	c.identity.present = true
 	if set.Boundary != nil {
-		if c.boundary, err = compileLayer(LayerBoundary, []NamedDocument{*set.Boundary}, false); err != nil {
+		b, err := compileDocs(LayerBoundary, []NamedDocument{*set.Boundary})
+		if err != nil {
 			return nil, err
+		}
+		cs.Boundary = &b[0]
+	}
+	if cs.Session, err = compileDocs(LayerSession, set.Session); err != nil {
+		return nil, err
+	}
+	if set.SCPs != nil {
+		cs.SCPs = make([][]NamedCompiled, len(set.SCPs))
+		for i, level := range set.SCPs {
+			if cs.SCPs[i], err = compileDocs(LayerSCP, level); err != nil {
+				return nil, err
+			}
 		}
 	}
-	if len(set.Session) > 0 {
-		if c.session, err = compileLayer(LayerSession, set.Session, false); err != nil {
+	if set.RCPs != nil {
+		cs.RCPs = make([][]NamedCompiled, len(set.RCPs))
+		for i, level := range set.RCPs {
+			if cs.RCPs[i], err = compileDocs(LayerRCP, level); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return Compose(cs)
+}
+
+// Compose builds a principal's compiled policies from compiled documents,
+// without copying them: its cost and memory are those of the references.
+func Compose(set CompiledSet) (*Compiled, error) {
+	if err := checkCompiled(LayerIdentity, set.Identity); err != nil {
+		return nil, err
+	}
+	c := &Compiled{identity: newLayer(LayerIdentity, set.Identity)}
+	c.identity.present = true
+	if set.Boundary != nil {
+		b := []NamedCompiled{*set.Boundary}
+		if err := checkCompiled(LayerBoundary, b); err != nil {
 			return nil, err
 		}
+		c.boundary = newLayer(LayerBoundary, b)
+	}
+	if len(set.Session) > 0 {
+		if err := checkCompiled(LayerSession, set.Session); err != nil {
+			return nil, err
+		}
+		c.session = newLayer(LayerSession, set.Session)
 	}
 	if set.SCPs != nil {
 		c.scps = make([]layer, len(set.SCPs))
 		for i, level := range set.SCPs {
-			if c.scps[i], err = compileLayer(LayerSCP, level, false); err != nil {
+			if err := checkCompiled(LayerSCP, level); err != nil {
 				return nil, err
 			}
+			c.scps[i] = newLayer(LayerSCP, level)
 			c.scps[i].present = true
 		}
 	}
 	if set.RCPs != nil {
 		c.rcps = make([]layer, len(set.RCPs))
 		for i, level := range set.RCPs {
-			if c.rcps[i], err = compileLayer(LayerRCP, level, true); err != nil {
+			if err := checkCompiled(LayerRCP, level); err != nil {
 				return nil, err
 			}
+			c.rcps[i] = newLayer(LayerRCP, level)
 			c.rcps[i].present = true
 		}
 	}
 	return c, nil
+}
+
+func checkCompiled(kind Layer, docs []NamedCompiled) error {
+	for _, d := range docs {
+		if d.Doc == nil {
+			return fmt.Errorf("policy: %s policy %q has no compiled document", kind, d.Name)
+		}
+	}
+	return nil
+}
+
+func compileDocs(kind Layer, docs []NamedDocument) ([]NamedCompiled, error) {
+	if len(docs) == 0 {
+		return nil, nil
+	}
+	out := make([]NamedCompiled, len(docs))
+	for i, nd := range docs {
+		if nd.Doc == nil {
+			return nil, fmt.Errorf("policy: %s policy %q has no document", kind, nd.Name)
+		}
+		d, err := CompileDocument(nd.Doc)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = NamedCompiled{Name: nd.Name, Doc: d}
+	}
+	return out, nil
 }
 
 // CompileResource compiles a resource-based or trust policy.
@@ -236,37 +390,51 @@ func CompileResource(name string, doc *Document) (*ResourcePolicy, error) {
 	if doc == nil {
 		return nil, errors.New("policy: nil resource policy document")
 	}
-	l, err := compileLayer(LayerResource, []NamedDocument{{Name: name, Doc: doc}}, true)
+	d, err := CompileDocument(doc)
 	if err != nil {
 		return nil, err
 	}
-	return &ResourcePolicy{l: l, trust: doc.Kind == Trust}, nil
+	return &ResourcePolicy{l: newLayer(LayerResource, []NamedCompiled{{Name: name, Doc: d}}), trust: doc.Kind == Trust}, nil
 }
 
-func compileLayer(kind Layer, docs []NamedDocument, principals bool) (layer, error) {
-	l := layer{kind: kind, present: len(docs) > 0}
-	exact, service := map[string][]*stmt{}, map[string][]*stmt{}
-	for pi, nd := range docs {
-		if nd.Doc == nil {
-			return layer{}, fmt.Errorf("policy: %s policy %q has no document", kind, nd.Name)
-		}
-		l.labels = append(l.labels, nd.Name)
-		vars := nd.Doc.Variables()
-		for si := range nd.Doc.Statements {
-			s := &nd.Doc.Statements[si]
-			cs := compileStmt(s, vars, principals)
-			cs.policy, cs.index = int32(pi), int32(si)
-			l.add(cs, s, exact, service)
-			l.count++
-		}
+// CompileDocument compiles one document for any layer: identity,
+// boundary, session, SCP, RCP. The document is not modified and may be
+// shared; the compiled document keeps references into it (Sids, condition
+// sources).
+func CompileDocument(doc *Document) (*CompiledDocument, error) {
+	if doc == nil {
+		return nil, errors.New("policy: nil policy document")
 	}
-	l.exact = newActionTable(exact)
-	l.service = newActionTable(service)
-	l.globalIdx = newTokIndex(l.global)
-	return l, nil
+	d := &CompiledDocument{}
+	exact, service := map[string][]cand{}, map[string][]cand{}
+	vars := doc.Variables()
+	for si := range doc.Statements {
+		s := &doc.Statements[si]
+		cs := compileStmt(s, vars)
+		cs.index = int32(si)
+		d.add(cs, s, exact, service)
+		d.count++
+	}
+	d.exact = newActionTable(exact)
+	d.service = newActionTable(service)
+	global := make([]cand, len(d.global))
+	for i, s := range d.global {
+		global[i] = cand{s: s, acts: s.actions}
+	}
+	d.globalIdx = newTokIndex(global)
+	for k := range exact {
+		svc, _, _ := strings.Cut(k, ":")
+		d.svcMask |= 1 << (foldHash(svc) & 63)
+		d.actBits |= 1 << (foldHash(k) & 63)
+	}
+	for k := range service {
+		d.svcMask |= 1 << (foldHash(k) & 63)
+		d.wildBits |= 1 << (foldHash(k) & 63)
+	}
+	return d, nil
 }
 
-func compileStmt(s *Statement, vars, principals bool) *stmt {
+func compileStmt(s *Statement, vars bool) *stmt {
 	cs := &stmt{sid: s.Sid, effect: s.Effect}
 	acts := s.Action
 	if s.NotAction != nil {
@@ -289,12 +457,10 @@ func compileStmt(s *Statement, vars, principals bool) *stmt {
 		}
 		cs.resources = append(cs.resources, ap)
 	}
-	if principals {
-		if s.NotPrincipal != nil {
-			cs.principal, cs.notPrinc = compilePrincipals(s.NotPrincipal), true
-		} else {
-			cs.principal = compilePrincipals(s.Principal)
-		}
+	if s.NotPrincipal != nil {
+		cs.principal, cs.notPrinc = compilePrincipals(s.NotPrincipal), true
+	} else {
+		cs.principal = compilePrincipals(s.Principal)
 	}
 	for i := range s.Conditions {
 		cs.conds = append(cs.conds, compileCondition(&s.Conditions[i], vars))
@@ -303,9 +469,9 @@ func compileStmt(s *Statement, vars, principals bool) *stmt {
 }
 
 // add indexes a statement by the actions it can match.
-func (l *layer) add(cs *stmt, s *Statement, exact, service map[string][]*stmt) {
+func (d *CompiledDocument) add(cs *stmt, s *Statement, exact, service map[string][]cand) {
 	if cs.notAction {
-		l.global = append(l.global, cs)
+		d.global = append(d.global, cs)
 		return
 	}
 	var keysExact, keysSvc []string
@@ -313,7 +479,7 @@ func (l *layer) add(cs *stmt, s *Statement, exact, service map[string][]*stmt) {
 		la := strings.ToLower(a)
 		svc, act, ok := strings.Cut(la, ":")
 		if !ok || strings.ContainsAny(svc, "*?") {
-			l.global = append(l.global, cs)
+			d.global = append(d.global, cs)
 			return
 		}
 		if strings.ContainsAny(act, "*?") {
@@ -323,10 +489,17 @@ func (l *layer) add(cs *stmt, s *Statement, exact, service map[string][]*stmt) {
 		}
 	}
 	for _, k := range keysSvc {
-		service[k] = append(service[k], cs)
+		// The statement's patterns of service k, in their order.
+		var acts []pattern
+		for i, a := range s.Action {
+			if svc, _, _ := strings.Cut(a, ":"); strings.EqualFold(svc, k) {
+				acts = append(acts, cs.actions[i])
+			}
+		}
+		service[k] = append(service[k], cand{s: cs, acts: acts})
 	}
 	for _, k := range keysExact {
-		exact[k] = append(exact[k], cs)
+		exact[k] = append(exact[k], cand{s: cs})
 	}
 }
 
@@ -339,26 +512,27 @@ func appendUnique(list []string, s string) []string {
 	return append(list, s)
 }
 
-// Statements returns the number of statements compiled into the layer.
-func (l *layer) statements() int { return l.count }
-
 // StatementCount returns the number of identity, boundary, session, SCP and
 // RCP statements compiled.
 func (c *Compiled) StatementCount() int {
-	n := c.identity.statements() + c.boundary.statements() + c.session.statements()
+	n := c.identity.count + c.boundary.count + c.session.count
 	for i := range c.scps {
-		n += c.scps[i].statements()
+		n += c.scps[i].count
 	}
 	for i := range c.rcps {
-		n += c.rcps[i].statements()
+		n += c.rcps[i].count
 	}
 	return n
 }
 
-func newActionTable(m map[string][]*stmt) table[actionEntry] {
+func newActionTable(m map[string][]cand) table[actionEntry] {
 	entries := make(map[string]actionEntry, len(m))
 	for k, list := range m {
-		entries[k] = actionEntry{stmts: list, idx: newTokIndex(list)}
+		stmts := make([]*stmt, len(list))
+		for i, c := range list {
+			stmts[i] = c.s
+		}
+		entries[k] = actionEntry{stmts: stmts, idx: newTokIndex(list)}
 	}
 	return newTable(entries)
 }

@@ -181,8 +181,7 @@ func parsePrefix(s string) (netip.Prefix, bool) {
 
 // eval reports whether the condition holds for the request context.
 func (c *cond) eval(ctx *Context, rec *recorder) bool {
-	var v ctxVal
-	ctx.get(&c.key, rec, &v)
+	v := ctx.get(&c.key, rec)
 	n := v.count()
 	if c.op.family == famNull {
 		absent := n == 0

@@ -267,13 +267,16 @@ func (v *ctxVal) format() string {
 	return ""
 }
 
-// get reads a key into v, which must be the zero ctxVal. rec, when not
-// nil, records the read.
-func (c *Context) get(k *keyRef, rec *recorder, v *ctxVal) {
-	c.lookup(k, v)
+// get reads a key. rec, when not nil, records the read. The value is
+// returned, not stored through a pointer, so that escape analysis sees
+// that the Context does not outlive the decision (a caller's Context on
+// its stack stays there).
+func (c *Context) get(k *keyRef, rec *recorder) ctxVal {
+	v := c.lookup(k)
 	if rec != nil {
 		rec.read(k.name, v.kind != vkAbsent)
 	}
+	return v
 }
 
 // stringField returns the typed string field for the key id, "" for
@@ -296,7 +299,7 @@ func (c *Context) stringField(id keyID) string {
 	return ""
 }
 
-func (c *Context) lookup(k *keyRef, v *ctxVal) {
+func (c *Context) lookup(k *keyRef) (v ctxVal) {
 	if c == nil {
 		return
 	}
@@ -369,8 +372,7 @@ func (c *Context) variable(k *keyRef, rec *recorder) (string, bool) {
 			return s, true
 		}
 	}
-	var v ctxVal
-	c.get(k, rec, &v)
+	v := c.get(k, rec)
 	switch v.kind {
 	case vkString:
 		return v.s, true

@@ -52,9 +52,24 @@
 //		msg := ex.Message()   // "User: ... is not authorized to perform: ... because no identity-based policy allows ..."
 //	}
 //
-// Decide does not allocate and costs only the statements that can match
-// the action: statements are indexed by service and action at compile
-// time. A resource-based (or trust) policy is compiled separately with
+// Decide does not allocate, nor does it make a Request or Context on the
+// caller's stack escape, and it costs only the statements that can match
+// the action: statements are indexed by service, action and resource token
+// at compile time.
+//
+// Compile compiles every document it is given. A server governing many
+// principals compiles each distinct document once with CompileDocument
+// and composes each principal from the shared compiled documents with
+// Compose, so that memory grows with the number of distinct documents,
+// not with principals × documents, and a change of one managed policy
+// recompiles that document once:
+//
+//	dev, err := policy.CompileDocument(devDoc) // once, shared
+//	c, err := policy.Compose(policy.CompiledSet{
+//		Identity: []policy.NamedCompiled{{Name: "arn:aws:iam::123456789012:policy/Dev", Doc: dev}},
+//	})
+//
+// A resource-based (or trust) policy is compiled separately with
 // CompileResource and passed in Request.ResourcePolicy, with the owning
 // account in Request.ResourceAccount.
 //

@@ -51,63 +51,75 @@ type Request struct {
 }
 
 // evalState is the per-request scratch space; it lives on the stack.
+// It is filled once by newEvalState and holds copies of the Request's
+// fields, never a pointer into the Request: escape analysis then sees that
+// neither the Request nor its Context outlives the decision, so that a
+// caller's Request and Context on its stack stay there. (A pointer into
+// the Request, or a store into evalState during evaluation, would make
+// them escape and allocate.)
 type evalState struct {
 	action   string // as given; matched case-insensitively
 	svc      string // service prefix of action
 	resource string
-	res      arnParts // resource split into fields, when split
-	split    bool
 	resIsARN bool
-	resTok   string // first segment of the resource field, when resIsARN
-	tokHash  uint64 // foldHash(resTok)
-	// actHash and svcHash are the foldHash of action and svc, computed
-	// once and used by every layer's lookups.
-	actHash, svcHash uint64
-	hashed           bool
-	ctx              *Context
-	p                *Principal
+	// colons holds the offsets in resource of the colons ending its
+	// partition, service, region and account fields, when resIsARN.
+	colons [4]int32
+	resTok string // first segment of the resource field, when resIsARN
+	// tokHash, actHash and svcHash are the foldHash of resTok, action and
+	// svc, computed once and used by every document's lookups; svcBit and
+	// actBit are their bits in CompiledDocument's filters.
+	tokHash, actHash, svcHash uint64
+	svcBit, actBit            uint64
+	ctx                       *Context
+	principal                 Principal
 }
 
-func (es *evalState) init(r *Request) {
-	es.ctx = r.Context
-	es.p = &r.Principal
-	es.resource = r.Resource
+func newEvalState(r *Request) evalState {
+	es := evalState{ctx: r.Context, principal: r.Principal, resource: r.Resource, action: r.Action, svc: r.Action}
 	if es.resource == "" {
 		es.resource = "*"
 	}
-	es.resTok, es.resIsARN = arnToken(es.resource)
+	es.resTok, es.colons, es.resIsARN = arnFields(es.resource)
 	es.tokHash = foldHash(es.resTok)
-	es.action = r.Action
-	es.svc = r.Action
 	for i := 0; i < len(r.Action); i++ {
 		if r.Action[i] == ':' {
 			es.svc = r.Action[:i]
 			break
 		}
 	}
+	es.actHash, es.svcHash = foldHash(es.action), foldHash(es.svc)
+	es.svcBit, es.actBit = 1<<(es.svcHash&63), 1<<(es.actHash&63)
+	return es
 }
 
 // parts returns the request's resource split into ARN fields; only call
 // it when resIsARN.
-func (es *evalState) parts() *arnParts {
-	if !es.split {
-		es.res, _ = splitARN(es.resource)
-		es.split = true
-	}
-	return &es.res
+func (es *evalState) parts() arnParts {
+	s, c := es.resource, &es.colons
+	return arnParts{partition: s[4:c[0]], service: s[c[0]+1 : c[1]], region: s[c[1]+1 : c[2]],
+		account: s[c[2]+1 : c[3]], resource: s[c[3]+1:]}
 }
 
-// layerHit is the outcome of one layer.
+// layerHit is the outcome of one layer. denyDoc and allowDoc are the
+// positions in the layer of the documents holding deny and allow.
 type layerHit struct {
-	deny  *stmt
-	allow *stmt
-	kind  matchKind // best principal match among allowing statements
+	deny              *stmt
+	allow             *stmt
+	denyDoc, allowDoc int32
+	kind              matchKind // best principal match among allowing statements
+}
+
+// docStmt is a statement and the position of its document in its layer.
+type docStmt struct {
+	doc int32
+	s   *stmt
 }
 
 // collector gathers an explanation for one layer.
 type collector struct {
 	rec     recorder
-	matches []*stmt
+	matches []docStmt
 }
 
 // eval evaluates the layer. With col nil it stops at the first Deny and
@@ -116,80 +128,88 @@ func (l *layer) eval(es *evalState, col *collector) layerHit {
 	if col == nil {
 		return l.evalFast(es)
 	}
+	// Every statement whose action can match, in the order of the
+	// explanation: those naming the action, then those naming the
+	// service, then the rest, each in the order of the documents.
 	var h layerHit
-	var rec *recorder
-	if col != nil {
-		rec = &col.rec
-	}
-	var lists [3][]*stmt
-	if e := l.exact.lookup(es.action, foldHash(es.action), true); e != nil {
-		lists[0] = e.stmts
-	}
-	if e := l.service.lookup(es.svc, foldHash(es.svc), true); e != nil {
-		lists[1] = e.stmts
-	}
-	lists[2] = l.global
-	for li, list := range lists {
-		for _, s := range list {
-			if col == nil {
-				if s.effect == Allow && h.allow != nil && (s.principal == nil || h.kind == mDirect) {
+	for li := 0; li < 3; li++ {
+		for di := range l.refs {
+			d := l.refs[di].doc
+			var list []*stmt
+			switch li {
+			case 0:
+				if e := d.exact.lookup(es.action, es.actHash, true); e != nil {
+					list = e.stmts
+				}
+			case 1:
+				if e := d.service.lookup(es.svc, es.svcHash, true); e != nil {
+					list = e.stmts
+				}
+			case 2:
+				list = d.global
+			}
+			for _, s := range list {
+				ok, kind := s.applies(es, s.actions, li > 0, l.principals, &col.rec)
+				if !ok {
 					continue
 				}
-			}
-			ok, kind := s.applies(es, li > 0, rec)
-			if !ok {
-				continue
-			}
-			if col != nil {
-				col.matches = append(col.matches, s)
-			}
-			if s.effect == Deny {
-				if h.deny == nil {
-					h.deny = s
+				col.matches = append(col.matches, docStmt{int32(di), s})
+				if s.effect == Deny {
+					if h.deny == nil {
+						h.deny, h.denyDoc = s, int32(di)
+					}
+					continue
 				}
-				if col == nil {
-					return h
+				if h.allow == nil {
+					h.allow, h.allowDoc = s, int32(di)
 				}
-				continue
-			}
-			if h.allow == nil {
-				h.allow = s
-			}
-			if kind > h.kind {
-				h.kind = kind
+				if kind > h.kind {
+					h.kind = kind
+				}
 			}
 		}
 	}
 	return h
 }
 
-// evalFast is eval without an explanation: it looks only at the statements
-// whose resource tokens can match the request's resource, and stops at the
-// first explicit deny.
+// evalFast is eval without an explanation: document by document, it looks
+// only at the statements whose action and resource tokens can match the
+// request, and stops at the first explicit deny.
 func (l *layer) evalFast(es *evalState) layerHit {
 	var h layerHit
-	if !es.hashed {
-		es.actHash, es.svcHash, es.hashed = foldHash(es.action), foldHash(es.svc), true
+	for i := range l.refs {
+		if l.refs[i].mask&es.svcBit != 0 && l.refs[i].doc.evalFast(es, &h, l.principals) {
+			break
+		}
 	}
-	if e := l.exact.lookup(es.action, es.actHash, true); e != nil && h.scanIndex(&e.idx, es, false) {
-		return h
-	}
-	if e := l.service.lookup(es.svc, es.svcHash, true); e != nil && h.scanIndex(&e.idx, es, true) {
-		return h
-	}
-	h.scanIndex(&l.globalIdx, es, true)
 	return h
+}
+
+// evalFast adds the document's matching statements to h; it reports true
+// at the first explicit deny.
+func (d *CompiledDocument) evalFast(es *evalState, h *layerHit, principals bool) bool {
+	if d.actBits&es.actBit != 0 {
+		if e := d.exact.lookup(es.action, es.actHash, true); e != nil && h.scanIndex(&e.idx, es, false, principals) {
+			return true
+		}
+	}
+	if d.wildBits&es.svcBit != 0 {
+		if e := d.service.lookup(es.svc, es.svcHash, true); e != nil && h.scanIndex(&e.idx, es, true, principals) {
+			return true
+		}
+	}
+	return d.global != nil && h.scanIndex(&d.globalIdx, es, true, principals)
 }
 
 // scanIndex evaluates the statements of ix that can match the request's
 // resource; it reports true at the first explicit deny.
-func (h *layerHit) scanIndex(ix *tokIndex, es *evalState, checkAction bool) bool {
-	if h.scan(ix.rest, es, checkAction) {
+func (h *layerHit) scanIndex(ix *tokIndex, es *evalState, checkAction, principals bool) bool {
+	if h.scan(ix.rest, es, checkAction, principals) {
 		return true
 	}
 	if es.resIsARN && !ix.byTok.empty() {
 		if list := ix.byTok.lookup(es.resTok, es.tokHash, false); list != nil {
-			return h.scan(*list, es, checkAction)
+			return h.scan(*list, es, checkAction, principals)
 		}
 	}
 	return false
@@ -198,12 +218,13 @@ func (h *layerHit) scanIndex(ix *tokIndex, es *evalState, checkAction bool) bool
 // scan evaluates list; it reports true at the first explicit deny. Once
 // an Allow matched, further Allow statements are skipped unless they could
 // improve a resource policy's principal match.
-func (h *layerHit) scan(list []*stmt, es *evalState, checkAction bool) bool {
-	for _, s := range list {
-		if s.effect == Allow && h.allow != nil && (s.principal == nil || h.kind == mDirect) {
+func (h *layerHit) scan(list []cand, es *evalState, checkAction, principals bool) bool {
+	for i := range list {
+		s := list[i].s
+		if s.effect == Allow && h.allow != nil && (!principals || s.principal == nil || h.kind == mDirect) {
 			continue
 		}
-		ok, kind := s.applies(es, checkAction, nil)
+		ok, kind := s.applies(es, list[i].acts, checkAction, principals, nil)
 		if !ok {
 			continue
 		}
@@ -222,12 +243,15 @@ func (h *layerHit) scan(list []*stmt, es *evalState, checkAction bool) bool {
 }
 
 // applies reports whether the statement matches the request, and for
-// resource-based statements how the principal matched.
-func (s *stmt) applies(es *evalState, checkAction bool, rec *recorder) (bool, matchKind) {
+// resource-based statements (principals) how the principal matched. With
+// checkAction, the action must match one of acts (for NotAction, none):
+// the statement's patterns, or those of them that can match the
+// request's service.
+func (s *stmt) applies(es *evalState, acts []pattern, checkAction, principals bool, rec *recorder) (bool, matchKind) {
 	if checkAction {
 		m := false
-		for i := range s.actions {
-			if ok, _ := s.actions[i].match(es.action, nil, nil, true); ok {
+		for i := range acts {
+			if ok, _ := acts[i].match(es.action, nil, nil, true); ok {
 				m = true
 				break
 			}
@@ -249,14 +273,14 @@ func (s *stmt) applies(es *evalState, checkAction bool, rec *recorder) (bool, ma
 		}
 	}
 	kind := mNone
-	if s.principal != nil {
+	if principals && s.principal != nil {
 		if s.notPrinc {
-			if s.principal.excludes(es.p, s.effect) {
+			if s.principal.excludes(&es.principal, s.effect) {
 				return false, mNone
 			}
-			kind = wildcardKind(es.p)
+			kind = wildcardKind(&es.principal)
 		} else {
-			kind = s.principal.match(es.p)
+			kind = s.principal.match(&es.principal)
 			if kind == mNone {
 				return false, mNone
 			}
@@ -271,18 +295,18 @@ func (s *stmt) applies(es *evalState, checkAction bool, rec *recorder) (bool, ma
 }
 
 // Decide evaluates the request and returns only the decision. It does not
-// allocate. A nil *Compiled stands for a principal with no policies.
+// allocate, and does not retain r: a Request on the caller's stack stays
+// there. A nil *Compiled stands for a principal with no policies.
 func (c *Compiled) Decide(r *Request) Decision {
 	if c == nil {
-		return noPolicies.Decide(r)
+		c = noPolicies
 	}
-	var es evalState
-	es.init(r)
+	es := newEvalState(r)
 	return c.decide(r, &es, nil)
 }
 
 // noPolicies stands for a nil *Compiled. It is never modified.
-var noPolicies = &Compiled{identity: layer{present: true}}
+var noPolicies = &Compiled{identity: layer{kind: LayerIdentity, present: true}}
 
 // decide implements AWS's evaluation logic. ex, when not nil, receives the
 // per-layer explanation.

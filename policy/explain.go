@@ -74,25 +74,24 @@ func (c *Compiled) Explain(r *Request) *Explanation {
 			ex.Principal = r.Principal.Federated
 		}
 	}
-	var es evalState
-	es.init(r)
+	es := newEvalState(r)
 	ex.Decision = c.decide(r, &es, ex)
 	return ex
 }
 
 func (ex *Explanation) addLayer(l *layer, level int, h layerHit, col *collector, kind matchKind) {
 	lr := LayerResult{Layer: l.kind, Level: level, Applicable: true, Decision: ImplicitDeny}
-	ref := func(s *stmt) *StatementRef {
-		return &StatementRef{Policy: l.labels[s.policy], Sid: s.sid, Index: int(s.index), Effect: s.effect}
+	ref := func(doc int32, s *stmt) *StatementRef {
+		return &StatementRef{Policy: l.labels[doc], Sid: s.sid, Index: int(s.index), Effect: s.effect}
 	}
 	switch {
 	case h.deny != nil:
-		lr.Decision, lr.Decider = ExplicitDeny, ref(h.deny)
+		lr.Decision, lr.Decider = ExplicitDeny, ref(h.denyDoc, h.deny)
 	case h.allow != nil:
-		lr.Decision, lr.Decider = Allowed, ref(h.allow)
+		lr.Decision, lr.Decider = Allowed, ref(h.allowDoc, h.allow)
 	}
-	for _, s := range col.matches {
-		lr.Matches = append(lr.Matches, *ref(s))
+	for _, m := range col.matches {
+		lr.Matches = append(lr.Matches, *ref(m.doc, m.s))
 	}
 	if l.kind == LayerResource {
 		lr.PrincipalMatch = kind.String()

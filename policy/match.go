@@ -394,7 +394,8 @@ func (ap *arnPattern) matchSplit(es *evalState, rec *recorder) (ok, unresolved b
 			return ap.tail.match(es.resource[len(ap.prefix):], es.ctx, nil, false)
 		}
 	}
-	return ap.matchFields(es.parts(), es.ctx, rec)
+	a := es.parts()
+	return ap.matchFields(&a, es.ctx, rec)
 }
 
 // token returns the first segment (up to '/' or ':') of the resource field
@@ -421,22 +422,24 @@ func (ap *arnPattern) token() (string, bool) {
 	return "", false
 }
 
-// arnToken returns the first segment (up to '/' or ':') of the resource
-// field of the ARN s, and whether s is an ARN (six colon-separated fields,
-// as splitArn requires).
-func arnToken(s string) (string, bool) {
+// arnFields returns the first segment (up to '/' or ':') of the resource
+// field of the ARN s, the offsets of the colons ending its partition,
+// service, region and account fields, and whether s is an ARN (six
+// colon-separated fields, as splitARN requires).
+func arnFields(s string) (tok string, colons [4]int32, ok bool) {
 	if len(s) < 4 || s[:4] != "arn:" {
-		return "", false
+		return "", colons, false
 	}
-	colons := 1
+	n := 0
 	i := 4
-	for ; i < len(s) && colons < 5; i++ {
+	for ; i < len(s) && n < 4; i++ {
 		if s[i] == ':' {
-			colons++
+			colons[n] = int32(i)
+			n++
 		}
 	}
-	if colons < 5 {
-		return "", false
+	if n < 4 {
+		return "", colons, false
 	}
 	start := i
 	for ; i < len(s); i++ {
@@ -444,7 +447,13 @@ func arnToken(s string) (string, bool) {
 			break
 		}
 	}
-	return s[start:i], true
+	return s[start:i], colons, true
+}
+
+// arnToken is arnFields without the offsets.
+func arnToken(s string) (string, bool) {
+	tok, _, ok := arnFields(s)
+	return tok, ok
 }
 
 // literalPrefix returns s up to its first wildcard (* or ?) or, when
