@@ -15,17 +15,19 @@ import (
 	"github.com/iamd/iamd/internal/server"
 )
 
-// TestConcurrentMixedWrites: 64 workers write at once on their own users
+// TestConcurrentMixedWrites: up to 64 workers write at once on their own users
 // and roles, sharing managed policies and groups (as Terraform does at
 // -parallelism 10 and more). Operations on different entities must never
 // conflict: every call succeeds, and the final state equals the
 // sequential result.
 func TestConcurrentMixedWrites(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { mixedWrites(t, start(t), 64) })
-	t.Run("postgres", func(t *testing.T) {
-		dsn := postgresSchema(t)
-		mixedWrites(t, startWith(t, func(c *server.Config) { c.StoreURL = dsn }), 64)
-	})
+	for _, workers := range []int{1, 8, 64} {
+		t.Run(fmt.Sprintf("sqlite/%d", workers), func(t *testing.T) { mixedWrites(t, start(t), workers) })
+		t.Run(fmt.Sprintf("postgres/%d", workers), func(t *testing.T) {
+			dsn := postgresSchema(t)
+			mixedWrites(t, startWith(t, func(c *server.Config) { c.StoreURL = dsn }), workers)
+		})
+	}
 }
 
 func mixedWrites(t *testing.T, e *env, workers int) {
