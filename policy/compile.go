@@ -126,6 +126,11 @@ type stmt struct {
 	principal *principalMatcher // nil without Principal or NotPrincipal
 	notPrinc  bool
 	conds     []cond
+	// fastOrder, when not nil, is the order in which the fast path
+	// evaluates conds: keys with a typed Context field first, which are
+	// read without scanning Context.Values, so that a failing one spares
+	// the scan. Explanations keep the document's order.
+	fastOrder []uint8
 }
 
 // CompiledDocument is one policy document compiled for evaluation: its
@@ -217,8 +222,10 @@ func newLayer(kind Layer, docs []NamedCompiled) layer {
 // Statements whose resources are not indexable (wildcards in the first
 // segment, "*", NotResource, non-ARN patterns) are in rest.
 type tokIndex struct {
-	byTok table[[]cand] // keyed case-sensitively
-	rest  []cand
+	// tokBits has bit foldHash(token)&63 set for every key of byTok.
+	tokBits uint64
+	byTok   table[[]cand] // keyed case-sensitively
+	rest    []cand
 }
 
 // cand is a statement as the fast path sees it under one index key: acts
@@ -250,6 +257,7 @@ func newTokIndex(list []cand) tokIndex {
 		}
 		for _, t := range toks {
 			byTok[t] = append(byTok[t], c)
+			ix.tokBits |= 1 << (foldHash(t) & 63)
 		}
 	}
 	ix.byTok = newTable(byTok)
@@ -465,7 +473,30 @@ func compileStmt(s *Statement, vars bool) *stmt {
 	for i := range s.Conditions {
 		cs.conds = append(cs.conds, compileCondition(&s.Conditions[i], vars))
 	}
+	cs.fastOrder = typedFirst(cs.conds)
 	return cs
+}
+
+// typedFirst returns the order that evaluates the conditions on typed
+// context keys first, or nil when that is the conditions' own order.
+func typedFirst(conds []cond) []uint8 {
+	if len(conds) < 2 || len(conds) > 255 {
+		return nil
+	}
+	order := make([]uint8, 0, len(conds))
+	for pass := 0; pass < 2; pass++ {
+		for i := range conds {
+			if (conds[i].key.id != kOther) == (pass == 0) {
+				order = append(order, uint8(i))
+			}
+		}
+	}
+	for i, o := range order {
+		if int(o) != i {
+			return order
+		}
+	}
+	return nil
 }
 
 // add indexes a statement by the actions it can match.

@@ -70,7 +70,7 @@ type evalState struct {
 	// svc, computed once and used by every document's lookups; svcBit and
 	// actBit are their bits in CompiledDocument's filters.
 	tokHash, actHash, svcHash uint64
-	svcBit, actBit            uint64
+	svcBit, actBit, tokBit    uint64
 	ctx                       *Context
 	principal                 Principal
 }
@@ -89,7 +89,7 @@ func newEvalState(r *Request) evalState {
 		}
 	}
 	es.actHash, es.svcHash = foldHash(es.action), foldHash(es.svc)
-	es.svcBit, es.actBit = 1<<(es.svcHash&63), 1<<(es.actHash&63)
+	es.svcBit, es.actBit, es.tokBit = 1<<(es.svcHash&63), 1<<(es.actHash&63), 1<<(es.tokHash&63)
 	return es
 }
 
@@ -207,7 +207,7 @@ func (h *layerHit) scanIndex(ix *tokIndex, es *evalState, checkAction, principal
 	if h.scan(ix.rest, es, checkAction, principals) {
 		return true
 	}
-	if es.resIsARN && !ix.byTok.empty() {
+	if es.resIsARN && ix.tokBits&es.tokBit != 0 {
 		if list := ix.byTok.lookup(es.resTok, es.tokHash, false); list != nil {
 			return h.scan(*list, es, checkAction, principals)
 		}
@@ -285,6 +285,14 @@ func (s *stmt) applies(es *evalState, acts []pattern, checkAction, principals bo
 				return false, mNone
 			}
 		}
+	}
+	if rec == nil && s.fastOrder != nil {
+		for _, i := range s.fastOrder {
+			if !s.conds[i].eval(es.ctx, nil) {
+				return false, mNone
+			}
+		}
+		return true, kind
 	}
 	for i := range s.conds {
 		if !s.conds[i].eval(es.ctx, rec) {

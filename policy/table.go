@@ -56,8 +56,12 @@ func (t *table[V]) lookup(key string, h uint64, fold bool) *V {
 		if s.e == nil {
 			return nil
 		}
-		if s.hash == h && (s.e.key == key || fold && asciiEqualFold(s.e.key, key)) {
-			return &s.e.val
+		if s.hash == h {
+			// Action keys are lower-case and requests name actions in
+			// mixed case: with fold, compare case-insensitively at once.
+			if fold && asciiEqualFold(s.e.key, key) || !fold && s.e.key == key {
+				return &s.e.val
+			}
 		}
 		i = (i + 1) & t.mask
 	}
