@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -739,5 +740,242 @@ func TestServiceSpecificCredentialsCLI(t *testing.T) {
 	_, err = e.cli(e.root, "iam", "create-service-specific-credential", "--user-name", "cli-git", "--service-name", "ec2.amazonaws.com")
 	if err == nil || !strings.Contains(err.Error(), "NotSupportedService") {
 		t.Errorf("unsupported service: err = %v", err)
+	}
+}
+
+var serverCertIDPattern = regexp.MustCompile(`^ASCA[A-Z2-7]{17}$`)
+
+// tlsChain is a leaf certificate with its key, issued by an intermediate
+// that a root signed.
+type tlsChain struct {
+	leaf, key, chain string
+	notAfter         time.Time
+	leafKey          *rsa.PrivateKey
+}
+
+func newTLSChain(t *testing.T) tlsChain {
+	t.Helper()
+	from, to := time.Now().Add(-time.Hour), time.Now().Add(90*24*time.Hour)
+	issue := func(name string, pub any, parent *x509.Certificate, parentKey any, ca bool, notAfter time.Time) (*x509.Certificate, string) {
+		serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+		tmpl := &x509.Certificate{
+			SerialNumber: serial, Subject: pkix.Name{CommonName: name}, NotBefore: from, NotAfter: notAfter,
+			IsCA: ca, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		}
+		if parent == nil {
+			parent = tmpl
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		return c, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	}
+	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	interKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leafKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, rootPEM := issue("root", &rootKey.PublicKey, nil, rootKey, true, to)
+	inter, interPEM := issue("intermediate", &interKey.PublicKey, root, rootKey, true, to)
+	leaf, leafPEM := issue("www.example.com", &leafKey.PublicKey, inter, interKey, false, to.Add(-time.Hour))
+	return tlsChain{
+		leaf: leafPEM, chain: interPEM + rootPEM, notAfter: leaf.NotAfter, leafKey: leafKey,
+		key: string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(leafKey)})),
+	}
+}
+
+func TestServerCertificates(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	tc := newTLSChain(t)
+
+	empty, err := root.ListServerCertificates(ctx, &iam.ListServerCertificatesInput{})
+	must(t, err)
+	if len(empty.ServerCertificateMetadataList) != 0 {
+		t.Fatalf("ListServerCertificates = %+v", empty)
+	}
+	up, err := root.UploadServerCertificate(ctx, &iam.UploadServerCertificateInput{
+		ServerCertificateName: aws.String("web"), Path: aws.String("/cloudfront/test/"),
+		CertificateBody: aws.String(tc.leaf), PrivateKey: aws.String(tc.key), CertificateChain: aws.String(tc.chain),
+		Tags: []types.Tag{{Key: aws.String("env"), Value: aws.String("prod")}},
+	})
+	must(t, err)
+	md := up.ServerCertificateMetadata
+	if aws.ToString(md.Arn) != "arn:aws:iam::123456789012:server-certificate/cloudfront/test/web" || !serverCertIDPattern.MatchString(aws.ToString(md.ServerCertificateId)) ||
+		aws.ToString(md.Path) != "/cloudfront/test/" || md.UploadDate == nil || md.Expiration == nil || !md.Expiration.Equal(tc.notAfter.Truncate(time.Second)) || len(up.Tags) != 1 {
+		t.Fatalf("uploaded = %+v, tags %+v", md, up.Tags)
+	}
+
+	got, err := root.GetServerCertificate(ctx, &iam.GetServerCertificateInput{ServerCertificateName: aws.String("web")})
+	must(t, err)
+	sc := got.ServerCertificate
+	if aws.ToString(sc.CertificateBody) != strings.TrimSpace(tc.leaf) || aws.ToString(sc.CertificateChain) != strings.TrimSpace(tc.chain) ||
+		len(sc.Tags) != 1 || aws.ToString(sc.ServerCertificateMetadata.ServerCertificateId) != aws.ToString(md.ServerCertificateId) {
+		t.Errorf("GetServerCertificate = %+v", sc)
+	}
+	_, err = root.UploadServerCertificate(ctx, &iam.UploadServerCertificateInput{
+		ServerCertificateName: aws.String("WEB"), CertificateBody: aws.String(tc.leaf), PrivateKey: aws.String(tc.key),
+	})
+	wantCode(t, err, "EntityAlreadyExists")
+
+	for prefix, want := range map[string]int{"/cloudfront/": 1, "/": 1, "/other/": 0} {
+		l, err := root.ListServerCertificates(ctx, &iam.ListServerCertificatesInput{PathPrefix: aws.String(prefix)})
+		must(t, err)
+		if len(l.ServerCertificateMetadataList) != want {
+			t.Errorf("PathPrefix %s: %d certificates, want %d", prefix, len(l.ServerCertificateMetadataList), want)
+		}
+	}
+
+	_, err = root.TagServerCertificate(ctx, &iam.TagServerCertificateInput{ServerCertificateName: aws.String("web"), Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("edge")}}})
+	must(t, err)
+	_, err = root.UntagServerCertificate(ctx, &iam.UntagServerCertificateInput{ServerCertificateName: aws.String("web"), TagKeys: []string{"env"}})
+	must(t, err)
+	tags, err := root.ListServerCertificateTags(ctx, &iam.ListServerCertificateTagsInput{ServerCertificateName: aws.String("web")})
+	must(t, err)
+	if len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].Key) != "team" {
+		t.Errorf("tags = %+v", tags.Tags)
+	}
+
+	_, err = root.UpdateServerCertificate(ctx, &iam.UpdateServerCertificateInput{
+		ServerCertificateName: aws.String("web"), NewServerCertificateName: aws.String("www"), NewPath: aws.String("/elb/"),
+	})
+	must(t, err)
+	_, err = root.GetServerCertificate(ctx, &iam.GetServerCertificateInput{ServerCertificateName: aws.String("web")})
+	wantCode(t, err, "NoSuchEntity")
+	wantAWSMessage(t, err, "The Server Certificate with name web cannot be found.")
+	moved, err := root.GetServerCertificate(ctx, &iam.GetServerCertificateInput{ServerCertificateName: aws.String("www")})
+	must(t, err)
+	if m := moved.ServerCertificate.ServerCertificateMetadata; aws.ToString(m.Arn) != "arn:aws:iam::123456789012:server-certificate/elb/www" ||
+		aws.ToString(m.ServerCertificateId) != aws.ToString(md.ServerCertificateId) || len(moved.ServerCertificate.Tags) != 1 {
+		t.Errorf("renamed = %+v", moved.ServerCertificate)
+	}
+
+	_, err = root.DeleteServerCertificate(ctx, &iam.DeleteServerCertificateInput{ServerCertificateName: aws.String("www")})
+	must(t, err)
+	_, err = root.DeleteServerCertificate(ctx, &iam.DeleteServerCertificateInput{ServerCertificateName: aws.String("www")})
+	wantCode(t, err, "NoSuchEntity")
+}
+
+func TestServerCertificateErrors(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	tc, other := newTLSChain(t), newTLSChain(t)
+	expiredKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "old"}, NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &expiredKey.PublicKey, expiredKey)
+	expiredPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	expiredKeyDER, _ := x509.MarshalECPrivateKey(expiredKey)
+
+	upload := func(name, body, key, chain string) func() error {
+		return func() error {
+			in := &iam.UploadServerCertificateInput{ServerCertificateName: aws.String(name), CertificateBody: aws.String(body), PrivateKey: aws.String(key)}
+			if chain != "" {
+				in.CertificateChain = aws.String(chain)
+			}
+			_, err := root.UploadServerCertificate(ctx, in)
+			return err
+		}
+	}
+	tests := []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"another certificate's key", upload("a", tc.leaf, other.key, ""), "KeyPairMismatch"},
+		{"expired", upload("b", expiredPEM, string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: expiredKeyDER})), ""), "MalformedCertificate"},
+		{"another certificate's chain", upload("c", tc.leaf, tc.key, other.chain), "MalformedCertificate"},
+		{"malformed body", upload("d", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", tc.key, ""), "MalformedCertificate"},
+		{"malformed key", upload("e", tc.leaf, "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n", ""), "MalformedCertificate"},
+		{"no private key", upload("f", tc.leaf, "", ""), "ValidationError"},
+		{"bad name", upload("no spaces", tc.leaf, tc.key, ""), "ValidationError"},
+		{"get unknown", func() error {
+			_, err := root.GetServerCertificate(ctx, &iam.GetServerCertificateInput{ServerCertificateName: aws.String("nope")})
+			return err
+		}, "NoSuchEntity"},
+		{"tag unknown", func() error {
+			_, err := root.TagServerCertificate(ctx, &iam.TagServerCertificateInput{ServerCertificateName: aws.String("nope"), Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+			return err
+		}, "NoSuchEntity"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantCode(t, tt.call(), tt.code)
+		})
+	}
+
+	// Twenty per account.
+	for i := range 20 {
+		must(t, upload(fmt.Sprintf("cert-%02d", i), tc.leaf, tc.key, tc.chain)())
+	}
+	wantCode(t, upload("cert-20", tc.leaf, tc.key, "")(), "LimitExceeded")
+	page, err := root.ListServerCertificates(ctx, &iam.ListServerCertificatesInput{MaxItems: aws.Int32(15)})
+	must(t, err)
+	rest, err := root.ListServerCertificates(ctx, &iam.ListServerCertificatesInput{Marker: page.Marker})
+	must(t, err)
+	if len(page.ServerCertificateMetadataList) != 15 || !page.IsTruncated || len(rest.ServerCertificateMetadataList) != 5 || rest.IsTruncated {
+		t.Errorf("pages of %d and %d", len(page.ServerCertificateMetadataList), len(rest.ServerCertificateMetadataList))
+	}
+	// A rename onto a taken name is refused.
+	_, err = root.UpdateServerCertificate(ctx, &iam.UpdateServerCertificateInput{ServerCertificateName: aws.String("cert-00"), NewServerCertificateName: aws.String("cert-01")})
+	wantCode(t, err, "EntityAlreadyExists")
+}
+
+// TestServerCertificatesCLI checks the CLI's view, and that no answer
+// carries the private key.
+func TestServerCertificatesCLI(t *testing.T) {
+	e := start(t)
+	tc := newTLSChain(t)
+	out, err := e.cli(e.root, "iam", "upload-server-certificate", "--server-certificate-name", "cli-cert",
+		"--certificate-body", tc.leaf, "--private-key", tc.key, "--certificate-chain", tc.chain)
+	must(t, err)
+	if !strings.Contains(out, "arn:aws:iam::123456789012:server-certificate/cli-cert") || strings.Contains(out, "PRIVATE KEY") {
+		t.Fatalf("upload-server-certificate = %s", out)
+	}
+	out, err = e.cli(e.root, "iam", "get-server-certificate", "--server-certificate-name", "cli-cert")
+	must(t, err)
+	if !strings.Contains(out, "BEGIN CERTIFICATE") || strings.Contains(out, "PRIVATE KEY") {
+		t.Errorf("get-server-certificate = %s", out)
+	}
+	out, err = e.cli(e.root, "iam", "list-server-certificates")
+	must(t, err)
+	if !strings.Contains(out, "cli-cert") {
+		t.Errorf("list-server-certificates = %s", out)
+	}
+	_, err = e.cli(e.root, "iam", "upload-server-certificate", "--server-certificate-name", "bad",
+		"--certificate-body", tc.leaf, "--private-key", newTLSChain(t).key)
+	if err == nil || !strings.Contains(err.Error(), "KeyPairMismatch") {
+		t.Errorf("mismatched key: err = %v", err)
+	}
+}
+
+// TestReplicasServerCertificates uploads through one replica, reads through
+// the other, and checks that the store holds the private key only sealed
+// (PostgreSQL).
+func TestReplicasServerCertificates(t *testing.T) {
+	dsn := postgresSchema(t)
+	key := newMasterKey()
+	a, b := startReplica(t, dsn, key), startReplica(t, dsn, key)
+	ctx := context.Background()
+	tc := newTLSChain(t)
+	_, err := a.rootIAM().UploadServerCertificate(ctx, &iam.UploadServerCertificateInput{
+		ServerCertificateName: aws.String("shared"), CertificateBody: aws.String(tc.leaf), PrivateKey: aws.String(tc.key),
+	})
+	must(t, err)
+	within(t, propagation, "uploaded server certificate", func() error {
+		_, err := b.rootIAM().GetServerCertificate(ctx, &iam.GetServerCertificateInput{ServerCertificateName: aws.String("shared")})
+		return err
+	})
+	conn, err := pgx.Connect(ctx, dsn)
+	must(t, err)
+	defer conn.Close(ctx)
+	var data []byte
+	must(t, conn.QueryRow(ctx, "SELECT data FROM records WHERE kind = 'servercert'").Scan(&data))
+	if !strings.Contains(string(data), "BEGIN CERTIFICATE") || strings.Contains(string(data), "PRIVATE KEY") {
+		t.Errorf("stored record: %s", data)
 	}
 }

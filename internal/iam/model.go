@@ -36,6 +36,7 @@ const (
 	KindSSHPublicKey    = "sshkey"      // SSH public key ID → key (credentials.go)
 	KindSigningCert     = "signingcert" // certificate ID → signing certificate
 	KindServiceCred     = "servicecred" // credential ID → service-specific credential
+	KindServerCert      = "servercert"  // name → server certificate (servercerts.go)
 )
 
 // Tag is an IAM tag.

@@ -52,6 +52,7 @@ type AccountView struct {
 	sshKeys  ownedTable[SSHPublicKey, *SSHPublicKey]
 	certs    ownedTable[SigningCertificate, *SigningCertificate]
 	svcCreds ownedTable[ServiceCredential, *ServiceCredential]
+	srvCerts table[ServerCertificate]
 
 	usersByID    map[string]*Entry[User]
 	groupsByID   map[string]*Entry[Group]
@@ -81,6 +82,7 @@ func newAccountView() *AccountView {
 		sshKeys:      newOwnedTable[SSHPublicKey](),
 		certs:        newOwnedTable[SigningCertificate](),
 		svcCreds:     newOwnedTable[ServiceCredential](),
+		srvCerts:     newTable[ServerCertificate](),
 		roleUse:      make(map[string]*Entry[RoleUsage]),
 		usersByID:    make(map[string]*Entry[User]),
 		groupsByID:   make(map[string]*Entry[Group]),
@@ -180,6 +182,7 @@ func (a *AccountView) setBulk(on bool) {
 	a.oidc.setBulk(on)
 	a.saml.setBulk(on)
 	a.workload.setBulk(on)
+	a.srvCerts.setBulk(on)
 }
 
 // Rev returns the highest revision applied.
@@ -275,6 +278,8 @@ func (v *View) entryRev(kind, account, key string) (int64, bool) {
 		return a.certs.rev(key)
 	case KindServiceCred:
 		return a.svcCreds.rev(key)
+	case KindServerCert:
+		return tableRev(&a.srvCerts, key)
 	}
 	return 0, false
 }
@@ -325,6 +330,8 @@ func decode(kind string, data []byte) (any, error) {
 		v = new(SigningCertificate)
 	case KindServiceCred:
 		v = new(ServiceCredential)
+	case KindServerCert:
+		v = new(ServerCertificate)
 	default:
 		return nil, nil // unknown kinds (from a newer version) are skipped
 	}
@@ -514,6 +521,8 @@ func (a *AccountView) apply(r store.Record, value any) {
 		a.certs.apply(r, value)
 	case KindServiceCred:
 		a.svcCreds.apply(r, value)
+	case KindServerCert:
+		applyTable(&a.srvCerts, r, value)
 	}
 }
 

@@ -31,14 +31,13 @@ func noSuchSigningCertificate(id string) error {
 	return noSuchEntity("The Certificate with id %s cannot be found.", id)
 }
 
-func malformedCertificate(msg string) error { return MalformedCertificateError(msg) }
+func malformedCertificate(format string, args ...any) error {
+	return apiError("MalformedCertificate", 400, format, args...)
+}
 
 // parseCertificatePEM parses one PEM-encoded X.509 certificate. A body that
 // is not a PEM certificate, or holds anything after it, is malformed; so is
 // a certificate that has expired (IAM's MalformedCertificate covers both).
-// Public keys other than RSA of at least 1024 bits and ECDSA are refused as
-// invalid: AWS does not document its list, and these are what X.509
-// signing certificates are issued with.
 func parseCertificatePEM(body string, now time.Time) (*x509.Certificate, error) {
 	block, rest := pem.Decode([]byte(strings.TrimSpace(body)))
 	if block == nil || block.Type != "CERTIFICATE" || len(strings.TrimSpace(string(rest))) != 0 {
@@ -50,6 +49,18 @@ func parseCertificatePEM(body string, now time.Time) (*x509.Certificate, error) 
 	}
 	if now.After(cert.NotAfter) {
 		return nil, malformedCertificate("Certificate is expired.")
+	}
+	return cert, nil
+}
+
+// parseSigningCertificate parses a signing certificate. Public keys other
+// than RSA of at least 1024 bits and ECDSA are refused as invalid: AWS does
+// not document its list, and these are what X.509 signing certificates are
+// issued with.
+func parseSigningCertificate(body string, now time.Time) (*x509.Certificate, error) {
+	cert, err := parseCertificatePEM(body, now)
+	if err != nil {
+		return nil, err
 	}
 	switch k := cert.PublicKey.(type) {
 	case *rsa.PublicKey:
@@ -81,7 +92,7 @@ func (s *Service) UploadSigningCertificate(ctx context.Context, in *UploadSignin
 	if err != nil {
 		return nil, err
 	}
-	cert, err := parseCertificatePEM(in.CertificateBody, s.now())
+	cert, err := parseSigningCertificate(in.CertificateBody, s.now())
 	if err != nil {
 		return nil, err
 	}

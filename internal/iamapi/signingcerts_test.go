@@ -31,7 +31,7 @@ func selfSigned(t testing.TB, key crypto.Signer, notBefore, notAfter time.Time) 
 	return pemOf("CERTIFICATE", der)
 }
 
-func TestParseCertificatePEM(t *testing.T) {
+func TestParseSigningCertificate(t *testing.T) {
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -58,7 +58,7 @@ func TestParseCertificatePEM(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseCertificatePEM(tc.body, now)
+			_, err := parseSigningCertificate(tc.body, now)
 			if got := awsCode(err); got != tc.code {
 				t.Fatalf("error = %v (code %q), want %q", err, got, tc.code)
 			}
@@ -69,11 +69,11 @@ func TestParseCertificatePEM(t *testing.T) {
 func TestSigningCertificateID(t *testing.T) {
 	now := time.Now()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	a, err := parseCertificatePEM(selfSigned(t, key, now.Add(-time.Hour), now.Add(time.Hour)), now)
+	a, err := parseSigningCertificate(selfSigned(t, key, now.Add(-time.Hour), now.Add(time.Hour)), now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := parseCertificatePEM(selfSigned(t, key, now.Add(-time.Hour), now.Add(time.Hour)), now)
+	b, err := parseSigningCertificate(selfSigned(t, key, now.Add(-time.Hour), now.Add(time.Hour)), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,13 +88,13 @@ func TestSigningCertificateID(t *testing.T) {
 
 // FuzzParseCertificatePEM checks that no input makes the parser panic or
 // answer anything but an AWS error.
-func FuzzParseCertificatePEM(f *testing.F) {
+func FuzzParseSigningCertificate(f *testing.F) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	now := time.Now()
 	f.Add(selfSigned(f, key, now.Add(-time.Hour), now.Add(time.Hour)))
 	f.Add("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
 	f.Fuzz(func(t *testing.T, body string) {
-		if _, err := parseCertificatePEM(body, now); err != nil && awsCode(err) == "" {
+		if _, err := parseSigningCertificate(body, now); err != nil && awsCode(err) == "" {
 			t.Fatalf("non-AWS error %v", err)
 		}
 	})
