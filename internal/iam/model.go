@@ -62,6 +62,10 @@ type Account struct {
 	RootPassword         string          `json:"rootPassword,omitempty"` // argon2id hash
 	RootPasswordLastUsed time.Time       `json:"rootPasswordLastUsed,omitzero"`
 	PasswordPolicy       *PasswordPolicy `json:"passwordPolicy,omitempty"`
+	// STSTokenVersion is the version of the tokens STS's global endpoint
+	// issues (SetSecurityTokenServicePreferences): 0 or 1 for v1Token, 2
+	// for v2Token.
+	STSTokenVersion int `json:"stsTokenVersion,omitempty"`
 }
 
 // PasswordPolicy is the account password policy.

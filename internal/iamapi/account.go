@@ -17,7 +17,6 @@ const (
 	quotaSigningCertsPerUser    = 2
 	quotaAccessKeysPerUser      = 2
 	quotaPolicyVersionsInUse    = 10000
-	globalEndpointTokenVersion  = 1
 	entityFilterUser            = "User"
 	entityFilterGroup           = "Group"
 	entityFilterRole            = "Role"
@@ -57,7 +56,7 @@ func (s *Service) GetAccountSummary(ctx context.Context, _ *GetAccountSummaryReq
 		"AccountSigningCertificatesPresent": 0,
 		"PolicyVersionsInUseQuota":          quotaPolicyVersionsInUse,
 		"VersionsPerPolicyQuota":            maxPolicyVersions,
-		"GlobalEndpointTokenVersion":        globalEndpointTokenVersion,
+		"GlobalEndpointTokenVersion":        s.stsTokenVersion(c.Account),
 		summaryAccountAccessKeysKey:         summaryFlag(rootKeys > 0),
 	}
 	if err := s.read(c.Account, func(a *iam.AccountView) {

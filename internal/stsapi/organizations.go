@@ -1,0 +1,73 @@
+package stsapi
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/iamd/iamd/internal/authz"
+)
+
+// rootTaskPolicies are the AWS-managed policies AssumeRoot sessions are
+// scoped to.
+var rootTaskPolicies = []string{
+	"IAMAuditRootUserCredentials",
+	"IAMCreateRootUserPassword",
+	"IAMDeleteRootUserCredentials",
+	"S3UnlockBucketPolicy",
+	"SQSUnlockQueuePolicy",
+}
+
+var rootTaskPolicyARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::aws:policy/root-task/([A-Za-z0-9]+)$`)
+
+// AssumeRoot would return credentials for privileged tasks on a member
+// account of the caller's organization. iamd's accounts are in no
+// organization, so after checking the input and the caller's permission
+// it answers as AWS does when centralized root access is not enabled.
+func (s *Service) AssumeRoot(ctx context.Context, in *AssumeRootRequest) (*AssumeRootResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c.Type == authz.Root {
+		return nil, accessDenied("Cannot call AssumeRoot with root user credentials")
+	}
+	if !isAccountID(in.TargetPrincipal) {
+		return nil, validationError("TargetPrincipal %s must be the ID of a member account of your organization.", in.TargetPrincipal)
+	}
+	m := rootTaskPolicyARN.FindStringSubmatch(in.TaskPolicyArn.Arn)
+	if m == nil || !slices.Contains(rootTaskPolicies, m[1]) {
+		return nil, validationError("TaskPolicyArn %s must be one of the root task policies: arn:aws:iam::aws:policy/root-task/%s.", in.TaskPolicyArn.Arn, strings.Join(rootTaskPolicies, ", .../"))
+	}
+	if in.DurationSeconds != nil && (*in.DurationSeconds < 0 || *in.DurationSeconds > 900) {
+		return nil, validationError("The requested DurationSeconds exceeds the 900 seconds AssumeRoot allows.")
+	}
+	target := "arn:aws:iam::" + in.TargetPrincipal + ":root"
+	if err := s.authorize(ctx, c, "sts:AssumeRoot", target, authz.KV{Key: "sts:TaskPolicyArn", Values: []string{in.TaskPolicyArn.Arn}}); err != nil {
+		return nil, err
+	}
+	return nil, accessDenied("User: %s is not authorized to perform: sts:AssumeRoot on resource: %s because centralized root access is not enabled: account %s is not in an organization", c.ARN, target, c.Account)
+}
+
+// GetDelegatedAccessToken exchanges a trade-in token from an accepted
+// delegation request for credentials. iamd issues no such tokens (no
+// account is onboarded to temporary access delegation), so none is valid.
+func (s *Service) GetDelegatedAccessToken(ctx context.Context, _ *GetDelegatedAccessTokenRequest) (*GetDelegatedAccessTokenResponse, error) {
+	if _, err := caller(ctx); err != nil {
+		return nil, err
+	}
+	return nil, ExpiredTradeInTokenError("The trade-in token provided in the request has expired or is not valid. Request a new token and retry the operation.")
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
