@@ -142,3 +142,25 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecide40StackRequest builds the Request and its Context on the
+// caller's stack for every decision, as a server's handler does: neither
+// may escape to the heap.
+func BenchmarkDecide40StackRequest(b *testing.B) {
+	c := benchPrincipal(b, 4, 10)
+	ip := netip.MustParseAddr("10.1.2.3")
+	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx := Context{SourceIP: ip, MultiFactorAuthPresent: True, Username: "bob", CurrentTime: now}
+		r := Request{
+			Action:    "s3:GetObject",
+			Resource:  "arn:aws:s3:::bucket-20/home/bob/report.csv",
+			Principal: Principal{Type: PrincipalUser, ARN: "arn:aws:iam::123456789012:user/bob", Account: "123456789012"},
+			Context:   &ctx,
+		}
+		if c.Decide(&r) != Allowed {
+			b.Fatal("not allowed")
+		}
+	}
+}
