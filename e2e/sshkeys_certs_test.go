@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -977,5 +978,94 @@ func TestReplicasServerCertificates(t *testing.T) {
 	must(t, conn.QueryRow(ctx, "SELECT data FROM records WHERE kind = 'servercert'").Scan(&data))
 	if !strings.Contains(string(data), "BEGIN CERTIFICATE") || strings.Contains(string(data), "PRIVATE KEY") {
 		t.Errorf("stored record: %s", data)
+	}
+}
+
+// TestReplicasCredentialQuotaAndDeleteUser races uploads of SSH keys
+// through two replicas against the quota of five, and uploads against
+// DeleteUser: the quota holds exactly, and a user is never deleted while a
+// key of it is stored (PostgreSQL).
+func TestReplicasCredentialQuotaAndDeleteUser(t *testing.T) {
+	a, b := twoReplicas(t)
+	ctx := context.Background()
+	ra, rb := a.rootIAM(), b.rootIAM()
+	keys := make([]string, 8)
+	for i := range keys {
+		keys[i], _, _ = newSSHKey(t, 2048)
+	}
+	_, err := ra.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("quota")})
+	must(t, err)
+	within(t, propagation, "user", func() error {
+		_, err := rb.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("quota")})
+		return err
+	})
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		ok     int
+		others []error
+	)
+	for i, k := range keys {
+		c := []*iam.Client{ra, rb}[i%2]
+		wg.Go(func() {
+			_, err := c.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: aws.String("quota"), SSHPublicKeyBody: aws.String(k)})
+			mu.Lock()
+			defer mu.Unlock()
+			switch code := errCode(err); {
+			case err == nil:
+				ok++
+			case code == "LimitExceeded" || code == "ConcurrentModification":
+			default:
+				others = append(others, err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok > 5 || len(others) > 0 {
+		t.Fatalf("%d uploads succeeded (at most 5); unexpected errors: %v", ok, others)
+	}
+	within(t, propagation, "keys on both replicas", func() error {
+		for _, c := range []*iam.Client{ra, rb} {
+			l, err := c.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{UserName: aws.String("quota")})
+			if err != nil {
+				return err
+			}
+			if len(l.SSHPublicKeys) != ok {
+				return fmt.Errorf("%d keys listed, %d uploaded", len(l.SSHPublicKeys), ok)
+			}
+		}
+		return nil
+	})
+
+	for round := range 5 {
+		name := aws.String(fmt.Sprintf("doomed-%d", round))
+		_, err := ra.CreateUser(ctx, &iam.CreateUserInput{UserName: name})
+		must(t, err)
+		within(t, propagation, "user", func() error {
+			_, err := rb.GetUser(ctx, &iam.GetUserInput{UserName: name})
+			return err
+		})
+		var uploadErr, deleteErr error
+		wg.Go(func() {
+			_, uploadErr = ra.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: name, SSHPublicKeyBody: aws.String(keys[round])})
+		})
+		wg.Go(func() {
+			_, deleteErr = rb.DeleteUser(ctx, &iam.DeleteUserInput{UserName: name})
+		})
+		wg.Wait()
+		switch {
+		case uploadErr == nil && deleteErr == nil:
+			t.Fatalf("round %d: the user was deleted and a key uploaded for it", round)
+		case uploadErr == nil:
+			if c := errCode(deleteErr); c != "DeleteConflict" && c != "ConcurrentModification" {
+				t.Fatalf("round %d: DeleteUser: %v", round, deleteErr)
+			}
+		case deleteErr == nil:
+			if c := errCode(uploadErr); c != "NoSuchEntity" && c != "ConcurrentModification" {
+				t.Fatalf("round %d: UploadSSHPublicKey: %v", round, uploadErr)
+			}
+		default:
+			t.Fatalf("round %d: both failed: %v; %v", round, uploadErr, deleteErr)
+		}
 	}
 }
