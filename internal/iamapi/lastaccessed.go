@@ -136,38 +136,30 @@ const (
 	jobCompleted       = "COMPLETED"
 )
 
-// accessJobs holds the last-accessed reports generated, by job ID.
-type accessJobs struct {
-	mu    sync.Mutex
-	jobs  map[string]*accessJob
-	order []string
+// Last-accessed jobs are kept in the store (iam.Ephemeral), so that a job
+// generated on one replica is found by GetServiceLastAccessedDetails on any
+// other at once. A job records what was asked and when; its report is
+// computed from the access records (replicated to every view) when read.
+// The store holds at most accessJobBuckets*accessJobsPerBucket jobs (past
+// that the oldest go), each for accessJobTTL.
+const (
+	accessJobKind       = "lastaccessed-job"
+	accessJobBuckets    = 256
+	accessJobsPerBucket = 16
+	accessJobTTL        = 7 * 24 * time.Hour
+)
+
+// accessJobRecord is a job as stored.
+type accessJobRecord struct {
+	Account     string    `json:"a"`
+	Arn         string    `json:"arn"`
+	Granularity string    `json:"g"`
+	Created     time.Time `json:"c"`
+	Completed   time.Time `json:"d"`
 }
 
-// maxAccessJobs bounds the reports kept; the oldest go first.
-const maxAccessJobs = 1000
-
-func (j *accessJobs) put(job *accessJob) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.jobs == nil {
-		j.jobs = make(map[string]*accessJob)
-	}
-	j.jobs[job.id] = job
-	j.order = append(j.order, job.id)
-	for len(j.order) > maxAccessJobs {
-		delete(j.jobs, j.order[0])
-		j.order = j.order[1:]
-	}
-}
-
-func (j *accessJobs) get(account, id string) (*accessJob, bool) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	job, ok := j.jobs[id]
-	if !ok || job.account != account {
-		return nil, false
-	}
-	return job, true
+func (s *Service) accessJobStore() *iam.Ephemeral[accessJobRecord] {
+	return &iam.Ephemeral[accessJobRecord]{Store: s.writer.Store, Kind: accessJobKind, Buckets: accessJobBuckets, MaxPerBucket: accessJobsPerBucket}
 }
 
 // accessJob is a computed report.
@@ -180,6 +172,23 @@ type accessJob struct {
 	// entities holds, per service namespace, the entities behind the
 	// report that may use it, with when they last did.
 	entities map[string][]EntityDetails
+}
+
+// accessJob returns the account's job id with its report, or ok=false if
+// there is none.
+func (s *Service) accessJob(ctx context.Context, account, id string) (*accessJob, bool, error) {
+	rec, ok, err := s.accessJobStore().Get(ctx, id, s.now())
+	if err != nil || !ok || rec.Account != account {
+		return nil, false, err
+	}
+	job := &accessJob{id: id, account: account, granularity: rec.Granularity, created: rec.Created, completed: rec.Completed}
+	docs, entities, err := s.reportSubject(account, rec.Arn)
+	if err != nil {
+		// The subject is gone since: its report is empty.
+		docs, entities = nil, nil
+	}
+	s.computeReport(job, docs, entities)
+	return job, true, nil
 }
 
 // accessEntity is a user or role a report covers.
@@ -206,15 +215,18 @@ func (s *Service) GenerateServiceLastAccessedDetails(ctx context.Context, in *Ge
 	if granularity == "" {
 		granularity = granularityService
 	}
-	docs, entities, err := s.reportSubject(c.Account, in.Arn)
-	if err != nil {
+	if _, _, err := s.reportSubject(c.Account, in.Arn); err != nil {
 		return nil, err
 	}
-	job := &accessJob{id: newJobID(), account: c.Account, granularity: granularity, created: s.timestamp()}
-	s.computeReport(job, docs, entities)
-	job.completed = s.timestamp()
-	s.accessJobs.put(job)
-	return &GenerateServiceLastAccessedDetailsResponse{JobId: job.id}, nil
+	now := s.timestamp()
+	rec := accessJobRecord{Account: c.Account, Arn: in.Arn, Granularity: granularity, Created: now, Completed: now}
+	id := newJobID()
+	if _, err := s.accessJobStore().Update(ctx, id, s.now(), func(accessJobRecord, bool) (accessJobRecord, time.Time, bool) {
+		return rec, s.now().Add(accessJobTTL), true
+	}); err != nil {
+		return nil, err
+	}
+	return &GenerateServiceLastAccessedDetailsResponse{JobId: id}, nil
 }
 
 // reportSubject returns the policy documents and the entities a report
@@ -537,7 +549,10 @@ func (s *Service) GetServiceLastAccessedDetails(ctx context.Context, in *GetServ
 	if err != nil {
 		return nil, err
 	}
-	job, ok := s.accessJobs.get(c.Account, in.JobId)
+	job, ok, err := s.accessJob(ctx, c.Account, in.JobId)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, noSuchJob(in.JobId)
 	}
@@ -566,7 +581,10 @@ func (s *Service) GetServiceLastAccessedDetailsWithEntities(ctx context.Context,
 	if err != nil {
 		return nil, err
 	}
-	job, ok := s.accessJobs.get(c.Account, in.JobId)
+	job, ok, err := s.accessJob(ctx, c.Account, in.JobId)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, noSuchJob(in.JobId)
 	}

@@ -100,9 +100,8 @@ type Service struct {
 	// reports holds each account's latest credential report.
 	reports credentialReports
 
-	// access and accessJobs serve the last-accessed reports (lastaccessed.go).
-	access     *iam.AccessTracker
-	accessJobs accessJobs
+	// access serves the last-accessed reports (lastaccessed.go).
+	access *iam.AccessTracker
 }
 
 // New returns a Service.
