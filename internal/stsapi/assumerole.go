@@ -7,7 +7,6 @@ import (
 
 	"github.com/iamd/iamd/internal/authz"
 	"github.com/iamd/iamd/internal/iam"
-	"github.com/iamd/iamd/internal/ststoken"
 )
 
 const (
@@ -154,57 +153,27 @@ func (s *Service) AssumeRole(ctx context.Context, in *AssumeRoleRequest) (*Assum
 	kvs = append(kvs, tagContext(in.Tags, in.TransitiveTagKeys)...)
 	kvs = roleContext(r, kvs)
 	tr := &authz.TrustRequest{
-		Action: "sts:AssumeRole", RoleARN: roleARN, RoleAccount: ref.account,
+		RoleARN: roleARN, RoleAccount: ref.account,
 		TrustPolicy: r.TrustPolicy, Context: kvs, MFA: in.SerialNumber != "",
 	}
-	if err := s.authz.AuthorizeTrust(ctx, c, tr); err != nil {
-		return nil, err
-	}
-	if len(in.Tags) > 0 || len(in.TransitiveTagKeys) > 0 {
-		tr.Action = "sts:TagSession"
-		if err := s.authz.AuthorizeTrust(ctx, c, tr); err != nil {
-			return nil, err
-		}
-	}
-	if sourceIdentity != "" {
-		tr.Action = "sts:SetSourceIdentity"
-		if err := s.authz.AuthorizeTrust(ctx, c, tr); err != nil {
-			return nil, err
-		}
-	}
-
-	duration := defaultRoleSession
-	if in.DurationSeconds != nil {
-		duration = int(*in.DurationSeconds)
-		if duration > maxSession(r) {
-			return nil, validationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
-		}
-	}
-	packed, err := checkPacked(doc, arns, tags)
+	out, err := s.assume(&roleSession{
+		action: "sts:AssumeRole", ref: ref, role: role, name: in.RoleSessionName, now: now,
+		policy: doc, policyARNs: arns, tags: tags, transitive: transitive, sourceIdentity: sourceIdentity,
+		tagged: len(in.Tags) > 0 || len(in.TransitiveTagKeys) > 0,
+		mfa:    mfa, mfaTime: mfaTime, chained: chained,
+		duration: in.DurationSeconds, defaultDuration: defaultRoleSession,
+		allow: func(action string) error {
+			tr.Action = action
+			return s.authz.AuthorizeTrust(ctx, c, tr)
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
-
-	issued := now.UTC().Truncate(time.Second)
-	sess := &ststoken.Session{
-		Account: ref.account, Kind: ststoken.KindAssumedRole,
-		ARN:         assumedRoleARN(ref.account, r.Name, in.RoleSessionName),
-		PrincipalID: r.ID + ":" + in.RoleSessionName,
-		SourceARN:   roleARN, SourceID: r.ID, SessionName: in.RoleSessionName,
-		IssuedAt: issued, Expiration: issued.Add(time.Duration(duration) * time.Second),
-		MFAAuthenticated: mfa, MFAAuthTime: mfaTime, SourceIdentity: sourceIdentity,
-		Tags: tags, TransitiveTagKeys: transitive, Policy: doc, PolicyARNs: arns,
-		RoleChained: chained,
-	}
-	creds, err := s.issue(sess)
-	if err != nil {
-		return nil, err
-	}
-	s.usage.used(ref.account, r.ID, region, now)
 	return &AssumeRoleResponse{
-		Credentials:      creds,
-		AssumedRoleUser:  &AssumedRoleUser{AssumedRoleId: sess.PrincipalID, Arn: sess.ARN},
-		PackedPolicySize: packed,
+		Credentials:      out.creds,
+		AssumedRoleUser:  out.assumedRoleUser(),
+		PackedPolicySize: out.packed,
 		SourceIdentity:   sourceIdentity,
 	}, nil
 }

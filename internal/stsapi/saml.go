@@ -10,12 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/iamd/iamd/internal/authz"
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/saml"
-	"github.com/iamd/iamd/internal/ststoken"
 	"github.com/iamd/iamd/policy"
 )
 
@@ -183,59 +181,31 @@ func (s *Service) AssumeRoleWithSAML(ctx context.Context, in *AssumeRoleWithSAML
 	kvs = roleContext(r, kvs)
 	fr := &authz.FederatedTrustRequest{
 		Principal: policy.Principal{Type: policy.PrincipalWebIdentity, Federated: in.PrincipalArn},
-		Action:    "sts:AssumeRoleWithSAML", RoleARN: roleARN, RoleAccount: ref.account,
+		RoleARN:   roleARN, RoleAccount: ref.account,
 		TrustPolicy: r.TrustPolicy, Context: kvs, Time: now, SecureTransport: true,
 	}
-	if !s.authz.TrustAllows(fr) {
-		return nil, denied
-	}
-	if len(tags) > 0 {
-		fr.Action = "sts:TagSession"
-		if !s.authz.TrustAllows(fr) {
-			return nil, denied
-		}
-	}
-	if sourceIdentity != "" {
-		fr.Action = "sts:SetSourceIdentity"
-		if !s.authz.TrustAllows(fr) {
-			return nil, denied
-		}
-	}
-
-	duration := defaultRoleSession
-	if in.DurationSeconds != nil {
-		duration = int(*in.DurationSeconds)
-		if duration > maxSession(r) {
-			return nil, validationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
-		}
-	} else if v := first(a.Attributes[samlSessionDurAttr]); v != "" {
+	// Without DurationSeconds, the assertion's SessionDuration attribute
+	// applies, within the role's maximum.
+	defaultDuration := defaultRoleSession
+	if v := first(a.Attributes[samlSessionDurAttr]); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n >= 900 && n <= 43200 {
-			duration = min(n, maxSession(r))
+			defaultDuration = n
 		}
 	}
-	packed, err := checkPacked(doc, arns, tags)
+	out, err := s.assume(&roleSession{
+		action: "sts:AssumeRoleWithSAML", ref: ref, role: role, name: sessionName, now: now,
+		policy: doc, policyARNs: arns, tags: tags, transitive: transitive, sourceIdentity: sourceIdentity,
+		tagged:   len(tags) > 0,
+		duration: in.DurationSeconds, defaultDuration: defaultDuration,
+		allow: federatedAllow(s, fr, denied),
+	})
 	if err != nil {
 		return nil, err
 	}
-	issued := now.UTC().Truncate(time.Second)
-	sess := &ststoken.Session{
-		Account: ref.account, Kind: ststoken.KindAssumedRole,
-		ARN:         assumedRoleARN(ref.account, r.Name, sessionName),
-		PrincipalID: r.ID + ":" + sessionName,
-		SourceARN:   roleARN, SourceID: r.ID, SessionName: sessionName,
-		IssuedAt: issued, Expiration: issued.Add(time.Duration(duration) * time.Second),
-		SourceIdentity: sourceIdentity, Tags: tags, TransitiveTagKeys: transitive,
-		Policy: doc, PolicyARNs: arns,
-	}
-	creds, err := s.issue(sess)
-	if err != nil {
-		return nil, err
-	}
-	s.usage.used(ref.account, r.ID, region, now)
 	return &AssumeRoleWithSAMLResponse{
-		Credentials:      creds,
-		AssumedRoleUser:  &AssumedRoleUser{AssumedRoleId: sess.PrincipalID, Arn: sess.ARN},
-		PackedPolicySize: packed,
+		Credentials:      out.creds,
+		AssumedRoleUser:  out.assumedRoleUser(),
+		PackedPolicySize: out.packed,
 		Subject:          a.Subject,
 		SubjectType:      subjectType,
 		Issuer:           a.Issuer,

@@ -173,60 +173,41 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 	kvs = roleContext(r, kvs)
 	fr := &authz.FederatedTrustRequest{
 		Principal: policy.Principal{Type: policy.PrincipalWebIdentity, Federated: OIDCProviderARN(ref.account, providerURL)},
-		Action:    "sts:AssumeRoleWithWebIdentity", RoleARN: roleARN, RoleAccount: ref.account,
+		RoleARN:   roleARN, RoleAccount: ref.account,
 		TrustPolicy: r.TrustPolicy, Context: kvs, Time: now, SecureTransport: true,
 	}
-	if !s.authz.TrustAllows(fr) {
-		return nil, denied
-	}
-	if len(tags) > 0 {
-		fr.Action = "sts:TagSession"
-		if !s.authz.TrustAllows(fr) {
-			return nil, denied
-		}
-	}
-	if sourceIdentity != "" {
-		fr.Action = "sts:SetSourceIdentity"
-		if !s.authz.TrustAllows(fr) {
-			return nil, denied
-		}
-	}
-
-	duration := defaultRoleSession
-	if in.DurationSeconds != nil {
-		duration = int(*in.DurationSeconds)
-		if duration > maxSession(r) {
-			return nil, validationError("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
-		}
-	}
-	packed, err := checkPacked(doc, arns, tags)
+	out, err := s.assume(&roleSession{
+		action: "sts:AssumeRoleWithWebIdentity", ref: ref, role: role, name: in.RoleSessionName, now: now,
+		policy: doc, policyARNs: arns, tags: tags, transitive: transitive, sourceIdentity: sourceIdentity,
+		tagged:   len(tags) > 0,
+		duration: in.DurationSeconds, defaultDuration: defaultRoleSession,
+		allow: federatedAllow(s, fr, denied),
+	})
 	if err != nil {
 		return nil, err
 	}
-	issued := now.UTC().Truncate(time.Second)
-	sess := &ststoken.Session{
-		Account: ref.account, Kind: ststoken.KindAssumedRole,
-		ARN:         assumedRoleARN(ref.account, r.Name, in.RoleSessionName),
-		PrincipalID: r.ID + ":" + in.RoleSessionName,
-		SourceARN:   roleARN, SourceID: r.ID, SessionName: in.RoleSessionName,
-		IssuedAt: issued, Expiration: issued.Add(time.Duration(duration) * time.Second),
-		SourceIdentity: sourceIdentity, Tags: tags, TransitiveTagKeys: transitive,
-		Policy: doc, PolicyARNs: arns,
-	}
-	creds, err := s.issue(sess)
-	if err != nil {
-		return nil, err
-	}
-	s.usage.used(ref.account, r.ID, region, now)
 	return &AssumeRoleWithWebIdentityResponse{
-		Credentials:                 creds,
+		Credentials:                 out.creds,
 		SubjectFromWebIdentityToken: cl.Subject,
-		AssumedRoleUser:             &AssumedRoleUser{AssumedRoleId: sess.PrincipalID, Arn: sess.ARN},
-		PackedPolicySize:            packed,
+		AssumedRoleUser:             out.assumedRoleUser(),
+		PackedPolicySize:            out.packed,
 		Provider:                    cl.Issuer,
 		Audience:                    audience,
 		SourceIdentity:              sourceIdentity,
 	}, nil
+}
+
+// federatedAllow decides the actions of a federated role assumption
+// against the role's trust policy, answering denied when it does not
+// allow one.
+func federatedAllow(s *Service, fr *authz.FederatedTrustRequest, denied error) func(string) error {
+	return func(action string) error {
+		fr.Action = action
+		if !s.authz.TrustAllows(fr) {
+			return denied
+		}
+		return nil
+	}
 }
 
 // claimTags reads the session tags an identity provider passes in the
