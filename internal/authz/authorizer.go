@@ -415,8 +415,9 @@ func (a *Authorizer) compile(c *Caller) *compiledEntry {
 		doc, err := a.parse(d.text)
 		if err != nil {
 			// Stored documents were validated when written; one that no
-			// longer parses (an engine upgrade) grants nothing.
-			continue
+			// longer parses (an engine upgrade) might have held a Deny, so
+			// the principal is denied everything rather than granted more.
+			doc = emptyDoc
 		}
 		switch {
 		case strings.HasPrefix(d.name, "boundary:"):
@@ -474,7 +475,9 @@ func (a *Authorizer) parse(text string) (*policy.Document, error) {
 	if doc, ok := a.docs.get(text); ok {
 		return doc, nil
 	}
-	doc, err := policy.Parse([]byte(text), policy.Identity)
+	// Stored documents are read as they were accepted when written: bytes
+	// after a document were then.
+	doc, err := policy.ParseWithOptions([]byte(text), policy.Identity, policy.ParseOptions{AllowTrailingData: true})
 	if err != nil {
 		return nil, err
 	}

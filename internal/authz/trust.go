@@ -143,7 +143,8 @@ func (a *Authorizer) trustPolicy(text string) (*policy.ResourcePolicy, error) {
 	if rp, ok := a.trusts.get(text); ok {
 		return rp, nil
 	}
-	doc, err := policy.Parse([]byte(text), policy.Trust)
+	// A stored trust policy is read as it was accepted when written.
+	doc, err := policy.ParseWithOptions([]byte(text), policy.Trust, policy.ParseOptions{AllowTrailingData: true})
 	if err != nil {
 		return nil, err
 	}
