@@ -412,6 +412,11 @@ func TestSigningCertificatesOwnAndRoot(t *testing.T) {
 	if len(rootList.Certificates) != 1 || aws.ToString(rootList.Certificates[0].CertificateId) != aws.ToString(rc.Certificate.CertificateId) {
 		t.Errorf("root's certificates = %+v", rootList.Certificates)
 	}
+	sum, err := root.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
+	must(t, err)
+	if sum.SummaryMap["AccountSigningCertificatesPresent"] != 1 {
+		t.Errorf("AccountSigningCertificatesPresent = %d", sum.SummaryMap["AccountSigningCertificatesPresent"])
+	}
 	// A user's certificate is not the root user's.
 	_, err = root.DeleteSigningCertificate(ctx, &iam.DeleteSigningCertificateInput{CertificateId: up.Certificate.CertificateId})
 	wantCode(t, err, "NoSuchEntity")
@@ -811,6 +816,11 @@ func TestServerCertificates(t *testing.T) {
 		t.Fatalf("uploaded = %+v, tags %+v", md, up.Tags)
 	}
 
+	sum, err := root.GetAccountSummary(ctx, &iam.GetAccountSummaryInput{})
+	must(t, err)
+	if sum.SummaryMap["ServerCertificates"] != 1 || sum.SummaryMap["ServerCertificatesQuota"] != 20 {
+		t.Errorf("summary: ServerCertificates %d, quota %d", sum.SummaryMap["ServerCertificates"], sum.SummaryMap["ServerCertificatesQuota"])
+	}
 	got, err := root.GetServerCertificate(ctx, &iam.GetServerCertificateInput{ServerCertificateName: aws.String("web")})
 	must(t, err)
 	sc := got.ServerCertificate
@@ -1068,4 +1078,54 @@ func TestReplicasCredentialQuotaAndDeleteUser(t *testing.T) {
 			t.Fatalf("round %d: both failed: %v; %v", round, uploadErr, deleteErr)
 		}
 	}
+}
+
+// TestForceDestroyUser does what Terraform's aws_iam_user does with
+// force_destroy: list every kind of credential of the user, delete each,
+// then delete the user. Each list answers (empty or not), never
+// NotImplemented.
+func TestForceDestroyUser(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	createUsers(t, root, "tf")
+	user := aws.String("tf")
+	line, _, _ := newSSHKey(t, 2048)
+	_, err := root.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: user, SSHPublicKeyBody: aws.String(line)})
+	must(t, err)
+	_, err = root.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: user, CertificateBody: aws.String(validCertificate(t))})
+	must(t, err)
+	_, err = root.CreateServiceSpecificCredential(ctx, &iam.CreateServiceSpecificCredentialInput{UserName: user, ServiceName: aws.String("codecommit.amazonaws.com")})
+	must(t, err)
+	_, err = root.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: user})
+	must(t, err)
+
+	for range 2 { // the second pass lists nothing
+		keys, err := root.ListSSHPublicKeys(ctx, &iam.ListSSHPublicKeysInput{UserName: user})
+		must(t, err)
+		for _, k := range keys.SSHPublicKeys {
+			_, err := root.DeleteSSHPublicKey(ctx, &iam.DeleteSSHPublicKeyInput{UserName: user, SSHPublicKeyId: k.SSHPublicKeyId})
+			must(t, err)
+		}
+		certs, err := root.ListSigningCertificates(ctx, &iam.ListSigningCertificatesInput{UserName: user})
+		must(t, err)
+		for _, c := range certs.Certificates {
+			_, err := root.DeleteSigningCertificate(ctx, &iam.DeleteSigningCertificateInput{UserName: user, CertificateId: c.CertificateId})
+			must(t, err)
+		}
+		creds, err := root.ListServiceSpecificCredentials(ctx, &iam.ListServiceSpecificCredentialsInput{UserName: user})
+		must(t, err)
+		for _, c := range creds.ServiceSpecificCredentials {
+			_, err := root.DeleteServiceSpecificCredential(ctx, &iam.DeleteServiceSpecificCredentialInput{UserName: user, ServiceSpecificCredentialId: c.ServiceSpecificCredentialId})
+			must(t, err)
+		}
+		aks, err := root.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: user})
+		must(t, err)
+		for _, k := range aks.AccessKeyMetadata {
+			_, err := root.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: user, AccessKeyId: k.AccessKeyId})
+			must(t, err)
+		}
+	}
+	_, err = root.DeleteUser(ctx, &iam.DeleteUserInput{UserName: user})
+	must(t, err)
 }

@@ -77,6 +77,8 @@ func (s *Service) GetAccountSummary(ctx context.Context, _ *GetAccountSummaryReq
 		m["MFADevicesInUse"] = int32(inUse)
 		m["AccountMFAEnabled"] = summaryFlag(a.HasMFADeviceFor("root"))
 		m["PolicyVersionsInUse"] = int32(attachmentsInUse(a))
+		m["ServerCertificates"] = int32(a.ServerCertificateCount())
+		m["AccountSigningCertificatesPresent"] = summaryFlag(a.SigningCertificateCount("") > 0)
 	}); err != nil {
 		return nil, err
 	}

@@ -23,10 +23,6 @@ import (
 // certificate of the chain must have signed the one before it). The private
 // key is sealed at rest, bound to the certificate's ID, and never returned.
 
-// serverCertsPerAccount is IAM's default quota of server certificates per
-// account.
-const serverCertsPerAccount = 20
-
 func noSuchServerCertificate(name string) error {
 	return noSuchEntity("The Server Certificate with name %s cannot be found.", name)
 }
@@ -180,8 +176,8 @@ func (s *Service) UploadServerCertificate(ctx context.Context, in *UploadServerC
 		if err := s.read(c.Account, func(a *iam.AccountView) {
 			if _, exists := a.ServerCertificate(sc.Name); exists {
 				verr = entityAlreadyExists("The Server Certificate with name %s already exists.", sc.Name)
-			} else if a.ServerCertificateCount() >= serverCertsPerAccount {
-				verr = limitExceeded("Cannot exceed quota for ServerCertificatesPerAccount: %d", serverCertsPerAccount)
+			} else if a.ServerCertificateCount() >= quotaServerCertificates {
+				verr = limitExceeded("Cannot exceed quota for ServerCertificatesPerAccount: %d", quotaServerCertificates)
 			}
 		}); err != nil {
 			return err

@@ -21,10 +21,6 @@ import (
 // certificate cannot be uploaded twice in one account, for whichever user,
 // and two replicas racing to upload it cannot both succeed.
 
-// signingCertsPerUser is IAM's quota of signing certificates per user (and
-// for the root user).
-const signingCertsPerUser = 2
-
 func noSuchSigningCertificate(id string) error {
 	// AWS's wording could not be confirmed; this follows its message for
 	// access keys.
@@ -113,8 +109,8 @@ func (s *Service) UploadSigningCertificate(ctx context.Context, in *UploadSignin
 		if err := s.read(c.Account, func(a *iam.AccountView) {
 			if _, dup := a.SigningCertificate(sc.ID); dup {
 				verr = DuplicateCertificateError("The request was rejected because the same certificate is associated with an IAM user in the account.")
-			} else if a.SigningCertificateCount(sc.UserID) >= signingCertsPerUser {
-				verr = limitExceeded("Cannot exceed quota for SigningCertificatesPerUser: %d", signingCertsPerUser)
+			} else if a.SigningCertificateCount(sc.UserID) >= quotaSigningCertsPerUser {
+				verr = limitExceeded("Cannot exceed quota for SigningCertificatesPerUser: %d", quotaSigningCertsPerUser)
 			}
 		}); err != nil {
 			return err
