@@ -522,7 +522,7 @@ func TestConsoleBruteForce(t *testing.T) {
 	})
 
 	t.Run("repeated failures are slowed exponentially and logged", func(t *testing.T) {
-		userLimit.Reset("user:" + e.account + "/bob") // the previous subtest's failure
+		must(t, userLimit.Reset(ctx, "user:"+e.account+"/bob")) // the previous subtest's failure
 		c := newSigninClient(t, srv.URL)
 		wrong := []string{"mode", "user", "account", e.account, "username", "bob", "password", "Not-the-Passw0rd"}
 		wantDelay := []int{0, 0, 0, 1, 2, 4, 8, 16, 32, 60, 60}
@@ -559,7 +559,7 @@ func TestConsoleBruteForce(t *testing.T) {
 		if res.StatusCode != http.StatusSeeOther {
 			t.Fatalf("right password after the delay: status %d, want 303", res.StatusCode)
 		}
-		if n := userLimit.Failures("user:" + e.account + "/bob"); n != 0 {
+		if n, err := userLimit.Failures(ctx, "user:"+e.account+"/bob"); err != nil || n != 0 {
 			t.Errorf("failures after a sign-in = %d, want 0", n)
 		}
 		out := logs.String()

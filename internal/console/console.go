@@ -11,8 +11,10 @@
 // recording its use) and what AWS offers only in its console (the root
 // user's password and MFA) read and write records directly.
 //
-// Sessions are kept in memory (see sessionStore): with several replicas,
-// route a browser to the same one (sticky sessions).
+// Nothing a browser sees is held by one replica: sessions are sealed into
+// their cookies, and revocations (sign-out) and sign-in throttles are kept
+// in the store, so that a load balancer may send each request to any
+// replica.
 package console
 
 import (
@@ -81,6 +83,7 @@ type Config struct {
 	// Limiter throttles failed sign-ins per account and user; IPLimiter per
 	// source address. Defaults: 3 free failures then 1s doubling to 15
 	// minutes per user; 20 free then 1s doubling to 15 minutes per address.
+	// A limiter without a Store is given the Writer's.
 	Limiter   *Limiter
 	IPLimiter *Limiter
 	// IdleTimeout ends a session after inactivity (default 1 hour);
@@ -99,7 +102,7 @@ type Handler struct {
 	iam      iamapi.Server
 	log      *slog.Logger
 	now      func() time.Time
-	sessions *sessionStore
+	sessions *sessions
 	limiter  *Limiter
 	ipLimit  *Limiter
 	pages    map[string]*template.Template
@@ -136,9 +139,18 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MaxSessionAge == 0 {
 		cfg.MaxSessionAge = 12 * time.Hour
 	}
+	for _, l := range []*Limiter{cfg.Limiter, cfg.IPLimiter} {
+		if l.Store == nil {
+			l.Store = cfg.Writer.Store
+		}
+	}
+	ss, err := newSessions(cfg.Secrets, cfg.Writer.Store, cfg.Log, cfg.Now, cfg.IdleTimeout, cfg.MaxSessionAge)
+	if err != nil {
+		return nil, err
+	}
 	h := &Handler{
 		cfg: cfg, iam: cfg.IAM, log: cfg.Log, now: cfg.Now,
-		sessions: newSessionStore(cfg.Now, cfg.IdleTimeout, cfg.MaxSessionAge),
+		sessions: ss,
 		limiter:  cfg.Limiter, ipLimit: cfg.IPLimiter,
 		csrf:     http.NewCrossOriginProtection(),
 		webauthn: make(map[string]*webauthn.WebAuthn),
@@ -336,12 +348,13 @@ func call[In, Out any](h *Handler, ctx context.Context, action string, form url.
 
 // req is a signed-in request.
 type req struct {
-	w     http.ResponseWriter
-	r     *http.Request
-	s     *session
-	ctx   context.Context // carries the caller
-	who   *identity
-	token string
+	w   http.ResponseWriter
+	r   *http.Request
+	s   *session
+	ctx context.Context // carries the caller
+	who *identity
+	// flash is the message to show on this page (cleared in the session).
+	flash string
 }
 
 // caller builds the authz caller for a session: the same principal the API
@@ -384,8 +397,11 @@ func (h *Handler) caller(r *http.Request, s *session) (*authz.Caller, *identity,
 // session's CSRF token.
 func (h *Handler) authed(fn func(q *req)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token := readCookie(r, sessionCookie, hostSessionCook)
-		s := h.sessions.get(token)
+		s, err := h.sessions.get(r.Context(), r)
+		if err != nil {
+			h.unavailable(w, err)
+			return
+		}
 		if s == nil {
 			h.toSignin(w, r)
 			return
@@ -400,7 +416,7 @@ func (h *Handler) authed(fn func(q *req)) http.HandlerFunc {
 		}
 		c, who, ok := h.caller(r, s)
 		if !ok {
-			h.sessions.delete(s)
+			setCookie(w, r, sessionCookie, hostSessionCook, "", -1)
 			h.toSignin(w, r)
 			return
 		}
@@ -409,11 +425,12 @@ func (h *Handler) authed(fn func(q *req)) http.HandlerFunc {
 			http.Error(w, "Invalid or missing CSRF token. Reload the page and try again.", http.StatusForbidden)
 			return
 		}
+		q := &req{w: w, r: r, s: s, ctx: authz.WithCaller(r.Context(), c), who: who}
 		if s.Flash != "" && r.Method == http.MethodGet {
-			// Shown once: cleared in the store, kept in this request's copy.
-			h.sessions.update(s, func(n *session) { n.Flash = "" })
+			// Shown once: on this page, and no longer in the cookie.
+			q.flash, s.Flash = s.Flash, ""
 		}
-		q := &req{w: w, r: r, s: s, ctx: authz.WithCaller(r.Context(), c), who: who, token: token}
+		h.sessions.save(w, r, s) // LastSeen
 		fn(q)
 	}
 }
@@ -426,6 +443,14 @@ func (h *Handler) checkCSRF(r *http.Request, s *session) bool {
 	return equalToken(got, s.CSRF)
 }
 
+// unavailable answers when the store cannot say whether a session was
+// revoked or a sign-in throttled: the console fails closed.
+func (h *Handler) unavailable(w http.ResponseWriter, err error) {
+	h.log.Error("console: store unavailable", "err", err)
+	w.Header().Set("Retry-After", "5")
+	http.Error(w, "The service is temporarily unavailable. Try again shortly.", http.StatusServiceUnavailable)
+}
+
 func (h *Handler) toSignin(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		http.Redirect(w, r, Prefix+"/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
@@ -436,13 +461,14 @@ func (h *Handler) toSignin(w http.ResponseWriter, r *http.Request) {
 
 // page renders a page for a signed-in user.
 func (q *req) view(title, nav string, data any) *view {
-	return &view{Title: title, Who: q.who, CSRF: q.s.CSRF, Flash: q.s.Flash, Nav: nav, Data: data}
+	return &view{Title: title, Who: q.who, CSRF: q.s.CSRF, Flash: q.flash, Nav: nav, Data: data}
 }
 
 // flash sets a message for the next page and redirects there.
 func (h *Handler) redirect(q *req, to, flash string) {
 	if flash != "" {
-		h.sessions.update(q.s, func(n *session) { n.Flash = flash })
+		q.s.Flash = flash
+		h.sessions.save(q.w, q.r, q.s)
 	}
 	http.Redirect(q.w, q.r, Prefix+to, http.StatusSeeOther)
 }

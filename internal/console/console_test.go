@@ -1,8 +1,19 @@
 package console
 
 import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/iamd/iamd/internal/secrets"
+	"github.com/iamd/iamd/internal/store"
+	"github.com/iamd/iamd/internal/store/sqlite"
 )
 
 func TestLimiterDelays(t *testing.T) {
@@ -22,35 +33,110 @@ func TestLimiterDelays(t *testing.T) {
 	}
 }
 
+// testStore is a fresh SQLite store.
+func testStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "iamd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 func TestLimiterWaitFailReset(t *testing.T) {
+	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := testStore(t)
 	l := NewLimiter(1, time.Second, time.Minute, func() time.Time { return now })
-	if w := l.Wait("k"); w != 0 {
+	l.Store = st
+	wait := func(keys ...string) time.Duration {
+		t.Helper()
+		w, err := l.Wait(ctx, keys...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	fail := func(keys ...string) (int, time.Duration) {
+		t.Helper()
+		n, d, err := l.Fail(ctx, keys...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, d
+	}
+	if w := wait("k"); w != 0 {
 		t.Fatalf("fresh key waits %v", w)
 	}
-	l.Fail("k")
-	if w := l.Wait("k"); w != 0 {
+	fail("k")
+	if w := wait("k"); w != 0 {
 		t.Fatalf("after a free failure, wait %v", w)
 	}
-	if n, d := l.Fail("k", "other"); n != 2 || d != time.Second {
+	if n, d := fail("k", "other"); n != 2 || d != time.Second {
 		t.Fatalf("Fail = %d, %v; want 2, 1s", n, d)
 	}
-	if w := l.Wait("x", "k"); w != time.Second {
+	if w := wait("x", "k"); w != time.Second {
 		t.Fatalf("Wait = %v, want 1s", w)
 	}
-	now = now.Add(time.Second)
-	if w := l.Wait("k"); w != 0 {
+	// Another replica's limiter, over the same store, sees the same count.
+	other := NewLimiter(1, time.Second, time.Minute, func() time.Time { return now })
+	other.Store = st
+	if n, d, err := other.Fail(ctx, "k"); err != nil || n != 3 || d != 2*time.Second {
+		t.Fatalf("Fail on another replica = %d, %v, %v; want 3, 2s", n, d, err)
+	}
+	// A limiter with other settings counts apart.
+	apart := NewLimiter(5, time.Second, time.Minute, func() time.Time { return now })
+	apart.Store = st
+	if n, _ := apart.Failures(ctx, "k"); n != 0 {
+		t.Fatalf("a limiter with other settings sees %d failures", n)
+	}
+	now = now.Add(2 * time.Second)
+	if w := wait("k"); w != 0 {
 		t.Fatalf("after the delay, wait %v", w)
 	}
 	// Failures are forgotten after a day without any.
 	now = now.Add(25 * time.Hour)
-	if n, _ := l.Fail("k"); n != 1 {
+	if n, _ := fail("k"); n != 1 {
 		t.Fatalf("after Forget, failures = %d, want 1", n)
 	}
-	l.Reset("k")
-	if n := l.Failures("k"); n != 0 {
+	if err := l.Reset(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := l.Failures(ctx, "k"); n != 0 {
 		t.Fatalf("after Reset, failures = %d", n)
 	}
+}
+
+// testSessions returns sessions over a fresh store, on the given clock.
+func testSessions(t *testing.T, st store.Store, now func() time.Time, idle, absolute time.Duration) *sessions {
+	t.Helper()
+	kr, err := secrets.New(secrets.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := newSessions(kr, st, slog.New(slog.DiscardHandler), now, idle, absolute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss
+}
+
+// withCookie returns a request carrying the session cookie rec set.
+func withCookie(t *testing.T, rec *httptest.ResponseRecorder) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/console/", nil)
+	var n int
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == sessionCookie {
+			r.AddCookie(c)
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d session cookies set, want 1", n)
+	}
+	return r
 }
 
 func TestSessionExpiry(t *testing.T) {
@@ -67,15 +153,25 @@ func TestSessionExpiry(t *testing.T) {
 		{"MFA step, prompt", stageMFA, []time.Duration{4 * time.Minute}, true},
 		{"MFA step, abandoned", stageMFA, []time.Duration{6 * time.Minute}, false},
 	}
+	st := testStore(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := now
-			st := newSessionStore(func() time.Time { return clock }, time.Hour, 3*time.Hour)
-			token, _ := st.create(session{Account: "123456789012", Stage: tc.stage})
+			ss := testSessions(t, st, func() time.Time { return clock }, time.Hour, 3*time.Hour)
+			rec := httptest.NewRecorder()
+			ss.create(rec, httptest.NewRequest(http.MethodPost, "/console/signin", nil), session{Account: "123456789012", Stage: tc.stage})
 			var s *session
 			for _, d := range tc.steps {
 				clock = clock.Add(d)
-				s = st.get(token)
+				var err error
+				if s, err = ss.get(context.Background(), withCookie(t, rec)); err != nil {
+					t.Fatal(err)
+				}
+				if s == nil {
+					break
+				}
+				rec = httptest.NewRecorder()
+				ss.save(rec, httptest.NewRequest(http.MethodGet, "/console/", nil), s)
 			}
 			if (s != nil) != tc.alive {
 				t.Fatalf("session alive = %v, want %v", s != nil, tc.alive)
@@ -84,27 +180,98 @@ func TestSessionExpiry(t *testing.T) {
 	}
 }
 
-func TestSessionTokens(t *testing.T) {
+func TestSessionCookies(t *testing.T) {
+	ctx := context.Background()
 	now := time.Now()
-	st := newSessionStore(func() time.Time { return now }, time.Hour, time.Hour)
-	token, s := st.create(session{Account: "123456789012", Stage: stageMFA})
-	if len(token) != 43 || len(s.CSRF) != 43 {
-		t.Fatalf("token %q / CSRF %q are not 256-bit base64url", token, s.CSRF)
-	}
-	for k := range st.m {
-		if string(k[:]) == token {
-			t.Fatal("sessions are keyed by the token itself")
+	clock := func() time.Time { return now }
+	st := testStore(t)
+	a := testSessions(t, st, clock, time.Hour, time.Hour)
+	// Replica b shares the master key (and so the sealing key) and store.
+	b := &sessions{seal: a.seal, revoked: a.revoked, log: a.log, now: clock, idle: time.Hour, absolute: time.Hour, pending: 5 * time.Minute}
+	get := func(ss *sessions, rec *httptest.ResponseRecorder) *session {
+		t.Helper()
+		s, err := ss.get(ctx, withCookie(t, rec))
+		if err != nil {
+			t.Fatal(err)
 		}
+		return s
 	}
-	newToken, ns := st.promote(s, func(n *session) { n.Stage = stageActive })
-	if newToken == token || ns.CSRF == s.CSRF {
-		t.Fatal("promote kept the token or CSRF token")
+	signin := httptest.NewRequest(http.MethodPost, "/console/signin", nil)
+
+	rec := httptest.NewRecorder()
+	s := a.create(rec, signin, session{Account: "123456789012", UserID: "AIDAEXAMPLE", UserName: "alice", Stage: stageMFA})
+	if len(s.ID) != 43 || len(s.CSRF) != 43 {
+		t.Fatalf("ID %q / CSRF %q are not 256-bit base64url", s.ID, s.CSRF)
 	}
-	if st.get(token) != nil {
-		t.Fatal("the pre-MFA token still works after promotion")
+	value := rec.Result().Cookies()[0].Value
+	if strings.Contains(value, s.CSRF) || strings.Contains(value, "alice") {
+		t.Fatal("the cookie shows the session in clear")
 	}
-	if got := st.get(newToken); got == nil || got.Stage != stageActive {
-		t.Fatalf("promoted session = %+v", got)
+	if got := get(b, rec); got == nil || got.ID != s.ID || got.UserName != "alice" {
+		t.Fatalf("replica b reads %+v", got)
+	}
+
+	t.Run("tampered or foreign cookies are refused", func(t *testing.T) {
+		raw := []byte(value)
+		raw[len(raw)/2] ^= 1
+		r := httptest.NewRequest(http.MethodGet, "/console/", nil)
+		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: string(raw)})
+		if s, err := a.get(ctx, r); s != nil || err != nil {
+			t.Fatalf("tampered cookie: %v, %v", s, err)
+		}
+		other := testSessions(t, st, clock, time.Hour, time.Hour) // another master key
+		if s, err := other.get(ctx, withCookie(t, rec)); s != nil || err != nil {
+			t.Fatalf("cookie under another key: %v, %v", s, err)
+		}
+	})
+
+	// Finishing the MFA step on a ends the step's cookie on b; doing it
+	// again with the same cookie fails.
+	pending := rec
+	rec = httptest.NewRecorder()
+	ns, err := a.promote(ctx, rec, signin, s, func(n *session) { n.Stage = stageActive })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns.ID == s.ID || ns.CSRF == s.CSRF {
+		t.Fatal("promote kept the ID or CSRF token")
+	}
+	if get(b, pending) != nil {
+		t.Fatal("the MFA step's cookie still works after promotion")
+	}
+	if _, err := b.promote(ctx, httptest.NewRecorder(), signin, s, func(n *session) { n.Stage = stageActive }); !errors.Is(err, errUsed) {
+		t.Fatalf("promoting a used step again: %v, want errUsed", err)
+	}
+	if got := get(b, rec); got == nil || got.Stage != stageActive {
+		t.Fatalf("promoted session on b = %+v", got)
+	}
+
+	t.Run("a password change ends the identity's other sessions", func(t *testing.T) {
+		other := httptest.NewRecorder()
+		a.create(other, signin, session{Account: "123456789012", UserID: "AIDAEXAMPLE", UserName: "alice", Stage: stageActive})
+		now = now.Add(time.Second)
+		if err := b.endOthers(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+		if get(a, other) != nil {
+			t.Fatal("another session survived the password change")
+		}
+		if get(a, rec) == nil {
+			t.Fatal("the session that changed the password was ended")
+		}
+		later := httptest.NewRecorder()
+		a.create(later, signin, session{Account: "123456789012", UserID: "AIDAEXAMPLE", UserName: "alice", Stage: stageActive})
+		if get(b, later) == nil {
+			t.Fatal("a session started after the change was refused")
+		}
+	})
+
+	// Signing out on b ends the session on a.
+	if err := b.end(ctx, httptest.NewRecorder(), signin, ns); err != nil {
+		t.Fatal(err)
+	}
+	if get(a, rec) != nil {
+		t.Fatal("the session works on a after signing out on b")
 	}
 	if equalToken("", "") || equalToken("a", "b") || !equalToken(ns.CSRF, ns.CSRF) {
 		t.Fatal("equalToken")

@@ -91,7 +91,10 @@ func (h *Handler) securityAction(q *req) {
 		if err = h.changeOwnPassword(q.ctx, r); err == nil {
 			h.log.Info("console password changed", "account", q.s.Account, "user", q.s.UserName)
 			// Other sessions of the identity end with the old password.
-			h.sessions.deleteFor(q.s.Account, q.s.UserID, q.s.Root, q.s)
+			if err = h.sessions.endOthers(q.ctx, q.s); err != nil {
+				h.log.Error("console: end other sessions after a password change", "account", q.s.Account, "user", q.s.UserName, "err", err)
+				err = awsquery.InternalFailure()
+			}
 			msg = "Your password has been changed."
 		}
 	case "mfa-new":
@@ -104,7 +107,8 @@ func (h *Handler) securityAction(q *req) {
 	case "mfa-cancel":
 		if e := q.s.Enrol; e != nil {
 			_, err = call(h, q.ctx, "DeleteVirtualMFADevice", form("SerialNumber", e.Serial), h.iam.DeleteVirtualMFADevice)
-			h.sessions.update(q.s, func(n *session) { n.Enrol = nil })
+			q.s.Enrol = nil
+			h.sessions.save(q.w, q.r, q.s)
 			msg = "MFA enrolment cancelled."
 		}
 	case "mfa-remove":
@@ -187,12 +191,23 @@ func (h *Handler) beginEnrolment(q *req) error {
 	if err != nil {
 		return err
 	}
-	e := &enrolment{Serial: out.VirtualMFADevice.SerialNumber, Seed: string(out.VirtualMFADevice.Base32StringSeed), QR: out.VirtualMFADevice.QRCodePNG}
+	seed, err := totp.DecodeSeed(string(out.VirtualMFADevice.Base32StringSeed))
+	if err != nil {
+		return err
+	}
+	label := q.s.Account
+	if acct, ok := h.cfg.View.Account(q.s.Account); ok && acct.V.Alias != "" {
+		label = acct.V.Alias
+	}
+	// The QR code is drawn again from the URI on each page: the PNG would
+	// not fit in the session cookie.
+	e := &enrolment{Serial: out.VirtualMFADevice.SerialNumber, Seed: string(out.VirtualMFADevice.Base32StringSeed), URI: totp.URI("", name+"@"+label, seed)}
 	if prev := q.s.Enrol; prev != nil {
 		// An abandoned enrolment's device is unassigned: remove it.
 		_, _ = call(h, q.ctx, "DeleteVirtualMFADevice", form("SerialNumber", prev.Serial), h.iam.DeleteVirtualMFADevice)
 	}
-	h.sessions.update(q.s, func(n *session) { n.Enrol = e })
+	q.s.Enrol = e
+	h.sessions.save(q.w, q.r, q.s)
 	return nil
 }
 
@@ -214,7 +229,8 @@ func (h *Handler) enableEnrolment(q *req) error {
 	if err != nil {
 		return err
 	}
-	h.sessions.update(q.s, func(n *session) { n.Enrol = nil })
+	q.s.Enrol = nil
+	h.sessions.save(q.w, q.r, q.s)
 	h.log.Info("console MFA device enabled", "account", q.s.Account, "user", q.s.UserName, "serial", e.Serial)
 	return nil
 }

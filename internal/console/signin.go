@@ -178,7 +178,17 @@ func (h *Handler) signinPost(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostFormValue("password")
 	ip := sourceIP(r)
 	userKey, ipKey := throttleKeys(d.Root, d.Account, d.UserName, d.Email, ip)
-	if wait := max(h.limiter.Wait(userKey), h.ipLimit.Wait(ipKey)); wait > 0 {
+	wait, err := h.limiter.Wait(r.Context(), userKey)
+	if err == nil {
+		var ipWait time.Duration
+		ipWait, err = h.ipLimit.Wait(r.Context(), ipKey)
+		wait = max(wait, ipWait)
+	}
+	if err != nil {
+		h.unavailable(w, err)
+		return
+	}
+	if wait > 0 {
 		h.log.Warn("console sign-in throttled", "kind", kind(d.Root), "account", d.Account, "source_ip", ip.String(), "retry_after", wait.Round(time.Second).String())
 		w.Header().Set("Retry-After", fmt.Sprint(int((wait+time.Second-1)/time.Second)))
 		d.Message = throttledMessage(wait)
@@ -190,13 +200,16 @@ func (h *Handler) signinPost(w http.ResponseWriter, r *http.Request) {
 	if p != nil {
 		hash = p.hash
 	}
-	err := h.cfg.Passwords.Verify(r.Context(), hash, pw)
+	err = h.cfg.Passwords.Verify(r.Context(), hash, pw)
 	if p == nil || err != nil {
 		if err != nil && !errors.Is(err, password.ErrMismatch) {
 			h.log.Error("console: verify password", "err", err)
 		}
-		failures, delay := h.limiter.Fail(userKey)
-		ipFailures, ipDelay := h.ipLimit.Fail(ipKey)
+		failures, delay, ferr := h.limiter.Fail(r.Context(), userKey)
+		ipFailures, ipDelay, iperr := h.ipLimit.Fail(r.Context(), ipKey)
+		if err := errors.Join(ferr, iperr); err != nil {
+			h.log.Error("console: count failed sign-in", "err", err)
+		}
 		who := hiddenUser
 		if p != nil {
 			who = d.UserName
@@ -210,7 +223,9 @@ func (h *Handler) signinPost(w http.ResponseWriter, r *http.Request) {
 		h.signinPage(w, r, http.StatusUnauthorized, d)
 		return
 	}
-	h.limiter.Reset(userKey)
+	if err := h.limiter.Reset(r.Context(), userKey); err != nil {
+		h.log.Warn("console: reset sign-in throttle", "err", err)
+	}
 	s := session{Account: p.account, Root: p.root, Stage: stageActive}
 	if p.user != nil {
 		s.UserID, s.UserName = p.user.ID, p.user.Name
@@ -231,14 +246,13 @@ func (h *Handler) signinPost(w http.ResponseWriter, r *http.Request) {
 		s.Stage = stageMFA
 	}
 	h.log.Info("console password verified", "kind", kind(d.Root), "account", p.account, "user", s.UserName, "source_ip", ip.String())
-	token, ns := h.sessions.create(s)
-	h.startSession(w, r, token, ns, d.Next)
+	ns := h.sessions.create(w, r, s)
+	h.startSession(w, r, ns, d.Next)
 }
 
-// startSession sets the session cookie and sends the browser on to the
-// next step of the sign-in.
-func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, token string, s *session, next string) {
-	setCookie(w, r, sessionCookie, hostSessionCook, token, 0)
+// startSession sends the browser on to the next step of the sign-in, whose
+// session cookie is set.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, s *session, next string) {
 	switch s.Stage {
 	case stageMFA:
 		http.Redirect(w, r, Prefix+"/signin/mfa?next="+url.QueryEscape(next), http.StatusSeeOther)
@@ -299,7 +313,11 @@ func (h *Handler) hasMFA(account, userID string) bool {
 
 // pending returns the session of a sign-in at stage want, or redirects.
 func (h *Handler) pending(w http.ResponseWriter, r *http.Request, want stage) *session {
-	s := h.sessions.get(readCookie(r, sessionCookie, hostSessionCook))
+	s, err := h.sessions.get(r.Context(), r)
+	if err != nil {
+		h.unavailable(w, err)
+		return nil
+	}
 	if s == nil {
 		http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
 		return nil
@@ -361,7 +379,12 @@ func (h *Handler) mfaPost(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostFormValue("next"))
 	key := mfaKey(s)
 	ip := sourceIP(r)
-	if wait := h.limiter.Wait(key); wait > 0 {
+	wait, err := h.limiter.Wait(r.Context(), key)
+	if err != nil {
+		h.unavailable(w, err)
+		return
+	}
+	if wait > 0 {
 		h.log.Warn("console MFA throttled", "account", s.Account, "user", s.UserName, "source_ip", ip.String())
 		h.mfaPage(w, s, http.StatusTooManyRequests, next, throttledMessage(wait))
 		return
@@ -371,29 +394,38 @@ func (h *Handler) mfaPost(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("console: verify MFA code", "err", err)
 	}
 	if !ok {
-		failures, delay := h.limiter.Fail(key)
+		failures, delay, err := h.limiter.Fail(r.Context(), key)
+		if err != nil {
+			h.log.Error("console: count failed MFA code", "err", err)
+		}
 		h.log.Warn("console MFA code rejected", "account", s.Account, "user", s.UserName, "source_ip", ip.String(), "failures", failures, "delay", delay.String())
 		h.mfaPage(w, s, http.StatusUnauthorized, next, msgBadCode)
 		return
 	}
-	h.limiter.Reset(key)
+	if err := h.limiter.Reset(r.Context(), key); err != nil {
+		h.log.Warn("console: reset MFA throttle", "err", err)
+	}
 	h.mfaDone(w, r, s, next)
 }
 
 // mfaDone moves a sign-in past its MFA step.
 func (h *Handler) mfaDone(w http.ResponseWriter, r *http.Request, s *session, next string) {
 	now := h.now()
-	token, ns := h.sessions.promote(s, func(n *session) {
+	ns, err := h.sessions.promote(r.Context(), w, r, s, func(n *session) {
 		n.MFA, n.MFATime, n.Stage = true, now, stageActive
 		if n.Reason != "" {
 			n.Stage = stagePassword
 		}
 	})
-	if ns == nil {
+	if errors.Is(err, errUsed) {
 		http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
 		return
 	}
-	h.startSession(w, r, token, ns, next)
+	if err != nil {
+		h.unavailable(w, err)
+		return
+	}
+	h.startSession(w, r, ns, next)
 }
 
 // verifyTOTP checks a code against the identity's virtual MFA devices and
@@ -490,7 +522,7 @@ func (h *Handler) forcedPost(w http.ResponseWriter, r *http.Request) {
 	}
 	c, _, ok := h.caller(r, s)
 	if !ok {
-		h.sessions.delete(s)
+		setCookie(w, r, sessionCookie, hostSessionCook, "", -1)
 		http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
 		return
 	}
@@ -499,24 +531,38 @@ func (h *Handler) forcedPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("console password changed at sign-in", "account", s.Account, "user", s.UserName)
-	token, ns := h.sessions.promote(s, func(n *session) { n.Stage, n.Reason = stageActive, "" })
-	if ns == nil {
+	ns, err := h.sessions.promote(r.Context(), w, r, s, func(n *session) {
+		n.Stage, n.Reason, n.Flash = stageActive, "", "Your password has been changed."
+	})
+	if errors.Is(err, errUsed) {
 		http.Redirect(w, r, Prefix+"/signin", http.StatusSeeOther)
 		return
 	}
-	h.sessions.update(ns, func(n *session) { n.Flash = "Your password has been changed." })
-	h.startSession(w, r, token, ns, d.Next)
+	if err != nil {
+		h.unavailable(w, err)
+		return
+	}
+	h.startSession(w, r, ns, d.Next)
 }
 
 // signout ends the session.
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
-	s := h.sessions.get(readCookie(r, sessionCookie, hostSessionCook))
+	s, err := h.sessions.get(r.Context(), r)
+	if err != nil {
+		h.unavailable(w, err)
+		return
+	}
 	if s != nil {
 		if !h.checkCSRF(r, s) {
 			http.Error(w, "Invalid or missing CSRF token. Reload the page and try again.", http.StatusForbidden)
 			return
 		}
-		h.sessions.delete(s)
+		if err := h.sessions.end(r.Context(), w, r, s); err != nil {
+			// Not signed out everywhere: say so rather than pretend.
+			h.unavailable(w, err)
+			return
+		}
+		h.log.Info("console sign-out", "account", s.Account, "user", s.UserName)
 	}
 	setCookie(w, r, sessionCookie, hostSessionCook, "", -1)
 	to := Prefix + "/signin"

@@ -1,9 +1,14 @@
 package console
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math"
-	"sync"
 	"time"
+
+	"github.com/iamd/iamd/internal/iam"
+	"github.com/iamd/iamd/internal/store"
 )
 
 // Limiter slows down password and MFA guessing. It counts failed attempts
@@ -12,12 +17,15 @@ import (
 // doubles with each failure, up to a maximum. Failures are forgotten after
 // Forget without any.
 //
-// The limiter decides; it never sleeps, so a flood of attempts costs the
-// server nothing but a map lookup, and tests observe its decisions through
-// the clock they inject.
+// The counts are kept in the store (see iam.Ephemeral), read and written
+// there directly, so that every replica sees the same count at once:
+// failures on any replica add up, and a key throttled on one replica is
+// throttled on all of them. Limiters with different settings keep separate
+// counts.
 //
-// State is per process: with several replicas behind a load balancer an
-// attacker gets each replica's allowance (still exponentially slowed on each).
+// The limiter decides; it never sleeps, so a flood of attempts costs the
+// server a store read, and tests observe its decisions through the clock
+// they inject.
 type Limiter struct {
 	// Free is how many failures a key may have before attempts are slowed.
 	Free int
@@ -30,21 +38,27 @@ type Limiter struct {
 	Forget time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-
-	mu      sync.Mutex
-	entries map[string]*limitEntry
+	// Store keeps the counts; New sets it to the console's store when nil.
+	Store store.Store
 }
 
+// throttleKind is the record kind of the counts.
+const throttleKind = "console-throttle"
+
+// Throttle buckets: the store holds at most throttleBuckets records of
+// throttleKind with throttleBucketSize keys each (about 130,000 keys). Past
+// that, under a spray of distinct keys, the keys soonest forgotten go first.
+const (
+	throttleBuckets    = 1024
+	throttleBucketSize = 128
+)
+
+// limitEntry is a key's count as stored.
 type limitEntry struct {
-	failures int
-	last     time.Time // last failure
-	until    time.Time // attempts refused before this
+	Failures int       `json:"f"`
+	Last     time.Time `json:"l"` // last failure
+	Until    time.Time `json:"u"` // attempts refused before this
 }
-
-// maxLimiterEntries bounds the limiter's memory under a spray of distinct
-// keys; past it, forgotten entries are pruned, and if none can be, the
-// oldest half is dropped.
-const maxLimiterEntries = 100_000
 
 // NewLimiter returns a limiter allowing free failures per key, then
 // delaying from base, doubling, up to max.
@@ -59,19 +73,54 @@ func (l *Limiter) now() time.Time {
 	return time.Now()
 }
 
+func (l *Limiter) counts() (*iam.Ephemeral[limitEntry], error) {
+	if l.Store == nil {
+		return nil, errors.New("console: limiter has no store")
+	}
+	return &iam.Ephemeral[limitEntry]{Store: l.Store, Kind: throttleKind, Buckets: throttleBuckets, MaxPerBucket: throttleBucketSize}, nil
+}
+
+// id is a key's entry ID: the settings are part of it, so that limiters
+// with different settings do not share counts.
+func (l *Limiter) id(key string) string {
+	return fmt.Sprintf("%d/%d/%d/%d/%s", l.Free, l.Base, l.Max, l.Forget, key)
+}
+
+// forget is when an entry last failing at last may be forgotten.
+func (l *Limiter) forget(e limitEntry) time.Time {
+	f := l.Forget
+	if f <= 0 {
+		f = 24 * time.Hour
+	}
+	return maxTime(e.Until, e.Last.Add(f))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // Wait returns how long the caller must wait before an attempt on any of
 // keys is allowed: zero when it is allowed now.
-func (l *Limiter) Wait(keys ...string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+func (l *Limiter) Wait(ctx context.Context, keys ...string) (time.Duration, error) {
+	c, err := l.counts()
+	if err != nil {
+		return 0, err
+	}
 	now := l.now()
 	var wait time.Duration
 	for _, k := range keys {
-		if e, ok := l.entries[k]; ok && now.Before(e.until) {
-			wait = max(wait, e.until.Sub(now))
+		e, ok, err := c.Get(ctx, l.id(k), now)
+		if err != nil {
+			return 0, fmt.Errorf("sign-in throttle: %w", err)
+		}
+		if ok && now.Before(e.Until) {
+			wait = max(wait, e.Until.Sub(now))
 		}
 	}
-	return wait
+	return wait, nil
 }
 
 // Delay is the delay imposed after failures failures.
@@ -89,67 +138,51 @@ func (l *Limiter) Delay(failures int) time.Duration {
 
 // Fail records a failed attempt on each key and returns the largest
 // resulting failure count and delay.
-func (l *Limiter) Fail(keys ...string) (failures int, delay time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+func (l *Limiter) Fail(ctx context.Context, keys ...string) (failures int, delay time.Duration, err error) {
+	c, err := l.counts()
+	if err != nil {
+		return 0, 0, err
+	}
 	now := l.now()
-	if l.entries == nil {
-		l.entries = make(map[string]*limitEntry)
-	}
-	if len(l.entries) >= maxLimiterEntries {
-		l.prune(now)
-	}
 	for _, k := range keys {
-		e, ok := l.entries[k]
-		if !ok || (l.Forget > 0 && now.Sub(e.last) > l.Forget) {
-			e = &limitEntry{}
-			l.entries[k] = e
+		e, err := c.Update(ctx, l.id(k), now, func(e limitEntry, _ bool) (limitEntry, time.Time, bool) {
+			e.Failures++
+			e.Last = now
+			e.Until = now.Add(l.Delay(e.Failures))
+			return e, l.forget(e), true
+		})
+		if err != nil {
+			return failures, delay, fmt.Errorf("sign-in throttle: %w", err)
 		}
-		e.failures++
-		e.last = now
-		d := l.Delay(e.failures)
-		e.until = now.Add(d)
-		if e.failures > failures {
-			failures = e.failures
-		}
-		delay = max(delay, d)
+		failures = max(failures, e.Failures)
+		delay = max(delay, e.Until.Sub(now))
 	}
-	return failures, delay
+	return failures, delay, nil
 }
 
 // Reset forgets a key's failures, after a successful sign-in.
-func (l *Limiter) Reset(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range keys {
-		delete(l.entries, k)
+func (l *Limiter) Reset(ctx context.Context, keys ...string) error {
+	c, err := l.counts()
+	if err != nil {
+		return err
 	}
+	now := l.now()
+	for _, k := range keys {
+		if _, err := c.Update(ctx, l.id(k), now, func(limitEntry, bool) (limitEntry, time.Time, bool) {
+			return limitEntry{}, time.Time{}, false
+		}); err != nil {
+			return fmt.Errorf("sign-in throttle: %w", err)
+		}
+	}
+	return nil
 }
 
 // Failures returns a key's current failure count.
-func (l *Limiter) Failures(key string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if e, ok := l.entries[key]; ok {
-		return e.failures
+func (l *Limiter) Failures(ctx context.Context, key string) (int, error) {
+	c, err := l.counts()
+	if err != nil {
+		return 0, err
 	}
-	return 0
-}
-
-func (l *Limiter) prune(now time.Time) {
-	for k, e := range l.entries {
-		if now.After(e.until) && (l.Forget <= 0 || now.Sub(e.last) > l.Forget) {
-			delete(l.entries, k)
-		}
-	}
-	if len(l.entries) < maxLimiterEntries {
-		return
-	}
-	// Still full of live entries: drop those with the oldest failures.
-	cut := now.Add(-l.Forget / 2)
-	for k, e := range l.entries {
-		if e.last.Before(cut) || len(l.entries) > maxLimiterEntries/2 {
-			delete(l.entries, k)
-		}
-	}
+	e, _, err := c.Get(ctx, l.id(key), l.now())
+	return e.Failures, err
 }

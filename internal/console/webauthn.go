@@ -144,7 +144,8 @@ func (h *Handler) webauthnRegisterBegin(q *req) {
 		jsonError(q.w, http.StatusInternalServerError, h.apiError(err))
 		return
 	}
-	h.sessions.update(q.s, func(n *session) { n.WebAuthn = sd })
+	q.s.WebAuthn = sd
+	h.sessions.save(q.w, q.r, q.s)
 	writeJSON(q.w, http.StatusOK, opts)
 }
 
@@ -154,7 +155,8 @@ func (h *Handler) webauthnRegisterFinish(q *req) {
 		jsonError(q.w, http.StatusBadRequest, &awsquery.Error{Code: "InvalidInput", Message: "No security key registration is in progress."})
 		return
 	}
-	h.sessions.update(q.s, func(n *session) { n.WebAuthn = nil })
+	q.s.WebAuthn = nil
+	h.sessions.save(q.w, q.r, q.s)
 	rp, err := h.rp(q.r)
 	if err != nil {
 		jsonError(q.w, http.StatusInternalServerError, h.apiError(err))
@@ -195,7 +197,8 @@ func (h *Handler) webauthnRegisterFinish(q *req) {
 		return
 	}
 	h.log.Info("console security key registered", "account", q.s.Account, "user", q.s.UserName, "serial", serial)
-	h.sessions.update(q.s, func(n *session) { n.Flash = "Security key registered." })
+	q.s.Flash = "Security key registered."
+	h.sessions.save(q.w, q.r, q.s)
 	writeJSON(q.w, http.StatusOK, map[string]string{"redirect": Prefix + "/security"})
 }
 
@@ -238,7 +241,13 @@ func (h *Handler) webauthnLoginBegin(w http.ResponseWriter, r *http.Request) {
 	if s == nil {
 		return
 	}
-	if wait := h.limiter.Wait(mfaKey(s)); wait > 0 {
+	wait, err := h.limiter.Wait(r.Context(), mfaKey(s))
+	if err != nil {
+		h.log.Error("console: sign-in throttle", "err", err)
+		jsonError(w, http.StatusServiceUnavailable, &awsquery.Error{Code: "ServiceUnavailable", Message: "The service is temporarily unavailable. Try again shortly."})
+		return
+	}
+	if wait > 0 {
 		jsonError(w, http.StatusTooManyRequests, &awsquery.Error{Code: "Throttling", Message: throttledMessage(wait)})
 		return
 	}
@@ -257,7 +266,8 @@ func (h *Handler) webauthnLoginBegin(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusInternalServerError, h.apiError(err))
 		return
 	}
-	h.sessions.update(s, func(n *session) { n.WebAuthn = sd })
+	s.WebAuthn = sd
+	h.sessions.save(w, r, s)
 	writeJSON(w, http.StatusOK, opts)
 }
 
@@ -271,7 +281,11 @@ func (h *Handler) webauthnLoginFinish(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, &awsquery.Error{Code: "InvalidInput", Message: "No security key sign-in is in progress."})
 		return
 	}
-	h.sessions.update(s, func(n *session) { n.WebAuthn = nil })
+	// The challenge is used once: finishing, whatever the outcome, ends
+	// this step's session (promote below, or revoke on failure), so its
+	// cookie cannot be replayed on any replica.
+	s.WebAuthn = nil
+	h.sessions.save(w, r, s)
 	rp, err := h.rp(r)
 	if err != nil {
 		jsonError(w, http.StatusInternalServerError, h.apiError(err))
@@ -280,12 +294,21 @@ func (h *Handler) webauthnLoginFinish(w http.ResponseWriter, r *http.Request) {
 	u := h.waUserOf(s)
 	cred, err := rp.FinishLogin(u, *sd, r)
 	if err != nil || cred.Authenticator.CloneWarning {
-		failures, delay := h.limiter.Fail(mfaKey(s))
+		failures, delay, ferr := h.limiter.Fail(r.Context(), mfaKey(s))
+		if ferr != nil {
+			h.log.Error("console: count failed security key", "err", ferr)
+		}
+		// A new step, so that the challenge is not tried again.
+		if _, err := h.sessions.promote(r.Context(), w, r, s, func(*session) {}); err != nil && !errors.Is(err, errUsed) {
+			h.log.Error("console: renew the MFA step", "err", err)
+		}
 		h.log.Warn("console security key rejected", "account", s.Account, "user", s.UserName, "source_ip", sourceIP(r).String(), "failures", failures, "delay", delay.String(), "err", err)
 		jsonError(w, http.StatusUnauthorized, &awsquery.Error{Code: "AccessDenied", Message: msgBadCode})
 		return
 	}
-	h.limiter.Reset(mfaKey(s))
+	if err := h.limiter.Reset(r.Context(), mfaKey(s)); err != nil {
+		h.log.Warn("console: reset MFA throttle", "err", err)
+	}
 	// Store the new signature counter (clone detection).
 	for i, c := range u.creds {
 		if string(c.ID) != string(cred.ID) {
@@ -302,17 +325,21 @@ func (h *Handler) webauthnLoginFinish(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	now := h.now()
-	token, ns := h.sessions.promote(s, func(n *session) {
+	ns, err := h.sessions.promote(r.Context(), w, r, s, func(n *session) {
 		n.MFA, n.MFATime, n.Stage = true, now, stageActive
 		if n.Reason != "" {
 			n.Stage = stagePassword
 		}
 	})
-	if ns == nil {
+	if errors.Is(err, errUsed) {
 		jsonError(w, http.StatusUnauthorized, &awsquery.Error{Code: "AccessDenied", Message: msgExpiredForm})
 		return
 	}
-	setCookie(w, r, sessionCookie, hostSessionCook, token, 0)
+	if err != nil {
+		h.log.Error("console: end the MFA step", "err", err)
+		jsonError(w, http.StatusServiceUnavailable, &awsquery.Error{Code: "ServiceUnavailable", Message: "The service is temporarily unavailable. Try again shortly."})
+		return
+	}
 	next := safeNext(r.URL.Query().Get("next"))
 	to := Prefix + "/signin/password?next=" + url.QueryEscape(next)
 	if ns.Stage == stageActive {
@@ -327,7 +354,12 @@ func (h *Handler) webauthnLoginFinish(w http.ResponseWriter, r *http.Request) {
 
 // pendingJSON is pending for the JSON endpoints of the MFA step.
 func (h *Handler) pendingJSON(w http.ResponseWriter, r *http.Request) *session {
-	s := h.sessions.get(readCookie(r, sessionCookie, hostSessionCook))
+	s, err := h.sessions.get(r.Context(), r)
+	if err != nil {
+		h.log.Error("console: session", "err", err)
+		jsonError(w, http.StatusServiceUnavailable, &awsquery.Error{Code: "ServiceUnavailable", Message: "The service is temporarily unavailable. Try again shortly."})
+		return nil
+	}
 	if s == nil || s.Stage != stageMFA {
 		jsonError(w, http.StatusUnauthorized, &awsquery.Error{Code: "AccessDenied", Message: msgExpiredForm})
 		return nil
