@@ -178,11 +178,24 @@ type Input struct {
 	// NoExplanation skips the explanation of allowed requests (denied ones
 	// are always explained), the fastest form.
 	NoExplanation bool
+	// ResourceControlPolicies are the resource control policies that apply
+	// to the resource's account, one JSON document per level (organization
+	// root, organizational units, account), outermost first; each level
+	// must allow the request.
+	ResourceControlPolicies []string
+	// EndpointPolicy is the policy of the VPC endpoint the request came
+	// through, if any; it must allow the request too.
+	EndpointPolicy string
+	// PrincipalService names an AWS service principal (e.g.
+	// "logging.s3.amazonaws.com") acting on the resource: the decision is
+	// for that service, vouched for by the caller, and no signed request is
+	// forwarded (use AuthorizeService).
+	PrincipalService string
 }
 
 // wireCall is the JSON body of a call.
 type wireCall struct {
-	Request         *Request            `json:"request"`
+	Request         *Request            `json:"request,omitempty"`
 	Action          string              `json:"action"`
 	Resource        string              `json:"resource"`
 	ResourcePolicy  string              `json:"resourcePolicy,omitempty"`
@@ -191,6 +204,10 @@ type wireCall struct {
 	SourceIP        string              `json:"sourceIp,omitempty"`
 	SecureTransport bool                `json:"secureTransport,omitempty"`
 	Explain         *bool               `json:"explain,omitempty"`
+
+	ResourceControlPolicies []string `json:"resourceControlPolicies,omitempty"`
+	EndpointPolicy          string   `json:"endpointPolicy,omitempty"`
+	PrincipalService        string   `json:"principalService,omitempty"`
 }
 
 // Authorize asks iamd about a request received by a net/http server. The
@@ -207,12 +224,25 @@ func (c *Client) Authorize(ctx context.Context, r *http.Request, in *Input) (*De
 	return c.AuthorizeRequest(ctx, req, in)
 }
 
-// AuthorizeRequest asks iamd about a request described by req.
+// AuthorizeService asks iamd whether the AWS service principal named by
+// in.PrincipalService may perform in.Action on in.Resource (a service
+// acting on a resource whose resource-based policy names it).
+func (c *Client) AuthorizeService(ctx context.Context, in *Input) (*Decision, error) {
+	if in.PrincipalService == "" {
+		return nil, errors.New("authzclient: AuthorizeService needs Input.PrincipalService")
+	}
+	return c.AuthorizeRequest(ctx, nil, in)
+}
+
+// AuthorizeRequest asks iamd about a request described by req (nil for a
+// service principal's request, see AuthorizeService).
 func (c *Client) AuthorizeRequest(ctx context.Context, req *Request, in *Input) (*Decision, error) {
 	call := wireCall{
 		Request: req, Action: in.Action, Resource: in.Resource, ResourcePolicy: in.ResourcePolicy,
 		ResourceAccount: in.ResourceAccount, Context: in.Context, SourceIP: in.SourceIP,
-		SecureTransport: in.SecureTransport,
+		SecureTransport:         in.SecureTransport,
+		ResourceControlPolicies: in.ResourceControlPolicies, EndpointPolicy: in.EndpointPolicy,
+		PrincipalService: in.PrincipalService,
 	}
 	if in.NoExplanation {
 		f := false
@@ -333,8 +363,10 @@ type Principal struct {
 	Account string `json:"account"`
 	// UserID is aws:userid (AIDA…, AROA…:session, the account ID for root).
 	UserID string `json:"userId"`
-	// Type is "User", "AssumedRole", "FederatedUser" or "Account" (root).
+	// Type is "User", "AssumedRole", "FederatedUser", "Account" (root) or
+	// "Service" (a service principal, named by Service).
 	Type        string `json:"type"`
+	Service     string `json:"service,omitempty"`
 	AccessKeyID string `json:"accessKeyId"`
 	// PrincipalARN is aws:PrincipalArn when it differs from ARN: the role
 	// of a role session.
@@ -360,8 +392,11 @@ type Signature struct {
 
 // Explanation explains a decision layer by layer.
 type Explanation struct {
-	// DecidingLayer is "identity", "boundary", "session", "scp" or
-	// "resource".
+	// DecidingLayer is "identity", "boundary", "session", "scp", "rcp"
+	// (a resource control policy), "resource", "endpoint" (the VPC
+	// endpoint policy), "credential" (a limit of GetSessionToken or
+	// GetFederationToken credentials) or "always-allowed"
+	// (sts:GetCallerIdentity).
 	DecidingLayer     string     `json:"decidingLayer"`
 	DecidingStatement *Statement `json:"decidingStatement,omitempty"`
 	// Reason is AWS's phrase: "because no identity-based policy allows the

@@ -76,3 +76,50 @@ func TestAuthorizationAPIFixedRules(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthorizationAPIClientLayers: authzclient passes resource control
+// policies, an endpoint policy and service principals.
+func TestAuthorizationAPIClientLayers(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	svc := userWithKey(t, root, "gateway", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iamd:Authorize","Resource":"*"}]}`)
+	client := authzclient.New(e.url, authzclient.StaticCredentials{AccessKeyID: svc.AccessKeyID, SecretAccessKey: svc.SecretAccessKey})
+	reader := userWithKey(t, root, "reader", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`)
+	fullAccess := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`
+	denyOutsideHours := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::vault/*"}]}`
+	in := authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::vault/k", ResourceAccount: testAccount}
+
+	d, err := client.AuthorizeRequest(ctx, forward(s3Request(t, reader, "GET", "/vault/k", "")), &in)
+	must(t, err)
+	if !d.Allowed() {
+		t.Fatalf("without RCPs: %s (%s)", d.Decision, d.Message)
+	}
+	withRCP := in
+	withRCP.ResourceControlPolicies = []string{fullAccess, denyOutsideHours}
+	d, err = client.AuthorizeRequest(ctx, forward(s3Request(t, reader, "GET", "/vault/k", "")), &withRCP)
+	must(t, err)
+	if d.Decision != "ExplicitDeny" || d.Explanation == nil || d.Explanation.DecidingLayer != "rcp" {
+		t.Errorf("with a denying RCP: %s, %+v", d.Decision, d.Explanation)
+	}
+	viaEndpoint := in
+	viaEndpoint.EndpointPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"*"}]}`
+	d, err = client.AuthorizeRequest(ctx, forward(s3Request(t, reader, "GET", "/vault/k", "")), &viaEndpoint)
+	must(t, err)
+	if d.Allowed() {
+		t.Errorf("an endpoint policy that does not allow the request: %s", d.Decision)
+	}
+
+	bucketPolicy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"logging.s3.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::logs/*"}]}`
+	for _, tc := range []struct {
+		service string
+		allowed bool
+	}{{"logging.s3.amazonaws.com", true}, {"lambda.amazonaws.com", false}} {
+		d, err := client.AuthorizeService(ctx, &authzclient.Input{Action: "s3:PutObject", Resource: "arn:aws:s3:::logs/x", ResourceAccount: testAccount,
+			ResourcePolicy: bucketPolicy, PrincipalService: tc.service})
+		must(t, err)
+		if d.Allowed() != tc.allowed || d.Principal.Type != "Service" || d.Principal.Service != tc.service {
+			t.Errorf("service %s: %s, principal %+v", tc.service, d.Decision, d.Principal)
+		}
+	}
+}
