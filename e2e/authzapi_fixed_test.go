@@ -87,7 +87,7 @@ func TestAuthorizationAPIClientLayers(t *testing.T) {
 	client := authzclient.New(e.url, authzclient.StaticCredentials{AccessKeyID: svc.AccessKeyID, SecretAccessKey: svc.SecretAccessKey})
 	reader := userWithKey(t, root, "reader", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`)
 	fullAccess := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}`
-	denyOutsideHours := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::vault/*"}]}`
+	denyVault := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::vault/*"}]}`
 	in := authzclient.Input{Action: "s3:GetObject", Resource: "arn:aws:s3:::vault/k", ResourceAccount: testAccount}
 
 	d, err := client.AuthorizeRequest(ctx, forward(s3Request(t, reader, "GET", "/vault/k", "")), &in)
@@ -96,7 +96,7 @@ func TestAuthorizationAPIClientLayers(t *testing.T) {
 		t.Fatalf("without RCPs: %s (%s)", d.Decision, d.Message)
 	}
 	withRCP := in
-	withRCP.ResourceControlPolicies = []string{fullAccess, denyOutsideHours}
+	withRCP.ResourceControlPolicies = []string{fullAccess, denyVault}
 	d, err = client.AuthorizeRequest(ctx, forward(s3Request(t, reader, "GET", "/vault/k", "")), &withRCP)
 	must(t, err)
 	if d.Decision != "ExplicitDeny" || d.Explanation == nil || d.Explanation.DecidingLayer != "rcp" {
