@@ -101,3 +101,31 @@ func TestEphemeral(t *testing.T) {
 		}
 	})
 }
+
+func TestViewAwait(t *testing.T) {
+	w := newWriter(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan bool)
+	go func() {
+		done <- w.View.Await(ctx, func() bool {
+			found := false
+			w.View.Read("123456789012", func(a *AccountView) { _, found = a.User("ann") })
+			return found
+		})
+	}()
+	if err := w.Commit(ctx, Put(KindAccount, "", "123456789012", &Account{ID: "123456789012"}, store.Absent)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx, Put(KindUser, "123456789012", Key("ann"), &User{Name: "ann", ID: "AIDAANN"}, store.Absent)); err != nil {
+		t.Fatal(err)
+	}
+	if !<-done {
+		t.Fatal("Await did not see the user")
+	}
+	short, stop := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer stop()
+	if w.View.Await(short, func() bool { return false }) {
+		t.Fatal("Await reported a condition that never held")
+	}
+}

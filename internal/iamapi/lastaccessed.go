@@ -156,7 +156,17 @@ type accessJobRecord struct {
 	Granularity string    `json:"g"`
 	Created     time.Time `json:"c"`
 	Completed   time.Time `json:"d"`
+	// Rev is the revision the generating replica's view had reached: a
+	// replica reading the job waits (briefly) to have applied as much.
+	Rev int64 `json:"r"`
 }
+
+// accessJobCatchUp bounds how long reading a young job waits for this
+// replica's view to catch up with the one that generated it.
+const (
+	accessJobCatchUp = 2 * time.Second
+	accessJobYoung   = time.Minute
+)
 
 func (s *Service) accessJobStore() *iam.Ephemeral[accessJobRecord] {
 	return &iam.Ephemeral[accessJobRecord]{Store: s.writer.Store, Kind: accessJobKind, Buckets: accessJobBuckets, MaxPerBucket: accessJobsPerBucket}
@@ -182,6 +192,19 @@ func (s *Service) accessJob(ctx context.Context, account, id string) (*accessJob
 		return nil, false, err
 	}
 	job := &accessJob{id: id, account: account, granularity: rec.Granularity, created: rec.Created, completed: rec.Completed}
+	if s.now().Sub(rec.Created) < accessJobYoung {
+		// Generated a moment ago, perhaps on another replica, about a
+		// subject perhaps created there just before.
+		wait, cancel := context.WithTimeout(ctx, accessJobCatchUp)
+		s.view.Await(wait, func() bool {
+			if s.view.Rev() < rec.Rev {
+				return false
+			}
+			_, _, err := s.reportSubject(account, rec.Arn)
+			return err == nil
+		})
+		cancel()
+	}
 	docs, entities, err := s.reportSubject(account, rec.Arn)
 	if err != nil {
 		// The subject is gone since: its report is empty.
@@ -219,7 +242,7 @@ func (s *Service) GenerateServiceLastAccessedDetails(ctx context.Context, in *Ge
 		return nil, err
 	}
 	now := s.timestamp()
-	rec := accessJobRecord{Account: c.Account, Arn: in.Arn, Granularity: granularity, Created: now, Completed: now}
+	rec := accessJobRecord{Account: c.Account, Arn: in.Arn, Granularity: granularity, Created: now, Completed: now, Rev: s.view.Rev()}
 	id := newJobID()
 	if _, err := s.accessJobStore().Update(ctx, id, s.now(), func(accessJobRecord, bool) (accessJobRecord, time.Time, bool) {
 		return rec, s.now().Add(accessJobTTL), true
