@@ -164,3 +164,40 @@ func BenchmarkDecide40StackRequest(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecide1000Docs is BenchmarkDecide1000's statements spread over
+// 100 documents of 10, as a principal with many attached policies has
+// them: documents about other services or actions are skipped by their
+// filters.
+func BenchmarkDecide1000Docs(b *testing.B) {
+	var set PolicySet
+	for d := 0; d < 100; d++ {
+		var stmts []string
+		for j := 0; j < 10; j++ {
+			i := d*10 + j
+			svc := fmt.Sprintf("svc%d", i%50)
+			act := fmt.Sprintf("Action%d", i)
+			if i%250 == 0 {
+				svc, act = "s3", "GetObject"
+			}
+			stmts = append(stmts, fmt.Sprintf(`{"Effect":"Allow","Action":"%s:%s","Resource":"arn:aws:s3:::bucket-%d/home/${aws:username}/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}`, svc, act, i))
+		}
+		doc, err := Parse([]byte(`{"Version":"2012-10-17","Statement":[`+strings.Join(stmts, ",")+`]}`), Identity)
+		if err != nil {
+			b.Fatal(err)
+		}
+		set.Identity = append(set.Identity, NamedDocument{Name: fmt.Sprintf("p%d", d), Doc: doc})
+	}
+	c, err := Compile(set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := benchRequest("arn:aws:s3:::bucket-750/home/bob/x")
+	if got := c.Decide(req); got != Allowed {
+		b.Fatalf("decision %v, want Allow", got)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Decide(req)
+	}
+}

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -140,10 +141,6 @@ type stmt struct {
 // each distinct document once and compose principals from them with
 // Compose. It is immutable and safe for concurrent use.
 type CompiledDocument struct {
-	// svcMask has bit foldHash(service)&63 set for every service named by
-	// an exact or service-wide action key, so that most requests skip a
-	// document about other services with one test.
-	svcMask uint64
 	// actBits and wildBits have bit foldHash(key)&63 set for every key of
 	// exact and of service: a lookup whose bit is clear would miss.
 	actBits, wildBits uint64
@@ -152,7 +149,10 @@ type CompiledDocument struct {
 	global            []*stmt            // wildcard service, "*", NotAction
 	// globalIdx is global split by resource token, for the fast path.
 	globalIdx tokIndex
-	count     int
+	// services holds the foldHash of every service named by an exact or
+	// service-wide key, for the layers that index documents by service.
+	services []uint64
+	count    int
 }
 
 // Statements returns the number of statements in the document.
@@ -187,15 +187,30 @@ type layer struct {
 	refs       []docRef
 	labels     []string // refs[i]'s label, for explanations
 	count      int
+	// bySvc, for layers of many documents, lists in
+	// bySvc[svcStart[k]:svcStart[k+1]] the positions of the refs naming a
+	// service whose hash is k modulo svcBuckets, and then of those with
+	// statements not indexed by service (in every bucket's list), so that
+	// a decision visits only the documents that may concern its service,
+	// however many others the layer has.
+	svcStart []uint16
+	bySvc    []uint16
 }
 
+// bySvcMin is the number of documents from which a layer indexes them by
+// service: below it, testing each document's filter costs less.
+const bySvcMin = 16
+
+const svcBuckets = 64
+
 // docRef is a document in a layer, with its filter at hand so that the
-// documents about other services cost one test, not a visit.
+// documents about other actions and services cost one test, not a visit.
 type docRef struct {
-	// mask is the document's svcMask, all ones when it has statements
-	// whose action is not indexed by service.
-	mask uint64
-	doc  *CompiledDocument
+	// filter is the document's actBits | wildBits, all ones when it has
+	// statements whose action is not indexed by service; a request whose
+	// actBit | svcBit is clear in it has nothing to look at there.
+	filter uint64
+	doc    *CompiledDocument
 }
 
 func newLayer(kind Layer, docs []NamedCompiled) layer {
@@ -206,14 +221,59 @@ func newLayer(kind Layer, docs []NamedCompiled) layer {
 		l.labels = make([]string, len(docs))
 	}
 	for i, d := range docs {
-		l.refs[i] = docRef{mask: d.Doc.svcMask, doc: d.Doc}
+		l.refs[i] = docRef{filter: d.Doc.actBits | d.Doc.wildBits, doc: d.Doc}
 		if d.Doc.global != nil {
-			l.refs[i].mask = ^uint64(0)
+			l.refs[i].filter = ^uint64(0)
 		}
 		l.labels[i] = d.Name
 		l.count += d.Doc.count
 	}
+	if len(docs) >= bySvcMin {
+		l.indexBySvc()
+	}
 	return l
+}
+
+func (l *layer) indexBySvc() {
+	var n [svcBuckets]int
+	total, always := 0, 0
+	for _, r := range l.refs {
+		if r.doc.global != nil {
+			always++
+			continue
+		}
+		for _, h := range r.doc.services {
+			n[h%svcBuckets]++
+			total++
+		}
+	}
+	if total+svcBuckets*always > 1<<16-1 {
+		return // the plain loop then
+	}
+	l.svcStart = make([]uint16, svcBuckets+1)
+	for k := 0; k < svcBuckets; k++ {
+		l.svcStart[k+1] = l.svcStart[k] + uint16(n[k]+always)
+	}
+	l.bySvc = make([]uint16, total+svcBuckets*always)
+	var next [svcBuckets]uint16
+	copy(next[:], l.svcStart)
+	for i, r := range l.refs {
+		if r.doc.global == nil {
+			for _, h := range r.doc.services {
+				k := h % svcBuckets
+				l.bySvc[next[k]] = uint16(i)
+				next[k]++
+			}
+		}
+	}
+	for i, r := range l.refs {
+		if r.doc.global != nil {
+			for k := range next {
+				l.bySvc[next[k]] = uint16(i)
+				next[k]++
+			}
+		}
+	}
 }
 
 // tokIndex splits a list of statements by the first segment of their
@@ -432,12 +492,17 @@ func CompileDocument(doc *Document) (*CompiledDocument, error) {
 	d.globalIdx = newTokIndex(global)
 	for k := range exact {
 		svc, _, _ := strings.Cut(k, ":")
-		d.svcMask |= 1 << (foldHash(svc) & 63)
 		d.actBits |= 1 << (foldHash(k) & 63)
+		if h := foldHash(svc); !slices.Contains(d.services, h) {
+			d.services = append(d.services, h)
+		}
 	}
 	for k := range service {
-		d.svcMask |= 1 << (foldHash(k) & 63)
-		d.wildBits |= 1 << (foldHash(k) & 63)
+		h := foldHash(k)
+		d.wildBits |= 1 << (h & 63)
+		if !slices.Contains(d.services, h) {
+			d.services = append(d.services, h)
+		}
 	}
 	return d, nil
 }

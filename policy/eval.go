@@ -67,10 +67,12 @@ type evalState struct {
 	colons [4]int32
 	resTok string // first segment of the resource field, when resIsARN
 	// tokHash, actHash and svcHash are the foldHash of resTok, action and
-	// svc, computed once and used by every document's lookups; svcBit and
-	// actBit are their bits in CompiledDocument's filters.
+	// svc, computed once and used by every document's lookups; svcBit,
+	// actBit and tokBit are their bits in the documents' filters, and
+	// filterBits is actBit | svcBit, for docRef.filter.
 	tokHash, actHash, svcHash uint64
 	svcBit, actBit, tokBit    uint64
+	filterBits                uint64
 	ctx                       *Context
 	principal                 Principal
 }
@@ -90,6 +92,7 @@ func newEvalState(r *Request) evalState {
 	}
 	es.actHash, es.svcHash = foldHash(es.action), foldHash(es.svc)
 	es.svcBit, es.actBit, es.tokBit = 1<<(es.svcHash&63), 1<<(es.actHash&63), 1<<(es.tokHash&63)
+	es.filterBits = es.svcBit | es.actBit
 	return es
 }
 
@@ -177,8 +180,17 @@ func (l *layer) eval(es *evalState, col *collector) layerHit {
 // request, and stops at the first explicit deny.
 func (l *layer) evalFast(es *evalState) layerHit {
 	var h layerHit
+	if l.svcStart != nil {
+		k := es.svcHash % svcBuckets
+		for _, i := range l.bySvc[l.svcStart[k]:l.svcStart[k+1]] {
+			if l.refs[i].filter&es.filterBits != 0 && l.refs[i].doc.evalFast(es, &h, l.principals) {
+				break
+			}
+		}
+		return h
+	}
 	for i := range l.refs {
-		if l.refs[i].mask&es.svcBit != 0 && l.refs[i].doc.evalFast(es, &h, l.principals) {
+		if l.refs[i].filter&es.filterBits != 0 && l.refs[i].doc.evalFast(es, &h, l.principals) {
 			break
 		}
 	}
