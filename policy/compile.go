@@ -46,8 +46,10 @@ type PolicySet struct {
 // gives them. It is immutable and safe for concurrent use.
 type Compiled struct {
 	identity layer
-	boundary layer
-	session  layer
+	// boundary and session are nil when the principal has none: most
+	// principals have neither, and a Compiled is then two cache lines.
+	boundary *layer
+	session  *layer
 	scps     []layer
 	rcps     []layer
 }
@@ -184,17 +186,21 @@ type layer struct {
 	// endpoint, RCP) and their Principal or NotPrincipal must match the
 	// caller; in the other layers it is ignored.
 	principals bool
+	count      int32
 	refs       []docRef
 	labels     []string // refs[i]'s label, for explanations
-	count      int
-	// bySvc, for layers of many documents, lists in
-	// bySvc[svcStart[k]:svcStart[k+1]] the positions of the refs naming a
-	// service whose hash is k modulo svcBuckets, and then of those with
-	// statements not indexed by service (in every bucket's list), so that
-	// a decision visits only the documents that may concern its service,
-	// however many others the layer has.
-	svcStart []uint16
-	bySvc    []uint16
+	// bySvc is set for layers of many documents.
+	bySvc *svcIndex
+}
+
+// svcIndex lists in docs[start[k]:start[k+1]] the positions in the layer
+// of the documents naming a service whose hash is k modulo svcBuckets,
+// and then of those with statements not indexed by service (in every
+// bucket's list), so that a decision visits only the documents that may
+// concern its service, however many others the layer has.
+type svcIndex struct {
+	start []uint16
+	docs  []uint16
 }
 
 // bySvcMin is the number of documents from which a layer indexes them by
@@ -226,7 +232,7 @@ func newLayer(kind Layer, docs []NamedCompiled) layer {
 			l.refs[i].filter = ^uint64(0)
 		}
 		l.labels[i] = d.Name
-		l.count += d.Doc.count
+		l.count += int32(d.Doc.count)
 	}
 	if len(docs) >= bySvcMin {
 		l.indexBySvc()
@@ -250,18 +256,17 @@ func (l *layer) indexBySvc() {
 	if total+svcBuckets*always > 1<<16-1 {
 		return // the plain loop then
 	}
-	l.svcStart = make([]uint16, svcBuckets+1)
+	ix := &svcIndex{start: make([]uint16, svcBuckets+1), docs: make([]uint16, total+svcBuckets*always)}
 	for k := 0; k < svcBuckets; k++ {
-		l.svcStart[k+1] = l.svcStart[k] + uint16(n[k]+always)
+		ix.start[k+1] = ix.start[k] + uint16(n[k]+always)
 	}
-	l.bySvc = make([]uint16, total+svcBuckets*always)
 	var next [svcBuckets]uint16
-	copy(next[:], l.svcStart)
+	copy(next[:], ix.start)
 	for i, r := range l.refs {
 		if r.doc.global == nil {
 			for _, h := range r.doc.services {
 				k := h % svcBuckets
-				l.bySvc[next[k]] = uint16(i)
+				ix.docs[next[k]] = uint16(i)
 				next[k]++
 			}
 		}
@@ -269,11 +274,12 @@ func (l *layer) indexBySvc() {
 	for i, r := range l.refs {
 		if r.doc.global != nil {
 			for k := range next {
-				l.bySvc[next[k]] = uint16(i)
+				ix.docs[next[k]] = uint16(i)
 				next[k]++
 			}
 		}
 	}
+	l.bySvc = ix
 }
 
 // tokIndex splits a list of statements by the first segment of their
@@ -395,13 +401,15 @@ func Compose(set CompiledSet) (*Compiled, error) {
 		if err := checkCompiled(LayerBoundary, b); err != nil {
 			return nil, err
 		}
-		c.boundary = newLayer(LayerBoundary, b)
+		bl := newLayer(LayerBoundary, b)
+		c.boundary = &bl
 	}
 	if len(set.Session) > 0 {
 		if err := checkCompiled(LayerSession, set.Session); err != nil {
 			return nil, err
 		}
-		c.session = newLayer(LayerSession, set.Session)
+		sl := newLayer(LayerSession, set.Session)
+		c.session = &sl
 	}
 	if set.SCPs != nil {
 		c.scps = make([]layer, len(set.SCPs))
@@ -611,12 +619,18 @@ func appendUnique(list []string, s string) []string {
 // StatementCount returns the number of identity, boundary, session, SCP and
 // RCP statements compiled.
 func (c *Compiled) StatementCount() int {
-	n := c.identity.count + c.boundary.count + c.session.count
+	n := int(c.identity.count)
+	if c.boundary != nil {
+		n += int(c.boundary.count)
+	}
+	if c.session != nil {
+		n += int(c.session.count)
+	}
 	for i := range c.scps {
-		n += c.scps[i].count
+		n += int(c.scps[i].count)
 	}
 	for i := range c.rcps {
-		n += c.rcps[i].count
+		n += int(c.rcps[i].count)
 	}
 	return n
 }

@@ -180,9 +180,9 @@ func (l *layer) eval(es *evalState, col *collector) layerHit {
 // request, and stops at the first explicit deny.
 func (l *layer) evalFast(es *evalState) layerHit {
 	var h layerHit
-	if l.svcStart != nil {
+	if ix := l.bySvc; ix != nil {
 		k := es.svcHash % svcBuckets
-		for _, i := range l.bySvc[l.svcStart[k]:l.svcStart[k+1]] {
+		for _, i := range ix.docs[ix.start[k]:ix.start[k+1]] {
 			if l.refs[i].filter&es.filterBits != 0 && l.refs[i].doc.evalFast(es, &h, l.principals) {
 				break
 			}
@@ -420,19 +420,19 @@ func (c *Compiled) decidePolicies(r *Request, es *evalState, ex *Explanation) De
 		if !explain && denied {
 			return ExplicitDeny
 		}
-		if c.boundary.present {
+		if c.boundary != nil {
 			col = newCol()
 			bd = c.boundary.eval(es, col)
 			if explain {
-				ex.addLayer(&c.boundary, 0, bd, col, mNone)
+				ex.addLayer(c.boundary, 0, bd, col, mNone)
 			}
 			denied = denied || bd.deny != nil
 		}
-		if c.session.present {
+		if c.session != nil {
 			col = newCol()
 			ss = c.session.eval(es, col)
 			if explain {
-				ex.addLayer(&c.session, 0, ss, col, mNone)
+				ex.addLayer(c.session, 0, ss, col, mNone)
 			}
 			denied = denied || ss.deny != nil
 		}
@@ -484,8 +484,8 @@ func (c *Compiled) decidePolicies(r *Request, es *evalState, ex *Explanation) De
 		}
 		return ex.finish(ImplicitDeny, LayerResource)
 	}
-	bOK := !c.boundary.present || bd.allow != nil
-	sOK := !c.session.present || ss.allow != nil
+	bOK := c.boundary == nil || bd.allow != nil
+	sOK := c.session == nil || ss.allow != nil
 	if same && resAllow && rs.kind >= mRole {
 		if rs.kind == mDirect {
 			return ex.finish(Allowed, LayerResource)
