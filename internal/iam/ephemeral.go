@@ -119,7 +119,7 @@ func (e *Ephemeral[T]) Update(ctx context.Context, id string, now time.Time, fn 
 		if keep && now.Before(expires) {
 			b.Entries[hashed] = &ephemeralEntry[T]{Expires: expires, Value: next}
 		} else {
-			if !ok && en == nil {
+			if en == nil {
 				return nil // nothing to delete
 			}
 			delete(b.Entries, hashed)
