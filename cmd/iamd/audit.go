@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/iamd/iamd/internal/audit"
 	"github.com/iamd/iamd/internal/secrets"
@@ -41,7 +42,12 @@ func runAudit(_ context.Context, args []string, stdout, stderr io.Writer, getenv
 		fmt.Fprintf(stderr, "iamd audit verify: master key: %v\n", err)
 		return 1
 	}
-	rep, err := audit.Verify(dir, kr.DeriveKeys(audit.KeyPurpose))
+	// A long trail takes minutes: say how far it got, every million
+	// records.
+	start := time.Now()
+	rep, err := audit.VerifyProgress(dir, kr.DeriveKeys(audit.KeyPurpose), func(chain string, n uint64) {
+		fmt.Fprintf(stderr, "iamd audit verify: chain %s: %d records checked (%s)\n", chain, n, time.Since(start).Round(time.Second))
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "iamd audit verify: %v\n", err)
 		return 1

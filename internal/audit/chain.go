@@ -120,15 +120,34 @@ func readHead(path string, keys [][]byte) (h signed, ok bool, err error) {
 // readDigests returns the digests of a chain in file order and whether the
 // last line was incomplete.
 func readDigests(path string) ([]signed, bool, error) {
-	data, err := os.ReadFile(path)
+	return readDigestsFrom(path, 0)
+}
+
+// readDigestsFrom is readDigests of the digests from byte off on.
+func readDigestsFrom(path string, off int64) ([]signed, bool, error) {
+	ds, _, torn, err := readDigestsEnd(path, off)
+	return ds, torn, err
+}
+
+// readDigestsEnd is readDigestsFrom, also returning where the last
+// complete digest ends.
+func readDigestsEnd(path string, off int64) (out []signed, end int64, torn bool, err error) {
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, false, nil
+		return nil, off, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, off, false, err
 	}
-	var out []signed
-	torn := false
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return nil, off, false, err
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, off, false, err
+	}
+	end = off
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
@@ -137,12 +156,13 @@ func readDigests(path string) ([]signed, bool, error) {
 		}
 		var s signed
 		if err := json.Unmarshal(data[:i], &s); err != nil {
-			return out, false, fmt.Errorf("digest %d: %w", len(out)+1, err)
+			return out, end, false, fmt.Errorf("digest %d: %w", len(out)+1, err)
 		}
 		out = append(out, s)
 		data = data[i+1:]
+		end += int64(i + 1)
 	}
-	return out, torn, nil
+	return out, end, torn, nil
 }
 
 // segments lists a chain's segment files in order of first sequence number.
@@ -230,17 +250,41 @@ type scanned struct {
 	hashes map[uint64][32]byte
 }
 
+// scanFrom says where a scan starts: at the segment whose first record
+// follows count records of the chain ending in hash head, taken as
+// verified (by a signed checkpoint). The zero value scans the whole chain.
+type scanFrom struct {
+	count uint64
+	head  [32]byte
+	set   bool // count and head are meaningful
+	// segs, if not zero, is how many segments to read.
+	segs int
+	// progress, if not nil, is called every progressEvery records.
+	progress func(records uint64)
+}
+
+const progressEvery = 1 << 20
+
 // scanChain reads a chain's segments in order, checking sequence numbers
 // and the hash chain. For every well-formed record it calls fn (if not
 // nil) with the segment path, the line's offset and the line (without the
 // newline). want lists record counts whose chain hash the caller needs.
-func scanChain(dir, chain string, want map[uint64]bool, fn func(path string, off int64, line []byte, rec *recordLine)) (*scanned, error) {
+func scanChain(dir, chain string, from scanFrom, want map[uint64]bool, fn func(path string, off int64, line []byte, rec *recordLine)) (*scanned, error) {
 	segs, err := segments(dir)
 	if err != nil {
 		return nil, err
 	}
 	st := &scanned{head: genesis(chain), hashes: make(map[uint64][32]byte)}
 	expect := uint64(1)
+	if from.set {
+		st.count, st.head, expect = from.count, from.head, from.count+1
+		for len(segs) > 0 && segs[0].first < expect {
+			segs = segs[1:]
+		}
+	}
+	if from.segs > 0 && len(segs) > from.segs {
+		segs = segs[:from.segs]
+	}
 	broken := false
 	var head []byte // scratch for the head of a line
 	for si, sf := range segs {
@@ -327,6 +371,9 @@ func scanChain(dir, chain string, want map[uint64]bool, fn func(path string, off
 			if !broken {
 				st.head = sha256.Sum256(body)
 				st.count = rec.Seq
+				if from.progress != nil && st.count%progressEvery == 0 {
+					from.progress(st.count)
+				}
 				if want[rec.Seq] {
 					st.hashes[rec.Seq] = st.head
 				}

@@ -1,15 +1,12 @@
 package audit
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,9 +25,11 @@ type meta struct {
 	readOnly bool
 	res      []Resource
 
-	seg uint32
-	off int64
-	n   uint32
+	seq  uint64
+	line int64  // where the record line starts in its segment
+	off  int64  // where the event starts
+	n    uint32 // the event's length
+	unit *index // the in-memory index of the segment
 }
 
 func metaOfEvent(ev *Event) meta {
@@ -59,8 +58,9 @@ func metaOfRecord(r *recordLine) meta {
 // ievent is an indexed event: strings interned to small integers.
 type ievent struct {
 	time                             int64
+	seq                              uint64
 	off                              int64
-	n, seg                           uint32
+	n, lineDelta                     uint32 // event length, offset in its line
 	account, name, source, user, key uint32
 	id                               [16]byte
 	res                              uint32 // start in index.res
@@ -108,10 +108,22 @@ const (
 	numFields
 )
 
-// index is the in-memory index over every chain's events, in time order
-// (events appended live are near enough: a request's time precedes its
-// append by at most its duration, covered by timeSlack).
+// index is the in-memory index of one segment's events (the segment being
+// written, or one without an index file yet), in time order (events
+// appended live are near enough: a request's time precedes its append by
+// at most its duration, covered by timeSlack).
 type index struct {
+	chain string
+	first uint64   // sequence number of the segment's first record
+	path  string   // the segment
+	seg   *os.File // the segment, for reading events
+	// minTime and maxTime bound the events' times (under mu).
+	minTime, maxTime int64
+	// waitFor and filled: filled is closed once count reaches waitFor
+	// (the sealer waits for every event of the segment; under mu).
+	waitFor uint32
+	filled  chan struct{}
+
 	mu     sync.RWMutex
 	ids    map[string]uint32
 	strs   []string
@@ -123,7 +135,6 @@ type index struct {
 	res      chunked[[2]uint32] // resources (type, name) of the events
 	post     map[postKey]uint32 // → lists
 	lists    []chunked[uint32]  // posting lists: positions in events
-	segs     []*os.File
 
 	// The last string interned per field and the last posting list per
 	// attribute: events come in runs (one caller, one operation), so these
@@ -151,8 +162,9 @@ func (x *index) event(pos uint32) *ievent {
 // after it.
 const timeSlack = 5 * 60
 
-func newIndex() *index {
-	return &index{ids: map[string]uint32{"": 0}, strs: []string{""}, post: make(map[postKey]uint32)}
+func newIndex(chain string, first uint64, path string, seg *os.File) *index {
+	return &index{chain: chain, first: first, path: path, seg: seg, minTime: 1 << 62, maxTime: -1 << 62,
+		ids: map[string]uint32{"": 0}, strs: []string{""}, post: make(map[postKey]uint32)}
 }
 
 // internField is intern with a one-entry cache per field.
@@ -179,47 +191,26 @@ func (x *index) intern(s string) uint32 {
 	return id
 }
 
-func (x *index) addSegment(f *os.File) uint32 {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.segs = append(x.segs, f)
-	return uint32(len(x.segs) - 1)
-}
-
 func (x *index) close() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	for _, f := range x.segs {
-		f.Close()
+	if x.seg != nil {
+		x.seg.Close()
+		x.seg = nil
 	}
-	x.segs = nil
 }
 
-// addLoaded indexes the events read at start, sorted by time.
-func (x *index) addLoaded(ms []meta) {
-	byTime := func(a, b meta) int {
-		switch {
-		case a.time < b.time:
-			return -1
-		case a.time > b.time:
-			return 1
-		}
-		return 0
-	}
-	// One chain is already in order; several are merged.
-	if !slices.IsSortedFunc(ms, byTime) {
-		slices.SortStableFunc(ms, byTime)
-	}
-	x.append(ms)
-	x.sortLoaded()
-}
-
-func (x *index) append(ms []meta) {
+// wait returns once n events are indexed.
+func (x *index) wait(n uint32) {
 	x.mu.Lock()
-	defer x.mu.Unlock()
-	for i := range ms {
-		x.appendMeta(&ms[i])
+	if x.count >= n {
+		x.mu.Unlock()
+		return
 	}
+	x.waitFor, x.filled = n, make(chan struct{})
+	ch := x.filled
+	x.mu.Unlock()
+	<-ch
 }
 
 // sortLoaded puts the events indexed while loading in time order (stable)
@@ -290,7 +281,7 @@ func (x *index) appendMeta(m *meta) {
 		}
 	}
 	e := ievent{
-		time: m.time, off: m.off, n: m.n, seg: m.seg,
+		time: m.time, seq: m.seq, off: m.off, n: m.n, lineDelta: uint32(m.off - m.line),
 		account: x.internField(fAccount, m.account), name: x.internField(fName, m.name),
 		source: x.internField(fSource, m.source), user: x.internField(fUser, m.user),
 		key: x.internField(fKey, m.key), id: parseUUID(m.id), readOnly: m.readOnly,
@@ -311,6 +302,11 @@ func (x *index) appendMeta(m *meta) {
 	*last = append(*last, e)
 	x.count++
 	x.post1(&e, ids, pos)
+	x.minTime, x.maxTime = min(x.minTime, m.time), max(x.maxTime, m.time)
+	if x.filled != nil && x.count >= x.waitFor {
+		close(x.filled)
+		x.filled = nil
+	}
 }
 
 // post1 adds the event at pos to its posting lists.
@@ -409,171 +405,6 @@ func (q *Query) fingerprint() string {
 	return strconv.FormatUint(h.Sum64(), 36)
 }
 
-// Lookup answers a query.
-func (l *Log) Lookup(q Query) (*Page, error) {
-	// The index may name staged records: they reach the segment first.
-	var err error
-	l.mu.Lock()
-	if !l.closed && l.err == nil {
-		err = l.flushStaged(true)
-	}
-	l.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	return l.idx.lookup(q)
-}
-
-func (x *index) lookup(q Query) (*Page, error) {
-	if q.Max <= 0 {
-		q.Max = 50
-	}
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	account, ok := x.ids[q.Account]
-	if !ok || q.Account == "" {
-		return &Page{}, x.checkToken(q)
-	}
-	var list *chunked[uint32]
-	var keep func(e *ievent) bool
-	lookupValue := func() (uint32, bool) { v, ok := x.ids[q.Value]; return v, ok }
-	switch q.Attribute {
-	case "":
-		list = x.postings(postKey{postAccount, account, 0})
-	case AttrEventID:
-		id := parseUUID(q.Value)
-		if id == ([16]byte{}) {
-			return &Page{}, x.checkToken(q)
-		}
-		list = x.postings(postKey{postAccount, account, 0})
-		keep = func(e *ievent) bool { return e.id == id }
-	case AttrEventName, AttrUsername, AttrAccessKeyID, AttrResourceType, AttrResourceName:
-		v, ok := lookupValue()
-		if !ok {
-			return &Page{}, x.checkToken(q)
-		}
-		attr := map[string]uint8{AttrEventName: postName, AttrUsername: postUser, AttrAccessKeyID: postKeyID,
-			AttrResourceType: postResType, AttrResourceName: postResName}[q.Attribute]
-		list = x.postings(postKey{attr, account, v})
-	case AttrEventSource:
-		v, ok := lookupValue()
-		if !ok {
-			return &Page{}, x.checkToken(q)
-		}
-		list = x.postings(postKey{postAccount, account, 0})
-		keep = func(e *ievent) bool { return e.source == v }
-	case AttrReadOnly:
-		want := strings.EqualFold(q.Value, "true")
-		list = x.postings(postKey{postAccount, account, 0})
-		keep = func(e *ievent) bool { return e.readOnly == want }
-	default:
-		return nil, fmt.Errorf("audit: unknown lookup attribute %q", q.Attribute)
-	}
-	fp := q.fingerprint()
-	// top is one past the newest list position to consider.
-	top := list.len()
-	if q.Token != "" {
-		p, err := parseToken(q.Token, fp)
-		if err != nil || p > list.len() {
-			return nil, ErrInvalidToken
-		}
-		top = p
-	} else if !q.End.IsZero() {
-		end := q.End.Unix() + timeSlack
-		top = sort.Search(list.len(), func(i int) bool { return x.event(list.at(i)).time > end })
-	}
-	var start, end int64 = -1 << 62, 1 << 62
-	if !q.Start.IsZero() {
-		start = q.Start.Unix()
-	}
-	if !q.End.IsZero() {
-		end = q.End.Unix()
-	}
-	page := &Page{}
-	i := top - 1
-	for ; i >= 0 && len(page.Events) < q.Max; i-- {
-		e := x.event(list.at(i))
-		if e.time < start-timeSlack {
-			i = -1
-			break
-		}
-		if e.time < start || e.time > end || (keep != nil && !keep(e)) {
-			continue
-		}
-		f, err := x.found(e)
-		if err != nil {
-			return nil, err
-		}
-		page.Events = append(page.Events, f)
-	}
-	if i >= 0 && len(page.Events) == q.Max && x.more(list, i, start, end, keep) {
-		page.NextToken = makeToken(i+1, fp)
-	}
-	return page, nil
-}
-
-// more reports whether any position at or below i matches.
-func (x *index) more(list *chunked[uint32], i int, start, end int64, keep func(*ievent) bool) bool {
-	for ; i >= 0; i-- {
-		e := x.event(list.at(i))
-		if e.time < start-timeSlack {
-			return false
-		}
-		if e.time >= start && e.time <= end && (keep == nil || keep(e)) {
-			return true
-		}
-	}
-	return false
-}
-
-func (x *index) checkToken(q Query) error {
-	if q.Token == "" {
-		return nil
-	}
-	if _, err := parseToken(q.Token, q.fingerprint()); err != nil {
-		return ErrInvalidToken
-	}
-	return nil
-}
-
-func (x *index) found(e *ievent) (Found, error) {
-	if int(e.seg) >= len(x.segs) {
-		return Found{}, errors.New("audit: index names a closed segment")
-	}
-	buf := make([]byte, e.n)
-	if _, err := x.segs[e.seg].ReadAt(buf, e.off); err != nil {
-		return Found{}, fmt.Errorf("audit: read event: %w", err)
-	}
-	f := Found{
-		EventID: formatUUID(e.id), EventName: x.strs[e.name], ReadOnly: e.readOnly, AccessKeyID: x.strs[e.key],
-		Time: time.Unix(e.time, 0).UTC(), Source: x.strs[e.source], Username: x.strs[e.user], JSON: buf,
-	}
-	for _, r := range x.resources(e) {
-		f.Resources = append(f.Resources, Resource{Type: x.strs[r[0]], Name: x.strs[r[1]]})
-	}
-	return f, nil
-}
-
-func makeToken(pos int, fp string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + strconv.Itoa(pos) + ":" + fp))
-}
-
-func parseToken(tok, fp string) (int, error) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil {
-		return 0, ErrInvalidToken
-	}
-	parts := strings.Split(string(b), ":")
-	if len(parts) != 3 || parts[0] != "v1" || parts[2] != fp {
-		return 0, ErrInvalidToken
-	}
-	p, err := strconv.Atoi(parts[1])
-	if err != nil || p < 0 {
-		return 0, ErrInvalidToken
-	}
-	return p, nil
-}
-
 // parseUUID decodes an event ID; IDs that are not UUIDs decode to zero
 // (and match no lookup).
 func parseUUID(s string) [16]byte {
@@ -587,4 +418,22 @@ func formatUUID(id [16]byte) string {
 		return ""
 	}
 	return uuid.Format(id)
+}
+
+// entries returns the events as an index file holds them, and their time
+// bounds.
+func (x *index) entries() (es []sealedEntry, minT, maxT int64) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	es = make([]sealedEntry, 0, x.count)
+	for pos := range x.count {
+		e := x.event(pos)
+		m := recordMeta{Time: e.time, Account: x.strs[e.account], Name: x.strs[e.name], Source: x.strs[e.source],
+			User: x.strs[e.user], Key: x.strs[e.key], ID: formatUUID(e.id), ReadOnly: e.readOnly}
+		for _, r := range x.resources(e) {
+			m.Res = append(m.Res, [2]string{x.strs[r[0]], x.strs[r[1]]})
+		}
+		es = append(es, sealedEntry{time: e.time, seq: e.seq, line: uint32(e.off) - e.lineDelta, evDelta: e.lineDelta, evLen: e.n, keys: metaKeys(&m)})
+	}
+	return es, x.minTime, x.maxTime
 }

@@ -64,7 +64,9 @@ type Log struct {
 	chain string
 	dir   string
 	lock  *os.File
-	idx   *index
+	trail *trail
+	// sealWG counts the segments being sealed (their index files written).
+	sealWG sync.WaitGroup
 
 	// Per-request garbage avoided: Calls and encoded events are reused,
 	// and the formatted event time is kept for the current second.
@@ -83,16 +85,21 @@ type Log struct {
 	closed      bool
 	err         error // sticky: once a write fails, every request fails
 	seg         *os.File
-	segID       uint32
-	segSize     int64 // end of the data in seg
-	segAlloc    int64 // bytes of seg written (data and zeros)
-	resumeEnd   int64 // end of the data in the last segment of a resumed chain
+	cur         *index // the in-memory index of seg
+	curUnit     *unit
+	segFirst    uint64   // sequence number of seg's first record
+	segPrev     [32]byte // chain hash before it
+	segSize     int64    // end of the data in seg
+	segAlloc    int64    // bytes of seg written (data and zeros)
+	resumeEnd   int64    // end of the data in the last segment of a resumed chain
 	head        *os.File
 	digests     *os.File
 	seq         uint64
 	prev        [32]byte
 	lastDigest  string // signature of the previous digest
 	digestCount uint64
+	digestN     int   // digests written
+	digestsSize int64 // bytes of digests.log
 	sinceDigest int
 	headSeq     uint64 // count of records the head file covers
 	headWrites  uint64
@@ -189,7 +196,7 @@ func Open(opts Options) (*Log, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit directory: %w", err)
 	}
-	l := &Log{opts: opts, idx: newIndex(), syncFailed: make(chan error, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	l := &Log{opts: opts, trail: newTrail(opts.Keys, opts.Log), syncFailed: make(chan error, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	l.scond = sync.NewCond(&l.smu)
 	l.flushCond = sync.NewCond(&l.mu)
 	l.headLag = maxHeadLag
@@ -197,31 +204,22 @@ func Open(opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	chains := 0
-	for _, e := range ents {
-		if e.IsDir() {
-			chains++
-		}
-	}
-	// One chain is in time order: its events are indexed as they are read,
-	// without holding them all first. Several are merged by time.
-	direct := chains == 1
-	var loaded []meta
+	var base verifyFrom // the digests of the resumed chain up to its last checkpoint
 	for _, e := range ents {
 		if !e.IsDir() {
 			continue
 		}
 		chain := e.Name()
 		dir := filepath.Join(opts.Dir, chain)
-		metas, cr, st, err := l.load(dir, chain, direct)
+		ld, err := l.loadChain(dir, chain)
 		if err != nil {
-			l.idx.close()
+			l.trail.close()
 			return nil, fmt.Errorf("audit chain %s: %w", chain, err)
 		}
+		cr, st := ld.cr, ld.st
 		if len(cr.Problems) > 0 {
 			opts.Log.Error("audit chain fails verification (run iamd audit verify)", "chain", chain, "problems", cr.Problems)
 		}
-		loaded = append(loaded, metas...)
 		if l.chain != "" {
 			continue
 		}
@@ -236,7 +234,7 @@ func Open(opts Options) (*Log, error) {
 		}
 		if err := resume(st); err != nil {
 			unlock(lock)
-			l.idx.close()
+			l.trail.close()
 			return nil, err
 		}
 		l.chain, l.dir, l.lock = chain, dir, lock
@@ -244,23 +242,24 @@ func Open(opts Options) (*Log, error) {
 		if st.tornPath != "" {
 			l.resumeEnd = st.tornAt
 		}
+		l.cur, l.curUnit, l.segFirst, l.segPrev = ld.last, ld.lastUnit, ld.lastFirst, ld.lastPrev
+		base = ld.from
 	}
-	l.idx.addLoaded(loaded) // also sorts what load indexed directly
 	if l.chain == "" {
 		if err := l.create(); err != nil {
-			l.idx.close()
+			l.trail.close()
 			return nil, err
 		}
 	}
-	if err := l.openFiles(); err != nil {
-		l.idx.close()
+	if err := l.openFiles(base); err != nil {
+		l.trail.close()
 		unlock(l.lock)
 		return nil, err
 	}
 	l.flushedSeq, l.flushedPrev, l.flushedEnd = l.seq, l.prev, l.segSize
 	if err := l.openStage(); err != nil {
 		l.closeFiles()
-		l.idx.close()
+		l.trail.close()
 		unlock(l.lock)
 		return nil, err
 	}
@@ -272,37 +271,193 @@ func Open(opts Options) (*Log, error) {
 	return l, nil
 }
 
-// load verifies one chain and returns its events' index entries, or with
-// direct indexes them as they are read.
-func (l *Log) load(dir, chain string, direct bool) ([]meta, *ChainReport, *scanned, error) {
-	var metas []meta
-	files := make(map[string]uint32)
-	cr, st, err := verifyChain(dir, chain, l.opts.Keys, func(path string, off int64, line []byte, rec *recordLine) {
-		start, end, ok := eventSpan(line)
-		if !ok {
-			return
+// loaded is what loadChain found in one chain.
+type loaded struct {
+	cr *ChainReport
+	st *scanned
+	// The last segment: its in-memory index and unit (nil if the chain
+	// has no segment), first record and the chain hash before it.
+	last      *index
+	lastUnit  *unit
+	lastFirst uint64
+	lastPrev  [32]byte
+	// from is where verification started: the last checkpoint.
+	from verifyFrom
+}
+
+// loadChain verifies one chain from its last valid checkpoint on and adds
+// its segments to the trail: sealed ones by their index files (rebuilt
+// for those that lack one), the last one indexed in memory. Its cost does
+// not depend on the length of the trail before the checkpoint: earlier
+// records are taken as verified by the signed checkpoints, each chained to
+// the one before (iamd audit verify reads them all).
+func (l *Log) loadChain(dir, chain string) (*loaded, error) {
+	segs, err := segments(dir)
+	if err != nil {
+		return nil, err
+	}
+	warn := func(msg string, args ...any) {
+		l.opts.Log.Warn(msg, append([]any{"chain", chain}, args...)...)
+	}
+	head := genesis(chain)
+	expect := uint64(1)
+	var from verifyFrom
+	var units []*unit
+	for i := 0; i+1 < len(segs); i++ {
+		sf := segs[i]
+		ip := idxPath(sf.path)
+		cp, err := readCheckpoint(ip, l.opts.Keys)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				warn("audit: index file unreadable; the segments from it on are read and their index files rebuilt", "file", ip, "err", err)
+			}
+			break
 		}
-		id, ok := files[path]
-		if !ok {
+		fi, serr := os.Stat(sf.path)
+		h, herr := hex.DecodeString(cp.Head)
+		if cp.Chain != chain || cp.First != sf.first || cp.First != expect || cp.Prev != hex.EncodeToString(head[:]) ||
+			serr != nil || fi.Size() < cp.Size || segs[i+1].first != cp.Last+1 || herr != nil || len(h) != 32 {
+			warn("audit: checkpoint does not match its segment; the segments from it on are read and their index files rebuilt", "file", ip)
+			break
+		}
+		units = append(units, &unit{chain: chain, first: sf.first, path: sf.path, cp: cp})
+		expect, head = cp.Last+1, [32]byte(h)
+		from = verifyFrom{scanFrom: scanFrom{count: cp.Last, head: head, set: true},
+			digestOff: cp.DigestOff, digestSig: cp.DigestSig, digestCount: cp.DigestCount, digests: cp.Digests}
+	}
+
+	// The segments after the last checkpoint are read, each into an
+	// in-memory index.
+	firstOf := make(map[string]uint64, len(segs))
+	for _, sf := range segs {
+		firstOf[sf.path] = sf.first
+	}
+	mems := make(map[string]*index)
+	prevOf := make(map[string]string) // chain hash before a segment's first record
+	endOf := make(map[string]int64)
+	var openErr error
+	cr, st, err := verifyChain(dir, chain, l.opts.Keys, from, func(path string, off int64, line []byte, rec *recordLine) {
+		x := mems[path]
+		if x == nil {
 			f, err := os.Open(path)
 			if err != nil {
+				openErr = err
 				return
 			}
-			id = l.idx.addSegment(f)
-			files[path] = id
+			x = newIndex(chain, firstOf[path], path, f)
+			mems[path], prevOf[path] = x, rec.Prev
 		}
-		m := metaOfRecord(rec)
-		m.seg, m.off, m.n = id, off+int64(start), uint32(end-start)
-		if direct {
-			l.idx.appendOne(&m)
+		endOf[path] = off + int64(len(line)) + 1
+		s, e, ok := eventSpan(line)
+		if !ok {
 			return
 		}
-		metas = append(metas, m)
+		m := metaOfRecord(rec)
+		m.seq, m.line, m.off, m.n = rec.Seq, off, off+int64(s), uint32(e-s)
+		x.appendMeta(&m)
 	})
-	if err != nil {
-		return nil, nil, nil, err
+	if err == nil {
+		err = openErr
 	}
-	return metas, cr, st, nil
+	if err != nil {
+		for _, x := range mems {
+			x.close()
+		}
+		return nil, err
+	}
+	ld := &loaded{cr: cr, st: st, from: from}
+	rest := segs[len(units):]
+	for i, sf := range rest {
+		x := mems[sf.path]
+		last := i == len(rest)-1
+		if x == nil {
+			if !last {
+				continue // no records
+			}
+			f, err := os.Open(sf.path)
+			if err != nil {
+				return nil, err
+			}
+			x = newIndex(chain, sf.first, sf.path, f)
+		}
+		u := &unit{chain: chain, first: sf.first, path: sf.path, mem: x}
+		units = append(units, u)
+		if last {
+			x.sortLoaded()
+			ld.last, ld.lastUnit, ld.lastFirst = x, u, sf.first
+			ld.lastPrev = st.head
+			if p, ok := prevOf[sf.path]; ok {
+				h, _ := hex.DecodeString(p)
+				copy(ld.lastPrev[:], h)
+			}
+			break
+		}
+		if len(cr.Problems) > 0 {
+			x.sortLoaded()
+			continue // kept in memory: no checkpoint vouches for a broken chain
+		}
+		next := rest[i+1]
+		cp := &checkpoint{Chain: chain, First: sf.first, Last: next.first - 1, Prev: prevOf[sf.path], Size: endOf[sf.path],
+			DigestOff: from.digestOff, DigestSig: from.digestSig, DigestCount: from.digestCount, Digests: from.digests}
+		if p, ok := prevOf[next.path]; ok {
+			cp.Head = p
+		} else {
+			cp.Head = hex.EncodeToString(st.head[:])
+		}
+		if err := l.writeSealed(x, cp); err != nil {
+			warn("audit: cannot write the index of a segment; it stays in memory", "segment", sf.path, "err", err)
+			x.sortLoaded()
+			continue
+		}
+		l.opts.Log.Info("audit: wrote the index of a segment that had none", "chain", chain, "segment", sf.path, "events", cp.Events)
+		u.cp, u.mem = cp, nil
+		x.close()
+	}
+	for _, u := range units {
+		l.trail.add(u)
+	}
+	return ld, nil
+}
+
+// writeSealed writes the index file of a segment from its in-memory index.
+func (l *Log) writeSealed(x *index, cp *checkpoint) error {
+	es, minT, maxT := x.entries()
+	cp.MinTime, cp.MaxTime, cp.Events = minT, maxT, len(es)
+	return writeIndexFile(idxPath(x.path), cp, buildIndex(es), l.opts.Keys[0])
+}
+
+// sealJob is a segment the writer moved past, whose index file is due.
+type sealJob struct {
+	u  *unit
+	x  *index
+	n  uint32 // its records, all of which x must have indexed first
+	cp checkpoint
+}
+
+// seal writes the index file of a segment the writer moved past, once
+// every event of it is indexed, and then drops its in-memory index. It
+// runs beside the writers: nothing of it is under the log's lock.
+func (l *Log) seal(j sealJob) {
+	defer l.sealWG.Done()
+	j.x.wait(j.n)
+	err := func() error {
+		// The index file never names records that are not on disk.
+		f, err := os.Open(j.u.path)
+		if err != nil {
+			return err
+		}
+		err = datasync(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		return l.writeSealed(j.x, &j.cp)
+	}()
+	if err != nil {
+		l.opts.Log.Error("audit: cannot write the index of a sealed segment; it stays in memory and is rebuilt at the next start", "segment", j.u.path, "err", err)
+		return
+	}
+	l.trail.sealed(j.u, &j.cp)
 }
 
 // resume prepares a verified chain to be continued: an incomplete last
@@ -328,10 +483,11 @@ func (l *Log) create() error {
 	}
 	l.chain, l.dir, l.lock = chain, dir, lock
 	l.seq, l.prev = 0, genesis(chain)
+	l.segFirst, l.segPrev = 1, l.prev
 	return syncDir(l.opts.Dir)
 }
 
-func (l *Log) openFiles() error {
+func (l *Log) openFiles(base verifyFrom) error {
 	segs, err := segments(l.dir)
 	if err != nil {
 		return err
@@ -351,36 +507,21 @@ func (l *Log) openFiles() error {
 			f.Close()
 			return err
 		}
-		r, err := os.Open(last.path)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		l.seg, l.segSize, l.segAlloc, l.segID = f, l.resumeEnd, fi.Size(), l.idx.addSegment(r)
+		l.seg, l.segSize, l.segAlloc = f, l.resumeEnd, fi.Size()
 	}
 	if l.head, err = os.OpenFile(filepath.Join(l.dir, headFile), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
 		return err
 	}
 	dpath := filepath.Join(l.dir, digestsFile)
-	ds, torn, err := readDigests(dpath)
+	// Only the digests after the last checkpoint are read.
+	ds, end, torn, err := readDigestsEnd(dpath, base.digestOff)
 	if err != nil {
 		return err
 	}
 	if torn {
-		if fi, err := os.Stat(dpath); err == nil {
-			data, _ := os.ReadFile(dpath)
-			keep := int64(0)
-			for i := len(data) - 1; i >= 0; i-- {
-				if data[i] == '\n' {
-					keep = int64(i + 1)
-					break
-				}
-			}
-			if keep < fi.Size() {
-				_ = os.Truncate(dpath, keep)
-			}
-		}
+		_ = os.Truncate(dpath, end)
 	}
+	l.lastDigest, l.digestCount, l.digestN, l.digestsSize = base.digestSig, base.digestCount, base.digests+len(ds), end
 	if len(ds) > 0 {
 		l.lastDigest, l.digestCount = ds[len(ds)-1].Sig, ds[len(ds)-1].Count
 	}
@@ -405,6 +546,18 @@ func (l *Log) newSegment() error {
 		f.Close()
 		return err
 	}
+	if l.cur != nil {
+		// The finished segment's index file is written in the background.
+		l.sealWG.Add(1)
+		go l.seal(sealJob{u: l.curUnit, x: l.cur, n: uint32(l.seq - l.segFirst + 1), cp: checkpoint{
+			Chain: l.chain, First: l.segFirst, Last: l.seq, Prev: hex.EncodeToString(l.segPrev[:]), Head: hex.EncodeToString(l.prev[:]),
+			Size: l.segSize, DigestOff: l.digestsSize, DigestSig: l.lastDigest, DigestCount: l.digestCount, Digests: l.digestN,
+		}})
+	}
+	l.cur = newIndex(l.chain, l.seq+1, path, r)
+	l.curUnit = &unit{chain: l.chain, first: l.seq + 1, path: path, mem: l.cur}
+	l.trail.add(l.curUnit)
+	l.segFirst, l.segPrev = l.seq+1, l.prev
 	l.segMu.Lock()
 	defer l.segMu.Unlock()
 	if l.seg != nil {
@@ -423,7 +576,7 @@ func (l *Log) newSegment() error {
 			l.seg.Close()
 		}
 	}
-	l.seg, l.segSize, l.segAlloc, l.segID = f, 0, 0, l.idx.addSegment(r)
+	l.seg, l.segSize, l.segAlloc = f, 0, 0
 	l.flushedEnd = 0
 	l.writtenEnd.Store(0)
 	if l.opts.NoSync && l.syncDone != nil {
@@ -513,10 +666,13 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 	seq, err := l.append(buf, evStart, &m)
 	l.mu.Unlock()
 	l.putEventBuf(buf)
+	if m.unit != nil {
+		// Written (even if a digest then failed): indexed.
+		m.unit.appendOne(&m)
+	}
 	if err != nil {
 		return err
 	}
-	l.idx.appendOne(&m)
 	if l.opts.NoSync {
 		return nil
 	}
@@ -597,7 +753,7 @@ func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
 		l.written.Store(seq)
 		l.writtenEnd.Store(l.flushedEnd)
 	}
-	m.seg, m.off = l.segID, l.segSize+int64(evStart-start)
+	m.seq, m.line, m.off, m.unit = seq, l.segSize, l.segSize+int64(evStart-start), l.cur
 	l.segSize += int64(len(line))
 	l.seq, l.prev = seq, prev
 	l.records.Add(1)
@@ -690,8 +846,8 @@ func (l *Log) recoverStaged() error {
 		body := r.line[:len(r.line)-1]
 		if s, e, ok := eventSpan(body); ok {
 			m := metaOfRecord(&r.rec)
-			m.seg, m.off, m.n = l.segID, l.segSize+int64(s), uint32(e-s)
-			l.idx.appendOne(&m)
+			m.seq, m.line, m.off, m.n = r.rec.Seq, l.segSize, l.segSize+int64(s), uint32(e-s)
+			l.cur.appendOne(&m)
 		}
 		l.seq, l.prev = l.seq+1, sha256.Sum256(body)
 		l.segSize += int64(len(r.line))
@@ -943,6 +1099,8 @@ func (l *Log) writeDigest() error {
 	if _, err := l.digests.Write(append(data, '\n')); err != nil {
 		return fmt.Errorf("audit: write digest: %w", err)
 	}
+	l.digestN++
+	l.digestsSize += int64(len(data) + 1)
 	if !l.opts.NoSync {
 		if err := datasync(l.digests); err != nil {
 			return fmt.Errorf("audit: sync digest: %w", err)
@@ -1003,7 +1161,10 @@ func (l *Log) Close() error {
 	if cerr := l.closeFiles(); err == nil {
 		err = cerr
 	}
-	l.idx.close()
+	l.mu.Unlock()
+	l.sealWG.Wait()
+	l.mu.Lock()
+	l.trail.close()
 	unlock(l.lock)
 	return err
 }

@@ -60,7 +60,7 @@ func Scan(dir string, f ScanFilter, fn func(event []byte) error) error {
 			cbErr = fn(line[s:t])
 		}
 		chainDir := filepath.Join(dir, e.Name())
-		st, err := scanChain(chainDir, e.Name(), nil, each)
+		st, err := scanChain(chainDir, e.Name(), scanFrom{}, nil, each)
 		if err != nil {
 			return fmt.Errorf("audit chain %s: %w", e.Name(), err)
 		}

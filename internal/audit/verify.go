@@ -61,6 +61,18 @@ func (r *Report) OK() bool {
 // compare against. Compare with the digests recorded in the server log, or
 // copied elsewhere, to detect those.
 func Verify(dir string, keys [][]byte) (*Report, error) {
+	return VerifyProgress(dir, keys, nil)
+}
+
+// VerifyProgress is Verify, calling progress (if not nil) with the chain
+// and the count of records checked so far, every million records or so.
+func VerifyProgress(dir string, keys [][]byte, progress func(chain string, records uint64)) (*Report, error) {
+	progressOf := func(chain string) func(uint64) {
+		if progress == nil {
+			return nil
+		}
+		return func(n uint64) { progress(chain, n) }
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -71,9 +83,18 @@ func Verify(dir string, keys [][]byte) (*Report, error) {
 			continue
 		}
 		chainDir := filepath.Join(dir, e.Name())
-		cr, st, err := verifyChain(chainDir, e.Name(), keys, nil)
+		cr, st, err := verifyChain(chainDir, e.Name(), keys, verifyFrom{scanFrom: scanFrom{progress: progressOf(e.Name())}}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("chain %s: %w", e.Name(), err)
+		}
+		if segs, err := segments(chainDir); err == nil {
+			// Index files are derived data: a damaged one is rebuilt at the
+			// next start, from its segment.
+			for _, sf := range segs {
+				if _, err := readCheckpoint(idxPath(sf.path), keys); err != nil && !errors.Is(err, os.ErrNotExist) {
+					cr.Warnings = append(cr.Warnings, fmt.Sprintf("index file %s is damaged (%v): the next start rebuilds it from its segment", filepath.Base(idxPath(sf.path)), err))
+				}
+			}
 		}
 		if len(cr.Problems) == 0 {
 			if staged := stagedRecords(chainDir, st.count, st.head); len(staged) > 0 {
@@ -93,9 +114,19 @@ func Verify(dir string, keys [][]byte) (*Report, error) {
 	return rep, nil
 }
 
+// verifyFrom says where a verification starts: a chain's records and
+// digests up to a signed checkpoint are taken as verified.
+type verifyFrom struct {
+	scanFrom
+	digestOff   int64  // where the digests after the checkpoint start
+	digestSig   string // the signature of the digest before them
+	digestCount uint64 // the record count of that digest
+	digests     int    // how many digests precede them
+}
+
 // verifyChain checks one chain, calling fn (if not nil) for every record
 // as scanChain does.
-func verifyChain(dir, chain string, keys [][]byte, fn func(path string, off int64, line []byte, rec *recordLine)) (*ChainReport, *scanned, error) {
+func verifyChain(dir, chain string, keys [][]byte, from verifyFrom, fn func(path string, off int64, line []byte, rec *recordLine)) (*ChainReport, *scanned, error) {
 	cr := &ChainReport{Chain: chain}
 	problem := func(format string, args ...any) { cr.Problems = append(cr.Problems, fmt.Sprintf(format, args...)) }
 	// Read the signed state before the records: the writer updates it only
@@ -105,7 +136,7 @@ func verifyChain(dir, chain string, keys [][]byte, fn func(path string, off int6
 	if herr != nil && !errors.Is(herr, os.ErrNotExist) {
 		return nil, nil, herr
 	}
-	digests, tornDigest, err := readDigests(filepath.Join(dir, digestsFile))
+	digests, tornDigest, err := readDigestsFrom(filepath.Join(dir, digestsFile), from.digestOff)
 	if err != nil {
 		problem("digest file: %v", err)
 	}
@@ -116,11 +147,11 @@ func verifyChain(dir, chain string, keys [][]byte, fn func(path string, off int6
 	if headOK {
 		want[head.Count] = true
 	}
-	st, err := scanChain(dir, chain, want, fn)
+	st, err := scanChain(dir, chain, from.scanFrom, want, fn)
 	if err != nil {
 		return nil, nil, err
 	}
-	cr.Records, cr.Head, cr.Digests = st.count, hex.EncodeToString(st.head[:]), len(digests)
+	cr.Records, cr.Head, cr.Digests = st.count, hex.EncodeToString(st.head[:]), from.digests+len(digests)
 	cr.Problems = append(cr.Problems, st.problems...)
 	broken := len(st.problems) > 0
 	hashAt := func(n uint64) (string, bool) {
@@ -128,14 +159,16 @@ func verifyChain(dir, chain string, keys [][]byte, fn func(path string, off int6
 			g := genesis(chain)
 			return hex.EncodeToString(g[:]), true
 		}
+		if from.set && n == from.count {
+			return hex.EncodeToString(from.head[:]), true
+		}
 		h, ok := st.hashes[n]
 		return hex.EncodeToString(h[:]), ok
 	}
 
-	prevSig := ""
-	var prevCount uint64
+	prevSig, prevCount := from.digestSig, from.digestCount
 	for i, d := range digests {
-		n := i + 1
+		n := from.digests + i + 1
 		switch {
 		case d.Chain != chain:
 			problem("digest %d belongs to chain %q", n, d.Chain)
@@ -147,7 +180,7 @@ func verifyChain(dir, chain string, keys [][]byte, fn func(path string, off int6
 			problem("digest %d counts %d records, fewer than digest %d", n, d.Count, n-1)
 		case d.Count > st.count && !broken:
 			problem("records %d to %d were removed (truncated): digest %d counts %d records, %d remain", st.count+1, d.Count, n, d.Count, st.count)
-		case !broken:
+		case !broken && (!from.set || d.Count >= from.count):
 			if h, ok := hashAt(d.Count); !ok || h != d.Head {
 				problem("records up to %d do not match digest %d (changed)", d.Count, n)
 			}
@@ -172,7 +205,7 @@ func verifyChain(dir, chain string, keys [][]byte, fn func(path string, off int6
 			problem("the newest records %d to %d were removed (truncated): the signed head counts %d records, %d remain", st.count+1, head.Count, head.Count, st.count)
 		case head.Count < prevCount:
 			problem("the signed head counts %d records, fewer than the last digest (%d): it was rolled back", head.Count, prevCount)
-		case !broken:
+		case !broken && (!from.set || head.Count >= from.count):
 			if h, ok := hashAt(head.Count); !ok || h != head.Head {
 				problem("record %d does not match the signed head (changed)", head.Count)
 			}

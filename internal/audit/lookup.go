@@ -1,0 +1,548 @@
+package audit
+
+import (
+	"bytes"
+	"cmp"
+	"container/list"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// trail is what LookupEvents reads: every segment of every chain, each
+// either sealed (its index file on disk, read through a bounded cache) or
+// in memory (the segment being written, and segments whose index file is
+// still being written or could not be). Memory is thus bounded by the
+// cache and one segment per chain, whatever the trail's length.
+type trail struct {
+	keys  [][]byte
+	log   *slog.Logger
+	mu    sync.RWMutex
+	units []*unit
+	cache idxCache
+}
+
+// unit is one segment of the trail.
+type unit struct {
+	chain string
+	first uint64
+	path  string
+	// Once sealed: its checkpoint (time bounds, signed).
+	cp *checkpoint
+	// Until sealed: its in-memory index.
+	mem *index
+}
+
+// idxCacheBytes bounds the index files held in memory.
+const idxCacheBytes = 32 << 20
+
+func newTrail(keys [][]byte, log *slog.Logger) *trail {
+	t := &trail{keys: keys, log: log}
+	t.cache.max = idxCacheBytes
+	return t
+}
+
+func (t *trail) add(u *unit) {
+	t.mu.Lock()
+	t.units = append(t.units, u)
+	t.mu.Unlock()
+}
+
+// sealed replaces the in-memory index of u by its index file.
+func (t *trail) sealed(u *unit, cp *checkpoint) {
+	t.mu.Lock()
+	x := u.mem
+	u.cp, u.mem = cp, nil
+	t.mu.Unlock()
+	if x != nil {
+		x.close()
+	}
+}
+
+func (t *trail) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, u := range t.units {
+		if u.mem != nil {
+			u.mem.close()
+		}
+	}
+	t.units = nil
+	t.cache.clear()
+}
+
+// cursor is a position in the order LookupEvents returns events in:
+// newest first, by (time, chain, sequence number) descending.
+type cursor struct {
+	time  int64
+	chain string
+	seq   uint64
+}
+
+func (a cursor) less(b cursor) bool {
+	if a.time != b.time {
+		return a.time < b.time
+	}
+	if a.chain != b.chain {
+		return a.chain < b.chain
+	}
+	return a.seq < b.seq
+}
+
+// cand is an event a lookup may return.
+type cand struct {
+	cursor
+	mem    *index
+	pos    uint32 // in mem
+	sealed *sealedIndex
+	u      *unit
+	entry  int // in sealed
+}
+
+// query is a Query resolved for matching.
+type query struct {
+	account string
+	attr    string
+	value   string
+	id      [16]byte
+	ro      bool
+}
+
+// Lookup answers a query.
+func (l *Log) Lookup(q Query) (*Page, error) {
+	// The index may name staged records: they reach the segment first.
+	var err error
+	l.mu.Lock()
+	if !l.closed && l.err == nil {
+		err = l.flushStaged(true)
+	}
+	l.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return l.trail.lookup(q)
+}
+
+func (t *trail) lookup(q Query) (*Page, error) {
+	if q.Max <= 0 {
+		q.Max = 50
+	}
+	rq := query{account: q.Account, attr: q.Attribute, value: q.Value}
+	empty := q.Account == ""
+	switch q.Attribute {
+	case "", AttrEventName, AttrUsername, AttrAccessKeyID, AttrResourceType, AttrResourceName, AttrEventSource:
+	case AttrEventID:
+		rq.id = parseUUID(q.Value)
+		empty = empty || rq.id == ([16]byte{})
+	case AttrReadOnly:
+		rq.ro = strings.EqualFold(q.Value, "true")
+	default:
+		return nil, fmt.Errorf("audit: unknown lookup attribute %q", q.Attribute)
+	}
+	fp := q.fingerprint()
+	upper := cursor{time: 1 << 62}
+	if q.Token != "" {
+		c, err := parseToken(q.Token, fp)
+		if err != nil {
+			return nil, ErrInvalidToken
+		}
+		upper = c
+	}
+	if empty {
+		return &Page{}, nil
+	}
+	if !q.End.IsZero() {
+		if e := (cursor{time: q.End.Unix() + 1}); e.less(upper) {
+			upper = e
+		}
+	}
+	start := int64(-1 << 62)
+	if !q.Start.IsZero() {
+		start = q.Start.Unix()
+	}
+
+	type span struct {
+		u          *unit
+		minT, maxT int64
+	}
+	t.mu.RLock()
+	spans := make([]span, 0, len(t.units))
+	for _, u := range t.units {
+		s := span{u: u}
+		if x := u.mem; x != nil {
+			x.mu.RLock()
+			s.minT, s.maxT = x.minTime, x.maxTime
+			x.mu.RUnlock()
+		} else {
+			s.minT, s.maxT = u.cp.MinTime, u.cp.MaxTime
+		}
+		if s.maxT >= start && s.minT <= upper.time {
+			spans = append(spans, s)
+		}
+	}
+	t.mu.RUnlock()
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(b.maxT, a.maxT) })
+
+	limit := q.Max + 1
+	var cs []cand
+	byKey := func(a, b cand) int {
+		if b.less(a.cursor) {
+			return -1
+		}
+		if a.less(b.cursor) {
+			return 1
+		}
+		return 0
+	}
+	for _, s := range spans {
+		if len(cs) >= limit && s.maxT < cs[limit-1].time {
+			break
+		}
+		t.mu.RLock()
+		x := s.u.mem
+		t.mu.RUnlock()
+		if x != nil {
+			cs = x.candidates(&rq, upper, start, limit, cs)
+		} else {
+			si, err := t.index(s.u)
+			if err != nil {
+				return nil, err
+			}
+			cs = si.candidates(s.u, rq.key(), upper, start, limit, cs)
+		}
+		slices.SortFunc(cs, byKey)
+		if len(cs) > limit {
+			cs = cs[:limit]
+		}
+	}
+
+	page := &Page{}
+	files := map[string]*os.File{}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for i := range min(len(cs), q.Max) {
+		c := &cs[i]
+		var f Found
+		var ok bool
+		var err error
+		if c.mem != nil {
+			f, ok, err = c.mem.found(c.pos)
+		} else {
+			f, ok, err = c.sealed.found(c.u, c.entry, &rq, files)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			page.Events = append(page.Events, f)
+		}
+	}
+	if len(cs) > q.Max {
+		page.NextToken = makeToken(cs[q.Max-1].cursor, fp)
+	}
+	return page, nil
+}
+
+// key is the posting list of an index file that holds q's events.
+func (q *query) key() uint64 {
+	switch q.attr {
+	case "":
+		return keyHash(postAccount, q.account, "")
+	case AttrEventID:
+		return keyHash(postEventID, q.account, strings.ToLower(q.value))
+	case AttrReadOnly:
+		return keyHash(postReadOnly, q.account, strconv.FormatBool(q.ro))
+	}
+	attr := map[string]uint8{AttrEventName: postName, AttrUsername: postUser, AttrAccessKeyID: postKeyID,
+		AttrResourceType: postResType, AttrResourceName: postResName, AttrEventSource: postSource}[q.attr]
+	return keyHash(attr, q.account, q.value)
+}
+
+// matches reports whether a record's meta matches q.
+func (q *query) matches(m *recordMeta) bool {
+	if m.Account != q.account {
+		return false
+	}
+	switch q.attr {
+	case AttrEventName:
+		return m.Name == q.value
+	case AttrUsername:
+		return m.User == q.value
+	case AttrAccessKeyID:
+		return m.Key == q.value
+	case AttrEventSource:
+		return m.Source == q.value
+	case AttrReadOnly:
+		return m.ReadOnly == q.ro
+	case AttrEventID:
+		return parseUUID(m.ID) == q.id
+	case AttrResourceType, AttrResourceName:
+		i := 0
+		if q.attr == AttrResourceName {
+			i = 1
+		}
+		for _, r := range m.Res {
+			if r[i] == q.value {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// candidates appends to cs the best (up to limit) events of x that match
+// q, come before upper and are not older than start.
+func (x *index) candidates(q *query, upper cursor, start int64, limit int, cs []cand) []cand {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	account, ok := x.ids[q.account]
+	if !ok {
+		return cs
+	}
+	var list *chunked[uint32]
+	var keep func(e *ievent) bool
+	switch q.attr {
+	case "":
+		list = x.postings(postKey{postAccount, account, 0})
+	case AttrEventID:
+		list = x.postings(postKey{postAccount, account, 0})
+		keep = func(e *ievent) bool { return e.id == q.id }
+	case AttrEventName, AttrUsername, AttrAccessKeyID, AttrResourceType, AttrResourceName:
+		v, ok := x.ids[q.value]
+		if !ok {
+			return cs
+		}
+		attr := map[string]uint8{AttrEventName: postName, AttrUsername: postUser, AttrAccessKeyID: postKeyID,
+			AttrResourceType: postResType, AttrResourceName: postResName}[q.attr]
+		list = x.postings(postKey{attr, account, v})
+	case AttrEventSource:
+		v, ok := x.ids[q.value]
+		if !ok {
+			return cs
+		}
+		list = x.postings(postKey{postAccount, account, 0})
+		keep = func(e *ievent) bool { return e.source == v }
+	case AttrReadOnly:
+		list = x.postings(postKey{postAccount, account, 0})
+		keep = func(e *ievent) bool { return e.readOnly == q.ro }
+	}
+	from := len(cs)
+	for i := list.len() - 1; i >= 0; i-- {
+		pos := list.at(i)
+		e := x.event(pos)
+		if e.time < start-timeSlack {
+			break // earlier events are older still (within timeSlack)
+		}
+		c := cursor{e.time, x.chain, e.seq}
+		if e.time < start || !c.less(upper) || (keep != nil && !keep(e)) {
+			continue
+		}
+		cs = append(cs, cand{cursor: c, mem: x, pos: pos})
+	}
+	if len(cs)-from > limit {
+		mine := cs[from:]
+		slices.SortFunc(mine, func(a, b cand) int {
+			if b.less(a.cursor) {
+				return -1
+			}
+			if a.less(b.cursor) {
+				return 1
+			}
+			return 0
+		})
+		cs = cs[:from+limit]
+	}
+	return cs
+}
+
+// found reads the event at pos; ok is false if it is gone.
+func (x *index) found(pos uint32) (Found, bool, error) {
+	x.mu.RLock()
+	e := *x.event(pos)
+	f := Found{
+		EventID: formatUUID(e.id), EventName: x.strs[e.name], ReadOnly: e.readOnly, AccessKeyID: x.strs[e.key],
+		Time: time.Unix(e.time, 0).UTC(), Source: x.strs[e.source], Username: x.strs[e.user],
+	}
+	for _, r := range x.resources(&e) {
+		f.Resources = append(f.Resources, Resource{Type: x.strs[r[0]], Name: x.strs[r[1]]})
+	}
+	seg := x.seg
+	buf := make([]byte, e.n)
+	var err error
+	if seg != nil {
+		_, err = seg.ReadAt(buf, e.off)
+	}
+	x.mu.RUnlock()
+	if seg == nil {
+		// Sealed meanwhile: its file descriptor is closed.
+		var f *os.File
+		if f, err = os.Open(x.path); err == nil {
+			_, err = f.ReadAt(buf, e.off)
+			f.Close()
+		}
+	}
+	if err != nil {
+		return Found{}, false, fmt.Errorf("audit: read event: %w", err)
+	}
+	f.JSON = buf
+	return f, true, nil
+}
+
+// candidates is index.candidates for an index file: the list is sorted,
+// so the events before upper are found by binary search.
+func (s *sealedIndex) candidates(u *unit, k uint64, upper cursor, start int64, limit int, cs []cand) []cand {
+	first, n := s.list(k)
+	p := sort.Search(n, func(i int) bool {
+		t, seq := s.entry(s.pos(first + i))
+		return !(cursor{t, u.chain, seq}).less(upper)
+	})
+	for i := p - 1; i >= 0 && limit > 0; i-- {
+		e := s.pos(first + i)
+		t, seq := s.entry(e)
+		if t < start {
+			break
+		}
+		cs = append(cs, cand{cursor: cursor{t, u.chain, seq}, sealed: s, u: u, entry: e})
+		limit--
+	}
+	return cs
+}
+
+// found reads entry e from u's segment; ok is false if it does not match
+// q after all (two keys of the same hash).
+func (s *sealedIndex) found(u *unit, e int, q *query, files map[string]*os.File) (Found, bool, error) {
+	f, ok := files[u.path]
+	if !ok {
+		var err error
+		if f, err = os.Open(u.path); err != nil {
+			return Found{}, false, fmt.Errorf("audit: read event: %w", err)
+		}
+		files[u.path] = f
+	}
+	line, evDelta, evLen := s.span(e)
+	buf := make([]byte, evDelta+evLen)
+	if _, err := f.ReadAt(buf, int64(line)); err != nil {
+		return Found{}, false, fmt.Errorf("audit: read event: %w", err)
+	}
+	if int(evDelta) < len(eventKey) || !bytes.Equal(buf[evDelta-uint32(len(eventKey)):evDelta], eventKey) {
+		return Found{}, false, fmt.Errorf("audit: segment %s does not match its index at offset %d (run iamd audit verify)", u.path, line)
+	}
+	head := append(buf[:evDelta-uint32(len(eventKey)):evDelta-uint32(len(eventKey))], '}')
+	var rec recordLine
+	if err := parseHead(head, &rec); err != nil {
+		return Found{}, false, fmt.Errorf("audit: segment %s does not match its index at offset %d (run iamd audit verify): %v", u.path, line, err)
+	}
+	if !q.matches(&rec.Meta) {
+		return Found{}, false, nil
+	}
+	m := metaOfRecord(&rec)
+	return Found{
+		EventID: m.id, EventName: m.name, ReadOnly: m.readOnly, AccessKeyID: m.key, Time: time.Unix(m.time, 0).UTC(),
+		Source: m.source, Username: m.user, Resources: m.res, JSON: buf[evDelta:],
+	}, true, nil
+}
+
+// index returns u's index file through the cache. An index file that no
+// longer matches its checkpoint is rebuilt from the segment.
+func (t *trail) index(u *unit) (*sealedIndex, error) {
+	if s := t.cache.get(u.path); s != nil {
+		return s, nil
+	}
+	path := idxPath(u.path)
+	_, s, err := loadIndexFile(path, t.keys)
+	if err != nil {
+		t.log.Error("audit: index file unreadable; rebuilding it from its segment", "file", path, "err", err)
+		if s, err = rebuildIndex(u, t.keys); err != nil {
+			return nil, fmt.Errorf("audit: index %s: %w", path, err)
+		}
+	}
+	t.cache.put(u.path, s)
+	return s, nil
+}
+
+// idxCache holds recently read index files, up to max bytes.
+type idxCache struct {
+	mu   sync.Mutex
+	max  int
+	size int
+	m    map[string]*list.Element
+	lru  list.List
+}
+
+type cached struct {
+	path string
+	s    *sealedIndex
+}
+
+func (c *idxCache) get(path string) *sealedIndex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[path]; ok {
+		c.lru.MoveToFront(e)
+		return e.Value.(*cached).s
+	}
+	return nil
+}
+
+func (c *idxCache) put(path string, s *sealedIndex) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]*list.Element)
+	}
+	if _, ok := c.m[path]; ok {
+		return
+	}
+	c.m[path] = c.lru.PushFront(&cached{path, s})
+	c.size += s.size()
+	for c.size > c.max && c.lru.Len() > 1 {
+		e := c.lru.Back()
+		v := e.Value.(*cached)
+		c.lru.Remove(e)
+		delete(c.m, v.path)
+		c.size -= v.s.size()
+	}
+}
+
+func (c *idxCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m, c.size = nil, 0
+	c.lru.Init()
+}
+
+func makeToken(c cursor, fp string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("v2:" + strconv.FormatInt(c.time, 10) + ":" + c.chain + ":" +
+		strconv.FormatUint(c.seq, 10) + ":" + fp))
+}
+
+func parseToken(tok, fp string) (cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return cursor{}, ErrInvalidToken
+	}
+	parts := strings.Split(string(b), ":")
+	if len(parts) != 5 || parts[0] != "v2" || parts[4] != fp {
+		return cursor{}, ErrInvalidToken
+	}
+	t, err1 := strconv.ParseInt(parts[1], 10, 64)
+	seq, err2 := strconv.ParseUint(parts[3], 10, 64)
+	if err1 != nil || err2 != nil {
+		return cursor{}, ErrInvalidToken
+	}
+	return cursor{t, parts[2], seq}, nil
+}
+
+var errSegmentMismatch = errors.New("segment does not match its checkpoint")

@@ -1,0 +1,384 @@
+package audit
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// A sealed segment (one the chain has moved past) gets an index file next
+// to it, NNNN.idx, written once in the background when the segment is
+// sealed (or at start, for a segment that lacks one). It starts with a
+// signed checkpoint: the segment's first and last sequence numbers, the
+// chain hash before and after them, its size and time bounds, and the
+// digests written until then. A start trusts the checkpoints instead of
+// reading the segments they cover, so that it costs the same whatever the
+// trail's length; `iamd audit verify` still reads everything.
+//
+// Format: the line "IAMDIDX1", the checkpoint as one JSON line, then the
+// body, little-endian:
+//
+//	u32 entries, u32 keys, u32 positions
+//	entries × {i64 time, u64 seq, u32 line offset, u32 event offset in the line, u32 event length}
+//	keys × {u64 key hash, u32 first position, u32 count}   sorted by hash
+//	positions × u32                                        entry numbers, ascending
+//
+// Entries are sorted by (time, seq), so every posting list is too. A key
+// hash names (lookup attribute, account, value); a collision only costs a
+// record read, as every record found is checked against the query.
+const (
+	idxMagic  = "IAMDIDX1\n"
+	idxExt    = ".idx"
+	entrySize = 28
+	keySize   = 16
+)
+
+// checkpoint is the signed head of an index file.
+type checkpoint struct {
+	Chain   string `json:"chain"`
+	First   uint64 `json:"first"`
+	Last    uint64 `json:"last"`
+	Prev    string `json:"prev"` // chain hash before First
+	Head    string `json:"head"` // chain hash after Last
+	Size    int64  `json:"size"` // bytes of records in the segment
+	MinTime int64  `json:"minTime"`
+	MaxTime int64  `json:"maxTime"`
+	Events  int    `json:"events"`
+	// The digests written before the segment was sealed end at DigestOff
+	// in digests.log; there were Digests of them, the last signed
+	// DigestSig over DigestCount records.
+	DigestOff   int64  `json:"digestOff"`
+	DigestSig   string `json:"digestSig"`
+	DigestCount uint64 `json:"digestCount"`
+	Digests     int    `json:"digests"`
+	Body        string `json:"body"` // SHA-256 of the index body
+	Key         string `json:"key"`
+	Sig         string `json:"sig"`
+}
+
+func (c *checkpoint) message() []byte {
+	f := []string{"iamd-audit/v1", "checkpoint", c.Chain, strconv.FormatUint(c.First, 10), strconv.FormatUint(c.Last, 10),
+		c.Prev, c.Head, strconv.FormatInt(c.Size, 10), strconv.FormatInt(c.MinTime, 10), strconv.FormatInt(c.MaxTime, 10),
+		strconv.Itoa(c.Events), strconv.FormatInt(c.DigestOff, 10), c.DigestSig, strconv.FormatUint(c.DigestCount, 10),
+		strconv.Itoa(c.Digests), c.Body}
+	return []byte(strings.Join(f, "\n"))
+}
+
+func (c *checkpoint) sign(key []byte) {
+	c.Key = keyID(key)
+	m := hmac.New(sha256.New, key)
+	m.Write(c.message())
+	c.Sig = hex.EncodeToString(m.Sum(nil))
+}
+
+func (c *checkpoint) verify(keys [][]byte) bool {
+	sig, err := hex.DecodeString(c.Sig)
+	if err != nil {
+		return false
+	}
+	for _, k := range keys {
+		if keyID(k) != c.Key {
+			continue
+		}
+		m := hmac.New(sha256.New, k)
+		m.Write(c.message())
+		if hmac.Equal(m.Sum(nil), sig) {
+			return true
+		}
+	}
+	return false
+}
+
+func idxPath(segPath string) string { return strings.TrimSuffix(segPath, segmentExt) + idxExt }
+
+// readCheckpoint reads the checkpoint of an index file (not its body).
+func readCheckpoint(path string, keys [][]byte) (*checkpoint, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, err
+	}
+	cp, _, err := parseCheckpoint(buf[:n], keys)
+	return cp, err
+}
+
+// parseCheckpoint parses and checks the signature of the checkpoint at the
+// start of data, and returns where the body starts.
+func parseCheckpoint(data []byte, keys [][]byte) (*checkpoint, int, error) {
+	if !bytes.HasPrefix(data, []byte(idxMagic)) {
+		return nil, 0, errors.New("not an index file")
+	}
+	rest := data[len(idxMagic):]
+	i := bytes.IndexByte(rest, '\n')
+	if i < 0 {
+		return nil, 0, errors.New("checkpoint cut short")
+	}
+	var cp checkpoint
+	if err := json.Unmarshal(rest[:i], &cp); err != nil {
+		return nil, 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	if !cp.verify(keys) {
+		return nil, 0, errors.New("checkpoint has an invalid signature (changed or forged)")
+	}
+	return &cp, len(idxMagic) + i + 1, nil
+}
+
+// sealedEntry is an event as an index file holds it.
+type sealedEntry struct {
+	time    int64
+	seq     uint64
+	line    uint32 // offset of the record line in the segment
+	evDelta uint32 // offset of the event in the line
+	evLen   uint32
+	keys    []uint64
+}
+
+// keyHash names a posting list of an index file.
+func keyHash(attr uint8, account, value string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte{attr})
+	h.Write([]byte(account))
+	h.Write([]byte{0})
+	h.Write([]byte(value))
+	return h.Sum64()
+}
+
+// Posting lists of index files, beyond those of the in-memory index.
+const (
+	postSource = numPosts + iota
+	postReadOnly
+	postEventID
+)
+
+// metaKeys returns the key hashes an event is listed under.
+func metaKeys(m *recordMeta) []uint64 {
+	ks := []uint64{
+		keyHash(postAccount, m.Account, ""),
+		keyHash(postName, m.Account, m.Name),
+		keyHash(postSource, m.Account, m.Source),
+		keyHash(postReadOnly, m.Account, strconv.FormatBool(m.ReadOnly)),
+		keyHash(postEventID, m.Account, strings.ToLower(m.ID)),
+	}
+	if m.User != "" {
+		ks = append(ks, keyHash(postUser, m.Account, m.User))
+	}
+	if m.Key != "" {
+		ks = append(ks, keyHash(postKeyID, m.Account, m.Key))
+	}
+	for _, r := range m.Res {
+		ks = append(ks, keyHash(postResType, m.Account, r[0]), keyHash(postResName, m.Account, r[1]))
+	}
+	return ks
+}
+
+// buildIndex returns the body of an index file over es (which it sorts).
+func buildIndex(es []sealedEntry) []byte {
+	slices.SortStableFunc(es, func(a, b sealedEntry) int {
+		if c := cmp.Compare(a.time, b.time); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	type kp struct {
+		k   uint64
+		pos uint32
+	}
+	var all []kp
+	for i := range es {
+		for _, k := range es[i].keys {
+			all = append(all, kp{k, uint32(i)})
+		}
+	}
+	slices.SortFunc(all, func(a, b kp) int {
+		if c := cmp.Compare(a.k, b.k); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.pos, b.pos)
+	})
+	all = slices.Compact(all)
+	nkeys := 0
+	for i := range all {
+		if i == 0 || all[i].k != all[i-1].k {
+			nkeys++
+		}
+	}
+	b := make([]byte, 0, 12+len(es)*entrySize+nkeys*keySize+len(all)*4)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(es)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(nkeys))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(all)))
+	for _, e := range es {
+		b = binary.LittleEndian.AppendUint64(b, uint64(e.time))
+		b = binary.LittleEndian.AppendUint64(b, e.seq)
+		b = binary.LittleEndian.AppendUint32(b, e.line)
+		b = binary.LittleEndian.AppendUint32(b, e.evDelta)
+		b = binary.LittleEndian.AppendUint32(b, e.evLen)
+	}
+	for i := 0; i < len(all); {
+		j := i
+		for j < len(all) && all[j].k == all[i].k {
+			j++
+		}
+		b = binary.LittleEndian.AppendUint64(b, all[i].k)
+		b = binary.LittleEndian.AppendUint32(b, uint32(i))
+		b = binary.LittleEndian.AppendUint32(b, uint32(j-i))
+		i = j
+	}
+	for _, p := range all {
+		b = binary.LittleEndian.AppendUint32(b, p.pos)
+	}
+	return b
+}
+
+// writeIndexFile writes an index file atomically (a temporary file,
+// synced, renamed). cp gets the body's checksum and is signed with key.
+func writeIndexFile(path string, cp *checkpoint, body []byte, key []byte) error {
+	sum := sha256.Sum256(body)
+	cp.Body = hex.EncodeToString(sum[:])
+	cp.sign(key)
+	head, err := json.Marshal(cp)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	data := make([]byte, 0, len(idxMagic)+len(head)+1+len(body))
+	data = append(append(append(append(data, idxMagic...), head...), '\n'), body...)
+	_, err = f.Write(data)
+	if err == nil {
+		err = datasync(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("audit: write index %s: %w", filepath.Base(path), err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// sealedIndex is the body of an index file, read into memory.
+type sealedIndex struct {
+	data                   []byte
+	n, nkeys, npos         int
+	entOff, keyOff, posOff int
+}
+
+// loadIndexFile reads an index file, checking its signature and body.
+func loadIndexFile(path string, keys [][]byte) (*checkpoint, *sealedIndex, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	cp, start, err := parseCheckpoint(data, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	body := data[start:]
+	sum := sha256.Sum256(body)
+	if hex.EncodeToString(sum[:]) != cp.Body {
+		return nil, nil, errors.New("index body does not match its checkpoint (changed or damaged)")
+	}
+	if len(body) < 12 {
+		return nil, nil, errors.New("index body cut short")
+	}
+	s := &sealedIndex{data: body, n: int(binary.LittleEndian.Uint32(body)), nkeys: int(binary.LittleEndian.Uint32(body[4:])),
+		npos: int(binary.LittleEndian.Uint32(body[8:]))}
+	s.entOff = 12
+	s.keyOff = s.entOff + s.n*entrySize
+	s.posOff = s.keyOff + s.nkeys*keySize
+	if s.posOff+s.npos*4 != len(body) {
+		return nil, nil, errors.New("index body has the wrong length")
+	}
+	return cp, s, nil
+}
+
+func (s *sealedIndex) size() int { return len(s.data) }
+
+// entry returns the time and sequence number of entry i.
+func (s *sealedIndex) entry(i int) (time int64, seq uint64) {
+	b := s.data[s.entOff+i*entrySize:]
+	return int64(binary.LittleEndian.Uint64(b)), binary.LittleEndian.Uint64(b[8:])
+}
+
+// span returns where entry i's record line and event are in the segment.
+func (s *sealedIndex) span(i int) (line, evDelta, evLen uint32) {
+	b := s.data[s.entOff+i*entrySize+16:]
+	return binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:]), binary.LittleEndian.Uint32(b[8:])
+}
+
+// list returns the posting list of key k as a range of positions.
+func (s *sealedIndex) list(k uint64) (start, n int) {
+	lo, hi := 0, s.nkeys
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if binary.LittleEndian.Uint64(s.data[s.keyOff+m*keySize:]) < k {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == s.nkeys || binary.LittleEndian.Uint64(s.data[s.keyOff+lo*keySize:]) != k {
+		return 0, 0
+	}
+	b := s.data[s.keyOff+lo*keySize+8:]
+	return int(binary.LittleEndian.Uint32(b)), int(binary.LittleEndian.Uint32(b[4:]))
+}
+
+// pos returns the entry number at position i of the positions.
+func (s *sealedIndex) pos(i int) int {
+	return int(binary.LittleEndian.Uint32(s.data[s.posOff+i*4:]))
+}
+
+// rebuildIndex rebuilds the index file of a sealed segment from the
+// segment, which must still match the segment's signed checkpoint.
+func rebuildIndex(u *unit, keys [][]byte) (*sealedIndex, error) {
+	cp := *u.cp
+	prev, err := hex.DecodeString(cp.Prev)
+	if err != nil || len(prev) != 32 {
+		return nil, errors.New("checkpoint names no previous hash")
+	}
+	var es []sealedEntry
+	from := scanFrom{count: cp.First - 1, head: [32]byte(prev), set: true, segs: 1}
+	st, err := scanChain(filepath.Dir(u.path), u.chain, from, nil, func(_ string, off int64, line []byte, rec *recordLine) {
+		if s, e, ok := eventSpan(line); ok {
+			es = append(es, sealedEntry{time: rec.Meta.Time, seq: rec.Seq, line: uint32(off), evDelta: uint32(s), evLen: uint32(e - s), keys: metaKeys(&rec.Meta)})
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(st.problems) > 0 || st.count != cp.Last || hex.EncodeToString(st.head[:]) != cp.Head {
+		return nil, fmt.Errorf("%w (run iamd audit verify): %s", errSegmentMismatch, strings.Join(st.problems, "; "))
+	}
+	path := idxPath(u.path)
+	if err := writeIndexFile(path, &cp, buildIndex(es), keys[0]); err != nil {
+		return nil, err
+	}
+	_, s, err := loadIndexFile(path, keys)
+	return s, err
+}
