@@ -34,7 +34,7 @@ type SSHPublicKey struct {
 type SigningCertificate struct {
 	ID       string    `json:"id"`
 	UserID   string    `json:"userId"` // empty for the root user
-	Body     string    `json:"body"`   // PEM, as uploaded (trimmed)
+	Body     string    `json:"body"`   // PEM, as uploaded
 	Status   string    `json:"status"` // Active or Inactive
 	Uploaded time.Time `json:"uploaded"`
 }

@@ -94,7 +94,9 @@ func (s *Service) UploadSigningCertificate(ctx context.Context, in *UploadSignin
 	}
 	sc := &iam.SigningCertificate{
 		ID: signingCertificateID(cert), UserID: owner.keyUserID(),
-		Body: strings.TrimSpace(in.CertificateBody), Status: string(StatusTypeActive), Uploaded: s.uploadTime(),
+		// The body is kept as uploaded: clients such as Terraform compare
+		// what they read back with what they sent.
+		Body: in.CertificateBody, Status: string(StatusTypeActive), Uploaded: s.uploadTime(),
 	}
 	// As for access keys (CreateAccessKey): the touch of the owner and the
 	// lock keep the quota; the record's key keeps certificates unique.
