@@ -1,0 +1,324 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iamd/iamd/internal/uuid"
+)
+
+// benchEvent is a typical API call's event: GetUser by an IAM user through
+// the AWS CLI, as iamd records it.
+func benchEvent(i int, at time.Time) *Event {
+	user := fmt.Sprintf("user%d", i%500)
+	target := fmt.Sprintf("target%d", i%1000)
+	return &Event{
+		EventVersion: EventVersion,
+		UserIdentity: UserIdentity{Type: "IAMUser", PrincipalID: fmt.Sprintf("AIDA%017d", i%500), ARN: "arn:aws:iam::123456789012:user/" + user,
+			AccountID: "123456789012", AccessKeyID: fmt.Sprintf("AKIA%016d", i%700), UserName: user},
+		EventTime: FormatTime(at), EventSource: SourceIAM, EventName: []string{"GetUser", "ListUsers", "GetRole", "ListAttachedUserPolicies", "CreateUser"}[i%5],
+		AWSRegion: "us-east-1", SourceIPAddress: fmt.Sprintf("10.0.%d.%d", i%7, i%250),
+		UserAgent:         "aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/distrib#ubuntu.22 md/prompt#off md/command#iam.get-user",
+		RequestParameters: json.RawMessage(`{"userName":"` + target + `"}`),
+		ResponseElements:  json.RawMessage("null"),
+		RequestID:         uuid.New(), EventID: uuid.New(), ReadOnly: i%5 != 4, EventType: TypeAPICall, ManagementEvent: true,
+		RecipientAccountID: "123456789012", EventCategory: "Management",
+		Resources: []Resource{{Type: "AWS::IAM::User", Name: target}}, Username: user,
+	}
+}
+
+// genTrail writes a chain of n events into dir directly, as the writer
+// would have (segments of 64 MiB with their index files, digests every
+// 1,000 records, the signed head), a thousand events a second ending now.
+func genTrail(tb testing.TB, dir string, n int) {
+	tb.Helper()
+	chain := "00000000be0c4a11"
+	cdir := filepath.Join(dir, chain)
+	if err := os.MkdirAll(cdir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	keys := testKey
+	prev := genesis(chain)
+	t0 := time.Now().Add(-time.Duration(n) * time.Millisecond)
+	dig, err := os.Create(filepath.Join(cdir, digestsFile))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer dig.Close()
+	var (
+		lastSig                  string
+		lastCount                uint64
+		digestN                  int
+		digestsSize              int64
+		seg                      *os.File
+		w                        *bufio.Writer
+		segPath                  string
+		segFirst                 uint64
+		segPrev                  [32]byte
+		segSize                  int64
+		es                       []sealedEntry
+		minT, maxT               int64
+		buf                      []byte
+		segLimit                 = int64(64 << 20)
+		digestEvery              = 1000
+		closeSeg, sealAndContinue func(last uint64)
+	)
+	closeSeg = func(last uint64) {
+		if err := w.Flush(); err != nil {
+			tb.Fatal(err)
+		}
+		seg.Close()
+	}
+	sealAndContinue = func(last uint64) {
+		closeSeg(last)
+		cp := &checkpoint{Chain: chain, First: segFirst, Last: last, Prev: hex.EncodeToString(segPrev[:]), Head: hex.EncodeToString(prev[:]),
+			Size: segSize, MinTime: minT, MaxTime: maxT, Events: len(es), DigestOff: digestsSize, DigestSig: lastSig, DigestCount: lastCount, Digests: digestN}
+		if err := writeIndexFile(idxPath(segPath), cp, buildIndex(es), keys[0]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	newSeg := func(first uint64) {
+		segPath = filepath.Join(cdir, segmentName(first))
+		var err error
+		if seg, err = os.Create(segPath); err != nil {
+			tb.Fatal(err)
+		}
+		w = bufio.NewWriterSize(seg, 1<<20)
+		segFirst, segPrev, segSize, es, minT, maxT = first, prev, 0, es[:0], 1<<62, -1<<62
+	}
+	newSeg(1)
+	for i := 1; i <= n; i++ {
+		ev := benchEvent(i, t0.Add(time.Duration(i)*time.Millisecond))
+		m := metaOfEvent(ev)
+		buf = append(buf[:0], seqPrefix...)
+		buf = strconv.AppendUint(buf, uint64(i), 10)
+		buf = append(buf, prevPrefix...)
+		buf = hex.AppendEncode(buf, prev[:])
+		buf = appendMeta(buf, &m)
+		buf = append(buf, eventKey...)
+		evStart := len(buf)
+		buf = appendEvent(buf, ev)
+		evLen := len(buf) - evStart
+		buf = append(buf, '}')
+		prev = sha256.Sum256(buf)
+		buf = append(buf, '\n')
+		if _, err := w.Write(buf); err != nil {
+			tb.Fatal(err)
+		}
+		rm := recordMeta{Time: m.time, Account: m.account, Name: m.name, Source: m.source, User: m.user, Key: m.key, ID: m.id, ReadOnly: m.readOnly}
+		for _, r := range m.res {
+			rm.Res = append(rm.Res, [2]string{r.Type, r.Name})
+		}
+		es = append(es, sealedEntry{time: m.time, seq: uint64(i), line: uint32(segSize), evDelta: uint32(evStart), evLen: uint32(evLen), keys: metaKeys(&rm)})
+		minT, maxT = min(minT, m.time), max(maxT, m.time)
+		segSize += int64(len(buf))
+		if i%digestEvery == 0 || i == n {
+			s := signed{Chain: chain, Count: uint64(i), Head: hex.EncodeToString(prev[:]), Time: FormatTime(t0), Prev: lastSig}
+			s.sign("digest", keys[0])
+			data, _ := json.Marshal(&s)
+			data = append(data, '\n')
+			if _, err := dig.Write(data); err != nil {
+				tb.Fatal(err)
+			}
+			lastSig, lastCount, digestN, digestsSize = s.Sig, s.Count, digestN+1, digestsSize+int64(len(data))
+		}
+		if segSize >= segLimit && i < n {
+			sealAndContinue(uint64(i))
+			newSeg(uint64(i) + 1)
+		}
+	}
+	closeSeg(uint64(n))
+	s := signed{Chain: chain, Count: uint64(n), Head: hex.EncodeToString(prev[:]), Time: FormatTime(t0)}
+	s.sign("head", keys[0])
+	data, _ := json.Marshal(&s)
+	slot := bytes.Repeat([]byte(" "), headSlot)
+	copy(slot, data)
+	slot[headSlot-1] = '\n'
+	if err := os.WriteFile(filepath.Join(cdir, headFile), slot, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// trailFigures is what the child process of BenchmarkLongTrail reports.
+type trailFigures struct {
+	StartNs      int64
+	RSSBefore    int64 // bytes, before Open
+	RSSOpen      int64 // after Open
+	RSSLookups   int64 // after the lookups
+	HeapOpen     uint64
+	LookupP50Ns  int64
+	LookupP99Ns  int64
+	Lookups      int
+	Events       int
+	EventsPaged  int
+	OpenedChains int
+}
+
+// BenchmarkLongTrail measures a start over a long trail:
+// IAMD_AUDIT_BENCH_EVENTS events (default 1,000,000), generated by writing
+// segments directly into IAMD_AUDIT_BENCH_DIR (kept, and reused if it
+// holds a trail of that length; a temporary directory otherwise). A fresh
+// process opens the log, so that start-up time and resident memory are
+// its alone, then answers lookups by every attribute.
+//
+//	IAMD_AUDIT_BENCH_EVENTS=5000000 IAMD_AUDIT_BENCH_DIR=/tmp/trail5m \
+//	  go test ./internal/audit -run '^$' -bench LongTrail -benchtime 1x
+func BenchmarkLongTrail(b *testing.B) {
+	n := 1_000_000
+	if s := os.Getenv("IAMD_AUDIT_BENCH_EVENTS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dir := os.Getenv("IAMD_AUDIT_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	stamp := filepath.Join(dir, fmt.Sprintf("generated-%d", n))
+	if _, err := os.Stat(stamp); err != nil {
+		os.RemoveAll(dir)
+		start := time.Now()
+		genTrail(b, dir, n)
+		if err := os.WriteFile(stamp, nil, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("generated %d events in %v", n, time.Since(start).Round(time.Millisecond))
+	}
+	var disk int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			disk += fi.Size()
+		}
+		return nil
+	})
+	b.ResetTimer()
+	for range b.N {
+		// Drop what a previous open left in the chain (a new segment).
+		cmd := exec.Command(os.Args[0], "-test.run=^TestLongTrailChild$", "-test.v")
+		cmd.Env = append(os.Environ(), "IAMD_AUDIT_BENCH_CHILD="+dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("child: %v\n%s", err, out)
+		}
+		_, after, ok := bytes.Cut(out, []byte("FIGURES "))
+		if !ok {
+			b.Fatalf("child said:\n%s", out)
+		}
+		line, _, _ := bytes.Cut(after, []byte("\n"))
+		var f trailFigures
+		if err := json.Unmarshal(line, &f); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(f.StartNs)/1e6, "start-ms")
+		b.ReportMetric(float64(f.RSSOpen)/(1<<20), "rss-open-MiB")
+		b.ReportMetric(float64(f.RSSLookups)/(1<<20), "rss-lookups-MiB")
+		b.ReportMetric(float64(f.HeapOpen)/(1<<20), "heap-open-MiB")
+		b.ReportMetric(float64(f.LookupP50Ns)/1e6, "lookup-p50-ms")
+		b.ReportMetric(float64(f.LookupP99Ns)/1e6, "lookup-p99-ms")
+		b.ReportMetric(float64(disk)/float64(n), "disk-B/event")
+		b.Logf("%d events: %+v", n, f)
+	}
+}
+
+// TestLongTrailChild is BenchmarkLongTrail's child process.
+func TestLongTrailChild(t *testing.T) {
+	dir := os.Getenv("IAMD_AUDIT_BENCH_CHILD")
+	if dir == "" {
+		t.Skip("run by BenchmarkLongTrail")
+	}
+	var f trailFigures
+	runtime.GC()
+	f.RSSBefore = rss(t)
+	start := time.Now()
+	l, err := Open(Options{Dir: dir, Keys: testKey, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.StartNs = time.Since(start).Nanoseconds()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	f.RSSOpen, f.HeapOpen = rss(t), ms.HeapAlloc
+	const account = "123456789012"
+	var ids []string
+	p, err := l.Lookup(Query{Account: account, Max: 50})
+	if err != nil || len(p.Events) != 50 {
+		t.Fatalf("lookup: %v", err)
+	}
+	for _, e := range p.Events {
+		ids = append(ids, e.EventID)
+	}
+	queries := []Query{
+		{Account: account},
+		{Account: account, Attribute: AttrEventName, Value: "CreateUser"},
+		{Account: account, Attribute: AttrUsername, Value: "user7"},
+		{Account: account, Attribute: AttrResourceName, Value: "target7"},
+		{Account: account, Attribute: AttrResourceType, Value: "AWS::IAM::User"},
+		{Account: account, Attribute: AttrAccessKeyID, Value: fmt.Sprintf("AKIA%016d", 7)},
+		{Account: account, Attribute: AttrEventSource, Value: SourceIAM},
+		{Account: account, Attribute: AttrReadOnly, Value: "false"},
+		{Account: account, Attribute: AttrEventID, Value: ids[len(ids)-1]},
+		{Account: account, Start: time.Now().Add(-time.Hour), End: time.Now().Add(-50 * time.Minute)},
+	}
+	var lat []time.Duration
+	for round := range 20 {
+		for _, q := range queries {
+			q.Max = 50
+			s := time.Now()
+			p, err := l.Lookup(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// And the next page.
+			if p.NextToken != "" {
+				q.Token = p.NextToken
+				if _, err := l.Lookup(q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lat = append(lat, time.Since(s))
+			if round == 0 {
+				f.EventsPaged += len(p.Events)
+			}
+		}
+	}
+	slices.Sort(lat)
+	f.Lookups = len(lat)
+	f.LookupP50Ns, f.LookupP99Ns = lat[len(lat)/2].Nanoseconds(), lat[len(lat)*99/100].Nanoseconds()
+	runtime.GC()
+	f.RSSLookups = rss(t)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(&f)
+	fmt.Printf("FIGURES %s\n", out)
+}
+
+// rss returns the resident set size of this process.
+func rss(t *testing.T) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status")
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
