@@ -364,6 +364,11 @@ func (a *account) compileShared(tb testing.TB) ([]*Compiled, []*ResourcePolicy) 
 		}
 		docs[i] = d
 	}
+	return a.compose(tb, docs), a.compileBuckets(tb)
+}
+
+// compose composes every user from the compiled documents.
+func (a *account) compose(tb testing.TB, docs []*CompiledDocument) []*Compiled {
 	users := make([]*Compiled, len(a.users))
 	for i := range a.users {
 		u := &a.users[i]
@@ -380,7 +385,7 @@ func (a *account) compileShared(tb testing.TB) ([]*Compiled, []*ResourcePolicy) 
 		}
 		users[i] = c
 	}
-	return users, a.compileBuckets(tb)
+	return users
 }
 
 // compilePerPrincipal compiles the first n users' policies each on their
@@ -537,6 +542,31 @@ func BenchmarkAccount(b *testing.B) {
 		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
 		b.ReportMetric(float64(heapInUse()-before)/(1<<20), "heap-MiB")
 		runtime.KeepAlive(users)
+	})
+	// A change of one managed policy: that document compiled again, and
+	// every user composed again (the server recomposes only those that
+	// have it).
+	b.Run("recompile-one-document", func(b *testing.B) {
+		docs := make([]*CompiledDocument, len(a.docs))
+		for i := range a.docs {
+			d, err := CompileDocument(a.docs[i].doc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			docs[i] = d
+		}
+		changed := a.users[0].docs[0]
+		b.ReportAllocs()
+		cpu := cpuTime()
+		for b.Loop() {
+			d, err := CompileDocument(a.docs[changed].doc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			docs[changed] = d
+			a.compose(b, docs)
+		}
+		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
 	})
 	b.Run("parse", func(b *testing.B) {
 		for b.Loop() {
