@@ -234,7 +234,7 @@ func newLayer(kind Layer, docs []NamedCompiled) layer {
 		l.labels[i] = d.Name
 		l.count += int32(d.Doc.count)
 	}
-	if len(docs) >= bySvcMin {
+	if len(docs) >= bySvcMin && len(docs) <= 1<<16 {
 		l.indexBySvc()
 	}
 	return l
