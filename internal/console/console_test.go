@@ -11,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/iamd/iamd/internal/secrets"
 	"github.com/iamd/iamd/internal/store"
 	"github.com/iamd/iamd/internal/store/sqlite"
@@ -319,4 +323,33 @@ func TestCheckDocument(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSessionCookieSize fills a session with the most it can hold (an MFA
+// enrolment, a security key registration in progress, a message) and
+// checks that its cookie still fits in what browsers keep.
+func TestSessionCookieSize(t *testing.T) {
+	now := time.Now()
+	ss := testSessions(t, testStore(t), func() time.Time { return now }, time.Hour, time.Hour)
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodPost, "/console/security/webauthn/begin", nil)
+	s := ss.create(rec, r, session{
+		Account: "123456789012", UserID: "AIDA" + strings.Repeat("X", 17), UserName: strings.Repeat("u", 64), Stage: stageActive,
+		Flash: strings.Repeat("m", 200),
+		Enrol: &enrolment{Serial: "arn:aws:iam::123456789012:mfa/" + strings.Repeat("d", 64), Seed: strings.Repeat("A", 64),
+			URI: "otpauth://totp/" + strings.Repeat("d", 64) + "@" + strings.Repeat("a", 63) + "?secret=" + strings.Repeat("A", 64)},
+	})
+	sd := &webauthn.SessionData{Challenge: newToken(), RelyingPartyID: "iam.example.com", UserID: []byte(s.Account + "/" + s.UserID),
+		Expires: now.Add(5 * time.Minute), UserVerification: protocol.VerificationDiscouraged}
+	for _, alg := range []webauthncose.COSEAlgorithmIdentifier{-7, -35, -36, -257, -258, -259, -37, -38, -39, -8} {
+		sd.CredParams = append(sd.CredParams, protocol.CredentialParameter{Type: protocol.PublicKeyCredentialType, Algorithm: alg})
+	}
+	s.WebAuthn = sd
+	rec = httptest.NewRecorder()
+	ss.save(rec, r, s)
+	c := rec.Result().Cookies()
+	if len(c) != 1 || len(c[0].Value) > maxCookie {
+		t.Fatalf("cookie of %d bytes, want at most %d", len(c[0].Value), maxCookie)
+	}
+	t.Logf("a full session's cookie: %d bytes", len(c[0].Value))
 }

@@ -266,6 +266,10 @@ func (h *Handler) webauthnLoginBegin(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusInternalServerError, h.apiError(err))
 		return
 	}
+	// The allowed credentials are the identity's, read again at the
+	// finish: up to eight IDs of up to 1,023 bytes each need not make the
+	// cookie too long for browsers.
+	sd.AllowedCredentialIDs = nil
 	s.WebAuthn = sd
 	h.sessions.save(w, r, s)
 	writeJSON(w, http.StatusOK, opts)
@@ -292,6 +296,9 @@ func (h *Handler) webauthnLoginFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := h.waUserOf(s)
+	for _, c := range u.creds {
+		sd.AllowedCredentialIDs = append(sd.AllowedCredentialIDs, c.ID)
+	}
 	cred, err := rp.FinishLogin(u, *sd, r)
 	if err != nil || cred.Authenticator.CloneWarning {
 		failures, delay, ferr := h.limiter.Fail(r.Context(), mfaKey(s))
