@@ -305,6 +305,9 @@ func newAccount(tb testing.TB) *account {
 	// Requests: a random user, a service and action; the resource belongs
 	// to one of the user's teams 70% of the time.
 	now := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	// Action names are interned, as a server's come from its operation
+	// tables; resources and contexts are the request's own.
+	actions := map[string]string{}
 	for i := 0; i < acctRequests; i++ {
 		ui := r.IntN(len(a.users))
 		u := &a.users[ui]
@@ -338,8 +341,13 @@ func newAccount(tb testing.TB) *account {
 		}
 		ctx.Add("aws:PrincipalTag/team", strconv.Itoa(u.team))
 		ctx.Add("aws:ViaAWSService", "false")
+		action, ok := actions[svc+":"+act]
+		if !ok {
+			action = svc + ":" + act
+			actions[action] = action
+		}
 		req := acctRequest{user: ui, bucket: -1, req: Request{
-			Action:    svc + ":" + act,
+			Action:    action,
 			Resource:  acctResource(svc, act, t, u.name, r),
 			Principal: Principal{Type: PrincipalUser, ARN: u.arn, Account: acctID},
 			Context:   ctx,
