@@ -6,15 +6,22 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
 
+	"github.com/iamd/iamd/internal/console"
+	"github.com/iamd/iamd/internal/password"
 	"github.com/iamd/iamd/internal/totp"
 )
 
@@ -289,4 +296,126 @@ func TestReplicasLastAccessed(t *testing.T) {
 	// An unknown job is NoSuchEntity.
 	_, err = rb.GetServiceLastAccessedDetails(ctx, &iam.GetServiceLastAccessedDetailsInput{JobId: aws.String("00000000-0000-4000-8000-000000000000")})
 	wantCode(t, err, "NoSuchEntity")
+}
+
+// roundRobin serves a reverse proxy that sends each request to the next of
+// the replicas in turn, as a load balancer without sticky sessions does,
+// and counts the requests each served.
+func roundRobin(t *testing.T, replicas ...*env) (*httptest.Server, []*atomic.Int64) {
+	t.Helper()
+	proxies := make([]*httputil.ReverseProxy, len(replicas))
+	served := make([]*atomic.Int64, len(replicas))
+	for i, e := range replicas {
+		u, err := url.Parse(e.url)
+		must(t, err)
+		proxies[i] = httputil.NewSingleHostReverseProxy(u) // keeps the Host header
+		served[i] = new(atomic.Int64)
+	}
+	var next atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(next.Add(1)-1) % len(proxies)
+		served[i].Add(1)
+		proxies[i].ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, served
+}
+
+// TestReplicasConsoleBrowser drives Chromium through a round-robin proxy
+// in front of two replicas: the root user signs in, enrols a virtual MFA
+// device and registers a security key (each ceremony begun on one replica
+// and finished on the other), signs out, and signs in again with a code
+// and then with the key.
+func TestReplicasConsoleBrowser(t *testing.T) {
+	b := newBrowser(t)
+	ra, rb := twoReplicas(t)
+	ctx := context.Background()
+	hasher, err := password.NewHasher(password.DefaultParams(), 1)
+	must(t, err)
+	must(t, console.SetRootPassword(ctx, ra.srv.State().Writer, ra.srv.State().View, hasher, ra.account, consoleRootEmail, consoleRootPassword))
+	within(t, propagation, "root password", func() error {
+		if a, ok := rb.srv.State().View.Account(rb.account); !ok || a.V.RootPassword == "" {
+			return fmt.Errorf("no root password yet")
+		}
+		return nil
+	})
+	proxy, served := roundRobin(t, ra, rb)
+	// WebAuthn needs a domain, not an IP address, as relying party ID.
+	base := strings.Replace(proxy.URL, "127.0.0.1", "localhost", 1)
+	_, err = chromedp.Call(b.ctx, cdpwebauthn.Enable, cdpwebauthn.EnableParams{})
+	must(t, err)
+	_, err = chromedp.Call(b.ctx, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{Options: &cdpwebauthn.VirtualAuthenticatorOptions{
+		Protocol: cdpwebauthn.AuthenticatorProtocolCtap2, Transport: cdpwebauthn.AuthenticatorTransportUsb,
+		AutomaticPresenceSimulation: true,
+	}})
+	must(t, err)
+	signIn := func() {
+		b.do("root sign-in",
+			chromedp.Navigate(base+"/console/signin?root=1"),
+			chromedp.WaitVisible(chromedp.CSS("#email")),
+			b.fill("#email", consoleRootEmail), b.fill("#password", consoleRootPassword),
+			chromedp.Click(chromedp.CSS("#signin")),
+		)
+	}
+	signIn()
+	b.do("dashboard", chromedp.WaitVisible(chromedp.CSS("#tile-root-mfa")))
+
+	// A virtual MFA device: its seed is kept in the session cookie between
+	// the page that shows it and the one that enables it.
+	b.do("mfa enrol",
+		chromedp.Navigate(base+"/console/security"),
+		chromedp.WaitVisible(chromedp.CSS("#mfa-new")),
+		chromedp.Click(chromedp.CSS("#mfa-new")),
+		chromedp.WaitVisible(chromedp.CSS("#mfa-qr")),
+	)
+	seed, err := totp.DecodeSeed(b.text("#mfa-seed"))
+	must(t, err)
+	now := time.Now()
+	b.do("mfa enable",
+		b.fill("#code1", totp.TOTP(seed, now.Add(-totp.Period))), b.fill("#code2", totp.TOTP(seed, now)),
+		b.clearFlash(),
+		chromedp.Click(chromedp.CSS("#mfa-enable")),
+		chromedp.WaitVisible(chromedp.CSS("#flash")),
+	)
+	if got := b.text("#flash"); !strings.Contains(got, "MFA device is enabled") {
+		t.Fatalf("flash after enabling MFA = %q", got)
+	}
+
+	// A security key: the registration's challenge is in the cookie.
+	b.do("register key",
+		chromedp.Navigate(base+"/console/security"),
+		chromedp.WaitVisible(chromedp.CSS("[data-webauthn-register]")),
+		b.clearFlash(),
+		chromedp.Click(chromedp.CSS("[data-webauthn-register]")),
+		chromedp.WaitVisible(chromedp.CSS("#flash")),
+	)
+	if got := b.text("#flash"); !strings.Contains(got, "Security key registered") {
+		t.Fatalf("flash after registering = %q (error: %q)", got, b.text("#key-error"))
+	}
+	b.signOut()
+
+	// Sign in with a code.
+	signIn()
+	b.do("mfa code",
+		chromedp.WaitVisible(chromedp.CSS("#code")),
+		b.fill("#code", totp.TOTP(seed, now.Add(totp.Period))),
+		chromedp.Click(chromedp.CSS("#mfa-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#tile-root-mfa")),
+	)
+	for _, page := range []string{"/console/users", "/console/policies", "/console/security", "/console/"} {
+		b.do("page "+page, chromedp.Navigate(base+page), chromedp.WaitVisible(chromedp.CSS("#signout")))
+	}
+	b.signOut()
+
+	// Sign in with the key.
+	signIn()
+	b.do("use key", chromedp.WaitVisible(chromedp.CSS("#use-key")), chromedp.Click(chromedp.CSS("#use-key")), chromedp.WaitVisible(chromedp.CSS("#tile-root-mfa")))
+	if got := b.text("#tile-root-mfa .big"); got != "On" {
+		t.Errorf("root MFA tile = %q, want On", got)
+	}
+	b.shot("replicas-signed-in-with-security-key")
+	t.Logf("requests served: A %d, B %d", served[0].Load(), served[1].Load())
+	if served[0].Load() == 0 || served[1].Load() == 0 {
+		t.Errorf("one replica served nothing")
+	}
 }
