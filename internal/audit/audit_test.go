@@ -447,7 +447,7 @@ func TestSegmentRollover(t *testing.T) {
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
-			segs, _ := filepath.Glob(filepath.Join(dir, "*", "0*"+segmentExt))
+			segs, _ := filepath.Glob(filepath.Join(dir, "*", "0*"+segmentExt+"*"))
 			if len(segs) < 10 {
 				t.Fatalf("%d segments, want many", len(segs))
 			}

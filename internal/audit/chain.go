@@ -172,16 +172,28 @@ func segments(dir string) ([]segmentFile, error) {
 		return nil, err
 	}
 	var out []segmentFile
+	seen := make(map[uint64]int)
 	for _, e := range ents {
 		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, segmentExt) || name == digestsFile {
+		base := strings.TrimSuffix(name, zstExt)
+		if e.IsDir() || !strings.HasSuffix(base, segmentExt) || name == digestsFile {
 			continue
 		}
-		first, err := strconv.ParseUint(strings.TrimSuffix(name, segmentExt), 10, 64)
+		first, err := strconv.ParseUint(strings.TrimSuffix(base, segmentExt), 10, 64)
 		if err != nil {
 			continue
 		}
-		out = append(out, segmentFile{path: filepath.Join(dir, name), first: first})
+		sf := segmentFile{path: filepath.Join(dir, name), first: first}
+		if i, ok := seen[first]; ok {
+			// Both forms, while a segment is being compressed: the
+			// uncompressed one is complete (see cleanChain).
+			if base == name {
+				out[i] = sf
+			}
+			continue
+		}
+		seen[first] = len(out)
+		out = append(out, sf)
 	}
 	slices.SortFunc(out, func(a, b segmentFile) int {
 		switch {
@@ -296,7 +308,7 @@ func scanChain(dir, chain string, from scanFrom, want map[uint64]bool, fn func(p
 			}
 			broken = true
 		}
-		f, err := os.Open(sf.path)
+		f, err := openSegment(sf.path)
 		if err != nil {
 			return nil, err
 		}

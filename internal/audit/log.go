@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -205,27 +206,37 @@ func Open(opts Options) (*Log, error) {
 		return nil, err
 	}
 	var base verifyFrom // the digests of the resumed chain up to its last checkpoint
+	var old []*unit     // its sealed segments not compressed yet
 	for _, e := range ents {
 		if !e.IsDir() {
 			continue
 		}
 		chain := e.Name()
 		dir := filepath.Join(opts.Dir, chain)
-		ld, err := l.loadChain(dir, chain)
+		// A chain no other process holds may be tidied up, and continued.
+		lock, lockErr := tryLock(dir)
+		if lockErr == nil {
+			l.cleanChain(dir)
+		}
+		ld, err := l.loadChain(dir, chain, lockErr == nil)
 		if err != nil {
+			if lockErr == nil {
+				unlock(lock)
+			}
 			l.trail.close()
+			unlock(l.lock)
 			return nil, fmt.Errorf("audit chain %s: %w", chain, err)
 		}
 		cr, st := ld.cr, ld.st
 		if len(cr.Problems) > 0 {
 			opts.Log.Error("audit chain fails verification (run iamd audit verify)", "chain", chain, "problems", cr.Problems)
 		}
-		if l.chain != "" {
-			continue
-		}
-		lock, err := tryLock(dir)
-		if err != nil {
+		if lockErr != nil {
 			continue // another process writes this chain
+		}
+		if l.chain != "" {
+			unlock(lock)
+			continue
 		}
 		if len(cr.Problems) > 0 {
 			// Left as evidence; a new chain starts.
@@ -244,6 +255,7 @@ func Open(opts Options) (*Log, error) {
 		}
 		l.cur, l.curUnit, l.segFirst, l.segPrev = ld.last, ld.lastUnit, ld.lastFirst, ld.lastPrev
 		base = ld.from
+		old = ld.uncompressed
 	}
 	if l.chain == "" {
 		if err := l.create(); err != nil {
@@ -264,6 +276,10 @@ func Open(opts Options) (*Log, error) {
 		return nil, err
 	}
 	go l.run()
+	if len(old) > 0 {
+		l.sealWG.Add(1)
+		go l.compressOld(old)
+	}
 	if opts.NoSync && opts.SyncInterval > 0 {
 		l.syncDone = make(chan struct{})
 		go l.syncLoop()
@@ -283,6 +299,8 @@ type loaded struct {
 	lastPrev  [32]byte
 	// from is where verification started: the last checkpoint.
 	from verifyFrom
+	// uncompressed are the sealed segments not compressed yet.
+	uncompressed []*unit
 }
 
 // loadChain verifies one chain from its last valid checkpoint on and adds
@@ -291,7 +309,7 @@ type loaded struct {
 // not depend on the length of the trail before the checkpoint: earlier
 // records are taken as verified by the signed checkpoints, each chained to
 // the one before (iamd audit verify reads them all).
-func (l *Log) loadChain(dir, chain string) (*loaded, error) {
+func (l *Log) loadChain(dir, chain string, locked bool) (*loaded, error) {
 	segs, err := segments(dir)
 	if err != nil {
 		return nil, err
@@ -315,8 +333,9 @@ func (l *Log) loadChain(dir, chain string) (*loaded, error) {
 		}
 		fi, serr := os.Stat(sf.path)
 		h, herr := hex.DecodeString(cp.Head)
+		sizeOK := serr == nil && (isCompressed(sf.path) && cp.ZSize == fi.Size() || !isCompressed(sf.path) && cp.ZSize == 0 && fi.Size() >= cp.Size)
 		if cp.Chain != chain || cp.First != sf.first || cp.First != expect || cp.Prev != hex.EncodeToString(head[:]) ||
-			serr != nil || fi.Size() < cp.Size || segs[i+1].first != cp.Last+1 || herr != nil || len(h) != 32 {
+			!sizeOK || segs[i+1].first != cp.Last+1 || herr != nil || len(h) != 32 {
 			warn("audit: checkpoint does not match its segment; the segments from it on are read and their index files rebuilt", "file", ip)
 			break
 		}
@@ -404,6 +423,26 @@ func (l *Log) loadChain(dir, chain string) (*loaded, error) {
 		} else {
 			cp.Head = hex.EncodeToString(st.head[:])
 		}
+		if isCompressed(sf.path) {
+			// Its frames are known by compressing it again.
+			x.mu.RLock()
+			cp.MinTime, cp.MaxTime, cp.Events = x.minTime, x.maxTime, int(x.count)
+			x.mu.RUnlock()
+			x.close()
+			units = units[:len(units)-1]
+			if !locked {
+				l.opts.Log.Error("audit: a compressed segment of a chain another process writes has no valid index file: its events are not found by LookupEvents until that process rebuilds it", "chain", chain, "segment", sf.path)
+				continue
+			}
+			rcp, _, err := rebuildIndex(&sealedRef{chain, sf.path, cp}, l.trail.enc, l.opts.Keys)
+			if err != nil {
+				l.opts.Log.Error("audit: cannot rebuild the index of a compressed segment: its events are not found by LookupEvents (run iamd audit verify)", "chain", chain, "segment", sf.path, "err", err)
+				continue
+			}
+			l.opts.Log.Info("audit: wrote the index of a segment that had none", "chain", chain, "segment", sf.path, "events", rcp.Events)
+			units = append(units, &unit{chain: chain, first: sf.first, path: sf.path, cp: rcp})
+			continue
+		}
 		if err := l.writeSealed(x, cp); err != nil {
 			warn("audit: cannot write the index of a segment; it stays in memory", "segment", sf.path, "err", err)
 			x.sortLoaded()
@@ -415,6 +454,9 @@ func (l *Log) loadChain(dir, chain string) (*loaded, error) {
 	}
 	for _, u := range units {
 		l.trail.add(u)
+		if u.cp != nil && !isCompressed(u.path) {
+			ld.uncompressed = append(ld.uncompressed, u)
+		}
 	}
 	return ld, nil
 }
@@ -423,7 +465,7 @@ func (l *Log) loadChain(dir, chain string) (*loaded, error) {
 func (l *Log) writeSealed(x *index, cp *checkpoint) error {
 	es, minT, maxT := x.entries()
 	cp.MinTime, cp.MaxTime, cp.Events = minT, maxT, len(es)
-	return writeIndexFile(idxPath(x.path), cp, buildIndex(es), l.opts.Keys[0])
+	return writeIndexFile(idxPath(x.path), cp, buildIndex(es, nil), l.opts.Keys[0])
 }
 
 // sealJob is a segment the writer moved past, whose index file is due.
@@ -458,6 +500,57 @@ func (l *Log) seal(j sealJob) {
 		return
 	}
 	l.trail.sealed(j.u, &j.cp)
+	if err := l.trail.compress(j.u); err != nil {
+		l.opts.Log.Error("audit: cannot compress a sealed segment; it stays uncompressed", "segment", j.u.path, "err", err)
+	}
+}
+
+// compressOld compresses, in the background, the sealed segments of the
+// resumed chain that are not compressed yet (written by an older iamd, or
+// whose index file was rebuilt at start).
+func (l *Log) compressOld(units []*unit) {
+	defer l.sealWG.Done()
+	for _, u := range units {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		if err := l.trail.compress(u); err != nil {
+			l.opts.Log.Error("audit: cannot compress a sealed segment; it stays uncompressed", "segment", u.path, "err", err)
+		}
+	}
+}
+
+// cleanChain finishes or undoes what a compression cut short in a chain
+// this process holds: where a segment is there in both forms, the
+// compressed one is kept if its index file names it, and the uncompressed
+// one otherwise. Temporary files are removed.
+func (l *Log) cleanChain(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		path := filepath.Join(dir, name)
+		switch {
+		case strings.HasSuffix(name, ".tmp"):
+			os.Remove(path)
+		case strings.HasSuffix(name, segmentExt+zstExt):
+			raw := strings.TrimSuffix(path, zstExt)
+			if _, err := os.Stat(raw); err != nil {
+				continue
+			}
+			cp, err := readCheckpoint(idxPath(raw), l.opts.Keys)
+			fi, serr := os.Stat(path)
+			if err == nil && serr == nil && cp.ZSize == fi.Size() {
+				os.Remove(raw)
+			} else {
+				os.Remove(path)
+			}
+		}
+	}
 }
 
 // resume prepares a verified chain to be continued: an incomplete last

@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // trail is what LookupEvents reads: every segment of every chain, each
@@ -25,6 +28,8 @@ import (
 type trail struct {
 	keys  [][]byte
 	log   *slog.Logger
+	enc   *zstd.Encoder // compresses sealed segments
+	dec   *zstd.Decoder // reads them
 	mu    sync.RWMutex
 	units []*unit
 	cache idxCache
@@ -34,7 +39,9 @@ type trail struct {
 type unit struct {
 	chain string
 	first uint64
-	path  string
+	// Under trail.mu once the unit is in the trail: path changes when the
+	// segment is compressed.
+	path string
 	// Once sealed: its checkpoint (time bounds, signed).
 	cp *checkpoint
 	// Until sealed: its in-memory index.
@@ -47,7 +54,53 @@ const idxCacheBytes = 32 << 20
 func newTrail(keys [][]byte, log *slog.Logger) *trail {
 	t := &trail{keys: keys, log: log}
 	t.cache.max = idxCacheBytes
+	t.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	t.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2))
 	return t
+}
+
+// compress compresses the sealed, uncompressed segment of u (whose index
+// file is written), rewrites its index file with the frames, and removes
+// the uncompressed segment. Until the new index file and the compressed
+// segment are both in place, the uncompressed one stays the one a start
+// reads (see cleanChain).
+func (t *trail) compress(u *unit) error {
+	t.mu.RLock()
+	path, cp0 := u.path, u.cp
+	t.mu.RUnlock()
+	if cp0 == nil || isCompressed(path) {
+		return nil
+	}
+	zpath := path + zstExt
+	frames, zsize, err := compressSegment(t.enc, path, cp0.Size, zpath+".tmp")
+	if err != nil {
+		return err
+	}
+	ip := idxPath(path)
+	_, s, err := loadIndexFile(ip, t.keys)
+	if err != nil {
+		os.Remove(zpath + ".tmp")
+		return err
+	}
+	cp := *cp0
+	cp.ZSize = zsize
+	if err := writeIndexFile(ip, &cp, withFrames(s.data, frames), t.keys[0]); err != nil {
+		os.Remove(zpath + ".tmp")
+		return err
+	}
+	if err := os.Rename(zpath+".tmp", zpath); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	u.path, u.cp = zpath, &cp
+	t.mu.Unlock()
+	t.cache.drop(path)
+	// A lookup reading the old file meanwhile keeps its descriptor, or
+	// retries.
+	return os.Remove(path)
 }
 
 func (t *trail) add(u *unit) {
@@ -58,13 +111,11 @@ func (t *trail) add(u *unit) {
 
 // sealed replaces the in-memory index of u by its index file.
 func (t *trail) sealed(u *unit, cp *checkpoint) {
+	// The in-memory index is not closed: a lookup may still read through
+	// it (its file closes when it is collected).
 	t.mu.Lock()
-	x := u.mem
 	u.cp, u.mem = cp, nil
 	t.mu.Unlock()
-	if x != nil {
-		x.close()
-	}
 }
 
 func (t *trail) close() {
@@ -77,6 +128,8 @@ func (t *trail) close() {
 	}
 	t.units = nil
 	t.cache.clear()
+	t.enc.Close()
+	t.dec.Close()
 }
 
 // cursor is a position in the order LookupEvents returns events in:
@@ -103,8 +156,15 @@ type cand struct {
 	mem    *index
 	pos    uint32 // in mem
 	sealed *sealedIndex
-	u      *unit
+	u      *sealedRef
 	entry  int // in sealed
+}
+
+// sealedRef is a sealed unit as a lookup saw it.
+type sealedRef struct {
+	chain string
+	path  string
+	cp    *checkpoint
 }
 
 // query is a Query resolved for matching.
@@ -132,6 +192,15 @@ func (l *Log) Lookup(q Query) (*Page, error) {
 }
 
 func (t *trail) lookup(q Query) (*Page, error) {
+	p, err := t.lookup1(q)
+	for try := 0; try < 3 && errors.Is(err, os.ErrNotExist); try++ {
+		// A segment was compressed under the lookup: once more.
+		p, err = t.lookup1(q)
+	}
+	return p, err
+}
+
+func (t *trail) lookup1(q Query) (*Page, error) {
 	if q.Max <= 0 {
 		q.Max = 50
 	}
@@ -170,18 +239,20 @@ func (t *trail) lookup(q Query) (*Page, error) {
 	}
 
 	type span struct {
-		u          *unit
+		mem        *index
+		sealed     sealedRef
 		minT, maxT int64
 	}
 	t.mu.RLock()
 	spans := make([]span, 0, len(t.units))
 	for _, u := range t.units {
-		s := span{u: u}
+		s := span{mem: u.mem}
 		if x := u.mem; x != nil {
 			x.mu.RLock()
 			s.minT, s.maxT = x.minTime, x.maxTime
 			x.mu.RUnlock()
 		} else {
+			s.sealed = sealedRef{u.chain, u.path, u.cp}
 			s.minT, s.maxT = u.cp.MinTime, u.cp.MaxTime
 		}
 		if s.maxT >= start && s.minT <= upper.time {
@@ -206,17 +277,14 @@ func (t *trail) lookup(q Query) (*Page, error) {
 		if len(cs) >= limit && s.maxT < cs[limit-1].time {
 			break
 		}
-		t.mu.RLock()
-		x := s.u.mem
-		t.mu.RUnlock()
-		if x != nil {
+		if x := s.mem; x != nil {
 			cs = x.candidates(&rq, upper, start, limit, cs)
 		} else {
-			si, err := t.index(s.u)
+			si, err := t.index(&s.sealed)
 			if err != nil {
 				return nil, err
 			}
-			cs = si.candidates(s.u, rq.key(), upper, start, limit, cs)
+			cs = si.candidates(&s.sealed, rq.key(), upper, start, limit, cs)
 		}
 		slices.SortFunc(cs, byKey)
 		if len(cs) > limit {
@@ -225,12 +293,8 @@ func (t *trail) lookup(q Query) (*Page, error) {
 	}
 
 	page := &Page{}
-	files := map[string]*os.File{}
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
+	rd := &segReader{dec: t.dec}
+	defer rd.close()
 	for i := range min(len(cs), q.Max) {
 		c := &cs[i]
 		var f Found
@@ -239,7 +303,7 @@ func (t *trail) lookup(q Query) (*Page, error) {
 		if c.mem != nil {
 			f, ok, err = c.mem.found(c.pos)
 		} else {
-			f, ok, err = c.sealed.found(c.u, c.entry, &rq, files)
+			f, ok, err = c.sealed.found(c.u, c.entry, &rq, rd)
 		}
 		if err != nil {
 			return nil, err
@@ -402,7 +466,7 @@ func (x *index) found(pos uint32) (Found, bool, error) {
 
 // candidates is index.candidates for an index file: the list is sorted,
 // so the events before upper are found by binary search.
-func (s *sealedIndex) candidates(u *unit, k uint64, upper cursor, start int64, limit int, cs []cand) []cand {
+func (s *sealedIndex) candidates(u *sealedRef, k uint64, upper cursor, start int64, limit int, cs []cand) []cand {
 	first, n := s.list(k)
 	p := sort.Search(n, func(i int) bool {
 		t, seq := s.entry(s.pos(first + i))
@@ -422,18 +486,10 @@ func (s *sealedIndex) candidates(u *unit, k uint64, upper cursor, start int64, l
 
 // found reads entry e from u's segment; ok is false if it does not match
 // q after all (two keys of the same hash).
-func (s *sealedIndex) found(u *unit, e int, q *query, files map[string]*os.File) (Found, bool, error) {
-	f, ok := files[u.path]
-	if !ok {
-		var err error
-		if f, err = os.Open(u.path); err != nil {
-			return Found{}, false, fmt.Errorf("audit: read event: %w", err)
-		}
-		files[u.path] = f
-	}
+func (s *sealedIndex) found(u *sealedRef, e int, q *query, rd *segReader) (Found, bool, error) {
 	line, evDelta, evLen := s.span(e)
-	buf := make([]byte, evDelta+evLen)
-	if _, err := f.ReadAt(buf, int64(line)); err != nil {
+	buf, err := rd.read(u, s, int64(line), int64(evDelta+evLen))
+	if err != nil {
 		return Found{}, false, fmt.Errorf("audit: read event: %w", err)
 	}
 	if int(evDelta) < len(eventKey) || !bytes.Equal(buf[evDelta-uint32(len(eventKey)):evDelta], eventKey) {
@@ -456,7 +512,7 @@ func (s *sealedIndex) found(u *unit, e int, q *query, files map[string]*os.File)
 
 // index returns u's index file through the cache. An index file that no
 // longer matches its checkpoint is rebuilt from the segment.
-func (t *trail) index(u *unit) (*sealedIndex, error) {
+func (t *trail) index(u *sealedRef) (*sealedIndex, error) {
 	if s := t.cache.get(u.path); s != nil {
 		return s, nil
 	}
@@ -464,7 +520,7 @@ func (t *trail) index(u *unit) (*sealedIndex, error) {
 	_, s, err := loadIndexFile(path, t.keys)
 	if err != nil {
 		t.log.Error("audit: index file unreadable; rebuilding it from its segment", "file", path, "err", err)
-		if s, err = rebuildIndex(u, t.keys); err != nil {
+		if _, s, err = rebuildIndex(u, t.enc, t.keys); err != nil {
 			return nil, fmt.Errorf("audit: index %s: %w", path, err)
 		}
 	}
@@ -513,6 +569,16 @@ func (c *idxCache) put(path string, s *sealedIndex) {
 		c.lru.Remove(e)
 		delete(c.m, v.path)
 		c.size -= v.s.size()
+	}
+}
+
+func (c *idxCache) drop(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[path]; ok {
+		c.lru.Remove(e)
+		delete(c.m, path)
+		c.size -= e.Value.(*cached).s.size()
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // A sealed segment (one the chain has moved past) gets an index file next
@@ -31,10 +33,11 @@ import (
 // Format: the line "IAMDIDX1", the checkpoint as one JSON line, then the
 // body, little-endian:
 //
-//	u32 entries, u32 keys, u32 positions
+//	u32 entries, u32 keys, u32 positions, u32 frames
 //	entries × {i64 time, u64 seq, u32 line offset, u32 event offset in the line, u32 event length}
 //	keys × {u64 key hash, u32 first position, u32 count}   sorted by hash
 //	positions × u32                                        entry numbers, ascending
+//	frames × {i64 record offset, i64 file offset}          of a compressed segment
 //
 // Entries are sorted by (time, seq), so every posting list is too. A key
 // hash names (lookup attribute, account, value); a collision only costs a
@@ -48,15 +51,18 @@ const (
 
 // checkpoint is the signed head of an index file.
 type checkpoint struct {
-	Chain   string `json:"chain"`
-	First   uint64 `json:"first"`
-	Last    uint64 `json:"last"`
-	Prev    string `json:"prev"` // chain hash before First
-	Head    string `json:"head"` // chain hash after Last
-	Size    int64  `json:"size"` // bytes of records in the segment
-	MinTime int64  `json:"minTime"`
-	MaxTime int64  `json:"maxTime"`
-	Events  int    `json:"events"`
+	Chain string `json:"chain"`
+	First uint64 `json:"first"`
+	Last  uint64 `json:"last"`
+	Prev  string `json:"prev"` // chain hash before First
+	Head  string `json:"head"` // chain hash after Last
+	Size  int64  `json:"size"` // bytes of records in the segment
+	// ZSize is the size of the compressed segment (NNNN.log.zst); zero
+	// while it is not compressed.
+	ZSize   int64 `json:"zsize,omitempty"`
+	MinTime int64 `json:"minTime"`
+	MaxTime int64 `json:"maxTime"`
+	Events  int   `json:"events"`
 	// The digests written before the segment was sealed end at DigestOff
 	// in digests.log; there were Digests of them, the last signed
 	// DigestSig over DigestCount records.
@@ -73,7 +79,7 @@ func (c *checkpoint) message() []byte {
 	f := []string{"iamd-audit/v1", "checkpoint", c.Chain, strconv.FormatUint(c.First, 10), strconv.FormatUint(c.Last, 10),
 		c.Prev, c.Head, strconv.FormatInt(c.Size, 10), strconv.FormatInt(c.MinTime, 10), strconv.FormatInt(c.MaxTime, 10),
 		strconv.Itoa(c.Events), strconv.FormatInt(c.DigestOff, 10), c.DigestSig, strconv.FormatUint(c.DigestCount, 10),
-		strconv.Itoa(c.Digests), c.Body}
+		strconv.Itoa(c.Digests), c.Body, strconv.FormatInt(c.ZSize, 10)}
 	return []byte(strings.Join(f, "\n"))
 }
 
@@ -102,7 +108,9 @@ func (c *checkpoint) verify(keys [][]byte) bool {
 	return false
 }
 
-func idxPath(segPath string) string { return strings.TrimSuffix(segPath, segmentExt) + idxExt }
+func idxPath(segPath string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(segPath, zstExt), segmentExt) + idxExt
+}
 
 // readCheckpoint reads the checkpoint of an index file (not its body).
 func readCheckpoint(path string, keys [][]byte) (*checkpoint, error) {
@@ -189,8 +197,9 @@ func metaKeys(m *recordMeta) []uint64 {
 	return ks
 }
 
-// buildIndex returns the body of an index file over es (which it sorts).
-func buildIndex(es []sealedEntry) []byte {
+// buildIndex returns the body of an index file over es (which it sorts)
+// and the frames of the compressed segment, if any.
+func buildIndex(es []sealedEntry, frames []block) []byte {
 	slices.SortStableFunc(es, func(a, b sealedEntry) int {
 		if c := cmp.Compare(a.time, b.time); c != 0 {
 			return c
@@ -220,10 +229,11 @@ func buildIndex(es []sealedEntry) []byte {
 			nkeys++
 		}
 	}
-	b := make([]byte, 0, 12+len(es)*entrySize+nkeys*keySize+len(all)*4)
+	b := make([]byte, 0, 16+len(es)*entrySize+nkeys*keySize+len(all)*4+len(frames)*16)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(es)))
 	b = binary.LittleEndian.AppendUint32(b, uint32(nkeys))
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(all)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(frames)))
 	for _, e := range es {
 		b = binary.LittleEndian.AppendUint64(b, uint64(e.time))
 		b = binary.LittleEndian.AppendUint64(b, e.seq)
@@ -243,6 +253,25 @@ func buildIndex(es []sealedEntry) []byte {
 	}
 	for _, p := range all {
 		b = binary.LittleEndian.AppendUint32(b, p.pos)
+	}
+	for _, f := range frames {
+		b = binary.LittleEndian.AppendUint64(b, uint64(f.raw))
+		b = binary.LittleEndian.AppendUint64(b, uint64(f.z))
+	}
+	return b
+}
+
+// withFrames returns an index body with its frames replaced.
+func withFrames(body []byte, frames []block) []byte {
+	s, err := parseIndexBody(body)
+	if err != nil {
+		return nil
+	}
+	b := append([]byte(nil), body[:s.frameOff]...)
+	binary.LittleEndian.PutUint32(b[12:], uint32(len(frames)))
+	for _, f := range frames {
+		b = binary.LittleEndian.AppendUint64(b, uint64(f.raw))
+		b = binary.LittleEndian.AppendUint64(b, uint64(f.z))
 	}
 	return b
 }
@@ -283,9 +312,9 @@ func writeIndexFile(path string, cp *checkpoint, body []byte, key []byte) error 
 
 // sealedIndex is the body of an index file, read into memory.
 type sealedIndex struct {
-	data                   []byte
-	n, nkeys, npos         int
-	entOff, keyOff, posOff int
+	data                             []byte
+	n, nkeys, npos, nblocks          int
+	entOff, keyOff, posOff, frameOff int
 }
 
 // loadIndexFile reads an index file, checking its signature and body.
@@ -303,18 +332,36 @@ func loadIndexFile(path string, keys [][]byte) (*checkpoint, *sealedIndex, error
 	if hex.EncodeToString(sum[:]) != cp.Body {
 		return nil, nil, errors.New("index body does not match its checkpoint (changed or damaged)")
 	}
-	if len(body) < 12 {
-		return nil, nil, errors.New("index body cut short")
+	s, err := parseIndexBody(body)
+	if err != nil {
+		return nil, nil, err
 	}
-	s := &sealedIndex{data: body, n: int(binary.LittleEndian.Uint32(body)), nkeys: int(binary.LittleEndian.Uint32(body[4:])),
-		npos: int(binary.LittleEndian.Uint32(body[8:]))}
-	s.entOff = 12
-	s.keyOff = s.entOff + s.n*entrySize
-	s.posOff = s.keyOff + s.nkeys*keySize
-	if s.posOff+s.npos*4 != len(body) {
-		return nil, nil, errors.New("index body has the wrong length")
+	if (cp.ZSize > 0) != (s.nblocks > 0) {
+		return nil, nil, errors.New("index frames do not match the checkpoint")
 	}
 	return cp, s, nil
+}
+
+func parseIndexBody(body []byte) (*sealedIndex, error) {
+	if len(body) < 16 {
+		return nil, errors.New("index body cut short")
+	}
+	s := &sealedIndex{data: body, n: int(binary.LittleEndian.Uint32(body)), nkeys: int(binary.LittleEndian.Uint32(body[4:])),
+		npos: int(binary.LittleEndian.Uint32(body[8:])), nblocks: int(binary.LittleEndian.Uint32(body[12:]))}
+	s.entOff = 16
+	s.keyOff = s.entOff + s.n*entrySize
+	s.posOff = s.keyOff + s.nkeys*keySize
+	s.frameOff = s.posOff + s.npos*4
+	if s.frameOff+s.nblocks*16 != len(body) {
+		return nil, errors.New("index body has the wrong length")
+	}
+	return s, nil
+}
+
+// block returns where frame i of the compressed segment starts.
+func (s *sealedIndex) block(i int) block {
+	b := s.data[s.frameOff+i*16:]
+	return block{int64(binary.LittleEndian.Uint64(b)), int64(binary.LittleEndian.Uint64(b[8:]))}
 }
 
 func (s *sealedIndex) size() int { return len(s.data) }
@@ -355,12 +402,13 @@ func (s *sealedIndex) pos(i int) int {
 }
 
 // rebuildIndex rebuilds the index file of a sealed segment from the
-// segment, which must still match the segment's signed checkpoint.
-func rebuildIndex(u *unit, keys [][]byte) (*sealedIndex, error) {
+// segment, which must still match the segment's signed checkpoint; a
+// compressed segment is compressed again, to know its frames.
+func rebuildIndex(u *sealedRef, enc *zstd.Encoder, keys [][]byte) (*checkpoint, *sealedIndex, error) {
 	cp := *u.cp
 	prev, err := hex.DecodeString(cp.Prev)
 	if err != nil || len(prev) != 32 {
-		return nil, errors.New("checkpoint names no previous hash")
+		return nil, nil, errors.New("checkpoint names no previous hash")
 	}
 	var es []sealedEntry
 	from := scanFrom{count: cp.First - 1, head: [32]byte(prev), set: true, segs: 1}
@@ -370,15 +418,48 @@ func rebuildIndex(u *unit, keys [][]byte) (*sealedIndex, error) {
 		}
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(st.problems) > 0 || st.count != cp.Last || hex.EncodeToString(st.head[:]) != cp.Head {
-		return nil, fmt.Errorf("%w (run iamd audit verify): %s", errSegmentMismatch, strings.Join(st.problems, "; "))
+		return nil, nil, fmt.Errorf("%w (run iamd audit verify): %s", errSegmentMismatch, strings.Join(st.problems, "; "))
+	}
+	var frames []block
+	if isCompressed(u.path) {
+		raw := strings.TrimSuffix(u.path, zstExt) + ".raw.tmp"
+		if err := decompressTo(u.path, raw); err != nil {
+			return nil, nil, err
+		}
+		frames, cp.ZSize, err = compressSegment(enc, raw, cp.Size, u.path+".tmp")
+		os.Remove(raw)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := os.Rename(u.path+".tmp", u.path); err != nil {
+			return nil, nil, err
+		}
 	}
 	path := idxPath(u.path)
-	if err := writeIndexFile(path, &cp, buildIndex(es), keys[0]); err != nil {
-		return nil, err
+	if err := writeIndexFile(path, &cp, buildIndex(es, frames), keys[0]); err != nil {
+		return nil, nil, err
 	}
 	_, s, err := loadIndexFile(path, keys)
-	return s, err
+	return &cp, s, err
+}
+
+// decompressTo writes the records of the compressed segment src to dst.
+func decompressTo(src, dst string) error {
+	r, err := openSegment(src)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

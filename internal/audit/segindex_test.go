@@ -87,9 +87,13 @@ func TestStartFromCheckpoints(t *testing.T) {
 	const n = 400
 	opts := writeSegments(t, dir, n)
 	idx := sealedIndexes(t, dir)
-	segs, _ := filepath.Glob(filepath.Join(dir, "*", "0*"+segmentExt))
+	segs, _ := filepath.Glob(filepath.Join(dir, "*", "0*"+segmentExt+"*"))
 	if len(idx) < 10 || len(idx) != len(segs)-1 {
 		t.Fatalf("%d index files for %d segments", len(idx), len(segs))
+	}
+	// Sealed segments are compressed.
+	if z, _ := filepath.Glob(filepath.Join(dir, "*", "0*"+segmentExt+zstExt)); len(z) != len(idx) {
+		t.Fatalf("%d compressed segments of %d sealed", len(z), len(idx))
 	}
 	l, err := Open(opts)
 	if err != nil {
@@ -223,4 +227,34 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// TestCompressionCutShort: a start after a compression was interrupted
+// (both forms of a segment, temporary files) keeps one form and finds
+// every event.
+func TestCompressionCutShort(t *testing.T) {
+	dir := t.TempDir()
+	const n = 200
+	opts := writeSegments(t, dir, n)
+	z, _ := filepath.Glob(filepath.Join(dir, "*", "0*"+segmentExt+zstExt))
+	raw := strings.TrimSuffix(z[2], zstExt)
+	if err := decompressTo(z[2], raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(z[3]+".tmp", []byte("partial"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if got := len(pageAll(t, l, Query{Account: "111111111111", Max: 50})); got != n {
+		t.Fatalf("%d events, want %d", got, n)
+	}
+	for _, p := range []string{raw, z[3] + ".tmp"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s left behind", p)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,6 +52,8 @@ func genTrail(tb testing.TB, dir string, n int) {
 		tb.Fatal(err)
 	}
 	keys := testKey
+	tr := newTrail(keys, slog.New(slog.DiscardHandler))
+	defer tr.close()
 	prev := genesis(chain)
 	t0 := time.Now().Add(-time.Duration(n) * time.Millisecond)
 	dig, err := os.Create(filepath.Join(cdir, digestsFile))
@@ -59,21 +62,21 @@ func genTrail(tb testing.TB, dir string, n int) {
 	}
 	defer dig.Close()
 	var (
-		lastSig                  string
-		lastCount                uint64
-		digestN                  int
-		digestsSize              int64
-		seg                      *os.File
-		w                        *bufio.Writer
-		segPath                  string
-		segFirst                 uint64
-		segPrev                  [32]byte
-		segSize                  int64
-		es                       []sealedEntry
-		minT, maxT               int64
-		buf                      []byte
-		segLimit                 = int64(64 << 20)
-		digestEvery              = 1000
+		lastSig                   string
+		lastCount                 uint64
+		digestN                   int
+		digestsSize               int64
+		seg                       *os.File
+		w                         *bufio.Writer
+		segPath                   string
+		segFirst                  uint64
+		segPrev                   [32]byte
+		segSize                   int64
+		es                        []sealedEntry
+		minT, maxT                int64
+		buf                       []byte
+		segLimit                  = int64(64 << 20)
+		digestEvery               = 1000
 		closeSeg, sealAndContinue func(last uint64)
 	)
 	closeSeg = func(last uint64) {
@@ -86,7 +89,10 @@ func genTrail(tb testing.TB, dir string, n int) {
 		closeSeg(last)
 		cp := &checkpoint{Chain: chain, First: segFirst, Last: last, Prev: hex.EncodeToString(segPrev[:]), Head: hex.EncodeToString(prev[:]),
 			Size: segSize, MinTime: minT, MaxTime: maxT, Events: len(es), DigestOff: digestsSize, DigestSig: lastSig, DigestCount: lastCount, Digests: digestN}
-		if err := writeIndexFile(idxPath(segPath), cp, buildIndex(es), keys[0]); err != nil {
+		if err := writeIndexFile(idxPath(segPath), cp, buildIndex(es, nil), keys[0]); err != nil {
+			tb.Fatal(err)
+		}
+		if err := tr.compress(&unit{chain: chain, first: segFirst, path: segPath, cp: cp}); err != nil {
 			tb.Fatal(err)
 		}
 	}
