@@ -14,6 +14,9 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -1128,4 +1131,158 @@ func TestForceDestroyUser(t *testing.T) {
 	}
 	_, err = root.DeleteUser(ctx, &iam.DeleteUserInput{UserName: user})
 	must(t, err)
+}
+
+// terraformPlugins is where the Terraform test finds the AWS provider
+// (a filesystem mirror, so that the test needs no network), unless
+// IAMD_TEST_TF_PLUGINS names another.
+const terraformPlugins = "/opt/tf-plugins"
+
+// terraformConfig manages, with Terraform's AWS provider, a user with
+// force_destroy and each kind of credential, and a server certificate.
+const terraformConfig = `
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "AKIAIOSFODNN7EXAMPLE"
+  secret_key                  = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  endpoints {
+    iam = "ENDPOINT"
+    sts = "ENDPOINT"
+  }
+}
+
+resource "aws_iam_user" "dev" {
+  name          = "tf-dev"
+  force_destroy = true
+}
+
+resource "aws_iam_user_ssh_key" "ssh" {
+  username   = aws_iam_user.dev.name
+  encoding   = "SSH"
+  public_key = file("ssh.pub")
+}
+
+resource "aws_iam_user_ssh_key" "pem" {
+  username   = aws_iam_user.dev.name
+  encoding   = "PEM"
+  public_key = file("pem.pub")
+  status     = "Inactive"
+}
+
+resource "aws_iam_signing_certificate" "dev" {
+  user_name        = aws_iam_user.dev.name
+  certificate_body = file("signing.pem")
+  status           = "Inactive"
+}
+
+resource "aws_iam_service_specific_credential" "git" {
+  user_name    = aws_iam_user.dev.name
+  service_name = "codecommit.amazonaws.com"
+}
+
+resource "aws_iam_server_certificate" "web" {
+  name              = "tf-web"
+  path              = "/cloudfront/"
+  certificate_body  = file("leaf.pem")
+  certificate_chain = file("chain.pem")
+  private_key       = file("leaf.key")
+  tags              = { env = "test" }
+}
+`
+
+// TestTerraformCredentials applies terraformConfig, checks that a second
+// plan finds no drift, adds credentials behind Terraform's back and
+// destroys everything: force_destroy must delete them. It runs when
+// terraform and the AWS provider's mirror are installed (5.100.0 when
+// written), and not with -short.
+func TestTerraformCredentials(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Terraform takes minutes; skipped with -short")
+	}
+	tf, err := exec.LookPath("terraform")
+	if err != nil {
+		t.Skip("terraform not installed")
+	}
+	plugins := os.Getenv("IAMD_TEST_TF_PLUGINS")
+	if plugins == "" {
+		plugins = terraformPlugins
+	}
+	if _, err := os.Stat(filepath.Join(plugins, "registry.terraform.io", "hashicorp", "aws")); err != nil {
+		t.Skipf("no AWS provider under %s (set IAMD_TEST_TF_PLUGINS to a filesystem mirror)", plugins)
+	}
+	e := start(t)
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		must(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600))
+	}
+	sshLine, _, _ := newSSHKey(t, 2048)
+	_, _, pemKey := newSSHKey(t, 2048)
+	pemDER, _ := x509.MarshalPKIXPublicKey(pemKey)
+	tc := newTLSChain(t)
+	write("main.tf", strings.ReplaceAll(terraformConfig, "ENDPOINT", e.url))
+	write("ssh.pub", sshLine+" dev@example.com\n")
+	write("pem.pub", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pemDER})))
+	write("signing.pem", validCertificate(t))
+	write("leaf.pem", tc.leaf)
+	write("chain.pem", tc.chain)
+	write("leaf.key", tc.key)
+	write("tf.rc", fmt.Sprintf(`provider_installation {
+  filesystem_mirror {
+    path    = %q
+    include = ["registry.terraform.io/hashicorp/aws"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/hashicorp/aws"]
+  }
+}
+`, plugins))
+	run := func(args ...string) (string, error) {
+		t.Helper()
+		cmd := exec.Command(tf, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+filepath.Join(dir, "tf.rc"), "TF_IN_AUTOMATION=1",
+			"TF_DATA_DIR="+filepath.Join(dir, ".terraform"), "CHECKPOINT_DISABLE=1")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("init", "-no-color", "-input=false"); err != nil {
+		t.Fatalf("terraform init: %v\n%s", err, out)
+	}
+	if out, err := run("apply", "-no-color", "-input=false", "-auto-approve", "-parallelism=10"); err != nil {
+		t.Fatalf("terraform apply: %v\n%s", err, out)
+	}
+	if out, err := run("plan", "-no-color", "-input=false", "-detailed-exitcode"); err != nil {
+		t.Fatalf("terraform plan after apply (exit 2 means drift): %v\n%s", err, out)
+	}
+
+	ctx := context.Background()
+	root := e.rootIAM()
+	other, _, _ := newSSHKey(t, 2048)
+	_, err = root.UploadSSHPublicKey(ctx, &iam.UploadSSHPublicKeyInput{UserName: aws.String("tf-dev"), SSHPublicKeyBody: aws.String(other)})
+	must(t, err)
+	_, err = root.UploadSigningCertificate(ctx, &iam.UploadSigningCertificateInput{UserName: aws.String("tf-dev"), CertificateBody: aws.String(validCertificate(t))})
+	must(t, err)
+	_, err = root.CreateServiceSpecificCredential(ctx, &iam.CreateServiceSpecificCredentialInput{UserName: aws.String("tf-dev"), ServiceName: aws.String("cassandra.amazonaws.com")})
+	must(t, err)
+	if out, err := run("destroy", "-no-color", "-input=false", "-auto-approve"); err != nil {
+		t.Fatalf("terraform destroy: %v\n%s", err, out)
+	}
+	_, err = root.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("tf-dev")})
+	wantCode(t, err, "NoSuchEntity")
+	certs, err := root.ListServerCertificates(ctx, &iam.ListServerCertificatesInput{})
+	must(t, err)
+	if len(certs.ServerCertificateMetadataList) != 0 {
+		t.Errorf("server certificates left: %+v", certs.ServerCertificateMetadataList)
+	}
 }
