@@ -14,8 +14,9 @@ import (
 // file). It applies the store's changes after revision from, in revision
 // order, whenever the store notifies (if it can) and at least every
 // interval, until ctx is done. Records this process already applied are
-// recognised by their revision and skipped.
-func (v *View) Follow(ctx context.Context, st store.Store, from int64, interval time.Duration, log *slog.Logger) {
+// recognised by their revision and skipped. report, if not nil, is told
+// the outcome of every pass.
+func (v *View) Follow(ctx context.Context, st store.Store, from int64, interval time.Duration, log *slog.Logger, report func(FollowPass)) {
 	var notify <-chan struct{}
 	if n, ok := st.(store.Notifier); ok {
 		if ch, err := n.Notify(ctx); err == nil {
@@ -38,8 +39,10 @@ func (v *View) Follow(ctx context.Context, st store.Store, from int64, interval 
 			case <-notify:
 			}
 		}
+		pass := FollowPass{Start: time.Now()}
 		for {
 			recs, next, err := st.Changes(ctx, rev, 1000)
+			pass.Err = err
 			if errors.Is(err, store.ErrCompacted) {
 				log.Warn("change log compacted past this replica; reloading")
 				fresh := NewView()
@@ -49,7 +52,7 @@ func (v *View) Follow(ctx context.Context, st store.Store, from int64, interval 
 					break
 				}
 				v.replaceWith(fresh)
-				rev = r
+				rev, pass.Err = r, nil
 				break
 			}
 			if err != nil {
@@ -70,7 +73,22 @@ func (v *View) Follow(ctx context.Context, st store.Store, from int64, interval 
 		// Reads from now on start after rev: they see every deletion up
 		// to it.
 		v.PruneTombs(rev)
+		if report != nil && ctx.Err() == nil {
+			pass.Rev = rev
+			report(pass)
+		}
 	}
+}
+
+// FollowPass is the outcome of one pass of the change follower.
+type FollowPass struct {
+	// Start is when the pass began reading the store's change log.
+	Start time.Time
+	// Rev is the revision the follower has applied through.
+	Rev int64
+	// Err is why the pass stopped before the end of the change log; nil
+	// means the view holds every commit made before Start.
+	Err error
 }
 
 // replaceWith swaps in the state of a freshly loaded view.

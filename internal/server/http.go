@@ -15,6 +15,7 @@ import (
 	"github.com/iamd/iamd/internal/authz"
 	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/cloudtrailapi"
+	"github.com/iamd/iamd/internal/metrics"
 	"github.com/iamd/iamd/internal/sigv4"
 	"github.com/iamd/iamd/internal/uuid"
 )
@@ -53,26 +54,51 @@ type queryFront struct {
 	audit *audit.Log
 	// cloudtrail serves JSON-protocol requests signed for "cloudtrail".
 	cloudtrail *cloudtrailapi.Handler
+	metrics    *metrics.Registry
+	// apiMetrics counts requests by service name ("" for requests that
+	// name none the front serves).
+	apiMetrics map[string]*metrics.API
+	health     *health
 }
 
 func (f *queryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	f.health.begin(w)
+	defer f.health.inFlight.Add(-1)
+	sw := getStatusWriter(w)
+	service, action := f.serveAudited(sw, r)
+	api := f.apiMetrics[service]
+	if api == nil {
+		api = f.apiMetrics[""]
+	}
+	api.Action(action).Observe(sw.Status(), time.Since(start))
+	putStatusWriter(sw)
+}
+
+// serveAudited serves a request and records its audit event, and returns
+// the service and action the request was for, as far as they are known.
+func (f *queryFront) serveAudited(w http.ResponseWriter, r *http.Request) (service, action string) {
 	requestID := uuid.New()
 	call := f.audit.Begin(w, r, requestID, f.now())
 	if call == nil {
-		f.serveHTTP(w, r, requestID, nil)
-		return
+		return f.serveHTTP(w, r, requestID, nil)
 	}
 	defer call.Close()
-	f.serveHTTP(call, r, requestID, call)
-	if err := call.Finish(r.Context()); err != nil {
+	service, action = f.serveHTTP(call, r, requestID, call)
+	start := time.Now()
+	err := call.Finish(r.Context())
+	f.metrics.AuditRecord(time.Since(start))
+	if err != nil {
 		f.log.Error("audit event not recorded; answering InternalFailure", "request_id", requestID, "err", err)
 		f.apis["iam"].WriteError(w, awsquery.InternalFailure(), requestID)
 	}
+	return service, action
 }
 
 // serveHTTP serves a request, writing to w (the audit call's buffer when
-// auditing) and telling call what it learns about the request.
-func (f *queryFront) serveHTTP(w http.ResponseWriter, r *http.Request, requestID string, call *audit.Call) {
+// auditing) and telling call what it learns about the request. It returns
+// the service and action the request was for, as far as they are known.
+func (f *queryFront) serveHTTP(w http.ResponseWriter, r *http.Request, requestID string, call *audit.Call) (service, action string) {
 	fallback := f.apis["iam"]
 	defer func() {
 		if p := recover(); p != nil {
@@ -94,8 +120,7 @@ func (f *queryFront) serveHTTP(w http.ResponseWriter, r *http.Request, requestID
 		return
 	}
 	if f.cloudtrail != nil && cloudtrailapi.IsJSONRequest(r) {
-		f.serveJSON(w, r, body, requestID, call)
-		return
+		return "cloudtrail", f.serveJSON(w, r, body, requestID, call)
 	}
 	form, err := awsquery.ParseForm(r, body)
 	if err != nil {
@@ -103,13 +128,14 @@ func (f *queryFront) serveHTTP(w http.ResponseWriter, r *http.Request, requestID
 		return
 	}
 	call.SetForm(form)
-	action := form.Get("Action")
+	action = form.Get("Action")
 
 	ctx := r.Context()
-	service := ""
 	if isSigned(r) {
 		res, err := f.verifier.Verify(ctx, sigv4.FromHTTP(r, body))
 		if err != nil {
+			// Counted under the API its Version names.
+			service = f.versions[form.Get("Version")]
 			f.writeAuthError(w, err, form, requestID)
 			return
 		}
@@ -117,6 +143,7 @@ func (f *queryFront) serveHTTP(w http.ResponseWriter, r *http.Request, requestID
 		call.SetService(service, res.Region)
 		api, ok := f.apis[service]
 		if !ok {
+			f.metrics.SigV4Failure("InvalidClientTokenId")
 			fallback.WriteError(w, &awsquery.Error{Code: "InvalidClientTokenId", Message: "Credential should be scoped to correct service: 'iam'.", HTTPStatus: 403, Sender: true}, requestID)
 			return
 		}
@@ -140,10 +167,12 @@ func (f *queryFront) serveHTTP(w http.ResponseWriter, r *http.Request, requestID
 		if a, ok := f.apis[service]; ok {
 			api = a
 		}
+		f.metrics.SigV4Failure(sigv4.CodeMissingAuthenticationToken)
 		api.WriteError(w, &awsquery.Error{Code: sigv4.CodeMissingAuthenticationToken, Message: sigv4.ErrMissingAuthenticationToken.Message, HTTPStatus: http.StatusForbidden, Sender: true}, requestID)
 		return
 	}
 	f.serve(ctx, f.apis[service], w, form, requestID)
+	return
 }
 
 // callerOf builds the request's caller from the authenticated principal,
@@ -170,12 +199,15 @@ func (f *queryFront) callerOf(r *http.Request, res *sigv4.Result) *authz.Caller 
 	return &caller
 }
 
-// serveJSON authenticates and serves a JSON-protocol (CloudTrail) request.
-func (f *queryFront) serveJSON(w http.ResponseWriter, r *http.Request, body []byte, requestID string, call *audit.Call) {
+// serveJSON authenticates and serves a JSON-protocol (CloudTrail) request,
+// and returns its operation.
+func (f *queryFront) serveJSON(w http.ResponseWriter, r *http.Request, body []byte, requestID string, call *audit.Call) (operation string) {
 	target := r.Header.Get("X-Amz-Target")
-	call.SetJSON(target[len(cloudtrailapi.TargetPrefix):], body)
+	operation = target[len(cloudtrailapi.TargetPrefix):]
+	call.SetJSON(operation, body)
 	call.SetService("cloudtrail", "")
 	if !isSigned(r) {
+		f.metrics.SigV4Failure(sigv4.CodeMissingAuthenticationToken)
 		cloudtrailapi.WriteError(w, &awsquery.Error{Code: sigv4.CodeMissingAuthenticationToken, Message: sigv4.ErrMissingAuthenticationToken.Message, HTTPStatus: http.StatusBadRequest, Sender: true}, requestID)
 		return
 	}
@@ -183,15 +215,18 @@ func (f *queryFront) serveJSON(w http.ResponseWriter, r *http.Request, body []by
 	if err != nil {
 		var se *sigv4.Error
 		if !errors.As(err, &se) {
+			f.metrics.SigV4Failure("InternalFailure")
 			f.log.Error("authentication failed", "request_id", requestID, "err", err)
 			cloudtrailapi.WriteError(w, err, requestID)
 			return
 		}
+		f.metrics.SigV4Failure(se.Code)
 		cloudtrailapi.WriteError(w, &awsquery.Error{Code: se.Code, Message: se.Message, HTTPStatus: se.HTTPStatus, Sender: se.HTTPStatus < 500}, requestID)
 		return
 	}
 	call.SetService(res.Service, res.Region)
 	if res.Service != "cloudtrail" {
+		f.metrics.SigV4Failure("InvalidSignatureException")
 		cloudtrailapi.WriteError(w, &awsquery.Error{Code: "InvalidSignatureException", Message: "Credential should be scoped to correct service: 'cloudtrail'.", HTTPStatus: http.StatusBadRequest, Sender: true}, requestID)
 		return
 	}
@@ -208,6 +243,7 @@ func (f *queryFront) serveJSON(w http.ResponseWriter, r *http.Request, body []by
 			f.log.Error("internal failure", "request_id", requestID, "target", target, "err", err)
 		}
 	}
+	return operation
 }
 
 func (f *queryFront) serve(ctx context.Context, api QueryAPI, w http.ResponseWriter, form url.Values, requestID string) {
@@ -228,9 +264,11 @@ func (f *queryFront) writeAuthError(w http.ResponseWriter, err error, form url.V
 	}
 	var se *sigv4.Error
 	if errors.As(err, &se) {
+		f.metrics.SigV4Failure(se.Code)
 		api.WriteError(w, &awsquery.Error{Code: se.Code, Message: se.Message, HTTPStatus: se.HTTPStatus, Sender: se.HTTPStatus < 500}, requestID)
 		return
 	}
+	f.metrics.SigV4Failure("InternalFailure")
 	f.log.Error("authentication failed", "request_id", requestID, "err", err)
 	api.WriteError(w, awsquery.InternalFailure(), requestID)
 }

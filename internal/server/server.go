@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +26,7 @@ import (
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/iamapi"
 	"github.com/iamd/iamd/internal/managedpolicies"
+	"github.com/iamd/iamd/internal/metrics"
 	"github.com/iamd/iamd/internal/password"
 	"github.com/iamd/iamd/internal/sigv4"
 	"github.com/iamd/iamd/internal/stsapi"
@@ -47,7 +50,25 @@ type Config struct {
 	// HTTPClient fetches OpenID Connect providers' keys for STS; nil means
 	// a default client. Tests give it their local issuer's CA.
 	HTTPClient *http.Client
+	// MaxFollowLag is how far the view may lag the store (or how long the
+	// store may be unreadable) before /readyz answers 503; 0 means
+	// DefaultMaxFollowLag, a negative value no bound.
+	MaxFollowLag time.Duration
+	// ShutdownTimeout bounds how long requests in flight may take to
+	// finish once shutting down; 0 means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long the server keeps serving, answering
+	// /readyz with 503, before it stops accepting connections: time for a
+	// load balancer's health checks to take it out. 0 means none.
+	ShutdownDelay time.Duration
+	// MetricsAddr, if set, is where Run serves Prometheus metrics.
+	MetricsAddr string
 }
+
+// DefaultShutdownTimeout is how long requests in flight may take to finish
+// at shutdown: less than the 30 s that process supervisors (Kubernetes,
+// systemd's default TimeoutStopSec is 90 s) give before killing.
+const DefaultShutdownTimeout = 25 * time.Second
 
 // Server is a running iamd.
 type Server struct {
@@ -59,6 +80,9 @@ type Server struct {
 	handler http.Handler
 	loadRev int64
 	audit   *audit.Log
+	sts     *stsapi.Service
+	metrics *metrics.Registry
+	health  *health
 }
 
 // New opens the state, bootstraps the first account and builds the handler.
@@ -75,6 +99,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.FollowInterval == 0 {
 		cfg.FollowInterval = 500 * time.Millisecond
 	}
+	if cfg.MaxFollowLag == 0 {
+		cfg.MaxFollowLag = DefaultMaxFollowLag
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
 	st, err := OpenState(ctx, cfg.DataDir, cfg.StoreURL, cfg.Getenv)
 	if err != nil {
 		return nil, err
@@ -82,7 +112,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	for _, w := range st.Warnings {
 		cfg.Logger.Warn(w)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, state: st, loadRev: st.View.Rev()}
+	s := &Server{cfg: cfg, log: cfg.Logger, state: st, loadRev: st.View.Rev(), metrics: metrics.New()}
+	s.health = &health{maxLag: max(cfg.MaxFollowLag, 0), now: cfg.Now, view: st.View}
+	// The writer's commits are timed; the follower reads the store itself.
+	st.Writer.Store = timedStore{Store: st.Store, m: s.metrics}
 	if err := st.Bootstrap(ctx, cfg.DataDir, cfg.Getenv, cfg.Logger, cfg.Now()); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("bootstrap: %w", err)
@@ -113,8 +146,10 @@ func (s *Server) build() (http.Handler, error) {
 		return nil, err
 	}
 	s.audit = auditLog
-	// Every authorization decision is recorded in its request's event.
-	authorizer := audit.Authorizer{Authorizer: authz.New(st.View, managed)}
+	// Every authorization decision is recorded in its request's event, and
+	// counted.
+	engine := authz.New(st.View, managed)
+	authorizer := countingAuthorizer{next: audit.Authorizer{Authorizer: engine}, m: s.metrics}
 	s.usage = iam.NewUsageTracker(st.Writer)
 	// Allowed IAM, STS and authorization API requests feed the
 	// last-accessed reports.
@@ -141,6 +176,7 @@ func (s *Server) build() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.sts = stsSvc
 	stsDispatch, err := stsapi.NewDispatcher(stsSvc)
 	if err != nil {
 		return nil, err
@@ -148,7 +184,15 @@ func (s *Server) build() (http.Handler, error) {
 	source := &authn.Source{View: st.View, Keys: st.Keyring, Temporary: stsSvc.Credentials()}
 	verifier := sigv4.NewVerifier(sigv4.Config{Credentials: source, Now: s.cfg.Now, Services: []string{"iam", "sts", "cloudtrail"}})
 	front := &queryFront{
-		log:      s.log,
+		log:     s.log,
+		metrics: s.metrics,
+		health:  s.health,
+		apiMetrics: map[string]*metrics.API{
+			"iam":        s.metrics.NewAPI("iam", slices.Collect(maps.Keys(iamDispatch.Model().Operations))),
+			"sts":        s.metrics.NewAPI("sts", slices.Collect(maps.Keys(stsDispatch.Model().Operations))),
+			"cloudtrail": s.metrics.NewAPI("cloudtrail", []string{"LookupEvents"}),
+			"":           s.metrics.NewAPI("unknown", nil),
+		},
 		verifier: verifier,
 		apis:     map[string]QueryAPI{"iam": iamDispatch, "sts": stsDispatch},
 		versions: map[string]string{iamapi.Version: "iam", stsapi.Version: "sts"},
@@ -176,18 +220,25 @@ func (s *Server) build() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Handlers other than the Query APIs' are counted under one action.
+	whole := func(api string, h http.Handler) http.Handler {
+		return instrumented(h, s.metrics.NewAPI(api, []string{"all"}).Action("all"), s.health)
+	}
+	consoleHandler := whole("console", web)
 	mux := http.NewServeMux()
 	mux.Handle("/", front)
-	mux.Handle(console.Prefix+"/", web)
-	mux.Handle(console.Prefix, web)
-	mux.Handle(workload.Pattern, workload.NewHandler(workload.Config{
+	mux.Handle(console.Prefix+"/", consoleHandler)
+	mux.Handle(console.Prefix, consoleHandler)
+	mux.Handle(workload.Pattern, whole("workload", workload.NewHandler(workload.Config{
 		View: st.View, Issuer: stsSvc, Trust: authorizer, Now: s.cfg.Now, Log: s.log,
-	}))
+	})))
 	// The authorization API verifies requests signed for any service (s3,
-	// an internal API), so its verifier has no service restriction.
-	mux.Handle(authzapi.Pattern, authzapi.NewHandler(authzapi.Config{
+	// an internal API), so its verifier has no service restriction. Its
+	// decisions are not recorded in the audit trail's events (the API
+	// records its own), but they are counted.
+	mux.Handle(authzapi.Pattern, whole("authz", authzapi.NewHandler(authzapi.Config{
 		Verifier: sigv4.NewVerifier(sigv4.Config{Credentials: source, Now: s.cfg.Now}),
-		Decider:  tracking.Decider(authorizer.Authorizer), Now: s.cfg.Now, Log: s.log,
+		Decider:  tracking.Decider(countingAuthorizer{next: engine, m: s.metrics}), Now: s.cfg.Now, Log: s.log,
 		Audit: auditLog,
 		Observe: func(c *authz.Caller, service, region string) {
 			tracking.Observe(c, region)
@@ -195,11 +246,14 @@ func (s *Server) build() (http.Handler, error) {
 				s.usage.Used(c.AccessKeyID, service, region, c.Time)
 			}
 		},
-	}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	})))
+	mux.HandleFunc("GET /healthz", serveHealthz)
+	mux.HandleFunc("GET /readyz", s.health.serveReadyz)
+	s.metrics.Status(s.health.status)
+	s.metrics.View(countView(st.View))
+	if auditLog != nil {
+		s.metrics.AuditRecords(auditLog.Records)
+	}
 	return mux, nil
 }
 
@@ -246,10 +300,22 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // State returns the server's state (for tests and admin tools).
 func (s *Server) State() *State { return s.state }
 
-// Close flushes pending usage records and closes the store.
+// Metrics returns the server's metrics, served by Run on Config.MetricsAddr.
+func (s *Server) Metrics() *metrics.Registry { return s.metrics }
+
+// Close flushes pending usage records (access keys', roles' last use, the
+// last-accessed data) and the audit trail, and closes the store.
 func (s *Server) Close() error {
-	_ = s.usage.Flush(context.Background())
-	_ = s.access.Flush(context.Background())
+	ctx := context.Background()
+	if err := s.usage.Flush(ctx); err != nil {
+		s.log.Error("access key usage not written", "err", err)
+	}
+	if err := s.sts.Flush(ctx); err != nil {
+		s.log.Error("role usage not written", "err", err)
+	}
+	if err := s.access.Flush(ctx); err != nil {
+		s.log.Error("last-accessed data not written", "err", err)
+	}
 	if s.audit != nil {
 		if err := s.audit.Close(); err != nil {
 			s.log.Error("audit log close", "err", err)
@@ -259,71 +325,182 @@ func (s *Server) Close() error {
 }
 
 // Serve runs background work (following other replicas, flushing usage)
-// and serves HTTP on ln until ctx is done.
+// and serves HTTP on ln until ctx is done, then shuts down gracefully (see
+// Run).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		s.state.View.Follow(ctx, s.state.Store, s.loadRev, s.cfg.FollowInterval, s.log)
-	}()
-	go func() { defer wg.Done(); s.usage.Run(ctx, time.Second) }()
-	go func() { defer wg.Done(); s.access.Run(ctx, time.Second) }()
-	defer wg.Wait()
+	hs := newHTTPServer(s.handler, s.log)
+	errc := make(chan error, 1)
+	go func() { errc <- s.listen(hs, ln) }()
+	return s.run(ctx, hs, errc)
+}
 
-	hs := &http.Server{
-		Handler:           s.handler,
+// newHTTPServer returns the HTTP server for h.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() {
-		if s.cfg.TLSCert != "" {
-			errc <- hs.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
-		} else {
-			errc <- hs.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-errc:
-		cancel()
-		return err
-	case <-ctx.Done():
-		shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
-		defer done()
-		err := hs.Shutdown(shutdown)
-		<-errc
-		return err
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
 
-// Run opens the server, listens on cfg.Addr and serves until ctx is done.
+func (s *Server) listen(hs *http.Server, ln net.Listener) error {
+	if s.cfg.TLSCert != "" {
+		return hs.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+	}
+	return hs.Serve(ln)
+}
+
+// run does the background work while hs serves (its result arrives on
+// errc), until ctx is done; then it shuts hs down gracefully. The
+// background work outlives the requests in flight, which may rely on it.
+func (s *Server) run(ctx context.Context, hs *http.Server, errc <-chan error) error {
+	bg, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		s.state.View.Follow(bg, s.state.Store, s.loadRev, s.cfg.FollowInterval, s.log, s.health.followed)
+	}()
+	go func() { defer wg.Done(); s.usage.Run(bg, time.Second) }()
+	go func() { defer wg.Done(); s.access.Run(bg, time.Second) }()
+	defer wg.Wait()
+	defer stop()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	return s.shutdown(hs, errc)
+}
+
+// shutdown stops serving: /readyz answers 503 at once, responses ask
+// clients to close their connections, and after ShutdownDelay the listener
+// closes and the requests in flight get ShutdownTimeout to finish.
+func (s *Server) shutdown(hs *http.Server, errc <-chan error) error {
+	s.health.draining.Store(true)
+	s.log.Info("shutting down: not ready; finishing the requests in flight",
+		"delay", s.cfg.ShutdownDelay, "timeout", s.cfg.ShutdownTimeout)
+	if d := s.cfg.ShutdownDelay; d > 0 {
+		// The balancer's health checks need this long to see /readyz
+		// fail; meanwhile requests are served as usual.
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("requests still in flight after the shutdown timeout; closing their connections", "timeout", s.cfg.ShutdownTimeout)
+		err = hs.Close()
+	}
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// loadingHandler serves while the server loads: /healthz answers 200 and
+// /readyz 503 at once; other requests wait for the server (or their own
+// end) and are then served by it.
+type loadingHandler struct {
+	loaded chan struct{} // closed once h is set
+	h      http.Handler
+}
+
+func (l *loadingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-l.loaded:
+		l.h.ServeHTTP(w, r)
+		return
+	default:
+	}
+	switch r.URL.Path {
+	case "/healthz":
+		serveHealthz(w, r)
+		return
+	case "/readyz":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready: loading the view\n"))
+		return
+	}
+	select {
+	case <-l.loaded:
+		l.h.ServeHTTP(w, r)
+	case <-r.Context().Done():
+	}
+}
+
+// Run listens on cfg.Addr at once (answering /healthz, and /readyz with 503,
+// while the view loads; other requests wait for it), opens the server, serves it (and its metrics on
+// cfg.MetricsAddr, if set) until ctx is done, and then shuts down
+// gracefully: /readyz answers 503, the listener closes after
+// cfg.ShutdownDelay, the requests in flight finish (within
+// cfg.ShutdownTimeout), usage records and the audit trail are flushed and
+// the store is closed. It returns nil after such a shutdown.
 func Run(ctx context.Context, cfg Config) error {
 	start := time.Now()
-	s, err := New(ctx, cfg)
-	if err != nil {
-		return err
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	defer s.Close()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
+	var mln net.Listener
+	if cfg.MetricsAddr != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
+	front := &loadingHandler{loaded: make(chan struct{})}
+	hs := newHTTPServer(front, log)
+	errc := make(chan error, 1)
+	loading := &Server{cfg: cfg}
+	go func() { errc <- loading.listen(hs, ln) }()
+
+	s, err := New(ctx, cfg)
+	if err != nil {
+		hs.Close()
+		<-errc
+		if mln != nil {
+			mln.Close()
+		}
+		return err
+	}
+	defer s.Close()
+	front.h = s.handler
+	close(front.loaded)
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"
 	}
+	if mln != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metrics.Handler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() { _ = ms.Serve(mln) }()
+		defer ms.Close()
+		log.Info("serving metrics", "endpoint", "http://"+mln.Addr().String()+"/metrics")
+	}
 	s.log.Info("iamd listening", "endpoint", scheme+"://"+ln.Addr().String(), "data", cfg.DataDir,
 		"accounts", len(s.state.View.Accounts()), "startup", time.Since(start).Round(time.Millisecond))
-	err = s.Serve(ctx, ln)
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
+	if err := s.run(ctx, hs, errc); err != nil {
+		return err
 	}
-	return err
+	s.log.Info("stopped serving; flushing usage records and the audit trail")
+	return nil
 }
