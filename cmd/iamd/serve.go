@@ -24,6 +24,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS when set with --tls-key")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logFormat := fs.String("log-format", envOr(getenv, "IAMD_LOG_FORMAT", "text"), "log format: text (logfmt) or json (env IAMD_LOG_FORMAT)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", getenv("IAMD_METRICS_ADDR"), "serve Prometheus metrics on this address at /metrics, e.g. 127.0.0.1:9090 (off when empty; env IAMD_METRICS_ADDR)")
+	maxLag := durationFlag(fs, getenv, "max-follow-lag", "IAMD_MAX_FOLLOW_LAG", server.DefaultMaxFollowLag,
+		"answer /readyz with 503 when the view lags the store, or the store cannot be read, for longer than this (0: no bound)")
+	shutdownTimeout := durationFlag(fs, getenv, "shutdown-timeout", "IAMD_SHUTDOWN_TIMEOUT", server.DefaultShutdownTimeout,
+		"on SIGTERM or SIGINT, how long requests in flight may take to finish")
+	shutdownDelay := durationFlag(fs, getenv, "shutdown-delay", "IAMD_SHUTDOWN_DELAY", 0,
+		"on SIGTERM or SIGINT, keep serving this long with /readyz answering 503 before closing the listener (time for a load balancer to notice)")
 	debugAddr := fs.String("debug-addr", getenv("IAMD_DEBUG_ADDR"), "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off when empty; env IAMD_DEBUG_ADDR)")
 	quotas := fs.String("quotas", getenv("IAMD_QUOTAS"), "raise per-account quotas above AWS's defaults, e.g. users=100000,roles=5000 (keys: users, groups, roles, policies, instance-profiles; env IAMD_QUOTAS)")
 	allowInsecure := fs.Bool("allow-insecure-permissions", false, "start even if group or others can access the data directory, master key or database, with a warning (env "+server.EnvAllowInsecurePermissions+")")
@@ -41,12 +49,32 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return 2
 	}
 	cfg.Quotas = q
+	for _, d := range []*durationValue{maxLag, shutdownTimeout, shutdownDelay} {
+		if d.err != nil {
+			fmt.Fprintf(stderr, "iamd serve: %v\n", d.err)
+			return 2
+		}
+	}
+	cfg.MaxFollowLag = maxLag.d
+	if cfg.MaxFollowLag == 0 {
+		cfg.MaxFollowLag = -1 // no bound; Config's zero means the default
+	}
+	cfg.ShutdownTimeout, cfg.ShutdownDelay = shutdownTimeout.d, shutdownDelay.d
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintf(stderr, "iamd serve: --log-level: %v\n", err)
 		return 2
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	switch *logFormat {
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, opts))
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, opts))
+	default:
+		fmt.Fprintf(stderr, "iamd serve: --log-format %q: want text or json\n", *logFormat)
+		return 2
+	}
 	if *debugAddr != "" {
 		if err := serveDebug(ctx, *debugAddr, cfg.Logger); err != nil {
 			fmt.Fprintf(stderr, "iamd serve: %v\n", err)
@@ -103,6 +131,38 @@ func account(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fmt.Fprintf(stdout, "account %s created\nroot access key ID:     %s\nroot secret access key: %s\n(shown once; root access keys are discouraged: create IAM users, then delete this key)\n",
 		res.Account.ID, res.RootAccessKeyID, res.RootSecretAccessKey)
 	return 0
+}
+
+// durationValue is a duration flag whose default comes from the
+// environment; err is a malformed environment value, reported after
+// parsing.
+type durationValue struct {
+	d   time.Duration
+	err error
+}
+
+func (v *durationValue) String() string { return v.d.String() }
+
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return fmt.Errorf("want a duration such as 30s")
+	}
+	v.d, v.err = d, nil
+	return nil
+}
+
+// durationFlag defines --name, defaulting to the environment variable env,
+// else def.
+func durationFlag(fs *flag.FlagSet, getenv func(string) string, name, env string, def time.Duration, usage string) *durationValue {
+	v := &durationValue{d: def}
+	if e := getenv(env); e != "" {
+		if err := v.Set(e); err != nil {
+			v.err = fmt.Errorf("%s=%q: %v", env, e, err)
+		}
+	}
+	fs.Var(v, name, usage+" (env "+env+"; default "+def.String()+")")
+	return v
 }
 
 // withEnv returns getenv with key set to value.
