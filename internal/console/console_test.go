@@ -353,3 +353,19 @@ func TestSessionCookieSize(t *testing.T) {
 	}
 	t.Logf("a full session's cookie: %d bytes", len(c[0].Value))
 }
+
+// TestPromoteKeepsCSRF renews an MFA step after a failed security key, as
+// webauthnLoginFinish does: a new ID, the page's CSRF token kept.
+func TestPromoteKeepsCSRF(t *testing.T) {
+	now := time.Now()
+	ss := testSessions(t, testStore(t), func() time.Time { return now }, time.Hour, time.Hour)
+	r := httptest.NewRequest(http.MethodPost, "/console/signin", nil)
+	s := ss.create(httptest.NewRecorder(), r, session{Account: "123456789012", Stage: stageMFA})
+	ns, err := ss.promote(context.Background(), httptest.NewRecorder(), r, s, func(n *session) { n.CSRF = s.CSRF })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns.ID == s.ID || ns.CSRF != s.CSRF || ns.Stage != stageMFA {
+		t.Fatalf("renewed step = %+v, want a new ID with the CSRF token and stage kept", ns)
+	}
+}

@@ -221,12 +221,14 @@ func (s *sessions) save(w http.ResponseWriter, r *http.Request, v *session) {
 	setCookie(w, r, sessionCookie, hostSessionCook, "", -1)
 }
 
-// create starts a session with v's values, a new ID and CSRF token, and
-// sets its cookie.
+// create starts a session with v's values and a new ID, and a new CSRF
+// token unless v has one, and sets its cookie.
 func (s *sessions) create(w http.ResponseWriter, r *http.Request, v session) *session {
 	now := s.now()
 	v.ID = newToken()
-	v.CSRF = newToken()
+	if v.CSRF == "" {
+		v.CSRF = newToken()
+	}
 	v.LastSeen = now
 	if v.Created.IsZero() {
 		v.Created = now
@@ -259,13 +261,14 @@ func (s *sessions) revoke(ctx context.Context, v *session) error {
 // promote ends session v and starts a new one with change applied, so the
 // ID changes at each step of a sign-in and the cookie of a finished step
 // (with the WebAuthn challenge it held) cannot be used again. It returns
-// errUsed if v has been ended meanwhile.
+// errUsed if v has been ended meanwhile. The new session has a new CSRF
+// token unless change sets one.
 func (s *sessions) promote(ctx context.Context, w http.ResponseWriter, r *http.Request, v *session, change func(*session)) (*session, error) {
 	if err := s.revoke(ctx, v); err != nil {
 		return nil, err
 	}
 	n := *v
-	n.WebAuthn = nil
+	n.WebAuthn, n.CSRF = nil, ""
 	change(&n)
 	return s.create(w, r, n), nil
 }

@@ -286,8 +286,8 @@ func (h *Handler) webauthnLoginFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The challenge is used once: finishing, whatever the outcome, ends
-	// this step's session (promote below, or revoke on failure), so its
-	// cookie cannot be replayed on any replica.
+	// this step's session (promoted below to the next step or, on failure,
+	// to a new MFA step), so its cookie cannot be replayed on any replica.
 	s.WebAuthn = nil
 	h.sessions.save(w, r, s)
 	rp, err := h.rp(r)
@@ -305,8 +305,9 @@ func (h *Handler) webauthnLoginFinish(w http.ResponseWriter, r *http.Request) {
 		if ferr != nil {
 			h.log.Error("console: count failed security key", "err", ferr)
 		}
-		// A new step, so that the challenge is not tried again.
-		if _, err := h.sessions.promote(r.Context(), w, r, s, func(*session) {}); err != nil && !errors.Is(err, errUsed) {
+		// A new MFA step, so that the challenge is not tried again; the
+		// page's CSRF token stays valid for the next try.
+		if _, err := h.sessions.promote(r.Context(), w, r, s, func(n *session) { n.CSRF = s.CSRF }); err != nil && !errors.Is(err, errUsed) {
 			h.log.Error("console: renew the MFA step", "err", err)
 		}
 		h.log.Warn("console security key rejected", "account", s.Account, "user", s.UserName, "source_ip", sourceIP(r).String(), "failures", failures, "delay", delay.String(), "err", err)
