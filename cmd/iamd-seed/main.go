@@ -73,7 +73,9 @@ func seed(args []string) error {
 	groups := fs.Int("groups", 100, "groups g-000000 ...")
 	policies := fs.Int("policies", 200, "customer-managed policies p-000000 ...")
 	batch := fs.Int("batch", 5000, "records per commit")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if *groups < 10 || *policies < 20 {
 		return fmt.Errorf("need at least 10 groups and 20 policies")
 	}
@@ -198,7 +200,9 @@ func load(args []string) error {
 	dataDir := fs.String("data", "iamd-data", "data directory")
 	storeURL := fs.String("store", os.Getenv(server.EnvStore), "store URL (env IAMD_STORE)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -234,7 +238,9 @@ func propagation(args []string) error {
 	poll := fs.Duration("poll", time.Millisecond, "interval between polls of b")
 	accessKey := fs.String("access-key", os.Getenv("AWS_ACCESS_KEY_ID"), "access key ID")
 	secretKey := fs.String("secret-key", os.Getenv("AWS_SECRET_ACCESS_KEY"), "secret access key")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	signer := &sigv4.Signer{Credentials: sigv4.Credentials{AccessKeyID: *accessKey, SecretAccessKey: *secretKey}, Region: "us-east-1", Service: "iam"}
 	client := &http.Client{Timeout: 30 * time.Second}
 	prefix := fmt.Sprintf("prop-%x-", time.Now().UnixNano()&0xffffff)

@@ -143,7 +143,7 @@ func (pl *planner) plan(s *Shape, t reflect.Type) (*typePlan, error) {
 		for _, m := range s.Members {
 			sf, ok := t.FieldByName(ExportedName(m.Name))
 			if !ok || len(sf.Index) != 1 {
-				return nil, fmt.Errorf("Go type %s has no field %s for member %s.%s", t, m.Name, s.Name, m.Name)
+				return nil, fmt.Errorf("no field %s in Go type %s for member %s.%s", m.Name, t, s.Name, m.Name)
 			}
 			ft, ptr := sf.Type, false
 			if ft.Kind() == reflect.Pointer {

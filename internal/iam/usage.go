@@ -63,7 +63,6 @@ func (t *UsageTracker) Flush(ctx context.Context) error {
 		if _, exists := t.writer.View.AccessKey(id); !exists {
 			continue // deleted since
 		}
-		u := u
 		muts = append(muts, Put(KindKeyUsage, "", id, &u, store.Any))
 	}
 	if len(muts) == 0 {

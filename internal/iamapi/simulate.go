@@ -110,15 +110,15 @@ func (s *simulation) addParsed(id, typ, text string, doc *policy.Document) polic
 
 // simInput is what the two Simulate operations share.
 type simInput struct {
-	inputs, boundaries           []string
-	actions, resources           []string
-	resourcePolicy, owner        string
-	callerARN                    string
-	entries                      []ContextEntry
-	handling                     string
-	maxItems                     *int32
-	marker                       string
-	callerAccount, defaultCaller string
+	inputs, boundaries    []string
+	actions, resources    []string
+	resourcePolicy, owner string
+	callerARN             string
+	entries               []ContextEntry
+	handling              string
+	maxItems              *int32
+	marker                string
+	defaultCaller         string
 }
 
 // prepare validates the common parameters and adds the input policies,

@@ -11,6 +11,7 @@ import (
 	"crypto/sha512"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -45,8 +46,12 @@ func newSigner(t testing.TB) *signer {
 
 func (s *signer) jwks() []byte {
 	ec := func(kid, crv string, k *ecdsa.PublicKey, size int) map[string]any {
+		point, err := k.Bytes() // 0x04 || X || Y
+		if err != nil || len(point) != 1+2*size {
+			panic(fmt.Sprintf("encode %s key: %v", crv, err))
+		}
 		return map[string]any{"kty": "EC", "kid": kid, "crv": crv,
-			"x": b64.EncodeToString(k.X.FillBytes(make([]byte, size))), "y": b64.EncodeToString(k.Y.FillBytes(make([]byte, size)))}
+			"x": b64.EncodeToString(point[1 : 1+size]), "y": b64.EncodeToString(point[1+size:])}
 	}
 	doc, _ := json.Marshal(map[string]any{"keys": []any{
 		map[string]any{"kty": "RSA", "kid": "r1", "use": "sig", "n": b64.EncodeToString(s.rsa.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(s.rsa.E)).Bytes())},

@@ -526,7 +526,7 @@ func parseSource(raw []byte) (kind string, docs []awsDoc, global []awsKey, err e
 		for _, k := range keys {
 			var probe map[string]json.RawMessage
 			if json.Unmarshal(top[k], &probe) != nil {
-				return "", nil, nil, nil
+				return "", nil, nil, nil //nolint:nilerr // not this format: the caller tries the next
 			}
 			switch {
 			case has(probe, "Name") && has(probe, "Actions"):
@@ -556,7 +556,7 @@ func parseSource(raw []byte) (kind string, docs []awsDoc, global []awsKey, err e
 		for i, it := range items {
 			var probe map[string]json.RawMessage
 			if json.Unmarshal(it, &probe) != nil {
-				return "", nil, nil, nil
+				return "", nil, nil, nil //nolint:nilerr // not this format: the caller tries the next
 			}
 			switch {
 			case has(probe, "service") && has(probe, "url"):
@@ -578,7 +578,7 @@ func parseSource(raw []byte) (kind string, docs []awsDoc, global []awsKey, err e
 			case has(probe, "Name") && !has(probe, "Actions"):
 				var k awsKey
 				if err := json.Unmarshal(it, &k); err != nil || !strings.HasPrefix(strings.ToLower(k.Name), "aws:") {
-					return "", nil, nil, nil
+					return "", nil, nil, nil //nolint:nilerr // not this format: the caller tries the next
 				}
 				global = append(global, k)
 				kind = "global"

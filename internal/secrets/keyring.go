@@ -341,9 +341,14 @@ func createKeyFile(dataDir, path string) error {
 	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("create master key: %w", err)
 	}
-	if d, err := os.Open(dataDir); err == nil {
-		d.Sync()
-		d.Close()
+	// The directory entry is what makes the key durable: sync it.
+	d, err := os.Open(dataDir)
+	if err != nil {
+		return fmt.Errorf("create master key: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("create master key: sync %s: %w", dataDir, err)
 	}
 	return nil
 }

@@ -77,7 +77,6 @@ func (u *roleUsage) Flush(ctx context.Context) error {
 		if !exists {
 			continue // deleted since
 		}
-		use := use
 		muts = append(muts, iam.Put(iam.KindRoleUsage, k.account, k.roleID, &use, store.Any))
 	}
 	if len(muts) == 0 {

@@ -71,7 +71,7 @@ func (g *gen) p(format string, args ...any) { fmt.Fprintf(&g.buf, format, args..
 
 func (g *gen) claim(name, what string) error {
 	if prev, ok := g.names[name]; ok {
-		return fmt.Errorf("Go name %s wanted by %s and %s", name, prev, what)
+		return fmt.Errorf("the Go name %s is wanted by %s and %s", name, prev, what)
 	}
 	g.names[name] = what
 	return nil

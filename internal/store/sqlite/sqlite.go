@@ -92,8 +92,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	s := &Store{path: path, cfg: cfg, reqs: make(chan *request, 1024), done: make(chan struct{})}
 	if err := s.open(); err != nil {
-		s.closeDBs()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, errors.Join(fmt.Errorf("sqlite: open %s: %w", path, err), s.closeDBs())
 	}
 	go s.run()
 	return s, nil

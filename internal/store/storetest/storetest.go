@@ -879,7 +879,10 @@ func testConcurrentCounter(t *testing.T, b Backend) {
 						return
 					}
 					var n int
-					fmt.Sscan(string(rec.Data), &n)
+					if _, err := fmt.Sscan(string(rec.Data), &n); err != nil {
+						t.Errorf("counter %q: %v", rec.Data, err)
+						return
+					}
 					_, err = s.Commit(context.Background(), []store.Op{put("counter", "", "c", rec.Version, fmt.Sprint(n+1))})
 					if err == nil {
 						break
