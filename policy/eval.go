@@ -75,6 +75,11 @@ type evalState struct {
 	filterBits                uint64
 	ctx                       *Context
 	principal                 Principal
+	// lower is action lower-cased, when it fits (lowerLen > 0): action
+	// and service keys are lower-case, so every document's lookups then
+	// compare bytes instead of folding case.
+	lower    [64]byte
+	lowerLen int
 }
 
 func newEvalState(r *Request) evalState {
@@ -89,6 +94,16 @@ func newEvalState(r *Request) evalState {
 			es.svc = r.Action[:i]
 			break
 		}
+	}
+	if len(r.Action) <= len(es.lower) {
+		for i := 0; i < len(r.Action); i++ {
+			c := r.Action[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			es.lower[i] = c
+		}
+		es.lowerLen = len(r.Action)
 	}
 	es.actHash, es.svcHash = foldHash(es.action), foldHash(es.svc)
 	es.svcBit, es.actBit, es.tokBit = 1<<(es.svcHash&63), 1<<(es.actHash&63), 1<<(es.tokHash&63)
@@ -201,12 +216,24 @@ func (l *layer) evalFast(es *evalState) layerHit {
 // at the first explicit deny.
 func (d *CompiledDocument) evalFast(es *evalState, h *layerHit, principals bool) bool {
 	if d.actBits&es.actBit != 0 {
-		if e := d.exact.lookup(es.action, es.actHash, true); e != nil && h.scanIndex(&e.idx, es, false, principals) {
+		var e *actionEntry
+		if es.lowerLen > 0 {
+			e = d.exact.lookupBytes(es.lower[:es.lowerLen], es.actHash)
+		} else {
+			e = d.exact.lookup(es.action, es.actHash, true)
+		}
+		if e != nil && h.scanIndex(&e.idx, es, false, principals) {
 			return true
 		}
 	}
 	if d.wildBits&es.svcBit != 0 {
-		if e := d.service.lookup(es.svc, es.svcHash, true); e != nil && h.scanIndex(&e.idx, es, true, principals) {
+		var e *actionEntry
+		if es.lowerLen > 0 {
+			e = d.service.lookupBytes(es.lower[:len(es.svc)], es.svcHash)
+		} else {
+			e = d.service.lookup(es.svc, es.svcHash, true)
+		}
+		if e != nil && h.scanIndex(&e.idx, es, true, principals) {
 			return true
 		}
 	}

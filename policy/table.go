@@ -67,6 +67,25 @@ func (t *table[V]) lookup(key string, h uint64, fold bool) *V {
 	}
 }
 
+// lookupBytes is lookup of a key already lower-cased, for a table whose
+// keys are lower-case: it compares bytes, without folding.
+func (t *table[V]) lookupBytes(key []byte, h uint64) *V {
+	if t.slots == nil {
+		return nil
+	}
+	i := h & t.mask
+	for {
+		s := &t.slots[i]
+		if s.e == nil {
+			return nil
+		}
+		if s.hash == h && s.e.key == string(key) {
+			return &s.e.val
+		}
+		i = (i + 1) & t.mask
+	}
+}
+
 // empty reports whether the table has no keys.
 func (t *table[V]) empty() bool { return t.slots == nil }
 
