@@ -131,6 +131,7 @@ func (s *Service) CreateServiceSpecificCredential(ctx context.Context, in *Creat
 			return err
 		}
 		var (
+			have  int
 			taken = map[string]bool{} // names (aliases) in use for the service
 			cur   *iam.Entry[iam.User]
 		)
@@ -138,6 +139,7 @@ func (s *Service) CreateServiceSpecificCredential(ctx context.Context, in *Creat
 			cur, _ = a.UserByID(u.V.ID)
 			for _, e := range a.ServiceCredentials(u.V.ID) {
 				if e.V.Service == in.ServiceName {
+					have++
 					taken[e.V.ServiceUserName+e.V.Alias] = true
 				}
 			}
@@ -147,7 +149,7 @@ func (s *Service) CreateServiceSpecificCredential(ctx context.Context, in *Creat
 		if cur == nil {
 			return noSuchUser(in.UserName)
 		}
-		if len(taken) >= serviceCredentialsPerService {
+		if have >= serviceCredentialsPerService {
 			// AWS's wording of this quota could not be confirmed.
 			return limitExceeded("Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: %d", serviceCredentialsPerService)
 		}
