@@ -291,8 +291,16 @@ func writeIndexFile(path string, cp *checkpoint, body []byte, key []byte) error 
 	if err != nil {
 		return err
 	}
-	data := make([]byte, 0, len(idxMagic)+len(head)+1+len(body))
-	data = append(append(append(append(data, idxMagic...), head...), '\n'), body...)
+	// The body is stored compressed (one zstd frame): about half the size.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		f.Close()
+		return err
+	}
+	data := make([]byte, 0, len(idxMagic)+len(head)+1+len(body)/2)
+	data = append(append(append(data, idxMagic...), head...), '\n')
+	data = enc.EncodeAll(body, data)
+	enc.Close()
 	_, err = f.Write(data)
 	if err == nil {
 		err = datasync(f)
@@ -327,7 +335,15 @@ func loadIndexFile(path string, keys [][]byte) (*checkpoint, *sealedIndex, error
 	if err != nil {
 		return nil, nil, err
 	}
-	body := data[start:]
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := dec.DecodeAll(data[start:], nil)
+	dec.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("index body does not match its checkpoint (changed or damaged): %v", err)
+	}
 	sum := sha256.Sum256(body)
 	if hex.EncodeToString(sum[:]) != cp.Body {
 		return nil, nil, errors.New("index body does not match its checkpoint (changed or damaged)")
