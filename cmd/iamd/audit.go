@@ -59,6 +59,10 @@ func runAudit(_ context.Context, args []string, stdout, stderr io.Writer, getenv
 		}
 		fmt.Fprintf(stdout, "chain %s: %s: %d records, %d signed by the head, %d digests, head %s\n",
 			c.Chain, status, c.Records, c.Signed, c.Digests, c.Head)
+		if r := c.Removed; r != nil {
+			fmt.Fprintf(stdout, "  removed by retention: records %d to %d (events until %s), as digest %d signs\n",
+				r.First, r.Last, r.Until.Format(time.RFC3339), r.Digest)
+		}
 		for _, p := range c.Problems {
 			fmt.Fprintf(stdout, "  problem: %s\n", p)
 		}

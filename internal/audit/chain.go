@@ -60,12 +60,18 @@ type signed struct {
 	Head  string `json:"head"`
 	Time  string `json:"time"`
 	Prev  string `json:"prev,omitempty"`
-	Key   string `json:"key"`
-	Sig   string `json:"sig"`
+	// Removed, in a digest, names what retention removed.
+	Removed *removal `json:"removed,omitempty"`
+	Key     string   `json:"key"`
+	Sig     string   `json:"sig"`
 }
 
 func (s *signed) message(kind string) []byte {
-	return []byte("iamd-audit/v1\n" + kind + "\n" + s.Chain + "\n" + strconv.FormatUint(s.Count, 10) + "\n" + s.Head + "\n" + s.Time + "\n" + s.Prev)
+	m := "iamd-audit/v1\n" + kind + "\n" + s.Chain + "\n" + strconv.FormatUint(s.Count, 10) + "\n" + s.Head + "\n" + s.Time + "\n" + s.Prev
+	if s.Removed != nil {
+		m += s.Removed.message()
+	}
+	return []byte(m)
 }
 
 func keyID(key []byte) string {

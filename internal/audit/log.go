@@ -48,6 +48,10 @@ type Options struct {
 	// SyncInterval, with NoSync, is how often written records are fsynced
 	// in the background; zero never syncs them except with digests.
 	SyncInterval time.Duration
+	// Retention is how long events are kept: sealed segments whose
+	// events are all older are removed (see applyRetention). Zero keeps
+	// everything.
+	Retention time.Duration
 	// AccountOfKey names the account owning a long-term access key, to
 	// attribute requests that failed authentication; optional.
 	AccountOfKey func(accessKeyID string) (string, bool)
@@ -320,6 +324,25 @@ func (l *Log) loadChain(dir, chain string, locked bool) (*loaded, error) {
 	head := genesis(chain)
 	expect := uint64(1)
 	var from verifyFrom
+	// After retention, the chain continues from the signed removal.
+	rem, err := readRetention(dir, chain, l.opts.Keys)
+	if err != nil {
+		l.opts.Log.Error("audit: "+err.Error()+": the chain is read from its start", "chain", chain)
+	} else if rem != nil {
+		if h, ok := hexHash(rem.Head); ok {
+			expect, head = rem.Last+1, h
+			from = verifyFrom{scanFrom: scanFrom{count: rem.Last, head: h, set: true}}
+			for len(segs) > 0 && segs[0].first < expect {
+				if locked {
+					// Retention was cut short after signing the removal.
+					if err := removeSegment(segs[0].path); err != nil {
+						return nil, err
+					}
+				}
+				segs = segs[1:]
+			}
+		}
+	}
 	var units []*unit
 	for i := 0; i+1 < len(segs); i++ {
 		sf := segs[i]
@@ -852,7 +875,7 @@ func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
 	l.records.Add(1)
 	l.sinceDigest++
 	if l.sinceDigest >= l.opts.DigestEvery {
-		if err := l.writeDigest(); err != nil {
+		if err := l.writeDigest(nil); err != nil {
 			return 0, l.fail(err)
 		}
 	}
@@ -1024,8 +1047,18 @@ func (l *Log) run() {
 	defer close(l.done)
 	t := time.NewTicker(l.opts.DigestInterval)
 	defer t.Stop()
+	retain := func() {
+		if err := l.applyRetention(); err != nil {
+			l.opts.Log.Error("audit: retention failed", "chain", l.chain, "err", err)
+		}
+	}
+	retain()
+	r := time.NewTicker(retentionEvery)
+	defer r.Stop()
 	for {
 		select {
+		case <-r.C:
+			retain()
 		case err := <-l.syncFailed:
 			l.mu.Lock()
 			l.fail(err)
@@ -1033,7 +1066,7 @@ func (l *Log) run() {
 		case <-t.C:
 			l.mu.Lock()
 			if l.sinceDigest > 0 && l.err == nil {
-				if err := l.writeDigest(); err != nil {
+				if err := l.writeDigest(nil); err != nil {
 					l.fail(err)
 				}
 			}
@@ -1161,7 +1194,7 @@ func (l *Log) writeHead(count uint64, head [32]byte) error {
 
 // writeDigest appends a signed digest chained to the previous one, and
 // logs it so that a copy exists outside the data directory.
-func (l *Log) writeDigest() error {
+func (l *Log) writeDigest(rem *removal) error {
 	// A digest covers every record appended so far: the staged ones
 	// reach the segment first (l.mu is released meanwhile).
 	if err := l.flushStaged(true); err != nil {
@@ -1183,7 +1216,7 @@ func (l *Log) writeDigest() error {
 		}
 	}
 	s := l.state(l.flushedSeq, l.flushedPrev)
-	s.Prev = l.lastDigest
+	s.Prev, s.Removed = l.lastDigest, rem
 	s.sign("digest", l.opts.Keys[0])
 	data, err := json.Marshal(&s)
 	if err != nil {
@@ -1194,7 +1227,7 @@ func (l *Log) writeDigest() error {
 	}
 	l.digestN++
 	l.digestsSize += int64(len(data) + 1)
-	if !l.opts.NoSync {
+	if !l.opts.NoSync || rem != nil {
 		if err := datasync(l.digests); err != nil {
 			return fmt.Errorf("audit: sync digest: %w", err)
 		}
@@ -1225,7 +1258,7 @@ func (l *Log) Close() error {
 		}
 	}
 	if l.err == nil && (l.sinceDigest > 0 || l.digestCount != l.seq) {
-		if err := l.writeDigest(); err != nil {
+		if err := l.writeDigest(nil); err != nil {
 			l.fail(err)
 		}
 	}

@@ -60,7 +60,13 @@ func Scan(dir string, f ScanFilter, fn func(event []byte) error) error {
 			cbErr = fn(line[s:t])
 		}
 		chainDir := filepath.Join(dir, e.Name())
-		st, err := scanChain(chainDir, e.Name(), scanFrom{}, nil, each)
+		var from scanFrom
+		if rem, _ := readRetention(chainDir, e.Name(), nil); rem != nil {
+			if h, ok := hexHash(rem.Head); ok {
+				from = scanFrom{count: rem.Last, head: h, set: true}
+			}
+		}
+		st, err := scanChain(chainDir, e.Name(), from, nil, each)
 		if err != nil {
 			return fmt.Errorf("audit chain %s: %w", e.Name(), err)
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 )
 
 // ChainReport is what Verify found in one chain.
@@ -22,6 +23,16 @@ type ChainReport struct {
 	// can leave (an incomplete last record, records not yet signed).
 	Problems []string
 	Warnings []string
+	// Removed, if not nil, is what retention removed, as a digest signs.
+	Removed *Removed
+}
+
+// Removed is what retention removed from a chain: records First to Last,
+// of events up to Until, as digest number Digest signs.
+type Removed struct {
+	First, Last uint64
+	Until       time.Time
+	Digest      int
 }
 
 // Report is the result of Verify.
@@ -139,6 +150,16 @@ func verifyChain(dir, chain string, keys [][]byte, from verifyFrom, fn func(path
 	digests, tornDigest, err := readDigestsFrom(filepath.Join(dir, digestsFile), from.digestOff)
 	if err != nil {
 		problem("digest file: %v", err)
+	}
+	if !from.set {
+		// Records below a removal the digests sign were removed by
+		// retention: the chain is checked from there.
+		if rem, n := removedByRetention(digests, chain, keys); rem != nil {
+			if h, ok := hexHash(rem.Head); ok {
+				from.scanFrom = scanFrom{count: rem.Last, head: h, set: true, progress: from.progress}
+				cr.Removed = &Removed{First: rem.First, Last: rem.Last, Until: time.Unix(rem.Until, 0).UTC(), Digest: n}
+			}
+		}
 	}
 	want := make(map[uint64]bool)
 	for _, d := range digests {
