@@ -7,12 +7,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/iamd/iamd/internal/iam"
+	"github.com/iamd/iamd/internal/sigv4"
+	"github.com/iamd/iamd/internal/store"
 )
 
 // TestReadiness: /readyz answers 503 until the follower has caught up
@@ -222,4 +225,57 @@ func TestShutdownTimeout(t *testing.T) {
 	if err := <-res; err == nil {
 		t.Error("a request stuck past the shutdown timeout was answered")
 	}
+}
+
+// downStore is a store whose commits fail as when the database is down.
+type downStore struct{ store.Store }
+
+func (downStore) Commit(context.Context, []store.Op) (store.Result, error) {
+	return store.Result{}, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+}
+
+// TestStoreDown: while the store cannot commit, reads are answered from
+// the view and writes fail with ServiceFailure, which SDKs retry.
+func TestStoreDown(t *testing.T) {
+	vars := map[string]string{EnvAccountID: benchAccount, EnvRootAccessKey: benchKeyID, EnvRootSecretKey: benchSecret}
+	s, err := New(context.Background(), Config{DataDir: t.TempDir(), Getenv: envMap(vars)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	root := sigv4.Credentials{AccessKeyID: benchKeyID, SecretAccessKey: benchSecret}
+	if w := signedCall(t, s.Handler(), root, "Action", "CreateUser", "UserName", "before"); w.Code != 200 {
+		t.Fatalf("CreateUser: %d %s", w.Code, w.Body)
+	}
+	s.State().Writer.Store = timedStore{Store: downStore{s.State().Store}, m: s.metrics, log: s.log}
+	if w := signedCall(t, s.Handler(), root, "Action", "GetUser", "UserName", "before"); w.Code != 200 {
+		t.Errorf("GetUser with the store down: %d %s", w.Code, w.Body)
+	}
+	w := signedCall(t, s.Handler(), root, "Action", "CreateUser", "UserName", "during")
+	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "<Code>ServiceFailure</Code>") {
+		t.Errorf("CreateUser with the store down: %d %s", w.Code, w.Body)
+	}
+	if got := metricValue(t, s, "iamd_store_commit_duration_seconds", map[string]string{"result": "error"}); got != 1 {
+		t.Errorf("failed commits counted: %v", got)
+	}
+}
+
+// signedCall serves an IAM request signed with c.
+func signedCall(t *testing.T, h http.Handler, c sigv4.Credentials, kv ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	form := url.Values{"Version": {"2010-05-08"}}
+	for i := 0; i < len(kv); i += 2 {
+		form.Set(kv[i], kv[i+1])
+	}
+	body := form.Encode()
+	r := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8080/", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	signer := &sigv4.Signer{Credentials: c, Region: "us-east-1", Service: "iam"}
+	if err := signer.Sign(r, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	r.Body = nopBody{strings.NewReader(body)}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
 }

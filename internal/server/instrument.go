@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/iamd/iamd/internal/authz"
 	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/iam"
+	"github.com/iamd/iamd/internal/iamapi"
 	"github.com/iamd/iamd/internal/metrics"
 	"github.com/iamd/iamd/internal/store"
 	"github.com/iamd/iamd/policy"
@@ -67,10 +69,15 @@ func (a countingAuthorizer) count(err error) {
 	a.m.Decision(false, !errors.As(err, &denied) && !errors.As(err, &ae))
 }
 
-// timedStore times the commits of the writer's store.
+// timedStore is the writers' store: it times their commits, and makes a
+// commit that fails for another reason than a conflict (the database is
+// down or unreachable) an error the APIs answer as ServiceFailure, as
+// AWS's IAM does, after logging its cause (the APIs log only unexpected
+// errors).
 type timedStore struct {
 	store.Store
-	m *metrics.Registry
+	m   *metrics.Registry
+	log *slog.Logger
 }
 
 func (s timedStore) Commit(ctx context.Context, ops []store.Op) (store.Result, error) {
@@ -82,9 +89,22 @@ func (s timedStore) Commit(ctx context.Context, ops []store.Op) (store.Result, e
 		r = metrics.CommitConflict
 	case err != nil:
 		r = metrics.CommitError
+		s.log.Error("store commit failed; answering ServiceFailure", "err", err)
+		err = &commitFailed{err: err}
 	}
 	s.m.Commit(time.Since(start), r)
 	return res, err
+}
+
+// commitFailed is a commit that failed for want of the store. It wraps the
+// cause and the ServiceFailure error that the APIs answer (they write the
+// first *awsquery.Error in an error's chain).
+type commitFailed struct{ err error }
+
+func (e *commitFailed) Error() string { return "commit: " + e.err.Error() }
+
+func (e *commitFailed) Unwrap() []error {
+	return []error{e.err, iamapi.ServiceFailureError("The request processing has failed because of an unknown error, exception or failure.")}
 }
 
 // statusWriter remembers the status a handler answered with.

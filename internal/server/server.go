@@ -114,8 +114,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, state: st, loadRev: st.View.Rev(), metrics: metrics.New()}
 	s.health = &health{maxLag: max(cfg.MaxFollowLag, 0), now: cfg.Now, view: st.View}
-	// The writer's commits are timed; the follower reads the store itself.
-	st.Writer.Store = timedStore{Store: st.Store, m: s.metrics}
+	// The writer's commits are timed, and fail as ServiceFailure when the
+	// store does; the follower reads the store itself.
+	st.Writer.Store = timedStore{Store: st.Store, m: s.metrics, log: cfg.Logger}
 	if err := st.Bootstrap(ctx, cfg.DataDir, cfg.Getenv, cfg.Logger, cfg.Now()); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("bootstrap: %w", err)
@@ -272,8 +273,13 @@ func (s *Server) openAudit() (*audit.Log, error) {
 		return nil, nil
 	}
 	st := s.state
+	retention, err := audit.ParseRetention(s.cfg.Getenv(audit.EnvRetention))
+	if err != nil {
+		return nil, err
+	}
 	l, err := audit.Open(audit.Options{
 		Dir: filepath.Join(s.cfg.DataDir, "audit"), Keys: st.Keyring.DeriveKeys(audit.KeyPurpose), Now: s.cfg.Now, Log: s.log,
+		Retention:    retention,
 		NoSync:       mode != "fsync",
 		SyncInterval: 100 * time.Millisecond,
 		AccountOfKey: func(id string) (string, bool) {
