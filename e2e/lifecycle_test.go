@@ -241,9 +241,18 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 		id, _ := ev.record(t)["requestID"].(string)
 		logged[id] = true
 	}
+	inLog := map[string]bool{}
+	for _, l := range p.logLines(t) {
+		if id, ok := l["request_id"].(string); ok && l["action"] == "CreateUser" {
+			inLog[id] = true
+		}
+	}
 	for i, id := range ids {
 		if id != "" && !logged[id] {
 			t.Errorf("request %d: no CreateUser audit event with request ID %s", i, id)
+		}
+		if id != "" && !inLog[id] {
+			t.Errorf("request %d: no log record with request_id %s", i, id)
 		}
 	}
 }

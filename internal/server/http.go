@@ -66,19 +66,26 @@ func (f *queryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.health.begin(w)
 	defer f.health.inFlight.Add(-1)
 	sw := getStatusWriter(w)
-	service, action := f.serveAudited(sw, r)
+	requestID := uuid.New()
+	service, action := f.serveAudited(sw, r, requestID)
 	api := f.apiMetrics[service]
 	if api == nil {
 		api = f.apiMetrics[""]
 	}
-	api.Action(action).Observe(sw.Status(), time.Since(start))
+	took := time.Since(start)
+	api.Action(action).Observe(sw.Status(), took)
+	if f.log.Enabled(r.Context(), slog.LevelDebug) {
+		// The request ID is the x-amzn-RequestId header's and the audit
+		// event's.
+		f.log.LogAttrs(r.Context(), slog.LevelDebug, "request", slog.String("request_id", requestID),
+			slog.String("api", service), slog.String("action", action), slog.Int("status", sw.Status()), slog.Duration("took", took))
+	}
 	putStatusWriter(sw)
 }
 
 // serveAudited serves a request and records its audit event, and returns
 // the service and action the request was for, as far as they are known.
-func (f *queryFront) serveAudited(w http.ResponseWriter, r *http.Request) (service, action string) {
-	requestID := uuid.New()
+func (f *queryFront) serveAudited(w http.ResponseWriter, r *http.Request, requestID string) (service, action string) {
 	call := f.audit.Begin(w, r, requestID, f.now())
 	if call == nil {
 		return f.serveHTTP(w, r, requestID, nil)
