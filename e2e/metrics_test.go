@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +133,15 @@ func TestMetricsEndpoint(t *testing.T) {
 	for name, f := range fams {
 		if strings.HasPrefix(name, "iamd_") && f.GetType() == dto.MetricType_COUNTER && !strings.HasSuffix(name, "_total") {
 			t.Errorf("counter %s does not end in _total", name)
+		}
+	}
+	// The Grafana dashboard uses only metrics the endpoint serves.
+	dash, err := os.ReadFile("../docs/grafana-iamd.json")
+	must(t, err)
+	for _, name := range regexp.MustCompile(`iamd_[a-z0-9_]+`).FindAllString(string(dash), -1) {
+		base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_count"), "_sum")
+		if fams[base] == nil {
+			t.Errorf("docs/grafana-iamd.json uses %s, which iamd does not serve", name)
 		}
 	}
 	// The metrics are on their own listener, not the API's.
