@@ -349,6 +349,14 @@ func scanChain(dir, chain string, from scanFrom, want map[uint64]bool, fn func(p
 				}
 				break
 			}
+			if err != nil && isCompressed(sf.path) {
+				// Damaged compressed data: evidence, like a changed record.
+				if !broken {
+					st.problems = append(st.problems, fmt.Sprintf("segment %s cannot be decompressed after record %d (changed or damaged): %v", filepath.Base(sf.path), st.count, err))
+					broken = true
+				}
+				break
+			}
 			if err != nil {
 				f.Close()
 				return nil, err

@@ -304,6 +304,12 @@ func (t *trail) lookup1(q Query) (*Page, error) {
 			f, ok, err = c.mem.found(c.pos)
 		} else {
 			f, ok, err = c.sealed.found(c.u, c.entry, &rq, rd)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				// A damaged segment costs its damaged records, said in the
+				// log, not every lookup that reaches it.
+				t.log.Error("audit: a record cannot be read (run iamd audit verify)", "segment", c.u.path, "seq", c.seq, "err", err)
+				continue
+			}
 		}
 		if err != nil {
 			return nil, err
