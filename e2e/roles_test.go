@@ -38,15 +38,6 @@ func wantRoleError(t *testing.T, err error, code, message string) {
 	}
 }
 
-// skipUnimplemented skips the test when an operation another part of iamd
-// provides is not there yet.
-func skipUnimplemented(t *testing.T, err error) {
-	t.Helper()
-	if errCode(err) == "NotImplemented" {
-		t.Skipf("prerequisite not implemented: %v", err)
-	}
-}
-
 func createRole(t *testing.T, c *iam.Client, name, path, trust string) *types.Role {
 	t.Helper()
 	in := &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust)}
@@ -335,11 +326,9 @@ func TestRoleDeleteConflicts(t *testing.T) {
 	_, err = c.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String("p"), RoleName: aws.String("busy")})
 	must(t, err)
 	_, err = c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("busy"), PolicyArn: aws.String("arn:aws:iam::aws:policy/ReadOnlyAccess")})
-	skipUnimplemented(t, err)
 	must(t, err)
 	_, err = c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("busy"), PolicyName: aws.String("inline"),
 		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`)})
-	skipUnimplemented(t, err)
 	must(t, err)
 
 	steps := []struct {
@@ -497,12 +486,10 @@ func TestAddRoleToInstanceProfileNeedsPassRole(t *testing.T) {
 			"Statement": []map[string]any{{"Effect": "Allow", "Action": actions, "Resource": "*"}},
 		})
 		_, err := c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("ops"), PolicyName: aws.String("p"), PolicyDocument: aws.String(string(doc))})
-		skipUnimplemented(t, err)
 		must(t, err)
 	}
 	grant("iam:AddRoleToInstanceProfile")
 	key, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("ops")})
-	skipUnimplemented(t, err)
 	must(t, err)
 	ops := e.iam(aws.Credentials{AccessKeyID: aws.ToString(key.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(key.AccessKey.SecretAccessKey)})
 

@@ -21,23 +21,22 @@
 //
 //	type IAM struct {
 //		iamapi.UnimplementedServer // NotImplemented for the rest
-//		store store.Store
+//		users map[string]User      // whatever the handlers read
 //	}
 //
 //	func (s *IAM) GetUser(ctx context.Context, in *iamapi.GetUserRequest) (*iamapi.GetUserResponse, error) {
-//		u, err := s.store.User(ctx, in.UserName)
-//		if errors.Is(err, store.ErrNotFound) {
+//		u, ok := s.users[in.UserName]
+//		if !ok {
 //			return nil, iamapi.NoSuchEntityError("The user with name " + in.UserName + " cannot be found.")
 //		}
-//		if err != nil {
-//			return nil, err // logged by the server, InternalFailure to the client
-//		}
+//		// Any other error is logged by the server and answered as
+//		// InternalFailure.
 //		return &iamapi.GetUserResponse{User: iamapi.User{UserName: u.Name /* ... */}}, nil
 //	}
 //
 // and the server, after authentication:
 //
-//	d, err := iamapi.NewDispatcher(&IAM{store: st}) // once, at start-up
+//	d, err := iamapi.NewDispatcher(&IAM{users: users}) // once, at start-up
 //	...
 //	form, err := awsquery.ParseForm(r, body)
 //	if err != nil {

@@ -2,70 +2,72 @@ package iamapi
 
 import (
 	"fmt"
-	"net/http"
 
 	"github.com/iamd/iamd/internal/awsquery"
 )
 
-// The IAM errors the operations return, with the codes and HTTP statuses of
-// AWS's IAM model.
+// The IAM errors the operations return. Codes and HTTP statuses come from
+// one place, the constructors generated from AWS's IAM model
+// (zz_generated.go); these helpers only format the message. AccessDenied
+// and ValidationError are common errors of every AWS API, not in the model.
 
-func apiError(code string, status int, format string, args ...any) error {
-	msg := format
-	if len(args) > 0 {
-		msg = fmt.Sprintf(format, args...)
+// message formats an error message; a format without arguments is taken
+// as is, so that a message holding a % needs no escaping.
+func message(format string, args ...any) string {
+	if len(args) == 0 {
+		return format
 	}
-	return &awsquery.Error{Code: code, Message: msg, HTTPStatus: status, Sender: status < 500}
+	return fmt.Sprintf(format, args...)
 }
 
 func noSuchEntity(format string, args ...any) error {
-	return apiError("NoSuchEntity", http.StatusNotFound, format, args...)
+	return NoSuchEntityError(message(format, args...))
 }
 
 func entityAlreadyExists(format string, args ...any) error {
-	return apiError("EntityAlreadyExists", http.StatusConflict, format, args...)
+	return EntityAlreadyExistsError(message(format, args...))
 }
 
 func deleteConflict(format string, args ...any) error {
-	return apiError("DeleteConflict", http.StatusConflict, format, args...)
+	return DeleteConflictError(message(format, args...))
 }
 
 func limitExceeded(format string, args ...any) error {
-	return apiError("LimitExceeded", http.StatusConflict, format, args...)
+	return LimitExceededError(message(format, args...))
 }
 
 func invalidInput(format string, args ...any) error {
-	return apiError("InvalidInput", http.StatusBadRequest, format, args...)
+	return InvalidInputError(message(format, args...))
 }
 
 func malformedPolicy(format string, args ...any) error {
-	return apiError("MalformedPolicyDocument", http.StatusBadRequest, format, args...)
+	return MalformedPolicyDocumentError(message(format, args...))
 }
 
 func unmodifiableEntity(format string, args ...any) error {
-	return apiError("UnmodifiableEntity", http.StatusBadRequest, format, args...)
+	return UnmodifiableEntityError(message(format, args...))
 }
 
 func policyNotAttachable(format string, args ...any) error {
-	return apiError("PolicyNotAttachable", http.StatusBadRequest, format, args...)
+	return PolicyNotAttachableError(message(format, args...))
 }
 
 func passwordPolicyViolation(format string, args ...any) error {
-	return apiError("PasswordPolicyViolation", http.StatusBadRequest, format, args...)
+	return PasswordPolicyViolationError(message(format, args...))
 }
 
 func invalidAuthenticationCode(format string, args ...any) error {
-	return apiError("InvalidAuthenticationCode", http.StatusForbidden, format, args...)
+	return InvalidAuthenticationCodeError(message(format, args...))
 }
 
 func concurrentModification(format string, args ...any) error {
-	return apiError("ConcurrentModification", http.StatusConflict, format, args...)
+	return ConcurrentModificationError(message(format, args...))
 }
 
 func validationError(format string, args ...any) error {
-	return apiError("ValidationError", http.StatusBadRequest, format, args...)
+	return awsquery.ValidationError(message(format, args...))
 }
 
 func accessDenied(format string, args ...any) error {
-	return apiError("AccessDenied", http.StatusForbidden, format, args...)
+	return awsquery.AccessDenied(message(format, args...))
 }

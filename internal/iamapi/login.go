@@ -3,7 +3,6 @@ package iamapi
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/iamd/iamd/internal/authz"
@@ -250,7 +249,7 @@ func (s *Service) ChangePassword(ctx context.Context, in *ChangePasswordRequest)
 		return nil, err
 	}
 	if c.Type != authz.User {
-		return nil, apiError("InvalidUserType", http.StatusBadRequest, "Only IAM users can change their own password.")
+		return nil, InvalidUserTypeError("Only IAM users can change their own password.")
 	}
 	var e *iam.Entry[iam.User]
 	if err := s.read(c.Account, func(a *iam.AccountView) { e, _ = a.UserByID(c.EntityID) }); err != nil {
@@ -269,7 +268,7 @@ func (s *Service) ChangePassword(ctx context.Context, in *ChangePasswordRequest)
 		return nil, noSuchLoginProfile(e.V.Name)
 	}
 	if pol != nil && pol.HardExpiry && pol.Expired(e.V.Login.PasswordChanged, s.now()) {
-		return nil, apiError("EntityTemporarilyUnmodifiable", http.StatusConflict, "Your password has expired; an administrator must reset it.")
+		return nil, EntityTemporarilyUnmodifiableError("Your password has expired; an administrator must reset it.")
 	}
 	if err := s.passwords.Verify(ctx, e.V.Login.PasswordHash, in.OldPassword); err != nil {
 		if errors.Is(err, password.ErrMismatch) {

@@ -2,7 +2,6 @@ package iamapi
 
 import (
 	"context"
-	"net/http"
 	"regexp"
 
 	"github.com/iamd/iamd/internal/iam"
@@ -131,7 +130,7 @@ func (s *Service) CreateDelegationRequest(ctx context.Context, _ *CreateDelegati
 	if _, err := s.authorize(ctx, "iam:CreateDelegationRequest", "*"); err != nil {
 		return nil, err
 	}
-	return nil, apiError("AccessDenied", http.StatusForbidden, "Delegation requests can only be created by partners onboarded to temporary access delegation.")
+	return nil, accessDenied("Delegation requests can only be created by partners onboarded to temporary access delegation.")
 }
 
 // ListDelegationRequests lists the account's delegation requests: none.

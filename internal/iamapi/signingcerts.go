@@ -28,7 +28,7 @@ func noSuchSigningCertificate(id string) error {
 }
 
 func malformedCertificate(format string, args ...any) error {
-	return apiError("MalformedCertificate", 400, format, args...)
+	return MalformedCertificateError(message(format, args...))
 }
 
 // parseCertificatePEM parses one PEM-encoded X.509 certificate. A body that

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"net/http"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -47,7 +46,7 @@ func evalDecision(d policy.Decision) string {
 }
 
 func policyEvaluation(format string, args ...any) error {
-	return apiError("PolicyEvaluation", http.StatusInternalServerError, format, args...)
+	return PolicyEvaluationError(message(format, args...))
 }
 
 // simDoc is one document taking part in a simulation.
