@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/iamd/iamd/internal/store"
+	"github.com/iamd/iamd/internal/store/groupcommit"
 )
 
 // Store is a store.Store on a PostgreSQL database. It is safe for concurrent
@@ -37,11 +38,11 @@ type Store struct {
 	channel string // NOTIFY channel of this schema
 	cfg     config
 
-	// mu guards sending on reqs against Close closing it.
+	commits *groupcommit.Queue
+	// mu orders Notify's registration of a listener with Close marking the
+	// Store closed.
 	mu        sync.RWMutex
 	closed    atomic.Bool
-	reqs      chan *request
-	done      chan struct{} // closed when the writer goroutine has exited
 	stop      context.Context
 	stopFn    context.CancelFunc // ends Notify listeners
 	listeners sync.WaitGroup
@@ -80,7 +81,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	s := &Store{pool: pool, cfg: cfg, reqs: make(chan *request, 1024), done: make(chan struct{})}
+	s := &Store{pool: pool, cfg: cfg}
 	var schema string
 	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		pool.Close()
@@ -92,7 +93,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	s.channel = channelName(schema)
 	s.stop, s.stopFn = context.WithCancel(context.Background())
-	go s.run()
+	s.commits = groupcommit.Start("postgres", cfg.maxGroup, s.commitGroup)
 	return s, nil
 }
 
@@ -113,9 +114,8 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed.Store(true)
-		close(s.reqs)
 		s.mu.Unlock()
-		<-s.done
+		s.commits.Close()
 		s.stopFn()
 		s.listeners.Wait()
 		s.pool.Close()
@@ -126,52 +126,14 @@ func (s *Store) Close() error {
 // Commit implements store.Store. If ctx ends after the batch was queued, the
 // batch may still commit.
 func (s *Store) Commit(ctx context.Context, ops []store.Op) (store.Result, error) {
-	if err := store.ValidateBatch(ops); err != nil {
-		return store.Result{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return store.Result{}, err
-	}
-	req := &request{ctx: ctx, ops: ops, done: make(chan struct{})}
-	if err := s.enqueue(ctx, req); err != nil {
-		return store.Result{}, err
-	}
-	select {
-	case <-req.done:
-		return req.res, req.err
-	case <-ctx.Done():
-		return store.Result{}, ctx.Err()
-	}
+	return s.commits.Commit(ctx, ops)
 }
 
 // Prune deletes the tombstones of records deleted more than keep revisions
 // ago. A replica whose Changes position is older than that gets
 // store.ErrCompacted and must Load again.
 func (s *Store) Prune(ctx context.Context, keep int64) (removed int64, err error) {
-	req := &request{ctx: ctx, isPrune: true, prune: max(keep, 0), done: make(chan struct{})}
-	if err := s.enqueue(ctx, req); err != nil {
-		return 0, err
-	}
-	select {
-	case <-req.done:
-		return req.pruned, req.err
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-}
-
-func (s *Store) enqueue(ctx context.Context, req *request) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	select {
-	case s.reqs <- req:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return s.commits.Prune(ctx, keep)
 }
 
 // readErr maps errors of reads racing with Close to store.ErrClosed.

@@ -3,93 +3,26 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
-	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/iamd/iamd/internal/store"
+	"github.com/iamd/iamd/internal/store/groupcommit"
 )
 
 // groupTimeout bounds one group transaction, so that a hung connection fails
 // its callers instead of stalling every commit behind it.
 const groupTimeout = time.Minute
 
-// request is one batch (or prune) waiting for the writer goroutine.
-type request struct {
-	ctx context.Context
-	ops []store.Op
-
-	isPrune bool
-	prune   int64 // revisions of tombstones to keep
-	pruneAt int   // index of its DELETE in the write batch
-
-	// Set by the writer before closing done.
-	res    store.Result
-	pruned int64
-	err    error
-	done   chan struct{}
-}
-
-// run is the writer goroutine: it takes every request waiting, up to
-// maxGroup, and commits them in one transaction, until Close closes reqs.
-func (s *Store) run() {
-	defer close(s.done)
-	group := make([]*request, 0, s.cfg.maxGroup)
-	for req := range s.reqs {
-		group = append(group[:0], req)
-		// Callers answered by the previous group are usually about to send
-		// their next batch; letting them run first makes groups larger.
-		runtime.Gosched()
-	fill:
-		for len(group) < s.cfg.maxGroup {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					break fill
-				}
-				group = append(group, r)
-			default:
-				break fill
-			}
-		}
-		s.commitGroup(group)
-		clear(group)
-	}
-}
-
-// commitGroup commits the batches of group in one transaction and answers
-// every request.
-func (s *Store) commitGroup(group []*request) {
-	live := group[:0:0]
-	for _, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err
-			close(r.done)
-			continue
-		}
-		live = append(live, r)
-	}
-	if len(live) == 0 {
-		return
-	}
+// commitGroup commits the batches of group in one transaction.
+func (s *Store) commitGroup(group []*groupcommit.Request) error {
 	// The writer does not take a caller's context: one caller giving up must
 	// not abort the others' transaction.
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	defer cancel()
-	if err := s.runGroup(ctx, live); err != nil {
-		for _, r := range live {
-			r.res, r.pruned = store.Result{}, 0
-			if !errors.Is(r.err, store.ErrConflict) {
-				r.err = fmt.Errorf("postgres: commit: %w", err)
-			}
-		}
-	}
-	for _, r := range live {
-		close(r.done)
-	}
+	return s.runGroup(ctx, group)
 }
 
 // runGroup commits group in two round trips. The first locks the meta row
@@ -99,7 +32,7 @@ func (s *Store) commitGroup(group []*request) {
 // seeing the effects of the batches before it; a conflicting batch is simply
 // left out. The second round trip writes the final state of every record the
 // group changed, the revision and the notification, and commits.
-func (s *Store) runGroup(ctx context.Context, group []*request) (err error) {
+func (s *Store) runGroup(ctx context.Context, group []*groupcommit.Request) (err error) {
 	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -118,7 +51,7 @@ func (s *Store) runGroup(ctx context.Context, group []*request) (err error) {
 
 	st := newGroupState()
 	for _, r := range group {
-		for _, op := range r.ops {
+		for _, op := range r.Ops {
 			st.name(op)
 		}
 	}
@@ -155,20 +88,20 @@ func (s *Store) runGroup(ctx context.Context, group []*request) (err error) {
 
 	b = &pgx.Batch{}
 	for _, r := range group {
-		if r.isPrune {
-			through := max(head-r.prune, 0)
-			r.pruneAt = b.Len()
+		if r.IsPrune {
+			through := max(head-r.Prune, 0)
+			r.Mark = b.Len() // the position of its DELETE, for its count
 			b.Queue(`DELETE FROM records WHERE deleted AND rev <= $1`, through)
 			b.Queue(`UPDATE meta SET pruned_rev = GREATEST(pruned_rev, $1)`, through)
 			continue
 		}
-		versions, conflict := st.apply(r.ops, head+1)
+		versions, conflict := st.apply(r.Ops, head+1)
 		if conflict != nil {
-			r.err = conflict
+			r.Err = conflict
 			continue
 		}
 		head++
-		r.res = store.Result{Rev: head, Versions: versions}
+		r.Result = store.Result{Rev: head, Versions: versions}
 	}
 	st.queueWrites(b)
 	if head != start {
@@ -183,8 +116,8 @@ func (s *Store) runGroup(ctx context.Context, group []*request) (err error) {
 				return err
 			}
 			for _, r := range group {
-				if r.isPrune && r.pruneAt == i {
-					r.pruned = tag.RowsAffected()
+				if r.IsPrune && r.Mark == i {
+					r.Pruned = tag.RowsAffected()
 				}
 			}
 		}

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/iamd/iamd/internal/store"
+	"github.com/iamd/iamd/internal/store/groupcommit"
 
 	// Registers the "sqlite" database/sql driver.
 	_ "modernc.org/sqlite"
@@ -45,11 +46,8 @@ type Store struct {
 	rdb  *sql.DB   // read-only connections
 	stmt writeStmts
 
-	// mu guards sending on reqs against Close closing it.
-	mu        sync.RWMutex
+	commits   *groupcommit.Queue
 	closed    atomic.Bool
-	reqs      chan *request
-	done      chan struct{} // closed when the writer goroutine has exited
 	closeErr  error
 	closeOnce sync.Once
 }
@@ -90,11 +88,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err := createPrivate(path); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s := &Store{path: path, cfg: cfg, reqs: make(chan *request, 1024), done: make(chan struct{})}
+	s := &Store{path: path, cfg: cfg}
 	if err := s.open(); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: open %s: %w", path, err), s.closeDBs())
 	}
-	go s.run()
+	s.commits = groupcommit.Start("sqlite", cfg.maxGroup, s.commitGroup)
 	return s, nil
 }
 
@@ -164,11 +162,8 @@ func (s *Store) Path() string { return s.path }
 // be called more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
 		s.closed.Store(true)
-		close(s.reqs)
-		s.mu.Unlock()
-		<-s.done
+		s.commits.Close()
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
@@ -192,52 +187,14 @@ func (s *Store) closeDBs() error {
 // Commit implements store.Store. If ctx ends after the batch was queued, the
 // batch may still commit.
 func (s *Store) Commit(ctx context.Context, ops []store.Op) (store.Result, error) {
-	if err := store.ValidateBatch(ops); err != nil {
-		return store.Result{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return store.Result{}, err
-	}
-	req := &request{ctx: ctx, ops: ops, done: make(chan struct{})}
-	if err := s.enqueue(ctx, req); err != nil {
-		return store.Result{}, err
-	}
-	select {
-	case <-req.done:
-		return req.res, req.err
-	case <-ctx.Done():
-		return store.Result{}, ctx.Err()
-	}
-}
-
-func (s *Store) enqueue(ctx context.Context, req *request) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	select {
-	case s.reqs <- req:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return s.commits.Commit(ctx, ops)
 }
 
 // Prune deletes the tombstones of records deleted more than keep revisions
 // ago. A replica whose Changes position is older than that gets
 // store.ErrCompacted and must Load again.
 func (s *Store) Prune(ctx context.Context, keep int64) (removed int64, err error) {
-	req := &request{ctx: ctx, prune: max(keep, 0), done: make(chan struct{}), isPrune: true}
-	if err := s.enqueue(ctx, req); err != nil {
-		return 0, err
-	}
-	select {
-	case <-req.done:
-		return req.pruned, req.err
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
+	return s.commits.Prune(ctx, keep)
 }
 
 // Get implements store.Store.

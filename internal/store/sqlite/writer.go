@@ -5,25 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 
 	"github.com/iamd/iamd/internal/store"
+	"github.com/iamd/iamd/internal/store/groupcommit"
 )
-
-// request is one batch (or prune) waiting for the writer goroutine.
-type request struct {
-	ctx context.Context
-	ops []store.Op
-
-	isPrune bool
-	prune   int64 // revisions of tombstones to keep
-
-	// Set by the writer before closing done.
-	res    store.Result
-	pruned int64
-	err    error
-	done   chan struct{}
-}
 
 // writeStmts are prepared once on the writer's connection.
 type writeStmts struct {
@@ -59,69 +44,22 @@ func (w *writeStmts) close() {
 	}
 }
 
-// run is the writer goroutine: it takes every request waiting, up to
-// maxGroup, and commits them in one transaction, until Close closes reqs.
-func (s *Store) run() {
-	defer close(s.done)
-	group := make([]*request, 0, s.cfg.maxGroup)
-	for req := range s.reqs {
-		group = append(group[:0], req)
-		// Callers answered by the previous group are usually about to send
-		// their next batch; letting them run first makes groups larger.
-		runtime.Gosched()
-	fill:
-		for len(group) < s.cfg.maxGroup {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					break fill
-				}
-				group = append(group, r)
-			default:
-				break fill
-			}
-		}
-		s.commitGroup(group)
-		clear(group)
-	}
-}
-
 // commitGroup commits the batches of group in one transaction, each in its
-// own savepoint so that a conflict rolls back only its batch, and answers
-// every request.
-func (s *Store) commitGroup(group []*request) {
+// own savepoint so that a conflict rolls back only its batch.
+func (s *Store) commitGroup(group []*groupcommit.Request) error {
 	// The writer's statements do not take a caller's context: one caller
 	// giving up must not abort the others' transaction.
 	ctx := context.Background()
-	live := group[:0:0]
-	for _, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err
-			close(r.done)
-			continue
-		}
-		live = append(live, r)
-	}
-	if len(live) == 0 {
-		return
-	}
-	if err := s.runGroup(ctx, live); err != nil {
+	err := s.runGroup(ctx, group)
+	if err != nil {
 		if _, rbErr := s.wc.ExecContext(ctx, `ROLLBACK`); rbErr != nil {
 			err = errors.Join(err, rbErr)
 		}
-		for _, r := range live {
-			r.res, r.pruned = store.Result{}, 0
-			if !errors.Is(r.err, store.ErrConflict) {
-				r.err = fmt.Errorf("sqlite: commit: %w", err)
-			}
-		}
 	}
-	for _, r := range live {
-		close(r.done)
-	}
+	return err
 }
 
-func (s *Store) runGroup(ctx context.Context, group []*request) error {
+func (s *Store) runGroup(ctx context.Context, group []*groupcommit.Request) error {
 	if _, err := s.wc.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
 		return err
 	}
@@ -133,22 +71,22 @@ func (s *Store) runGroup(ctx context.Context, group []*request) error {
 	}
 	start = head
 	for _, r := range group {
-		if r.isPrune {
-			n, err := s.prune(ctx, head-r.prune)
+		if r.IsPrune {
+			n, err := s.prune(ctx, head-r.Prune)
 			if err != nil {
 				return err
 			}
-			r.pruned = n
+			r.Pruned = n
 			continue
 		}
 		if _, err := s.wc.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
 			return err
 		}
-		versions, err := s.apply(ctx, r.ops, head+1)
+		versions, err := s.apply(ctx, r.Ops, head+1)
 		var ce *store.ConflictError
 		switch {
 		case errors.As(err, &ce):
-			r.err = ce
+			r.Err = ce
 			if _, err := s.wc.ExecContext(ctx, `ROLLBACK TO batch`); err != nil {
 				return err
 			}
@@ -156,7 +94,7 @@ func (s *Store) runGroup(ctx context.Context, group []*request) error {
 			return err
 		default:
 			head++
-			r.res = store.Result{Rev: head, Versions: versions}
+			r.Result = store.Result{Rev: head, Versions: versions}
 		}
 		if _, err := s.wc.ExecContext(ctx, `RELEASE batch`); err != nil {
 			return err
