@@ -142,13 +142,20 @@ func TestServeHealthAndGracefulShutdown(t *testing.T) {
 	req.ContentLength = int64(len(body))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	type result struct {
-		resp *http.Response
-		err  error
+		status int
+		body   []byte
+		err    error
 	}
 	res := make(chan result, 1)
 	go func() {
 		resp, err := http.DefaultClient.Do(req)
-		res <- result{resp, err}
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		res <- result{resp.StatusCode, b, err}
 	}()
 	if _, err := pw.Write([]byte(body[:10])); err != nil {
 		t.Fatal(err)
@@ -164,16 +171,15 @@ func TestServeHealthAndGracefulShutdown(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("request in flight failed: %v", r.err)
 	}
-	b, _ := io.ReadAll(r.resp.Body)
-	r.resp.Body.Close()
 	// Unsigned GetCallerIdentity is refused, but answered.
-	if r.resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "MissingAuthenticationToken") {
-		t.Errorf("in-flight request: %d %s", r.resp.StatusCode, b)
+	if r.status != http.StatusForbidden || !strings.Contains(string(r.body), "MissingAuthenticationToken") {
+		t.Errorf("in-flight request: %d %s", r.status, r.body)
 	}
 	if err := done(); err != nil {
 		t.Errorf("Serve: %v", err)
 	}
-	if _, err := http.Get(url + "/healthz"); err == nil {
+	if resp, err := http.Get(url + "/healthz"); err == nil {
+		resp.Body.Close()
 		t.Error("still accepting connections after shutdown")
 	}
 }

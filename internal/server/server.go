@@ -118,11 +118,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// store does; the follower reads the store itself.
 	st.Writer.Store = timedStore{Store: st.Store, m: s.metrics, log: cfg.Logger}
 	if err := st.Bootstrap(ctx, cfg.DataDir, cfg.Getenv, cfg.Logger, cfg.Now()); err != nil {
-		st.Close()
+		_ = st.Close()
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	if s.handler, err = s.build(); err != nil {
-		st.Close()
+		_ = st.Close()
 		return nil, err
 	}
 	return s, nil
@@ -468,7 +468,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var mln net.Listener
 	if cfg.MetricsAddr != "" {
 		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
-			ln.Close()
+			_ = ln.Close()
 			return fmt.Errorf("metrics: %w", err)
 		}
 	}
@@ -480,14 +480,20 @@ func Run(ctx context.Context, cfg Config) error {
 
 	s, err := New(ctx, cfg)
 	if err != nil {
-		hs.Close()
-		<-errc
+		_ = hs.Close()
+		if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+			log.Warn("listener", "err", serr)
+		}
 		if mln != nil {
-			mln.Close()
+			_ = mln.Close()
 		}
 		return err
 	}
-	defer s.Close()
+	defer func() {
+		if err := s.Close(); err != nil {
+			log.Error("close the store", "err", err)
+		}
+	}()
 	front.h = s.handler
 	close(front.loaded)
 	scheme := "http"
@@ -499,7 +505,7 @@ func Run(ctx context.Context, cfg Config) error {
 		mux.Handle("GET /metrics", s.metrics.Handler())
 		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go func() { _ = ms.Serve(mln) }()
-		defer ms.Close()
+		defer func() { _ = ms.Close() }()
 		log.Info("serving metrics", "endpoint", "http://"+mln.Addr().String()+"/metrics")
 	}
 	s.log.Info("iamd listening", "endpoint", scheme+"://"+ln.Addr().String(), "data", cfg.DataDir,
