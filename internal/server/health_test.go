@@ -285,3 +285,30 @@ func signedCall(t *testing.T, h http.Handler, c sigv4.Credentials, kv ...string)
 	h.ServeHTTP(w, r)
 	return w
 }
+
+// TestLoadingHandler: while the server loads, /healthz answers 200 and
+// /readyz 503, and API requests wait to be served by the loaded server.
+func TestLoadingHandler(t *testing.T) {
+	l := &loadingHandler{loaded: make(chan struct{})}
+	serve := func(path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		l.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w
+	}
+	if w := serve("/healthz"); w.Code != 200 {
+		t.Errorf("/healthz while loading: %d", w.Code)
+	}
+	if w := serve("/readyz"); w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "loading") {
+		t.Errorf("/readyz while loading: %d %q", w.Code, w.Body)
+	}
+	waiting := make(chan *httptest.ResponseRecorder)
+	go func() { waiting <- serve("/") }()
+	l.h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	close(l.loaded)
+	if w := <-waiting; w.Code != http.StatusTeapot {
+		t.Errorf("API request during the load: %d, want the loaded server's answer", w.Code)
+	}
+	if w := serve("/readyz"); w.Code != http.StatusTeapot {
+		t.Errorf("/readyz once loaded: %d, want the loaded server's answer", w.Code)
+	}
+}
