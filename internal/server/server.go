@@ -66,8 +66,8 @@ type Config struct {
 }
 
 // DefaultShutdownTimeout is how long requests in flight may take to finish
-// at shutdown: less than the 30 s that process supervisors (Kubernetes,
-// systemd's default TimeoutStopSec is 90 s) give before killing.
+// at shutdown: within Kubernetes' default grace period of 30 s before it
+// kills (systemd's TimeoutStopSec is 90 s).
 const DefaultShutdownTimeout = 25 * time.Second
 
 // Server is a running iamd.
