@@ -231,15 +231,5 @@ func (t *AccessTracker) Flush(ctx context.Context) error {
 
 // Run flushes every interval until ctx is done, then once more.
 func (t *AccessTracker) Run(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			_ = t.Flush(context.WithoutCancel(ctx))
-			return
-		case <-tick.C:
-			_ = t.Flush(ctx)
-		}
-	}
+	flushEvery(ctx, interval, t.Flush)
 }

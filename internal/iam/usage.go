@@ -84,15 +84,22 @@ func (t *UsageTracker) Flush(ctx context.Context) error {
 
 // Run flushes every interval until ctx is done, then once more.
 func (t *UsageTracker) Run(ctx context.Context, interval time.Duration) {
+	flushEvery(ctx, interval, t.Flush)
+}
+
+// flushEvery calls flush every interval until ctx is done, then once more
+// with ctx's values but not its end, so that what was pending is written.
+// A failed flush keeps its records for the next.
+func flushEvery(ctx context.Context, interval time.Duration, flush func(context.Context) error) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			_ = t.Flush(context.WithoutCancel(ctx))
+			_ = flush(context.WithoutCancel(ctx))
 			return
 		case <-tick.C:
-			_ = t.Flush(ctx)
+			_ = flush(ctx)
 		}
 	}
 }
