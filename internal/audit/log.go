@@ -38,7 +38,8 @@ type Options struct {
 	DigestEvery    int
 	DigestInterval time.Duration
 	// SegmentBytes is the size after which a new segment file starts;
-	// default 64 MiB.
+	// default 16 MiB: a start verifies and indexes the open segment, so
+	// its size bounds the start's cost.
 	SegmentBytes int64
 	// NoSync skips the fsync before a request is released: records still
 	// reach the operating system first (surviving a killed process), and
@@ -58,6 +59,9 @@ type Options struct {
 
 	stageBytes int // size of the staging file; tests make it small
 }
+
+// DefaultSegmentBytes is the default Options.SegmentBytes.
+const DefaultSegmentBytes = 16 << 20
 
 // ErrClosed is returned by Record after Close.
 var ErrClosed = errors.New("audit: log closed")
@@ -193,7 +197,7 @@ func Open(opts Options) (*Log, error) {
 		opts.stageBytes = stageSize
 	}
 	if opts.SegmentBytes <= 0 {
-		opts.SegmentBytes = 64 << 20
+		opts.SegmentBytes = DefaultSegmentBytes
 	}
 	if len(opts.Keys) == 0 {
 		return nil, errors.New("audit: no signing key")

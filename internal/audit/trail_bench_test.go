@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,9 +43,11 @@ func benchEvent(i int, at time.Time) *Event {
 }
 
 // genTrail writes a chain of n events into dir directly, as the writer
-// would have (segments of 64 MiB with their index files, digests every
+// would have (segments of 16 MiB with their index files, digests every
 // 1,000 records, the signed head), a thousand events a second ending now.
-func genTrail(tb testing.TB, dir string, n int) {
+// With fullOpen it goes on until the open segment is nearly full (the
+// dearest start), and returns how many events it wrote.
+func genTrail(tb testing.TB, dir string, n int, fullOpen bool) int {
 	tb.Helper()
 	chain := "00000000be0c4a11"
 	cdir := filepath.Join(dir, chain)
@@ -75,7 +78,7 @@ func genTrail(tb testing.TB, dir string, n int) {
 		es                        []sealedEntry
 		minT, maxT                int64
 		buf                       []byte
-		segLimit                  = int64(64 << 20)
+		segLimit                  = int64(DefaultSegmentBytes)
 		digestEvery               = 1000
 		closeSeg, sealAndContinue func(last uint64)
 	)
@@ -106,7 +109,8 @@ func genTrail(tb testing.TB, dir string, n int) {
 		segFirst, segPrev, segSize, es, minT, maxT = first, prev, 0, es[:0], 1<<62, -1<<62
 	}
 	newSeg(1)
-	for i := 1; i <= n; i++ {
+	for i := 1; i <= n || fullOpen && segSize < segLimit-(1<<20); i++ {
+		n = max(n, i)
 		ev := benchEvent(i, t0.Add(time.Duration(i)*time.Millisecond))
 		m := metaOfEvent(ev)
 		buf = append(buf[:0], seqPrefix...)
@@ -141,7 +145,7 @@ func genTrail(tb testing.TB, dir string, n int) {
 			}
 			lastSig, lastCount, digestN, digestsSize = s.Sig, s.Count, digestN+1, digestsSize+int64(len(data))
 		}
-		if segSize >= segLimit && i < n {
+		if segSize >= segLimit {
 			sealAndContinue(uint64(i))
 			newSeg(uint64(i) + 1)
 		}
@@ -156,11 +160,13 @@ func genTrail(tb testing.TB, dir string, n int) {
 	if err := os.WriteFile(filepath.Join(cdir, headFile), slot, 0o600); err != nil {
 		tb.Fatal(err)
 	}
+	return n
 }
 
 // trailFigures is what the child process of BenchmarkLongTrail reports.
 type trailFigures struct {
 	StartNs      int64
+	StartCPUNs   int64 // user and system CPU time of the start
 	RSSBefore    int64 // bytes, before Open
 	RSSOpen      int64 // after Open
 	RSSLookups   int64 // after the lookups
@@ -190,16 +196,19 @@ func BenchmarkLongTrail(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	fullOpen := os.Getenv("IAMD_AUDIT_BENCH_FULL_OPEN") != ""
 	dir := os.Getenv("IAMD_AUDIT_BENCH_DIR")
 	if dir == "" {
 		dir = b.TempDir()
 	}
 	stamp := filepath.Join(dir, fmt.Sprintf("generated-%d", n))
-	if _, err := os.Stat(stamp); err != nil {
+	if data, err := os.ReadFile(stamp); err == nil {
+		n, _ = strconv.Atoi(string(data))
+	} else {
 		os.RemoveAll(dir)
 		start := time.Now()
-		genTrail(b, dir, n)
-		if err := os.WriteFile(stamp, nil, 0o600); err != nil {
+		n = genTrail(b, dir, n, fullOpen)
+		if err := os.WriteFile(stamp, []byte(strconv.Itoa(n)), 0o600); err != nil {
 			b.Fatal(err)
 		}
 		b.Logf("generated %d events in %v", n, time.Since(start).Round(time.Millisecond))
@@ -241,6 +250,7 @@ func BenchmarkLongTrail(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(f.StartNs)/1e6, "start-ms")
+		b.ReportMetric(float64(f.StartCPUNs)/1e6, "start-cpu-ms")
 		b.ReportMetric(float64(f.RSSOpen)/(1<<20), "rss-open-MiB")
 		b.ReportMetric(float64(f.RSSLookups)/(1<<20), "rss-lookups-MiB")
 		b.ReportMetric(float64(f.HeapOpen)/(1<<20), "heap-open-MiB")
@@ -263,12 +273,12 @@ func TestLongTrailChild(t *testing.T) {
 	var f trailFigures
 	runtime.GC()
 	f.RSSBefore = rss(t)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	l, err := Open(Options{Dir: dir, Keys: testKey, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.StartNs = time.Since(start).Nanoseconds()
+	f.StartNs, f.StartCPUNs = time.Since(start).Nanoseconds(), (cpuTime() - cpu0).Nanoseconds()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -341,4 +351,13 @@ func rss(t *testing.T) int64 {
 		}
 	}
 	return 0
+}
+
+// cpuTime returns the user and system CPU time of this process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
