@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -63,6 +64,10 @@ type Config struct {
 	ShutdownDelay time.Duration
 	// MetricsAddr, if set, is where Run serves Prometheus metrics.
 	MetricsAddr string
+	// TrustedProxies are the load balancers whose X-Forwarded-For header
+	// gives the client's address (aws:SourceIp, the audit trail, the
+	// console's throttles); from any other peer the header is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultShutdownTimeout is how long requests in flight may take to finish
@@ -255,7 +260,7 @@ func (s *Server) build() (http.Handler, error) {
 	if auditLog != nil {
 		s.metrics.AuditRecords(auditLog.Records)
 	}
-	return mux, nil
+	return clientAddress(s.cfg.TrustedProxies, mux), nil
 }
 
 // EnvAudit chooses how the audit trail is written. By default every event
