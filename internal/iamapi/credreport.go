@@ -2,12 +2,17 @@ package iamapi
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/iamd/iamd/internal/iam"
+	"github.com/iamd/iamd/internal/store"
 )
 
 // Credential reports. IAM builds at most one report per account every four
@@ -15,41 +20,47 @@ import (
 // and COMPLETE while the last one is fresh, and GetCredentialReport serves
 // it for four hours. iamd builds the report synchronously from the view
 // (it takes milliseconds for thousands of users), so it is complete as soon
-// as GenerateCredentialReport returns. Reports live in the memory of the
-// replica that generated them.
+// as GenerateCredentialReport returns. The latest report of each account is
+// one record in the store (its CSV gzipped), read and written there
+// directly, so that a report generated on one replica is served by every
+// other at once; the view skips the record's kind.
 
 // credentialReportTTL is how long a report is served and how long a new
 // GenerateCredentialReport reuses it.
 const credentialReportTTL = 4 * time.Hour
 
+// credentialReportKind is the kind of the store record holding an
+// account's latest report, under the key credentialReportKey.
+const (
+	credentialReportKind = "credential-report"
+	credentialReportKey  = "latest"
+)
+
 // credentialReportHeader lists AWS's columns in AWS's order.
 const credentialReportHeader = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
 
-// credentialReports holds each account's latest report. The zero value is
-// ready to use.
-type credentialReports struct {
-	mu        sync.Mutex
-	byAccount map[string]*credentialReport
+// storedCredentialReport is the record of an account's latest report.
+type storedCredentialReport struct {
+	Generated time.Time `json:"t"`
+	CSV       []byte    `json:"csv"` // gzip
 }
 
-type credentialReport struct {
-	generated time.Time
-	content   []byte
-}
-
-func (r *credentialReports) get(account string) *credentialReport {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.byAccount[account]
-}
-
-func (r *credentialReports) put(account string, rep *credentialReport) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byAccount == nil {
-		r.byAccount = make(map[string]*credentialReport)
+// latestCredentialReport reads the account's latest report and its record
+// version (0 when there is none).
+func (s *Service) latestCredentialReport(ctx context.Context, account string) (*storedCredentialReport, int64, error) {
+	rec, ok, err := s.writer.Store.Get(ctx, credentialReportKind, account, credentialReportKey)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read credential report: %w", err)
 	}
-	r.byAccount[account] = rep
+	if !ok {
+		return nil, 0, nil
+	}
+	var rep storedCredentialReport
+	if err := json.Unmarshal(rec.Data, &rep); err != nil {
+		// A damaged record is no report: the next Generate replaces it.
+		return nil, rec.Version, nil
+	}
+	return &rep, rec.Version, nil
 }
 
 // GenerateCredentialReport starts a report unless a fresh one exists.
@@ -58,14 +69,39 @@ func (s *Service) GenerateCredentialReport(ctx context.Context, _ *GenerateCrede
 	if err != nil {
 		return nil, err
 	}
-	if rep := s.reports.get(c.Account); rep != nil && s.now().Sub(rep.generated) < credentialReportTTL {
+	rep, version, err := s.latestCredentialReport(ctx, c.Account)
+	if err != nil {
+		return nil, err
+	}
+	if rep != nil && s.now().Sub(rep.Generated) < credentialReportTTL {
 		return &GenerateCredentialReportResponse{State: ReportStateTypeComplete}, nil
 	}
 	content, err := s.credentialReport(c.Account)
 	if err != nil {
 		return nil, err
 	}
-	s.reports.put(c.Account, &credentialReport{generated: s.timestamp(), content: content})
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	if _, err := zw.Write(content); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(&storedCredentialReport{Generated: s.timestamp(), CSV: zipped.Bytes()})
+	if err != nil {
+		return nil, err
+	}
+	expect := version
+	if expect == 0 {
+		expect = store.Absent
+	}
+	_, err = s.writer.Store.Commit(ctx, []store.Op{{Type: store.Put, Kind: credentialReportKind, Account: c.Account, Key: credentialReportKey, Expect: expect, Data: data}})
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return nil, fmt.Errorf("store credential report: %w", err)
+	}
+	// On a conflict another replica stored a report generated at the same
+	// moment: it is as fresh as this one.
 	return &GenerateCredentialReportResponse{
 		State:       ReportStateTypeStarted,
 		Description: "No report exists. Starting a new report generation task",
@@ -78,14 +114,25 @@ func (s *Service) GetCredentialReport(ctx context.Context, _ *GetCredentialRepor
 	if err != nil {
 		return nil, err
 	}
-	rep := s.reports.get(c.Account)
+	rep, _, err := s.latestCredentialReport(ctx, c.Account)
+	if err != nil {
+		return nil, err
+	}
 	if rep == nil {
 		return nil, CredentialReportNotPresentError("The request was rejected because the credential report does not exist. To generate a credential report, use GenerateCredentialReport.")
 	}
-	if s.now().Sub(rep.generated) >= credentialReportTTL {
+	if s.now().Sub(rep.Generated) >= credentialReportTTL {
 		return nil, CredentialReportExpiredError("The request was rejected because the most recent credential report has expired. To generate a new credential report, use GenerateCredentialReport. For more information about credential report expiration, see Getting credential reports in the IAM User Guide.")
 	}
-	return &GetCredentialReportResponse{Content: rep.content, ReportFormat: ReportFormatTypeTextCsv, GeneratedTime: rep.generated}, nil
+	zr, err := gzip.NewReader(bytes.NewReader(rep.CSV))
+	if err != nil {
+		return nil, fmt.Errorf("read credential report: %w", err)
+	}
+	content, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("read credential report: %w", err)
+	}
+	return &GetCredentialReportResponse{Content: content, ReportFormat: ReportFormatTypeTextCsv, GeneratedTime: rep.Generated}, nil
 }
 
 // reportTime formats a time as the credential report does.

@@ -97,9 +97,6 @@ type Service struct {
 	// passwords hashes and verifies console passwords.
 	passwords *password.Hasher
 
-	// reports holds each account's latest credential report.
-	reports credentialReports
-
 	// access serves the last-accessed reports (lastaccessed.go).
 	access *iam.AccessTracker
 }
