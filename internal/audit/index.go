@@ -421,19 +421,59 @@ func formatUUID(id [16]byte) string {
 }
 
 // entries returns the events as an index file holds them, and their time
-// bounds.
+// bounds. Keys are hashed once per distinct key and share one slice:
+// sealing runs beside the requests, so it allocates little per event.
 func (x *index) entries() (es []sealedEntry, minT, maxT int64) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	es = make([]sealedEntry, 0, x.count)
+	keys := make([]uint64, 0, int(x.count)*10)
+	hashes := make(map[postKey]uint64)
+	hash := func(attr uint8, account, value uint32) uint64 {
+		k := postKey{attr, account, value}
+		h, ok := hashes[k]
+		if !ok {
+			h = keyHash(attr, x.strs[account], x.strs[value])
+			hashes[k] = h
+		}
+		return h
+	}
+	roHashes := make(map[[2]uint32]uint64) // (account, read-only)
+	readOnly := func(account uint32, ro bool) uint64 {
+		k := [2]uint32{account, uint32(b2i(ro))}
+		h, ok := roHashes[k]
+		if !ok {
+			h = keyHash(postReadOnly, x.strs[account], strconv.FormatBool(ro))
+			roHashes[k] = h
+		}
+		return h
+	}
 	for pos := range x.count {
 		e := x.event(pos)
-		m := recordMeta{Time: e.time, Account: x.strs[e.account], Name: x.strs[e.name], Source: x.strs[e.source],
-			User: x.strs[e.user], Key: x.strs[e.key], ID: formatUUID(e.id), ReadOnly: e.readOnly}
-		for _, r := range x.resources(e) {
-			m.Res = append(m.Res, [2]string{x.strs[r[0]], x.strs[r[1]]})
+		start := len(keys)
+		keys = append(keys, hash(postAccount, e.account, 0), hash(postName, e.account, e.name),
+			hash(postSource, e.account, e.source), readOnly(e.account, e.readOnly))
+		if e.id != ([16]byte{}) {
+			keys = append(keys, idKey(x.strs[e.account], e.id))
 		}
-		es = append(es, sealedEntry{time: e.time, seq: e.seq, line: uint32(e.off) - e.lineDelta, evDelta: e.lineDelta, evLen: e.n, keys: metaKeys(&m)})
+		if e.user != 0 {
+			keys = append(keys, hash(postUser, e.account, e.user))
+		}
+		if e.key != 0 {
+			keys = append(keys, hash(postKeyID, e.account, e.key))
+		}
+		for i := range int(e.nres) {
+			r := x.res.at(int(e.res) + i)
+			keys = append(keys, hash(postResType, e.account, r[0]), hash(postResName, e.account, r[1]))
+		}
+		es = append(es, sealedEntry{time: e.time, seq: e.seq, line: uint32(e.off) - e.lineDelta, evDelta: e.lineDelta, evLen: e.n, keys: keys[start:len(keys):len(keys)]})
 	}
 	return es, x.minTime, x.maxTime
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

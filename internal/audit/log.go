@@ -461,7 +461,7 @@ func (l *Log) loadChain(dir, chain string, locked bool) (*loaded, error) {
 				l.opts.Log.Error("audit: a compressed segment of a chain another process writes has no valid index file: its events are not found by LookupEvents until that process rebuilds it", "chain", chain, "segment", sf.path)
 				continue
 			}
-			rcp, _, err := rebuildIndex(&sealedRef{chain, sf.path, cp}, l.trail.enc, l.opts.Keys)
+			rcp, _, err := rebuildIndex(&sealedRef{chain, sf.path, cp}, l.trail.enc, l.trail.dec, l.opts.Keys)
 			if err != nil {
 				l.opts.Log.Error("audit: cannot rebuild the index of a compressed segment: its events are not found by LookupEvents (run iamd audit verify)", "chain", chain, "segment", sf.path, "err", err)
 				continue
@@ -492,7 +492,7 @@ func (l *Log) loadChain(dir, chain string, locked bool) (*loaded, error) {
 func (l *Log) writeSealed(x *index, cp *checkpoint) error {
 	es, minT, maxT := x.entries()
 	cp.MinTime, cp.MaxTime, cp.Events = minT, maxT, len(es)
-	return writeIndexFile(idxPath(x.path), cp, buildIndex(es, nil), l.opts.Keys[0])
+	return writeIndexFile(idxPath(x.path), cp, buildIndex(es, nil), l.opts.Keys[0], l.trail.enc)
 }
 
 // sealJob is a segment the writer moved past, whose index file is due.
@@ -520,15 +520,39 @@ func (l *Log) seal(j sealJob) {
 		if err != nil {
 			return err
 		}
-		return l.writeSealed(j.x, &j.cp)
+		// Compressed first, so that the index file is written once, with
+		// the frames. Until the compressed segment is renamed into place,
+		// a start reads the uncompressed one (see cleanChain).
+		es, minT, maxT := j.x.entries()
+		j.cp.MinTime, j.cp.MaxTime, j.cp.Events = minT, maxT, len(es)
+		zpath := j.u.path + zstExt
+		frames, zsize, cerr := compressSegment(l.trail.enc, j.u.path, j.cp.Size, zpath+".tmp")
+		if cerr != nil {
+			l.opts.Log.Error("audit: cannot compress a sealed segment; it stays uncompressed", "segment", j.u.path, "err", cerr)
+			return writeIndexFile(idxPath(j.u.path), &j.cp, buildIndex(es, nil), l.opts.Keys[0], l.trail.enc)
+		}
+		j.cp.ZSize = zsize
+		if err := writeIndexFile(idxPath(j.u.path), &j.cp, buildIndex(es, frames), l.opts.Keys[0], l.trail.enc); err != nil {
+			os.Remove(zpath + ".tmp")
+			return err
+		}
+		if err := os.Rename(zpath+".tmp", zpath); err != nil {
+			return err
+		}
+		return syncDir(l.dir)
 	}()
 	if err != nil {
 		l.opts.Log.Error("audit: cannot write the index of a sealed segment; it stays in memory and is rebuilt at the next start", "segment", j.u.path, "err", err)
 		return
 	}
+	raw := j.u.path
 	l.trail.sealed(j.u, &j.cp)
-	if err := l.trail.compress(j.u); err != nil {
-		l.opts.Log.Error("audit: cannot compress a sealed segment; it stays uncompressed", "segment", j.u.path, "err", err)
+	if j.cp.ZSize > 0 {
+		// A lookup reading the old file meanwhile keeps its descriptor,
+		// or retries.
+		if err := os.Remove(raw); err != nil {
+			l.opts.Log.Error("audit: cannot remove a compressed segment's uncompressed form", "segment", raw, "err", err)
+		}
 	}
 }
 

@@ -54,7 +54,7 @@ const idxCacheBytes = 32 << 20
 func newTrail(keys [][]byte, log *slog.Logger) *trail {
 	t := &trail{keys: keys, log: log}
 	t.cache.max = idxCacheBytes
-	t.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	t.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
 	t.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2))
 	return t
 }
@@ -77,14 +77,14 @@ func (t *trail) compress(u *unit) error {
 		return err
 	}
 	ip := idxPath(path)
-	_, s, err := loadIndexFile(ip, t.keys)
+	_, s, err := loadIndexFile(ip, t.keys, t.dec)
 	if err != nil {
 		os.Remove(zpath + ".tmp")
 		return err
 	}
 	cp := *cp0
 	cp.ZSize = zsize
-	if err := writeIndexFile(ip, &cp, withFrames(s.data, frames), t.keys[0]); err != nil {
+	if err := writeIndexFile(ip, &cp, withFrames(s.data, frames), t.keys[0], t.enc); err != nil {
 		os.Remove(zpath + ".tmp")
 		return err
 	}
@@ -115,6 +115,9 @@ func (t *trail) sealed(u *unit, cp *checkpoint) {
 	// it (its file closes when it is collected).
 	t.mu.Lock()
 	u.cp, u.mem = cp, nil
+	if cp.ZSize > 0 && !isCompressed(u.path) {
+		u.path += zstExt
+	}
 	t.mu.Unlock()
 }
 
@@ -330,7 +333,7 @@ func (q *query) key() uint64 {
 	case "":
 		return keyHash(postAccount, q.account, "")
 	case AttrEventID:
-		return keyHash(postEventID, q.account, strings.ToLower(q.value))
+		return idKey(q.account, q.id)
 	case AttrReadOnly:
 		return keyHash(postReadOnly, q.account, strconv.FormatBool(q.ro))
 	}
@@ -523,10 +526,10 @@ func (t *trail) index(u *sealedRef) (*sealedIndex, error) {
 		return s, nil
 	}
 	path := idxPath(u.path)
-	_, s, err := loadIndexFile(path, t.keys)
+	_, s, err := loadIndexFile(path, t.keys, t.dec)
 	if err != nil {
 		t.log.Error("audit: index file unreadable; rebuilding it from its segment", "file", path, "err", err)
-		if _, s, err = rebuildIndex(u, t.enc, t.keys); err != nil {
+		if _, s, err = rebuildIndex(u, t.enc, t.dec, t.keys); err != nil {
 			return nil, fmt.Errorf("audit: index %s: %w", path, err)
 		}
 	}

@@ -205,7 +205,7 @@ func TestDamagedIndexFiles(t *testing.T) {
 			if !strings.Contains(logs.String(), tc.log) {
 				t.Fatalf("log does not say %q:\n%s", tc.log, logs.String())
 			}
-			if _, _, err := loadIndexFile(idx[len(idx)/2], testKey); err != nil {
+			if _, _, err := loadIndexFile(idx[len(idx)/2], testKey, l.trail.dec); err != nil {
 				t.Fatalf("not rebuilt: %v", err)
 			}
 		})
