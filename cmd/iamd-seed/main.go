@@ -20,6 +20,7 @@ package main
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -62,7 +63,7 @@ func main() {
 	}
 }
 
-func seed(args []string) error {
+func seed(args []string) (err error) {
 	fs := flag.NewFlagSet("seed", flag.ExitOnError)
 	dataDir := fs.String("data", "iamd-data", "data directory (master key; SQLite database unless -store)")
 	storeURL := fs.String("store", os.Getenv(server.EnvStore), "store URL (env IAMD_STORE)")
@@ -85,7 +86,7 @@ func seed(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer func() { err = errors.Join(err, st.Close()) }()
 	now := time.Now().UTC().Truncate(time.Second)
 	if _, ok := st.View.Account(*account); !ok {
 		if _, err := st.Writer.CreateAccount(ctx, st.Keyring, iam.NewAccount{ID: *account, RootAccessKeyID: *rootKey, RootSecretAccessKey: *rootSecret}, now); err != nil {

@@ -59,14 +59,14 @@ type compiledEntry struct {
 // Authorize returns nil if the caller may make the request, or an
 // AccessDenied error in AWS's wording.
 func (a *Authorizer) Authorize(ctx context.Context, c *Caller, req *Request) error {
-	d, ex, err := a.decide(c, req, false)
+	d, _, err := a.decide(c, req, false)
 	if err != nil {
 		return err
 	}
 	if d == policy.Allowed {
 		return nil
 	}
-	_, ex, _ = a.decide(c, req, true)
+	_, ex, _ := a.decide(c, req, true)
 	return AccessDenied(ex)
 }
 

@@ -172,17 +172,19 @@ func identityID(account, userID string, root bool) string {
 // none, it does not open, it expired or it was revoked. The error is the
 // store's, when it cannot say whether the session was revoked.
 func (s *sessions) get(ctx context.Context, r *http.Request) (*session, error) {
+	// A cookie that does not decode, open or parse is no session (a
+	// forged or stale cookie), not an error.
 	raw, err := base64.RawURLEncoding.DecodeString(readCookie(r, sessionCookie, hostSessionCook))
 	if err != nil || len(raw) == 0 {
-		return nil, nil
+		return nil, nil //nolint:nilerr // see above
 	}
 	plain, err := s.seal.Open(raw, []byte(sessionPurpose))
 	if err != nil {
-		return nil, nil
+		return nil, nil //nolint:nilerr // see above
 	}
 	v := &session{}
 	if err := json.Unmarshal(plain, v); err != nil || v.ID == "" {
-		return nil, nil
+		return nil, nil //nolint:nilerr // see above
 	}
 	now := s.now()
 	if s.expired(v, now) {

@@ -92,12 +92,11 @@ func safeNext(next string) string {
 
 // principal is an identity a sign-in resolved to.
 type principal struct {
-	account  string
-	root     bool
-	user     *iam.User // IAM users
-	hash     string
-	policy   *password.Policy
-	loginKey string // limiter key
+	account string
+	root    bool
+	user    *iam.User // IAM users
+	hash    string
+	policy  *password.Policy
 }
 
 // throttleKeys are the limiter keys of a sign-in attempt.

@@ -117,7 +117,6 @@ type simInput struct {
 	handling              string
 	maxItems              *int32
 	marker                string
-	defaultCaller         string
 }
 
 // prepare validates the common parameters and adds the input policies,

@@ -40,7 +40,7 @@ func OpenStore(ctx context.Context, url, dataDir string) (store.Store, error) {
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
 		return postgres.Open(ctx, url)
 	}
-	return nil, fmt.Errorf("unknown store %q: use sqlite:PATH or postgres://...", url)
+	return nil, fmt.Errorf("unknown store %q: use sqlite:PATH or postgres://HOST/DB", url)
 }
 
 // sqlitePath returns the database file of a SQLite store URL.
@@ -100,12 +100,10 @@ func OpenState(ctx context.Context, dataDir, storeURL string, getenv func(string
 	}
 	view := iam.NewView()
 	if _, err := view.LoadFrom(ctx, st); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("load state: %w", err)
+		return nil, errors.Join(fmt.Errorf("load state: %w", err), st.Close())
 	}
 	if err := checkMasterKey(ctx, st, view, kr); err != nil {
-		st.Close()
-		return nil, err
+		return nil, errors.Join(err, st.Close())
 	}
 	return &State{Store: st, View: view, Writer: &iam.Writer{Store: st, View: view}, Keyring: kr, Warnings: warnings}, nil
 }
