@@ -3,18 +3,21 @@ package awsquery
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 )
 
-//go:embed models/*.json.gz
+//go:embed models/*.json.gz models/PINNED
 var modelFS embed.FS
 
 // Service names accepted by LoadModel.
@@ -40,6 +43,10 @@ type Model struct {
 	ServiceID string
 	// APIVersion is the value clients send as Version, e.g. "2010-05-08".
 	APIVersion string
+	// Source names where the model came from, as models/PINNED records it:
+	// "botocore 1.43.11, sha256 89d2…" (empty for a model parsed from a
+	// reader).
+	Source string
 	// XMLNamespace is the namespace of every response document.
 	XMLNamespace string
 	// Operations by name.
@@ -128,6 +135,10 @@ func LoadModel(service string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("awsquery: read model %s: %w", file, err)
 	}
+	source, err := pinnedSource(file, data)
+	if err != nil {
+		return nil, err
+	}
 	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("awsquery: model %s: %w", file, err)
@@ -143,7 +154,34 @@ func LoadModel(service string) (*Model, error) {
 			s.URLEncoded = true
 		}
 	}
+	m.Source = source
 	return m, nil
+}
+
+// pinnedSource checks an embedded model file against models/PINNED, written
+// by scripts/gen-models.sh with the botocore version and each file's
+// SHA-256, and returns "botocore VERSION, sha256 HASH".
+func pinnedSource(file string, data []byte) (string, error) {
+	pins, err := modelFS.ReadFile("models/PINNED")
+	if err != nil {
+		return "", fmt.Errorf("awsquery: models/PINNED: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(pins)), "\n")
+	version, _ := strings.CutPrefix(lines[0], "botocore ")
+	sum := sha256.Sum256(data)
+	got := hex.EncodeToString(sum[:])
+	name := path.Base(file)
+	for _, l := range lines[1:] {
+		want, f, ok := strings.Cut(l, "  ")
+		if !ok || f != name {
+			continue
+		}
+		if want != got {
+			return "", fmt.Errorf("awsquery: %s has sha256 %s, not the %s models/PINNED records: run scripts/gen-models.sh", file, got, want)
+		}
+		return "botocore " + version + ", sha256 " + got, nil
+	}
+	return "", fmt.Errorf("awsquery: models/PINNED does not list %s: run scripts/gen-models.sh", name)
 }
 
 // ErrorFor returns the error trait the model declares for code, if any.
