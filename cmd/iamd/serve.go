@@ -36,6 +36,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	debugAddr := fs.String("debug-addr", getenv("IAMD_DEBUG_ADDR"), "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off when empty; env IAMD_DEBUG_ADDR)")
 	quotas := fs.String("quotas", getenv("IAMD_QUOTAS"), "raise per-account quotas above AWS's defaults, e.g. users=100000,roles=5000 (keys: users, groups, roles, policies, instance-profiles; env IAMD_QUOTAS)")
 	allowInsecure := fs.Bool("allow-insecure-permissions", false, "start even if group or others can access the data directory, master key or database, with a warning (env "+server.EnvAllowInsecurePermissions+")")
+	fs.StringVar(&cfg.PublicURL, "public-url", getenv("IAMD_PUBLIC_URL"), "the URL clients reach iamd at, e.g. https://iam.example.com: the base of outbound web identity federation's issuer URLs (default http(s)://ADDR; env IAMD_PUBLIC_URL)")
 	trustedProxies := fs.String("trusted-proxies", getenv("IAMD_TRUSTED_PROXIES"), "load balancers (addresses or CIDR prefixes, comma-separated) whose X-Forwarded-For header gives the client's address; from other peers it is ignored (env IAMD_TRUSTED_PROXIES)")
 	retention := fs.String("audit-retention", getenv(audit.EnvRetention), "remove audit events older than this, online: days (90d), a duration (36h), or 0 to keep everything (default 90d; env "+audit.EnvRetention+")")
 	if err := fs.Parse(args); err != nil {

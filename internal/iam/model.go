@@ -66,6 +66,17 @@ type Account struct {
 	// issues (SetSecurityTokenServicePreferences): 0 or 1 for v1Token, 2
 	// for v2Token.
 	STSTokenVersion int `json:"stsTokenVersion,omitempty"`
+	// Outbound is the account's outbound web identity federation (STS
+	// GetWebIdentityToken), nil until first enabled.
+	Outbound *OutboundFederation `json:"outbound,omitempty"`
+}
+
+// OutboundFederation is an account's outbound web identity federation: its
+// issuer's ID (part of the issuer URL, kept when the feature is turned off
+// and on again) and whether tokens are issued.
+type OutboundFederation struct {
+	IssuerID string `json:"issuer"`
+	Enabled  bool   `json:"enabled"`
 }
 
 // PasswordPolicy is the account password policy.

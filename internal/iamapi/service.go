@@ -68,6 +68,9 @@ type Config struct {
 	// Access knows which services and actions users and roles last used
 	// (last-accessed reports); nil reports no use.
 	Access *iam.AccessTracker
+	// PublicURL is the URL clients reach iamd at, the base of the issuer
+	// URLs of outbound web identity federation.
+	PublicURL string
 }
 
 // KeyUsage reports access key use; *iam.UsageTracker implements it.
@@ -99,6 +102,9 @@ type Service struct {
 
 	// access serves the last-accessed reports (lastaccessed.go).
 	access *iam.AccessTracker
+
+	// publicURL is the base of outbound federation issuer URLs.
+	publicURL string
 }
 
 // New returns a Service.
@@ -106,7 +112,7 @@ func New(cfg Config) *Service {
 	s := &Service{
 		view: cfg.View, writer: cfg.Writer, secrets: cfg.Secrets, authz: cfg.Authorizer,
 		managed: cfg.Managed, quotas: cfg.Quotas, usage: cfg.Usage, now: cfg.Now, log: cfg.Log,
-		passwords: cfg.Passwords, access: cfg.Access,
+		passwords: cfg.Passwords, access: cfg.Access, publicURL: cfg.PublicURL,
 	}
 	if s.passwords == nil {
 		// DefaultParams are valid, so NewHasher cannot fail here.

@@ -26,6 +26,7 @@ import (
 	"github.com/iamd/iamd/internal/console"
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/iamapi"
+	"github.com/iamd/iamd/internal/jwtissuer"
 	"github.com/iamd/iamd/internal/managedpolicies"
 	"github.com/iamd/iamd/internal/metrics"
 	"github.com/iamd/iamd/internal/password"
@@ -64,6 +65,10 @@ type Config struct {
 	ShutdownDelay time.Duration
 	// MetricsAddr, if set, is where Run serves Prometheus metrics.
 	MetricsAddr string
+	// PublicURL is the URL clients reach iamd at (https://iam.example.com):
+	// the base of outbound web identity federation's issuer URLs, which
+	// external services fetch keys from. Empty means http(s)://Addr.
+	PublicURL string
 	// TrustedProxies are the load balancers whose X-Forwarded-For header
 	// gives the client's address (aws:SourceIp, the audit trail, the
 	// console's throttles); from any other peer the header is ignored.
@@ -166,10 +171,12 @@ func (s *Server) build() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	publicURL := s.publicURL()
+	issuer := &jwtissuer.Issuer{Store: st.Store, Keyring: st.Keyring}
 	iamSvc := iamapi.New(iamapi.Config{
 		View: st.View, Writer: st.Writer, Secrets: st.Keyring, Authorizer: tracking,
 		Managed: managed, Quotas: s.cfg.Quotas, Now: s.cfg.Now, Log: s.log, Usage: s.usage,
-		Passwords: passwords, Access: s.access,
+		Passwords: passwords, Access: s.access, PublicURL: publicURL,
 	})
 	iamDispatch, err := iamapi.NewDispatcher(iamSvc)
 	if err != nil {
@@ -178,6 +185,7 @@ func (s *Server) build() (http.Handler, error) {
 	stsSvc, err := stsapi.New(stsapi.Config{
 		View: st.View, Writer: st.Writer, Keyring: st.Keyring, Authorizer: tracking,
 		Managed: managed, Now: s.cfg.Now, Log: s.log, HTTPClient: s.cfg.HTTPClient,
+		Issuer: issuer, PublicURL: publicURL,
 	})
 	if err != nil {
 		return nil, err
@@ -253,6 +261,7 @@ func (s *Server) build() (http.Handler, error) {
 			}
 		},
 	})))
+	mux.Handle("GET "+oidcIssuerPattern, &issuerHandler{view: st.View, issuer: issuer, publicURL: publicURL, log: s.log})
 	mux.HandleFunc("GET /healthz", serveHealthz)
 	mux.HandleFunc("GET /readyz", s.health.serveReadyz)
 	s.metrics.Status(s.health.status)

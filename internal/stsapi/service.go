@@ -22,6 +22,7 @@ import (
 	"github.com/iamd/iamd/internal/authz"
 	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/iam"
+	"github.com/iamd/iamd/internal/jwtissuer"
 	"github.com/iamd/iamd/internal/managedpolicies"
 	"github.com/iamd/iamd/internal/oidc"
 	"github.com/iamd/iamd/internal/ststoken"
@@ -59,6 +60,11 @@ type Config struct {
 	// HTTPClient fetches OpenID Connect discovery documents and keys; nil
 	// means a client with a 10-second timeout.
 	HTTPClient *http.Client
+	// Issuer signs GetWebIdentityToken's tokens and PublicURL is the base
+	// of their issuer URLs; without an Issuer, GetWebIdentityToken answers
+	// as if the feature were off.
+	Issuer    *jwtissuer.Issuer
+	PublicURL string
 }
 
 // TokenPurpose is the key-derivation purpose of session-token keys.
@@ -77,6 +83,9 @@ type Service struct {
 	log     *slog.Logger
 	http    *http.Client
 
+	issuer    *jwtissuer.Issuer
+	publicURL string
+
 	sealer *ststoken.Sealer
 	creds  *SessionCredentials
 	usage  *roleUsage
@@ -92,6 +101,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		view: cfg.View, writer: cfg.Writer, keyring: cfg.Keyring, authz: cfg.Authorizer,
 		managed: cfg.Managed, now: cfg.Now, log: cfg.Log, http: cfg.HTTPClient,
+		issuer: cfg.Issuer, publicURL: cfg.PublicURL,
 	}
 	if s.now == nil {
 		s.now = time.Now
