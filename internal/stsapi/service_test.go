@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func TestPackedSize(t *testing.T) {
 	}
 	var tags []ststoken.Tag
 	for i := range 50 {
-		tags = append(tags, ststoken.Tag{Key: secrets.NewUniqueID("K") + itoa(i), Value: secrets.NewSecretAccessKey() + secrets.NewSecretAccessKey()})
+		tags = append(tags, ststoken.Tag{Key: secrets.NewUniqueID("K") + strconv.Itoa(i), Value: secrets.NewSecretAccessKey() + secrets.NewSecretAccessKey()})
 	}
 	if _, err := checkPacked("", nil, tags); err == nil || err.(*awsquery.Error).Code != CodePackedPolicyTooLarge {
 		t.Errorf("50 random tags: %v, want PackedPolicyTooLarge", err)

@@ -3,7 +3,9 @@ package stsapi
 import (
 	"bytes"
 	"compress/flate"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/iamd/iamd/internal/authz"
@@ -93,8 +95,11 @@ func sessionTags(tags []Tag, transitive []string, inherited *authz.Session) ([]s
 func packedSize(doc string, arns []string, tags []ststoken.Tag) int {
 	var raw bytes.Buffer
 	if doc != "" {
-		// White space outside strings does not count, as for IAM's sizes.
-		raw.Write(compactJSON(doc))
+		// White space outside strings does not count, as for IAM's sizes;
+		// the document was validated, so it compacts.
+		if json.Compact(&raw, []byte(doc)) != nil {
+			raw.WriteString(doc)
+		}
 	}
 	for _, a := range arns {
 		raw.WriteString(a)
@@ -124,61 +129,10 @@ func checkPacked(doc string, arns []string, tags []ststoken.Tag) (*int32, error)
 	}
 	pct := packedSize(doc, arns, tags)
 	if pct > 100 {
-		return nil, PackedPolicyTooLargeError("Packed policy consumes " + itoa(pct) + "% of allotted space, please use smaller policy.")
+		return nil, PackedPolicyTooLargeError("Packed policy consumes " + strconv.Itoa(pct) + "% of allotted space, please use smaller policy.")
 	}
 	n := int32(pct)
 	return &n, nil
-}
-
-// compactJSON drops white space outside strings.
-func compactJSON(doc string) []byte {
-	out := make([]byte, 0, len(doc))
-	inString, escaped := false, false
-	for i := 0; i < len(doc); i++ {
-		c := doc[i]
-		if inString {
-			out = append(out, c)
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		case '"':
-			inString = true
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }
 
 // tagContext gives the authorization request the session tags
