@@ -792,6 +792,9 @@ func TestOpenIDConnectProviders(t *testing.T) {
 	_, err = root.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)})
 	wantCode(t, err, "NoSuchEntity")
 	wantAWSMessage(t, err, "OpenIDConnect Provider not found for arn "+arn)
+	// Deleting it again succeeds: the operation is idempotent.
+	_, err = root.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)})
+	must(t, err)
 }
 
 // samlIdP is a local SAML identity provider.

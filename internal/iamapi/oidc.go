@@ -2,6 +2,7 @@ package iamapi
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/iamd/iamd/internal/authz"
+	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/store"
 )
@@ -237,6 +239,15 @@ func (s *Service) GetOpenIDConnectProvider(ctx context.Context, in *GetOpenIDCon
 // left as they are (their trust policies then match nothing), as in AWS.
 func (s *Service) DeleteOpenIDConnectProvider(ctx context.Context, in *DeleteOpenIDConnectProviderRequest) (*DeleteOpenIDConnectProviderResponse, error) {
 	c, e, err := s.lookupOIDCProvider(ctx, "iam:DeleteOpenIDConnectProvider", in.OpenIDConnectProviderArn)
+	var ae *awsquery.Error
+	if errors.As(err, &ae) && ae.Code == "NoSuchEntity" {
+		// Idempotent, as AWS documents: deleting a provider that does not
+		// exist succeeds, for a caller allowed to delete it.
+		if _, err := s.authorize(ctx, "iam:DeleteOpenIDConnectProvider", in.OpenIDConnectProviderArn); err != nil {
+			return nil, err
+		}
+		return &DeleteOpenIDConnectProviderResponse{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +262,7 @@ func (s *Service) DeleteOpenIDConnectProvider(ctx context.Context, in *DeleteOpe
 			return err
 		}
 		if cur == nil {
-			return noSuchOIDCProvider(in.OpenIDConnectProviderArn)
+			return nil // deleted meanwhile: as idempotent as above
 		}
 		return s.commit(ctx, iam.Delete(iam.KindOIDCProvider, c.Account, iam.Key(u), cur.Version))
 	})
