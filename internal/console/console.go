@@ -41,6 +41,7 @@ import (
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/iamapi"
 	"github.com/iamd/iamd/internal/password"
+	"github.com/iamd/iamd/internal/sar"
 )
 
 // Prefix is the path the console is served under.
@@ -94,6 +95,9 @@ type Config struct {
 	// for WebAuthn and cross-origin checks. When empty, the origin of each
 	// request's Host is used, which suits local use; set it in production.
 	Origins []string
+	// Catalog is the service authorization reference the policy summaries
+	// are computed with; nil loads the embedded one on first use.
+	Catalog func() *sar.Catalog
 }
 
 // Handler serves the console.
@@ -132,6 +136,18 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.IPLimiter == nil {
 		cfg.IPLimiter = NewLimiter(20, time.Second, 15*time.Minute, cfg.Now)
+	}
+	if cfg.Catalog == nil {
+		log := cfg.Log
+		cfg.Catalog = sync.OnceValue(func() *sar.Catalog {
+			c, err := sar.Load()
+			if err != nil {
+				// Summaries then say the reference is missing.
+				log.Error("console: service authorization reference", "err", err)
+				return sar.Empty()
+			}
+			return c
+		})
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = time.Hour
@@ -223,6 +239,9 @@ func (h *Handler) parseTemplates() error {
 			return ago(h.now().Sub(t))
 		},
 		"deref": func(b *bool) bool { return b != nil && *b },
+		"summaryRows": func(effect string, rows []serviceRow) map[string]any {
+			return map[string]any{"Effect": effect, "Rows": rows}
+		},
 		"keytab": func(keys []iamapi.AccessKeyMetadata, csrf, action string) map[string]any {
 			return map[string]any{"Keys": keys, "CSRF": csrf, "Action": action}
 		},
@@ -230,7 +249,9 @@ func (h *Handler) parseTemplates() error {
 			return template.URL("data:" + mime + ";base64," + b64(b))
 		},
 	}
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	// summary.html holds the policy summary shared by the pages that show
+	// a policy.
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/summary.html")
 	if err != nil {
 		return err
 	}
@@ -241,7 +262,7 @@ func (h *Handler) parseTemplates() error {
 	h.pages = make(map[string]*template.Template)
 	for _, n := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if name == "layout" {
+		if name == "layout" || name == "summary" {
 			continue
 		}
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, n)

@@ -742,6 +742,7 @@ type policyData struct {
 	Document string
 	Versions []iamapi.PolicyVersion
 	AWS      bool
+	Summary  *summaryView
 }
 
 func (h *Handler) policy(q *req) { h.policyPage(q, q.r.URL.Query().Get("arn"), nil, "") }
@@ -761,8 +762,10 @@ func (h *Handler) policyPage(q *req, arn string, actionErr *awsquery.Error, draf
 	if vs, err := call(h, q.ctx, "ListPolicyVersions", form("PolicyArn", arn), h.iam.ListPolicyVersions); err == nil {
 		d.Versions = vs.Versions
 	}
+	d.Summary = summarize(d.Document, h.cfg.Catalog(), url.Values{"arn": {arn}}, q.r.URL.Query())
 	if draft != "" {
 		d.Document = draft
+		d.Summary.JSON = true
 	}
 	v := q.view("Policy "+out.Policy.PolicyName, "policies", d)
 	v.Error = actionErr
