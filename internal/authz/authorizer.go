@@ -1,7 +1,8 @@
 // Package authz authorizes requests made to iamd: it gathers a caller's
 // policies from the view (inline, attached, group, boundary, session
-// policies), compiles them once per change with the policy engine, fills the
-// request context from the caller and the request, and decides.
+// policies), compiles each distinct document once with the policy engine
+// and composes each principal from the shared compiled documents, fills
+// the request context from the caller and the request, and decides.
 package authz
 
 import (
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/iamd/iamd/internal/awsquery"
@@ -25,14 +27,19 @@ type Authorizer struct {
 	view    *iam.View
 	managed func() *managedpolicies.Catalog
 
-	compiled  sync.Map // principal (or session) → *compiledEntry
-	docs      *textCache[*policy.Document]
+	compiled sync.Map // principal (or session) → *compiledEntry
+	// docs holds the stored documents compiled, by text: each distinct
+	// document is compiled once and shared by every principal that has it,
+	// so a change of a managed policy compiles its new version once and
+	// the principals that have it are composed again from references.
+	docs      *textCache[*policy.CompiledDocument]
+	compiles  atomic.Int64 // documents compiled into docs, for tests
 	resources *textCache[*policy.ResourcePolicy]
 	trusts    *textCache[*policy.ResourcePolicy]
 	endpoints *textCache[*policy.EndpointPolicy]
 	// rcpDocs and withRCPs serve requests carrying resource control
 	// policies; see compiledWithRCPs.
-	rcpDocs  *textCache[*policy.Document]
+	rcpDocs  *textCache[*policy.CompiledDocument]
 	withRCPs *boundedCache[rcpKey, *policy.Compiled]
 	ctxs     sync.Pool
 }
@@ -40,9 +47,9 @@ type Authorizer struct {
 // New returns an Authorizer reading policies from view.
 func New(view *iam.View, managed func() *managedpolicies.Catalog) *Authorizer {
 	a := &Authorizer{view: view, managed: managed,
-		docs: newCache[string, *policy.Document](8192), resources: newCache[string, *policy.ResourcePolicy](4096),
+		docs: newCache[string, *policy.CompiledDocument](8192), resources: newCache[string, *policy.ResourcePolicy](4096),
 		trusts: newCache[string, *policy.ResourcePolicy](4096), endpoints: newCache[string, *policy.EndpointPolicy](1024),
-		rcpDocs: newCache[string, *policy.Document](1024), withRCPs: newCache[rcpKey, *policy.Compiled](1024)}
+		rcpDocs: newCache[string, *policy.CompiledDocument](1024), withRCPs: newCache[rcpKey, *policy.Compiled](1024)}
 	a.ctxs.New = func() any { return new(policy.Context) }
 	return a
 }
@@ -51,8 +58,8 @@ type compiledEntry struct {
 	version int64  // the user's or role's record version
 	gen     uint64 // the account's policy generation
 	c       *policy.Compiled
-	set     policy.PolicySet // what c was compiled from, for compiledWithRCPs
-	tags    []iam.Tag        // principal tags (user or role tags)
+	set     policy.CompiledSet // what c was composed of, for compiledWithRCPs
+	tags    []iam.Tag          // principal tags (user or role tags)
 	err     error
 }
 
@@ -339,10 +346,11 @@ var noPolicies = func() *compiledEntry {
 	return &compiledEntry{c: c}
 }()
 
-// compile gathers and compiles a principal's policies.
+// compile gathers a principal's policies and composes them from the
+// shared compiled documents.
 func (a *Authorizer) compile(c *Caller) *compiledEntry {
 	var (
-		set      policy.PolicySet
+		set      policy.CompiledSet
 		boundary string
 		tags     []iam.Tag
 		docs     []namedText
@@ -412,7 +420,7 @@ func (a *Authorizer) compile(c *Caller) *compiledEntry {
 	_ = missing // a vanished boundary policy leaves a boundary that allows nothing
 	hasSession := c.Session != nil && (c.Session.Policy != "" || len(c.Session.PolicyARNs) > 0)
 	for _, d := range docs {
-		doc, err := a.parse(d.text)
+		doc, err := a.compiledDocument(d.text)
 		if err != nil {
 			// Stored documents were validated when written; one that no
 			// longer parses (an engine upgrade) might have held a Deny, so
@@ -421,26 +429,38 @@ func (a *Authorizer) compile(c *Caller) *compiledEntry {
 		}
 		switch {
 		case strings.HasPrefix(d.name, "boundary:"):
-			set.Boundary = &policy.NamedDocument{Name: strings.TrimPrefix(d.name, "boundary:"), Doc: doc}
+			set.Boundary = &policy.NamedCompiled{Name: strings.TrimPrefix(d.name, "boundary:"), Doc: doc}
 		case strings.HasPrefix(d.name, "session:"):
-			set.Session = append(set.Session, policy.NamedDocument{Name: strings.TrimPrefix(d.name, "session:"), Doc: doc})
+			set.Session = append(set.Session, policy.NamedCompiled{Name: strings.TrimPrefix(d.name, "session:"), Doc: doc})
 		default:
-			set.Identity = append(set.Identity, policy.NamedDocument{Name: d.name, Doc: doc})
+			set.Identity = append(set.Identity, policy.NamedCompiled{Name: d.name, Doc: doc})
 		}
 	}
 	if boundary != "" && set.Boundary == nil {
-		set.Boundary = &policy.NamedDocument{Name: boundary, Doc: emptyDoc}
+		set.Boundary = &policy.NamedCompiled{Name: boundary, Doc: emptyDoc}
 	}
 	if hasSession && len(set.Session) == 0 {
-		set.Session = []policy.NamedDocument{{Name: "session policy", Doc: emptyDoc}}
+		set.Session = []policy.NamedCompiled{{Name: "session policy", Doc: emptyDoc}}
 	}
-	compiled, err := policy.Compile(set)
+	compiled, err := policy.Compose(set)
 	return &compiledEntry{c: compiled, set: set, tags: tags, err: err}
 }
 
 const allowAllText = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
 
-var emptyDoc, _ = policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotAction":"*","Resource":"*"}]}`), policy.Identity)
+// emptyDoc allows nothing: the boundary or session policy of a principal
+// whose own has vanished or no longer parses.
+var emptyDoc = func() *policy.CompiledDocument {
+	doc, err := policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotAction":"*","Resource":"*"}]}`), policy.Identity)
+	if err != nil {
+		panic(err)
+	}
+	c, err := policy.CompileDocument(doc)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
 
 type namedText struct{ name, text string }
 
@@ -470,10 +490,11 @@ func (a *Authorizer) managedDocument(av *iam.AccountView, account, arn string) (
 	return e.V.DefaultDocument(), true
 }
 
-// parse parses a stored document once and caches the result by its text.
-func (a *Authorizer) parse(text string) (*policy.Document, error) {
-	if doc, ok := a.docs.get(text); ok {
-		return doc, nil
+// compiledDocument parses and compiles a stored document once and caches
+// the result by its text, for every principal that has it.
+func (a *Authorizer) compiledDocument(text string) (*policy.CompiledDocument, error) {
+	if c, ok := a.docs.get(text); ok {
+		return c, nil
 	}
 	// Stored documents are read as they were accepted when written: bytes
 	// after a document were then.
@@ -481,8 +502,13 @@ func (a *Authorizer) parse(text string) (*policy.Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.docs.put(text, doc)
-	return doc, nil
+	c, err := policy.CompileDocument(doc)
+	if err != nil {
+		return nil, err
+	}
+	a.compiles.Add(1)
+	a.docs.put(text, c)
+	return c, nil
 }
 
 // resourcePolicy parses and compiles a resource-based policy.
@@ -519,14 +545,14 @@ func (a *Authorizer) endpointPolicy(text string) (*policy.EndpointPolicy, error)
 	return ep, nil
 }
 
-// rcpKey identifies a principal's policies compiled with a request's
+// rcpKey identifies a principal's policies composed with a request's
 // resource control policies: the principal's cache entry (a new one each
-// time its policies change) and the parsed RCP documents (one per text in
-// rcpDocs). Made of pointers, it costs no allocation to look up.
+// time its policies change) and the compiled RCP documents (one per text
+// in rcpDocs). Made of pointers, it costs no allocation to look up.
 type rcpKey struct {
 	base *compiledEntry
 	n    int
-	docs [MaxRCPLevels]*policy.Document
+	docs [MaxRCPLevels]*policy.CompiledDocument
 }
 
 // rcpNames names the RCP levels in explanations.
@@ -537,7 +563,7 @@ var rcpNames = func() (n [MaxRCPLevels]string) {
 	return n
 }()
 
-// compiledWithRCPs returns e's policies compiled together with the
+// compiledWithRCPs returns e's policies composed together with the
 // resource control policies texts.
 //
 // RCPs belong to the resource's account, not to the principal, so they
@@ -547,6 +573,7 @@ var rcpNames = func() (n [MaxRCPLevels]string) {
 // the principal's policies on first use and cached under rcpKey, beside
 // the per-principal cache: requests without RCPs (the common case) pay
 // nothing for them, and requests with RCPs seen before allocate nothing.
+// Composing costs references: the documents are compiled once each.
 func (a *Authorizer) compiledWithRCPs(e *compiledEntry, texts []string) (*policy.Compiled, error) {
 	if len(texts) > MaxRCPLevels {
 		return nil, fmt.Errorf("%d levels of resource control policies; at most %d", len(texts), MaxRCPLevels)
@@ -563,11 +590,11 @@ func (a *Authorizer) compiledWithRCPs(e *compiledEntry, texts []string) (*policy
 		return c, nil
 	}
 	set := e.set
-	set.RCPs = make([][]policy.NamedDocument, len(texts))
+	set.RCPs = make([][]policy.NamedCompiled, len(texts))
 	for i := range texts {
-		set.RCPs[i] = []policy.NamedDocument{{Name: rcpNames[i], Doc: key.docs[i]}}
+		set.RCPs[i] = []policy.NamedCompiled{{Name: rcpNames[i], Doc: key.docs[i]}}
 	}
-	c, err := policy.Compile(set)
+	c, err := policy.Compose(set)
 	if err != nil {
 		return nil, err
 	}
@@ -575,16 +602,21 @@ func (a *Authorizer) compiledWithRCPs(e *compiledEntry, texts []string) (*policy
 	return c, nil
 }
 
-// rcpDocument parses a resource control policy, a document shaped like a
-// resource-based policy (Principal "*", conditions on the caller).
-func (a *Authorizer) rcpDocument(text string) (*policy.Document, error) {
-	if doc, ok := a.rcpDocs.get(text); ok {
-		return doc, nil
+// rcpDocument parses and compiles a resource control policy, a document
+// shaped like a resource-based policy (Principal "*", conditions on the
+// caller).
+func (a *Authorizer) rcpDocument(text string) (*policy.CompiledDocument, error) {
+	if c, ok := a.rcpDocs.get(text); ok {
+		return c, nil
 	}
 	doc, err := policy.Parse([]byte(text), policy.Resource)
 	if err != nil {
 		return nil, err
 	}
-	a.rcpDocs.put(text, doc)
-	return doc, nil
+	c, err := policy.CompileDocument(doc)
+	if err != nil {
+		return nil, err
+	}
+	a.rcpDocs.put(text, c)
+	return c, nil
 }
