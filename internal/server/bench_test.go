@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/iamd/iamd/internal/authz"
+	"github.com/iamd/iamd/internal/managedpolicies"
 	"github.com/iamd/iamd/internal/sigv4"
 )
 
@@ -143,5 +146,61 @@ func BenchmarkGetUserParallel(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// BenchmarkAuthorize decides GetUser for an IAM user set up through the
+// API (a group with an AWS-managed and a customer-managed policy, a
+// permissions boundary) with the authorizer the server builds, on the
+// server's view: the Request and Context the authorizer builds for each
+// decision stay on its stack, so decisions allocate nothing.
+func BenchmarkAuthorize(b *testing.B) {
+	s := benchServer(b, "off")
+	root := &sigv4.Signer{Credentials: sigv4.Credentials{AccessKeyID: benchKeyID, SecretAccessKey: benchSecret}, Region: "us-east-1", Service: "iam"}
+	h := s.Handler()
+	call := func(kv ...string) string {
+		form := url.Values{"Version": {"2010-05-08"}}
+		for i := 0; i < len(kv); i += 2 {
+			form.Set(kv[i], kv[i+1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, signedRequest(b, root, form))
+		if w.Code != 200 {
+			b.Fatalf("%s: %d %s", form.Get("Action"), w.Code, w.Body)
+		}
+		return w.Body.String()
+	}
+	const doc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetUser","iam:ListAccessKeys"],"Resource":"arn:aws:iam::` + benchAccount + `:user/${aws:username}"}]}`
+	call("Action", "CreatePolicy", "PolicyName", "Self", "PolicyDocument", doc)
+	call("Action", "CreatePolicy", "PolicyName", "Boundary", "PolicyDocument", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}`)
+	call("Action", "CreateGroup", "GroupName", "readers")
+	call("Action", "AttachGroupPolicy", "GroupName", "readers", "PolicyArn", "arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+	call("Action", "AttachGroupPolicy", "GroupName", "readers", "PolicyArn", "arn:aws:iam::"+benchAccount+":policy/Self")
+	id := between(call("Action", "CreateUser", "UserName", "bob", "PermissionsBoundary", "arn:aws:iam::"+benchAccount+":policy/Boundary"), "<UserId>", "</UserId>")
+	call("Action", "AddUserToGroup", "GroupName", "readers", "UserName", "bob")
+	a := authz.New(s.state.View, func() *managedpolicies.Catalog {
+		c, err := managedpolicies.Load()
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c
+	})
+	caller := &authz.Caller{Account: benchAccount, Type: authz.User, ARN: "arn:aws:iam::" + benchAccount + ":user/bob",
+		PrincipalARN: "arn:aws:iam::" + benchAccount + ":user/bob", UserID: id, Name: "bob", EntityID: id,
+		SourceIP: netip.MustParseAddr("10.0.0.1"), SecureTransport: true, Time: time.Now()}
+	caller.SetRequest("us-east-1", "aws-sdk-go-v2/1.30.0")
+	req := &authz.Request{Action: "iam:GetUser", Resource: "arn:aws:iam::" + benchAccount + ":user/bob"}
+	ctx := context.Background()
+	if err := a.Authorize(ctx, caller, req); err != nil {
+		b.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = a.Authorize(ctx, caller, req) }); n != 0 {
+		b.Fatalf("%v allocations per decision", n)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := a.Authorize(ctx, caller, req); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
