@@ -151,8 +151,9 @@ func BenchmarkGetUserParallel(b *testing.B) {
 
 // BenchmarkAuthorize decides GetUser for an IAM user set up through the
 // API (a group with an AWS-managed and a customer-managed policy, a
-// permissions boundary) with the authorizer the server builds, on the
-// server's view: the Request and Context the authorizer builds for each
+// permissions boundary) with an authorizer built as the server builds its
+// own (authz.New on the server's view; the server keeps its instance
+// unexported): the Request and Context the authorizer builds for each
 // decision stay on its stack, so decisions allocate nothing.
 func BenchmarkAuthorize(b *testing.B) {
 	s := benchServer(b, "off")
