@@ -16,6 +16,7 @@ import (
 // conditions). Links keep the page's own query (base) and add the level.
 type summaryView struct {
 	Base      string
+	JSONLink  string
 	JSON      bool
 	Reference bool
 	Note      string
@@ -74,7 +75,7 @@ type actionView struct {
 // summarize builds the view of doc for the page whose query is base,
 // at the level the query q asks for (service, effect, action, view=json).
 func summarize(doc string, cat *sar.Catalog, base url.Values, q url.Values) *summaryView {
-	v := &summaryView{Base: link(base), JSON: q.Get("view") == "json", Reference: cat.Available()}
+	v := &summaryView{Base: link(base), JSONLink: link(with(base, "view", "json")), JSON: q.Get("view") == "json", Reference: cat.Available()}
 	rep := insight.Analyze([]byte(doc), policy.Identity, cat)
 	v.Findings = rep.Findings
 	sum, err := insight.Summarize([]byte(doc), policy.Identity, cat)

@@ -1,0 +1,144 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/chromedp/chromedp"
+
+	"github.com/iamd/iamd/internal/console"
+	"github.com/iamd/iamd/internal/password"
+	"github.com/iamd/iamd/internal/sar"
+)
+
+// summaryPolicy reads IAM users on every resource, denies deleting them,
+// and names a service the reference does not know.
+const summaryPolicy = `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Effect": "Allow", "Action": ["iam:ListUsers", "iam:GetUser"], "Resource": "*"},
+    {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "arn:aws:iam::*:user/ops/*",
+     "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}},
+    {"Effect": "Allow", "Action": "nosuchservice:DoThing", "Resource": "*"},
+    {"Effect": "Deny", "Action": "iam:DeleteUser", "Resource": "*"}
+  ]
+}`
+
+func TestConsolePolicySummary(t *testing.T) {
+	b := newBrowser(t)
+	e := start(t)
+	ctx := context.Background()
+	cat, err := sar.Load()
+	must(t, err)
+	if !cat.Available() {
+		t.Skip("this build carries no service authorization reference: the summary has no access levels to check")
+	}
+	svc, _ := cat.Service("iam")
+	st := e.srv.State()
+	hasher, err := password.NewHasher(password.DefaultParams(), 1)
+	must(t, err)
+	must(t, console.SetRootPassword(ctx, st.Writer, st.View, hasher, e.account, consoleRootEmail, consoleRootPassword))
+	c := e.rootIAM()
+	out, err := c.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("ReadUsers"), PolicyDocument: aws.String(summaryPolicy)})
+	must(t, err)
+	_, err = c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("carol")})
+	must(t, err)
+	_, err = c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("carol"), PolicyName: aws.String("InlineRead"), PolicyDocument: aws.String(summaryPolicy)})
+	must(t, err)
+
+	b.do("root sign-in",
+		chromedp.Navigate(e.url+"/console/signin?root=1"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		b.fill("#email", consoleRootEmail), b.fill("#password", consoleRootPassword),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#tile-root-mfa")),
+	)
+
+	// The policy summary: a row per service, with AWS's access level
+	// wording and the count of actions granted.
+	iamRow := `#summary-Allow tr[data-service="iam"]`
+	b.do("policy summary",
+		chromedp.Navigate(e.url+"/console/policy?arn="+url.QueryEscape(*out.Policy.Arn)),
+		chromedp.WaitVisible(chromedp.CSS(iamRow)),
+	)
+	b.shot("policy-summary")
+	if got := b.text(iamRow + " th"); !strings.Contains(got, "Identity and Access Management") && !strings.Contains(got, "IAM") {
+		t.Errorf("iam row service = %q", got)
+	}
+	if got := b.text(iamRow + " .access"); !strings.HasPrefix(got, "Limited:") {
+		t.Errorf("iam row access level = %q, want Limited: ...", got)
+	}
+	if got, want := b.text(iamRow+" .count"), fmt.Sprintf("2 of %d", len(svc.Actions)); got != want {
+		t.Errorf("iam row count = %q, want %q", got, want)
+	}
+	if got := b.text(`#summary-Allow tr[data-service="nosuchservice"] th`); !strings.Contains(got, "unrecognized") {
+		t.Errorf("unknown service row = %q, want it marked unrecognized", got)
+	}
+	if got := b.text(`#summary-Deny tr[data-service="iam"] .count`); got != fmt.Sprintf("1 of %d", len(svc.Actions)) {
+		t.Errorf("deny row count = %q", got)
+	}
+	if got := b.text("#summary-findings"); !strings.Contains(got, "nosuchservice") {
+		t.Errorf("findings = %q, want the unknown service reported", got)
+	}
+
+	// The service summary: the actions by access level, reached with the
+	// keyboard-focusable link of the row.
+	b.do("service summary",
+		chromedp.Click(chromedp.CSS(iamRow+" th a")),
+		chromedp.WaitVisible(chromedp.CSS("#service-summary")),
+	)
+	b.shot("service-summary")
+	if got := b.text("#service-count"); got != fmt.Sprintf("2 of %d", len(svc.Actions)) {
+		t.Errorf("service summary count = %q", got)
+	}
+	if got := b.text("#service-summary"); !strings.Contains(got, "iam:GetUser") || !strings.Contains(got, "iam:ListUsers") || !strings.Contains(got, "Multiple") {
+		t.Errorf("service summary = %q", got)
+	}
+
+	// The action summary: the resources and conditions of one action.
+	b.do("action summary",
+		chromedp.Click(chromedp.Search(`//table[@id="service-summary"]//a[text()="iam:GetUser"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#action-summary")),
+	)
+	b.shot("action-summary")
+	if got := b.text("#action-summary"); !strings.Contains(got, "All resources") || !strings.Contains(got, "arn:aws:iam::*:user/ops/*") {
+		t.Errorf("action summary resources = %q", got)
+	}
+	if got := b.text("#action-conditions"); !strings.Contains(got, "aws:MultiFactorAuthPresent") {
+		t.Errorf("action summary conditions = %q", got)
+	}
+
+	// The JSON is one click away, and the summary one click back.
+	b.do("json view",
+		chromedp.Click(chromedp.CSS("#tab-json")),
+		chromedp.WaitVisible(chromedp.CSS("#policy-document")),
+	)
+	b.shot("policy-json")
+	doc, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS("#policy-document")))
+	must(t, err)
+	if !strings.Contains(doc, "nosuchservice:DoThing") {
+		t.Errorf("JSON view = %q", doc)
+	}
+	b.do("back to summary", chromedp.Click(chromedp.CSS("#tab-summary")), chromedp.WaitVisible(chromedp.CSS(iamRow)))
+
+	// An inline policy has the same summary, linked from its user.
+	b.do("inline policy",
+		chromedp.Navigate(e.url+"/console/users/carol"),
+		chromedp.Click(chromedp.Search(`//a[text()="InlineRead"]`)),
+		chromedp.WaitVisible(chromedp.CSS(iamRow)),
+	)
+	b.shot("inline-summary")
+	if got := b.text(iamRow + " .access"); !strings.HasPrefix(got, "Limited:") {
+		t.Errorf("inline iam row access level = %q", got)
+	}
+	b.do("inline json", chromedp.Click(chromedp.CSS("#tab-json")), chromedp.WaitVisible(chromedp.CSS("#policy-json")))
+	if got := b.text("#policy-json"); !strings.Contains(got, "iam:DeleteUser") {
+		t.Errorf("inline JSON = %q", got)
+	}
+	b.shot("inline-json")
+}
