@@ -151,7 +151,7 @@ func acctStatement(t int, r *rand.Rand) string {
 	case 2:
 		return fmt.Sprintf(`{"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:Query","dynamodb:PutItem"],"Resource":"arn:aws:dynamodb:us-east-1:%s:table/team-%d-*","Condition":{%s}}`, acctID, t, ips)
 	case 3:
-		return fmt.Sprintf(`{"Effect":"Deny","Action":["dynamodb:DeleteItem","s3:DeleteObject"],"Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}`)
+		return `{"Effect":"Deny","Action":["dynamodb:DeleteItem","s3:DeleteObject"],"Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}`
 	case 4:
 		return fmt.Sprintf(`{"Effect":"Allow","Action":["sqs:SendMessage","sqs:ReceiveMessage","sqs:DeleteMessage"],"Resource":"arn:aws:sqs:us-east-1:%s:team-%d-*"}`, acctID, t)
 	case 5:
@@ -903,11 +903,9 @@ func BenchmarkAccountScale(b *testing.B) {
 	}
 	for _, n := range []int{1000, 100000, 1000000} {
 		b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
-			var users []*Compiled
 			for b.Loop() {
-				users = nil
 				before := heapInUse()
-				users = make([]*Compiled, n)
+				users := make([]*Compiled, n)
 				for i := range users {
 					u := &a.users[i%len(a.users)]
 					set := CompiledSet{Identity: make([]NamedCompiled, len(u.docs))}
@@ -926,8 +924,8 @@ func BenchmarkAccountScale(b *testing.B) {
 				heap := heapInUse() - before
 				b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
 				b.ReportMetric(float64(heap)/float64(n), "B/user")
+				runtime.KeepAlive(users)
 			}
-			runtime.KeepAlive(users)
 		})
 	}
 }

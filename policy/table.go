@@ -86,9 +86,6 @@ func (t *table[V]) lookupBytes(key []byte, h uint64) *V {
 	}
 }
 
-// empty reports whether the table has no keys.
-func (t *table[V]) empty() bool { return t.slots == nil }
-
 // foldHash hashes s ASCII-case-insensitively. It reads the length and at
 // most 24 bytes (the first, middle and last eight), enough to tell action
 // names and resource tokens apart; the table's probing handles the rest.
