@@ -50,6 +50,13 @@ func TestConsolePolicySummary(t *testing.T) {
 	must(t, err)
 	_, err = c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("carol"), PolicyName: aws.String("InlineRead"), PolicyDocument: aws.String(summaryPolicy)})
 	must(t, err)
+	_, err = c.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String("ops")})
+	must(t, err)
+	_, err = c.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: aws.String("ops"), UserName: aws.String("carol")})
+	must(t, err)
+	_, err = c.PutGroupPolicy(ctx, &iam.PutGroupPolicyInput{GroupName: aws.String("ops"), PolicyName: aws.String("WhoAmI"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}}`)})
+	must(t, err)
 
 	b.do("root sign-in",
 		chromedp.Navigate(e.url+"/console/signin?root=1"),
@@ -141,4 +148,36 @@ func TestConsolePolicySummary(t *testing.T) {
 		t.Errorf("inline JSON = %q", got)
 	}
 	b.shot("inline-json")
+
+	// A user's permissions: its own policies and its groups', together.
+	b.do("user permissions",
+		chromedp.Navigate(e.url+"/console/users/carol"),
+		chromedp.Click(chromedp.CSS("#effective-link")),
+		chromedp.WaitVisible(chromedp.CSS(`#summary-Allow tr[data-service="sts"]`)),
+	)
+	b.shot("user-permissions")
+	if got := b.text(iamRow + " .count"); got != fmt.Sprintf("2 of %d", len(svc.Actions)) {
+		t.Errorf("user's iam row count = %q", got)
+	}
+	b.do("user permissions json", chromedp.Click(chromedp.CSS("#tab-json")), chromedp.WaitVisible(chromedp.CSS("#effective-json")))
+	if got := b.text("#effective-json"); !strings.Contains(got, "InlineRead") || !strings.Contains(got, "WhoAmI (group ops, inline)") {
+		t.Errorf("user's policies = %q", got)
+	}
+	b.shot("user-permissions-json")
+
+	// A group's, from its page; an identity without policies has none.
+	b.do("group permissions",
+		chromedp.Navigate(e.url+"/console/groups/ops"),
+		chromedp.Click(chromedp.CSS("#effective-link")),
+		chromedp.WaitVisible(chromedp.CSS(`#summary-Allow tr[data-service="sts"]`)),
+	)
+	if got := b.text(`#summary-Allow`); strings.Contains(got, "Identity and Access Management") {
+		t.Errorf("group ops summary = %q, want only its own policy's services", got)
+	}
+	_, err = c.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String("empty")})
+	must(t, err)
+	b.do("empty group permissions", chromedp.Navigate(e.url+"/console/groups/empty/permissions"), chromedp.WaitVisible(chromedp.CSS("#summary-Allow")))
+	if got := b.text("#summary-Allow tbody"); got != "None" {
+		t.Errorf("empty group summary = %q, want None", got)
+	}
 }

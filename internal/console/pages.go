@@ -65,6 +65,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST "+Prefix+"/roles/{name}/{action}", h.authed(h.roleAction))
 	for _, kind := range []string{"users", "groups", "roles"} {
 		m.HandleFunc("GET "+Prefix+"/"+kind+"/{name}/inline/{policy}", h.authed(func(q *req) { h.inlinePolicy(q, kind) }))
+		m.HandleFunc("GET "+Prefix+"/"+kind+"/{name}/permissions", h.authed(func(q *req) { h.effective(q, kind) }))
 	}
 	m.HandleFunc("GET "+Prefix+"/policies", h.authed(h.policies))
 	m.HandleFunc("GET "+Prefix+"/policies/new", h.authed(h.newPolicy))
