@@ -33,6 +33,17 @@ type Dispatcher struct {
 	model *Model
 	ops   map[string]*boundOp
 	bufs  sync.Pool
+	// retry, when set, is asked about an operation's error: true runs the
+	// operation once more (see RetryWhen).
+	retry func(ctx context.Context, err error) bool
+}
+
+// RetryWhen makes the dispatcher run an operation a second time when it
+// fails with an error for which retry returns true, after retry returned
+// (which may wait for something, such as the view catching up with other
+// replicas' commits). Call it before serving.
+func (d *Dispatcher) RetryWhen(retry func(ctx context.Context, err error) bool) {
+	d.retry = retry
 }
 
 type boundOp struct {
@@ -171,6 +182,12 @@ func (d *Dispatcher) ServeOperation(ctx context.Context, w http.ResponseWriter, 
 		return d.WriteError(w, err, requestID)
 	}
 	out, err := bo.call(ctx, in)
+	if err != nil && d.retry != nil && d.retry(ctx, err) {
+		// Decoded afresh: the first call may have changed its input.
+		if in, err = bo.decode(form); err == nil {
+			out, err = bo.call(ctx, in)
+		}
+	}
 	if err != nil {
 		return d.WriteError(w, err, requestID)
 	}

@@ -37,8 +37,10 @@ func (v *View) Follow(ctx context.Context, st store.Store, from int64, interval 
 				return
 			case <-tick.C:
 			case <-notify:
+			case <-v.passes.kick:
 			}
 		}
+		v.passes.start()
 		pass := FollowPass{Start: time.Now()}
 		for {
 			recs, next, err := st.Changes(ctx, rev, 1000)
@@ -73,6 +75,7 @@ func (v *View) Follow(ctx context.Context, st store.Store, from int64, interval 
 		// Reads from now on start after rev: they see every deletion up
 		// to it.
 		v.PruneTombs(rev)
+		v.passes.finish()
 		if report != nil && ctx.Err() == nil {
 			pass.Rev = rev
 			report(pass)

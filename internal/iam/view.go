@@ -29,6 +29,8 @@ type View struct {
 	// after it must not bring the record back. Pruned once the follower
 	// has read past them (PruneTombs).
 	tombs map[recordID]int64
+	// passes tracks the change follower (Sync).
+	passes *passes
 }
 
 type recordID struct{ kind, account, key string }
@@ -104,6 +106,7 @@ func NewView() *View {
 		aliases:  make(map[string]string),
 		changed:  make(chan struct{}),
 		tombs:    make(map[recordID]int64),
+		passes:   newPasses(),
 	}
 }
 

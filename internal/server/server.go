@@ -31,6 +31,7 @@ import (
 	"github.com/iamd/iamd/internal/metrics"
 	"github.com/iamd/iamd/internal/password"
 	"github.com/iamd/iamd/internal/sigv4"
+	"github.com/iamd/iamd/internal/store"
 	"github.com/iamd/iamd/internal/stsapi"
 	"github.com/iamd/iamd/internal/workload"
 )
@@ -181,6 +182,16 @@ func (s *Server) build() (http.Handler, error) {
 	iamDispatch, err := iamapi.NewDispatcher(iamSvc)
 	if err != nil {
 		return nil, err
+	}
+	if _, shared := st.Store.(store.Notifier); shared {
+		// Several replicas: a request that does not find what another
+		// replica just wrote waits for this replica's view to catch up and
+		// runs again, so that a client sent to any replica reads its
+		// writes (Terraform creates a role, then attaches a policy to it
+		// through another replica).
+		iamDispatch.RetryWhen(func(ctx context.Context, err error) bool {
+			return catchUpOnMissing(ctx, st.View, err)
+		})
 	}
 	stsSvc, err := stsapi.New(stsapi.Config{
 		View: st.View, Writer: st.Writer, Keyring: st.Keyring, Authorizer: tracking,
