@@ -23,7 +23,7 @@ import (
 // removed by someone else is still reported as tampering.
 func TestAuditRetention(t *testing.T) {
 	dir := t.TempDir()
-	url, cmd := serveIamd(t, dir)
+	_, cmd := serveIamd(t, dir)
 	must(t, cmd.Process.Signal(syscall.SIGTERM))
 	_ = cmd.Wait()
 
@@ -53,7 +53,7 @@ func TestAuditRetention(t *testing.T) {
 	}
 
 	t.Setenv(audit.EnvRetention, "1d")
-	url, cmd = serveIamd(t, dir)
+	url, cmd := serveIamd(t, dir)
 	eventually(t, 20*time.Second, func() error {
 		if _, err := os.Stat(filepath.Join(dir, "audit", chain, "retention")); err != nil {
 			return fmt.Errorf("no retention cut yet: %v", err)

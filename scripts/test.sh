@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: vet, race-enabled unit and end-to-end tests (the
+# The whole test suite: vet, lint, race-enabled unit and end-to-end tests (the
 # end-to-end tests drive a real iamd listener with aws-sdk-go-v2 and the aws
 # CLI), and a bounded run of every fuzz target.
 set -euo pipefail
@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 echo "== go vet"
 go vet ./...
 
+echo "== lint (golangci-lint, .golangci.yml)"
+./scripts/lint.sh
+
 echo "== go test -race"
-go test -race -count=1 -timeout 20m ./...
+go test -race -count=1 -timeout 30m ./...
 
 echo "== fuzz (bounded)"
 fuzztime=${FUZZTIME:-5s}

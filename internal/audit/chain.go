@@ -45,9 +45,6 @@ const (
 	segmentExt  = ".log"
 )
 
-// errNoRecords marks an empty chain.
-var errNoRecords = errors.New("audit: chain has no records")
-
 func genesis(chain string) [32]byte {
 	return sha256.Sum256([]byte("iamd-audit-chain/v1:" + chain))
 }
@@ -121,12 +118,6 @@ func readHead(path string, keys [][]byte) (h signed, ok bool, err error) {
 		}
 	}
 	return h, ok, nil
-}
-
-// readDigests returns the digests of a chain in file order and whether the
-// last line was incomplete.
-func readDigests(path string) ([]signed, bool, error) {
-	return readDigestsFrom(path, 0)
 }
 
 // readDigestsFrom is readDigests of the digests from byte off on.

@@ -278,7 +278,7 @@ func Open(opts Options) (*Log, error) {
 	}
 	l.flushedSeq, l.flushedPrev, l.flushedEnd = l.seq, l.prev, l.segSize
 	if err := l.openStage(); err != nil {
-		l.closeFiles()
+		_ = l.closeFiles() // the staging error is the one to report
 		l.trail.close()
 		unlock(l.lock)
 		return nil, err
@@ -1018,12 +1018,12 @@ func (l *Log) headDue() {
 		return
 	}
 	if err := l.flushStaged(true); err != nil {
-		l.fail(err)
+		_ = l.fail(err)
 		return
 	}
 	if l.headSeq != l.flushedSeq {
 		if err := l.writeHead(l.flushedSeq, l.flushedPrev); err != nil {
-			l.fail(err)
+			_ = l.fail(err)
 		}
 	}
 }
@@ -1089,13 +1089,13 @@ func (l *Log) run() {
 			retain()
 		case err := <-l.syncFailed:
 			l.mu.Lock()
-			l.fail(err)
+			_ = l.fail(err)
 			l.mu.Unlock()
 		case <-t.C:
 			l.mu.Lock()
 			if l.sinceDigest > 0 && l.err == nil {
 				if err := l.writeDigest(nil); err != nil {
-					l.fail(err)
+					_ = l.fail(err)
 				}
 			}
 			l.mu.Unlock()
@@ -1282,12 +1282,12 @@ func (l *Log) Close() error {
 	}
 	if l.err == nil {
 		if err := l.flushStaged(true); err != nil {
-			l.fail(err)
+			_ = l.fail(err)
 		}
 	}
 	if l.err == nil && (l.sinceDigest > 0 || l.digestCount != l.seq) {
 		if err := l.writeDigest(nil); err != nil {
-			l.fail(err)
+			_ = l.fail(err)
 		}
 	}
 	l.mu.Unlock()
