@@ -82,6 +82,7 @@ func appendIdentity(b []byte, id *UserIdentity) []byte {
 		b = append(b, '}')
 	}
 	b = appendOptional(b, "identityProvider", id.IdentityProvider)
+	b = appendOptional(b, "invokedBy", id.InvokedBy)
 	return append(b, '}')
 }
 

@@ -102,6 +102,8 @@ type UserIdentity struct {
 	UserName         string          `json:"userName,omitempty"`
 	SessionContext   *SessionContext `json:"sessionContext,omitempty"`
 	IdentityProvider string          `json:"identityProvider,omitempty"`
+	// InvokedBy names the AWS service of an AWSService identity.
+	InvokedBy string `json:"invokedBy,omitempty"`
 }
 
 // SessionContext describes temporary credentials.
@@ -148,6 +150,9 @@ func IdentityOf(c *authz.Caller) UserIdentity {
 		id.Type = "AssumedRole"
 	case authz.FederatedUser:
 		id.Type = "FederatedUser"
+	case authz.ServicePrincipal:
+		// As CloudTrail records a service acting on its own behalf.
+		return UserIdentity{Type: "AWSService", InvokedBy: c.Name}
 	default:
 		id.Type = "Unknown"
 	}
