@@ -264,21 +264,11 @@ func (s *Service) UpdateServiceSpecificCredential(ctx context.Context, in *Updat
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSettableStatus(in.Status); err != nil {
-		return nil, err
-	}
-	err = retry(ctx, func() error {
-		e, err := s.ownedServiceCredential(c.Account, owner, in.ServiceSpecificCredentialId)
-		if err != nil {
-			return err
-		}
-		if e.V.Status == in.Status {
-			return nil
-		}
-		next := *e.V
-		next.Status = in.Status
-		return s.commit(ctx, iam.Put(iam.KindServiceCred, c.Account, next.ID, &next, e.Version))
-	})
+	err = setCredentialStatus(ctx, s, iam.KindServiceCred, c.Account, in.Status,
+		func() (*iam.Entry[iam.ServiceCredential], error) {
+			return s.ownedServiceCredential(c.Account, owner, in.ServiceSpecificCredentialId)
+		},
+		func(e *iam.ServiceCredential) (string, *string) { return e.ID, &e.Status })
 	if err != nil {
 		return nil, err
 	}

@@ -169,21 +169,11 @@ func (s *Service) UpdateSigningCertificate(ctx context.Context, in *UpdateSignin
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSettableStatus(in.Status); err != nil {
-		return nil, err
-	}
-	err = retry(ctx, func() error {
-		e, err := s.ownedSigningCert(c.Account, owner, in.CertificateId)
-		if err != nil {
-			return err
-		}
-		if e.V.Status == in.Status {
-			return nil
-		}
-		next := *e.V
-		next.Status = in.Status
-		return s.commit(ctx, iam.Put(iam.KindSigningCert, c.Account, next.ID, &next, e.Version))
-	})
+	err = setCredentialStatus(ctx, s, iam.KindSigningCert, c.Account, in.Status,
+		func() (*iam.Entry[iam.SigningCertificate], error) {
+			return s.ownedSigningCert(c.Account, owner, in.CertificateId)
+		},
+		func(e *iam.SigningCertificate) (string, *string) { return e.ID, &e.Status })
 	if err != nil {
 		return nil, err
 	}

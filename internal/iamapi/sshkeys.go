@@ -270,21 +270,11 @@ func (s *Service) UpdateSSHPublicKey(ctx context.Context, in *UpdateSSHPublicKey
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSettableStatus(in.Status); err != nil {
-		return nil, err
-	}
-	err = retry(ctx, func() error {
-		k, err := s.ownedSSHKey(c.Account, u.V.ID, in.SSHPublicKeyId)
-		if err != nil {
-			return err
-		}
-		if k.V.Status == in.Status {
-			return nil
-		}
-		next := *k.V
-		next.Status = in.Status
-		return s.commit(ctx, iam.Put(iam.KindSSHPublicKey, c.Account, next.ID, &next, k.Version))
-	})
+	err = setCredentialStatus(ctx, s, iam.KindSSHPublicKey, c.Account, in.Status,
+		func() (*iam.Entry[iam.SSHPublicKey], error) {
+			return s.ownedSSHKey(c.Account, u.V.ID, in.SSHPublicKeyId)
+		},
+		func(k *iam.SSHPublicKey) (string, *string) { return k.ID, &k.Status })
 	if err != nil {
 		return nil, err
 	}
@@ -323,4 +313,27 @@ func checkSettableStatus(status string) error {
 		return invalidInput("Status %s cannot be set.", status)
 	}
 	return nil
+}
+
+// setCredentialStatus sets the Status of a credential record (an SSH key,
+// a signing certificate, a service-specific credential), re-reading it
+// with find on every try; status returns the record's ID and a pointer to
+// its Status field. Setting the status it has changes nothing.
+func setCredentialStatus[T any](ctx context.Context, s *Service, kind, account, to string, find func() (*iam.Entry[T], error), status func(*T) (id string, field *string)) error {
+	if err := checkSettableStatus(to); err != nil {
+		return err
+	}
+	return retry(ctx, func() error {
+		e, err := find()
+		if err != nil {
+			return err
+		}
+		next := *e.V
+		id, field := status(&next)
+		if *field == to {
+			return nil
+		}
+		*field = to
+		return s.commit(ctx, iam.Put(kind, account, id, &next, e.Version))
+	})
 }
