@@ -27,7 +27,11 @@ type Authorizer struct {
 	view    *iam.View
 	managed func() *managedpolicies.Catalog
 
-	compiled sync.Map // principal (or session) → *compiledEntry
+	compiled sync.Map // principal (user or role ID) → *compiledEntry
+	// sessions holds the compiled policies of sessions with session
+	// policies, by access key: they come and go with traffic, so the cache
+	// is bounded.
+	sessions *boundedCache[string, *compiledEntry]
 	// docs holds the stored documents compiled, by text: each distinct
 	// document is compiled once and shared by every principal that has it,
 	// so a change of a managed policy compiles its new version once and
@@ -49,7 +53,8 @@ func New(view *iam.View, managed func() *managedpolicies.Catalog) *Authorizer {
 	a := &Authorizer{view: view, managed: managed,
 		docs: newCache[string, *policy.CompiledDocument](8192), resources: newCache[string, *policy.ResourcePolicy](4096),
 		trusts: newCache[string, *policy.ResourcePolicy](4096), endpoints: newCache[string, *policy.EndpointPolicy](1024),
-		rcpDocs: newCache[string, *policy.CompiledDocument](1024), withRCPs: newCache[rcpKey, *policy.Compiled](1024)}
+		rcpDocs: newCache[string, *policy.CompiledDocument](1024), withRCPs: newCache[rcpKey, *policy.Compiled](1024),
+		sessions: newCache[string, *compiledEntry](16384)}
 	a.ctxs.New = func() any { return new(policy.Context) }
 	return a
 }
@@ -319,11 +324,18 @@ func (a *Authorizer) principalPolicies(c *Caller) *compiledEntry {
 		// The principal was deleted after it authenticated: nothing allows.
 		return noPolicies
 	}
-	key := c.EntityID
 	if s := c.Session; s != nil && (s.Policy != "" || len(s.PolicyARNs) > 0) {
-		key = c.AccessKeyID
+		if e, ok := a.sessions.get(c.AccessKeyID); ok && e.version == version && e.gen == gen {
+			return e
+		}
+		e := a.compile(c)
+		e.version, e.gen = version, gen
+		if e.err == nil {
+			a.sessions.put(c.AccessKeyID, e)
+		}
+		return e
 	}
-	if v, ok := a.compiled.Load(key); ok {
+	if v, ok := a.compiled.Load(c.EntityID); ok {
 		e := v.(*compiledEntry)
 		if e.version == version && e.gen == gen {
 			return e
@@ -332,7 +344,7 @@ func (a *Authorizer) principalPolicies(c *Caller) *compiledEntry {
 	e := a.compile(c)
 	e.version, e.gen = version, gen
 	if e.err == nil {
-		a.compiled.Store(key, e)
+		a.compiled.Store(c.EntityID, e)
 	}
 	return e
 }
