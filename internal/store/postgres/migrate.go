@@ -30,6 +30,45 @@ var migrations = [][]string{
 		)`,
 		`CREATE INDEX records_rev ON records (rev)`,
 	},
+	{ // 2: the audit trail every replica ships (internal/audit/pgtrail).
+		`CREATE TABLE audit_chains (
+			chain text COLLATE "C" PRIMARY KEY,
+			shipped bigint NOT NULL  -- records 1 to shipped of the chain are in audit_events (or trimmed)
+		)`,
+		`CREATE TABLE audit_events (
+			chain text COLLATE "C" NOT NULL,
+			seq bigint NOT NULL,
+			account text NOT NULL,
+			time bigint NOT NULL,  -- Unix seconds
+			event_id text NOT NULL,
+			name text NOT NULL,
+			source text NOT NULL,
+			username text NOT NULL,
+			access_key text NOT NULL,
+			read_only boolean NOT NULL,
+			resources text NOT NULL,  -- JSON [[type, name], ...]
+			event bytea NOT NULL,     -- the CloudTrail record
+			PRIMARY KEY (chain, seq)
+		)`,
+		`CREATE INDEX audit_events_time ON audit_events (account, time, chain, seq)`,
+		`CREATE INDEX audit_events_name ON audit_events (account, name, time, chain, seq)`,
+		`CREATE INDEX audit_events_source ON audit_events (account, source, time, chain, seq)`,
+		`CREATE INDEX audit_events_user ON audit_events (account, username, time, chain, seq)`,
+		`CREATE INDEX audit_events_key ON audit_events (account, access_key, time, chain, seq)`,
+		`CREATE INDEX audit_events_ro ON audit_events (account, read_only, time, chain, seq)`,
+		`CREATE INDEX audit_events_id ON audit_events (account, event_id)`,
+		`CREATE INDEX audit_events_retention ON audit_events USING brin (time)`,
+		`CREATE TABLE audit_resources (
+			account text NOT NULL,
+			attr "char" NOT NULL,  -- 't' ResourceType, 'n' ResourceName
+			value text NOT NULL,
+			time bigint NOT NULL,
+			chain text COLLATE "C" NOT NULL,
+			seq bigint NOT NULL,
+			PRIMARY KEY (account, attr, value, time, chain, seq)
+		)`,
+		`CREATE INDEX audit_resources_retention ON audit_resources USING brin (time)`,
+	},
 }
 
 // migrate brings the schema up to date in one transaction. An advisory lock
