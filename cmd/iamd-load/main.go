@@ -7,6 +7,7 @@
 //	iamd-load -op CreateUser -c 64 -d 10s
 //	iamd-load -op ListUsers -c 8 -d 10s     # pages of 100, following markers
 //	iamd-load -op Authorize -c 16 -d 10s    # POST /_iamd/authorize with forwarded s3 requests
+//	iamd-load -floor 127.0.0.1:18200        # serve the floor: SigV4 + one decision + a GetUser answer
 //
 // Credentials come from -access-key/-secret-key or AWS_ACCESS_KEY_ID and
 // AWS_SECRET_ACCESS_KEY.
@@ -65,10 +66,14 @@ func run() error {
 	wrkScript := flag.String("wrk-script", "", "instead of running, sign one request of -op and write it as a wrk Lua script to this file (the signature stays valid for 15 minutes)")
 	accessKey := flag.String("access-key", os.Getenv("AWS_ACCESS_KEY_ID"), "access key ID")
 	secretKey := flag.String("secret-key", os.Getenv("AWS_SECRET_ACCESS_KEY"), "secret access key")
+	floor := flag.String("floor", "", "instead of generating load, serve the floor server on this address: iamd's SigV4 verification and one policy decision, answering GetUser for the given credentials (a measuring baseline, see floor.go)")
 	authzOpts := authorizeFlags()
 	flag.Parse()
 	if *accessKey == "" || *secretKey == "" {
 		return fmt.Errorf("credentials required: -access-key/-secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+	}
+	if *floor != "" {
+		return serveFloor(*floor, *accessKey, *secretKey)
 	}
 	service := "iam"
 	if cfg.op == "GetCallerIdentity" || cfg.op == "AssumeRole" {
