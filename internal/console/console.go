@@ -98,6 +98,8 @@ type Config struct {
 	// Catalog is the service authorization reference the policy summaries
 	// are computed with; nil loads the embedded one on first use.
 	Catalog func() *sar.Catalog
+	// Partition is the partition of the signed-in callers' ARNs.
+	Partition iam.Partition
 }
 
 // Handler serves the console.
@@ -111,6 +113,7 @@ type Handler struct {
 	ipLimit  *Limiter
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
+	entities map[string]*entity // users, groups and roles, by URL segment
 	csrf     *http.CrossOriginProtection
 	dummy    func() string // a hash to verify against when there is no user
 	wmu      sync.Mutex
@@ -245,13 +248,17 @@ func (h *Handler) parseTemplates() error {
 		"keytab": func(keys []iamapi.AccessKeyMetadata, csrf, action string) map[string]any {
 			return map[string]any{"Keys": keys, "CSRF": csrf, "Action": action}
 		},
+		"perms": func(p permissions, csrf, link string) map[string]any {
+			return map[string]any{"P": p, "CSRF": csrf, "Link": link}
+		},
 		"dataURL": func(mime string, b []byte) template.URL {
 			return template.URL("data:" + mime + ";base64," + b64(b))
 		},
 	}
 	// summary.html holds the policy summary shared by the pages that show
-	// a policy.
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/summary.html")
+	// a policy; permissions.html the permission section of users', groups'
+	// and roles' pages.
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/summary.html", "templates/permissions.html")
 	if err != nil {
 		return err
 	}
@@ -262,7 +269,7 @@ func (h *Handler) parseTemplates() error {
 	h.pages = make(map[string]*template.Template)
 	for _, n := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if name == "layout" || name == "summary" {
+		if name == "layout" || name == "summary" || name == "permissions" {
 			continue
 		}
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, n)
@@ -389,7 +396,7 @@ func (h *Handler) caller(r *http.Request, s *session) (*authz.Caller, *identity,
 	var c *authz.Caller
 	who := &identity{Account: s.Account, Alias: acct.V.Alias, Root: s.Root, MFA: s.MFA}
 	if s.Root {
-		c = authn.RootCaller(s.Account, "")
+		c = authn.RootCaller(h.cfg.Partition, s.Account, "")
 		who.Name = "root"
 		if acct.V.Email != "" {
 			who.Name = acct.V.Email
@@ -397,7 +404,7 @@ func (h *Handler) caller(r *http.Request, s *session) (*authz.Caller, *identity,
 	} else {
 		h.cfg.View.Read(s.Account, func(a *iam.AccountView) {
 			if u, ok := a.UserByID(s.UserID); ok && u.V.Login != nil {
-				c = authn.UserCaller(s.Account, u.V, "")
+				c = authn.UserCaller(h.cfg.Partition, s.Account, u.V, "")
 				who.Name = u.V.Name
 			}
 		})

@@ -28,9 +28,9 @@ type effectiveData struct {
 
 // effective shows the policies of a user (with its groups'), a group or a
 // role, summarized together.
-func (h *Handler) effective(q *req, kind string) {
-	entity := q.r.PathValue("name")
-	docs, err := h.identityPolicies(q.ctx, kind, entity)
+func (h *Handler) effective(q *req, e *entity) {
+	kind, entity := e.kind, q.r.PathValue("name")
+	docs, err := h.identityPolicies(q.ctx, e, entity)
 	if err != nil {
 		v := q.view("Permissions of "+entity, kind, nil)
 		v.Error = h.apiError(err)
@@ -57,105 +57,54 @@ func (h *Handler) effective(q *req, kind string) {
 
 // identityPolicies returns the documents of the policies attached to or
 // embedded in an identity, and for a user those of its groups.
-func (h *Handler) identityPolicies(ctx context.Context, kind, name string) ([]namedDoc, error) {
+func (h *Handler) identityPolicies(ctx context.Context, e *entity, name string) ([]namedDoc, error) {
+	out, err := h.ownPolicies(ctx, e, name, "")
+	if err != nil || e.kind != "users" {
+		return out, err
+	}
+	gs, err := call(h, ctx, "ListGroupsForUser", form("UserName", name), h.iam.ListGroupsForUser)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range gs.Groups {
+		docs, err := h.ownPolicies(ctx, h.entities["groups"], g.GroupName, "group "+g.GroupName+", ")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, docs...)
+	}
+	return out, nil
+}
+
+// ownPolicies returns the documents of the managed policies attached to an
+// entity and of its inline policies, their From prefixed with from.
+func (h *Handler) ownPolicies(ctx context.Context, e *entity, name, from string) ([]namedDoc, error) {
 	var out []namedDoc
-	managed := func(arns []string, from string) error {
-		for _, arn := range arns {
-			p, err := call(h, ctx, "GetPolicy", form("PolicyArn", arn), h.iam.GetPolicy)
-			if err != nil {
-				return fmt.Errorf("policy %s: %w", arn, err)
-			}
-			v, err := call(h, ctx, "GetPolicyVersion", form("PolicyArn", arn, "VersionId", p.Policy.DefaultVersionId), h.iam.GetPolicyVersion)
-			if err != nil {
-				return fmt.Errorf("policy %s: %w", arn, err)
-			}
-			out = append(out, namedDoc{Name: p.Policy.PolicyName, From: from, Document: prettyJSON(decodeDocument(v.PolicyVersion.Document))})
-		}
-		return nil
+	attached, err := e.listAttached(h, ctx, form(e.param, name))
+	if err != nil {
+		return nil, err
 	}
-	group := func(g, from string) error {
-		a, err := call(h, ctx, "ListAttachedGroupPolicies", form("GroupName", g), h.iam.ListAttachedGroupPolicies)
+	for _, a := range attached {
+		p, err := call(h, ctx, "GetPolicy", form("PolicyArn", a.PolicyArn), h.iam.GetPolicy)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("policy %s: %w", a.PolicyArn, err)
 		}
-		var arns []string
-		for _, p := range a.AttachedPolicies {
-			arns = append(arns, p.PolicyArn)
-		}
-		if err := managed(arns, from+"managed"); err != nil {
-			return err
-		}
-		in, err := call(h, ctx, "ListGroupPolicies", form("GroupName", g), h.iam.ListGroupPolicies)
+		v, err := call(h, ctx, "GetPolicyVersion", form("PolicyArn", a.PolicyArn, "VersionId", p.Policy.DefaultVersionId), h.iam.GetPolicyVersion)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("policy %s: %w", a.PolicyArn, err)
 		}
-		for _, p := range in.PolicyNames {
-			d, err := call(h, ctx, "GetGroupPolicy", form("GroupName", g, "PolicyName", p), h.iam.GetGroupPolicy)
-			if err != nil {
-				return err
-			}
-			out = append(out, namedDoc{Name: p, From: from + "inline", Document: prettyJSON(decodeDocument(d.PolicyDocument))})
-		}
-		return nil
+		out = append(out, namedDoc{Name: p.Policy.PolicyName, From: from + "managed", Document: prettyJSON(decodeDocument(v.PolicyVersion.Document))})
 	}
-	switch kind {
-	case "groups":
-		return out, group(name, "")
-	case "users":
-		a, err := call(h, ctx, "ListAttachedUserPolicies", form("UserName", name), h.iam.ListAttachedUserPolicies)
+	inline, err := e.listInline(h, ctx, form(e.param, name))
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range inline {
+		doc, err := e.getInline(h, ctx, form(e.param, name, "PolicyName", p))
 		if err != nil {
 			return nil, err
 		}
-		var arns []string
-		for _, p := range a.AttachedPolicies {
-			arns = append(arns, p.PolicyArn)
-		}
-		if err := managed(arns, "managed"); err != nil {
-			return nil, err
-		}
-		in, err := call(h, ctx, "ListUserPolicies", form("UserName", name), h.iam.ListUserPolicies)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range in.PolicyNames {
-			d, err := call(h, ctx, "GetUserPolicy", form("UserName", name, "PolicyName", p), h.iam.GetUserPolicy)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, namedDoc{Name: p, From: "inline", Document: prettyJSON(decodeDocument(d.PolicyDocument))})
-		}
-		gs, err := call(h, ctx, "ListGroupsForUser", form("UserName", name), h.iam.ListGroupsForUser)
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range gs.Groups {
-			if err := group(g.GroupName, "group "+g.GroupName+", "); err != nil {
-				return nil, err
-			}
-		}
-	case "roles":
-		a, err := call(h, ctx, "ListAttachedRolePolicies", form("RoleName", name), h.iam.ListAttachedRolePolicies)
-		if err != nil {
-			return nil, err
-		}
-		var arns []string
-		for _, p := range a.AttachedPolicies {
-			arns = append(arns, p.PolicyArn)
-		}
-		if err := managed(arns, "managed"); err != nil {
-			return nil, err
-		}
-		in, err := call(h, ctx, "ListRolePolicies", form("RoleName", name), h.iam.ListRolePolicies)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range in.PolicyNames {
-			d, err := call(h, ctx, "GetRolePolicy", form("RoleName", name, "PolicyName", p), h.iam.GetRolePolicy)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, namedDoc{Name: p, From: "inline", Document: prettyJSON(decodeDocument(d.PolicyDocument))})
-		}
+		out = append(out, namedDoc{Name: p, From: from + "inline", Document: prettyJSON(decodeDocument(doc))})
 	}
 	return out, nil
 }
