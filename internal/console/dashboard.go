@@ -87,4 +87,3 @@ func (h *Handler) dashboard(q *req) {
 	}
 	h.render(q.w, http.StatusOK, "dashboard", q.view("Security dashboard", "home", d))
 }
-

@@ -80,22 +80,22 @@ func entities() map[string]*entity {
 // sharedActions are the actions every entity's page posts.
 func sharedActions(e *entity) map[string]entityAction {
 	return map[string]entityAction{
-	"attach": func(h *Handler, q *req, name string) (string, bool, error) {
-		return "Policy attached.", false, e.attach(h, q.ctx, form(e.param, name, "PolicyArn", strings.TrimSpace(q.r.PostFormValue("arn"))))
-	},
-	"detach": func(h *Handler, q *req, name string) (string, bool, error) {
-		return "Policy detached.", false, e.detach(h, q.ctx, form(e.param, name, "PolicyArn", q.r.PostFormValue("arn")))
-	},
-	"inline-delete": func(h *Handler, q *req, name string) (string, bool, error) {
-		return "Inline policy deleted.", false, e.deleteInline(h, q.ctx, form(e.param, name, "PolicyName", q.r.PostFormValue("policy")))
-	},
-	"delete": func(h *Handler, q *req, name string) (string, bool, error) {
-		if err := h.deleteEntity(q.ctx, e, name); err != nil {
-			return "", false, err
-		}
-		h.redirect(q, "/"+e.kind, e.title+" "+name+" deleted.")
-		return "", true, nil
-	},
+		"attach": func(h *Handler, q *req, name string) (string, bool, error) {
+			return "Policy attached.", false, e.attach(h, q.ctx, form(e.param, name, "PolicyArn", strings.TrimSpace(q.r.PostFormValue("arn"))))
+		},
+		"detach": func(h *Handler, q *req, name string) (string, bool, error) {
+			return "Policy detached.", false, e.detach(h, q.ctx, form(e.param, name, "PolicyArn", q.r.PostFormValue("arn")))
+		},
+		"inline-delete": func(h *Handler, q *req, name string) (string, bool, error) {
+			return "Inline policy deleted.", false, e.deleteInline(h, q.ctx, form(e.param, name, "PolicyName", q.r.PostFormValue("policy")))
+		},
+		"delete": func(h *Handler, q *req, name string) (string, bool, error) {
+			if err := h.deleteEntity(q.ctx, e, name); err != nil {
+				return "", false, err
+			}
+			h.redirect(q, "/"+e.kind, e.title+" "+name+" deleted.")
+			return "", true, nil
+		},
 	}
 }
 

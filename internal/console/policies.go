@@ -255,4 +255,3 @@ func prettyJSON(doc string) string {
 	}
 	return string(b)
 }
-

@@ -73,4 +73,3 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST "+Prefix+"/simulator", h.authed(h.simulator))
 	h.mux = m
 }
-
