@@ -49,6 +49,7 @@ type config struct {
 	prefix   string
 	roleARN  string
 	wrk      string // write a wrk script instead of running
+	raw      bool   // one plain connection per worker instead of http.Client
 	signer   *sigv4.Signer
 	client   *http.Client
 }
@@ -66,6 +67,7 @@ func run() error {
 	wrkScript := flag.String("wrk-script", "", "instead of running, sign one request of -op and write it as a wrk Lua script to this file (the signature stays valid for 15 minutes)")
 	accessKey := flag.String("access-key", os.Getenv("AWS_ACCESS_KEY_ID"), "access key ID")
 	secretKey := flag.String("secret-key", os.Getenv("AWS_SECRET_ACCESS_KEY"), "secret access key")
+	flag.BoolVar(&cfg.raw, "raw", false, "give each worker its own keep-alive connection, written and read without http.Client (several times cheaper per request, so that the server is what is measured)")
 	floor := flag.String("floor", "", "instead of generating load, serve the floor server on this address: iamd's SigV4 verification and one policy decision, answering GetUser for the given credentials (a measuring baseline, see floor.go)")
 	authzOpts := authorizeFlags()
 	flag.Parse()
@@ -142,6 +144,9 @@ func run() error {
 	if *wrkScript != "" {
 		return writeWrkScript(cfg, next(&worker{rng: rand.New(rand.NewPCG(1, 2))}), *wrkScript)
 	}
+	if cfg.raw {
+		return load(cfg, func(w *worker) (int, []byte, error) { return callRaw(cfg, w, next(w)) })
+	}
 	return load(cfg, func(w *worker) (int, []byte, error) { return call(cfg, next(w)) })
 }
 
@@ -174,6 +179,7 @@ type worker struct {
 	latencies []time.Duration
 	errors    map[string]int
 	decisions map[string]int // Authorize: answers by decision
+	raw       *rawConn       // -raw: the worker's connection
 }
 
 func load(cfg config, do func(*worker) (int, []byte, error)) error {

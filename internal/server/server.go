@@ -486,6 +486,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Getenv == nil || cfg.Getenv("GOMAXPROCS") == "" {
+		ensureProcs(minProcs)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
