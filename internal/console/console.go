@@ -95,6 +95,9 @@ type Config struct {
 	// for WebAuthn and cross-origin checks. When empty, the origin of each
 	// request's Host is used, which suits local use; set it in production.
 	Origins []string
+	// Events answers the event history's lookups; nil when there is no
+	// audit trail.
+	Events EventLookup
 	// Catalog is the service authorization reference the policy summaries
 	// are computed with; nil loads the embedded one on first use.
 	Catalog func() *sar.Catalog

@@ -69,6 +69,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST "+Prefix+"/security/webauthn/finish", h.authed(h.webauthnRegisterFinish))
 	m.HandleFunc("GET "+Prefix+"/credential-report", h.authed(h.credentialReport))
 	m.HandleFunc("POST "+Prefix+"/credential-report", h.authed(h.credentialReport))
+	m.HandleFunc("GET "+Prefix+"/events", h.authed(h.events))
 	m.HandleFunc("GET "+Prefix+"/simulator", h.authed(h.simulator))
 	m.HandleFunc("POST "+Prefix+"/simulator", h.authed(h.simulator))
 	h.mux = m

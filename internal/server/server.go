@@ -231,8 +231,10 @@ func (s *Server) build() (http.Handler, error) {
 			}
 		},
 	}
+	var events console.EventLookup // the console's event history
 	if auditLog != nil {
 		front.cloudtrail = &cloudtrailapi.Handler{Events: auditLog, Authorizer: authorizer}
+		events = front.cloudtrail
 	}
 	if err := console.BootstrapRoot(context.Background(), st.Writer, st.View, passwords, s.cfg.Getenv(EnvAccountID), s.cfg.Getenv, s.log); err != nil {
 		return nil, fmt.Errorf("root console password: %w", err)
@@ -241,6 +243,7 @@ func (s *Server) build() (http.Handler, error) {
 		IAM: iamSvc, Validator: iamDispatch, View: st.View, Writer: st.Writer, Secrets: st.Keyring,
 		Authorizer: authorizer, Passwords: passwords, Now: s.cfg.Now, Log: s.log,
 		Origins: strings.FieldsFunc(s.cfg.Getenv(console.EnvOrigins), func(r rune) bool { return r == ',' }),
+		Events:  events,
 	})
 	if err != nil {
 		return nil, err
