@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/iamd/iamd/internal/audit"
+	"github.com/iamd/iamd/internal/audit/pgtrail"
 	"github.com/iamd/iamd/internal/authn"
 	"github.com/iamd/iamd/internal/authz"
 	"github.com/iamd/iamd/internal/authzapi"
@@ -91,6 +92,7 @@ type Server struct {
 	handler http.Handler
 	loadRev int64
 	audit   *audit.Log
+	shared  *pgtrail.Trail // every replica's trail, on PostgreSQL; nil otherwise
 	sts     *stsapi.Service
 	metrics *metrics.Registry
 	health  *health
@@ -158,6 +160,9 @@ func (s *Server) build() (http.Handler, error) {
 		return nil, err
 	}
 	s.audit = auditLog
+	if s.shared, err = s.openSharedTrail(auditLog); err != nil {
+		return nil, err
+	}
 	// Every authorization decision is recorded in its request's event, and
 	// counted.
 	engine := authz.New(st.View, managed)
@@ -233,7 +238,7 @@ func (s *Server) build() (http.Handler, error) {
 	}
 	var events console.EventLookup // the console's event history
 	if auditLog != nil {
-		front.cloudtrail = &cloudtrailapi.Handler{Events: auditLog, Authorizer: authorizer}
+		front.cloudtrail = &cloudtrailapi.Handler{Events: s.events(), Authorizer: authorizer}
 		events = front.cloudtrail
 	}
 	if err := console.BootstrapRoot(context.Background(), st.Writer, st.View, passwords, s.cfg.Getenv(EnvAccountID), s.cfg.Getenv, s.log); err != nil {
@@ -354,6 +359,9 @@ func (s *Server) Close() error {
 		if err := s.audit.Close(); err != nil {
 			s.log.Error("audit log close", "err", err)
 		}
+	}
+	if s.shared != nil {
+		_ = s.shared.Close() // it logs what it could not ship
 	}
 	return s.state.Close()
 }
