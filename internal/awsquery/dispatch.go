@@ -256,16 +256,17 @@ func ParseForm(r *http.Request, body []byte) (url.Values, error) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		return nil, MethodNotAllowed(r.Method)
 	}
-	form, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, MalformedQueryString("The query string is malformed: " + err.Error())
+	post := r.Method == http.MethodPost && len(body) > 0
+	var form url.Values
+	if r.URL.RawQuery != "" || !post {
+		var err error
+		if form, err = url.ParseQuery(r.URL.RawQuery); err != nil {
+			return nil, MalformedQueryString("The query string is malformed: " + err.Error())
+		}
 	}
-	if r.Method == http.MethodPost && len(body) > 0 {
-		if ct := r.Header.Get("Content-Type"); ct != "" {
-			mt, _, err := mime.ParseMediaType(ct)
-			if err != nil || mt != "application/x-www-form-urlencoded" {
-				return nil, MalformedQueryString("Unsupported Content-Type " + ct + "; send application/x-www-form-urlencoded.")
-			}
+	if post {
+		if ct := r.Header.Get("Content-Type"); ct != "" && !isFormType(ct) {
+			return nil, MalformedQueryString("Unsupported Content-Type " + ct + "; send application/x-www-form-urlencoded.")
 		}
 		bf, err := url.ParseQuery(string(body))
 		if err != nil {
@@ -277,4 +278,15 @@ func ParseForm(r *http.Request, body []byte) (url.Values, error) {
 		form = bf
 	}
 	return form, nil
+}
+
+// isFormType reports whether a Content-Type is a form's. The SDKs' and the
+// CLI's exact spellings are recognised without parsing them.
+func isFormType(ct string) bool {
+	switch ct {
+	case "application/x-www-form-urlencoded; charset=utf-8", "application/x-www-form-urlencoded":
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/x-www-form-urlencoded"
 }
