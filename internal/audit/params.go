@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"io"
 	"net/url"
 	"slices"
 	"strconv"
@@ -221,37 +220,7 @@ type xmlNode struct {
 // "member" lists as arrays, secrets hidden. It returns JSON null for an
 // empty result or a document it cannot read.
 func ResponseElements(body []byte) json.RawMessage {
-	dec := xml.NewDecoder(bytes.NewReader(body))
-	var stack []*xmlNode
-	var root *xmlNode
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return json.RawMessage("null")
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			n := &xmlNode{name: t.Name.Local}
-			if len(stack) > 0 {
-				p := stack[len(stack)-1]
-				p.children = append(p.children, n)
-			} else {
-				root = n
-			}
-			stack = append(stack, n)
-		case xml.EndElement:
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
-			}
-		case xml.CharData:
-			if len(stack) > 0 {
-				stack[len(stack)-1].text.Write(t)
-			}
-		}
-	}
+	root := xmlTree(body)
 	if root == nil {
 		return json.RawMessage("null")
 	}
