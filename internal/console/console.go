@@ -35,6 +35,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/iamd/iamd/internal/audit"
 	"github.com/iamd/iamd/internal/authn"
 	"github.com/iamd/iamd/internal/authz"
 	"github.com/iamd/iamd/internal/awsquery"
@@ -98,6 +99,9 @@ type Config struct {
 	// Events answers the event history's lookups; nil when there is no
 	// audit trail.
 	Events EventLookup
+	// Trail is the audit trail the least-privilege policy generator reads
+	// (the Access Advisor's "generate a policy"); nil when there is none.
+	Trail *audit.Log
 	// Catalog is the service authorization reference the policy summaries
 	// are computed with; nil loads the embedded one on first use.
 	Catalog func() *sar.Catalog
@@ -252,6 +256,9 @@ func (h *Handler) parseTemplates() error {
 		"perms": func(p permissions, csrf, link string) map[string]any {
 			return map[string]any{"P": p, "CSRF": csrf, "Link": link}
 		},
+		"hasPrefix": strings.HasPrefix,
+		"arnPage":   arnPage,
+		"arnName":   arnName,
 		"dataURL": func(mime string, b []byte) template.URL {
 			return template.URL("data:" + mime + ";base64," + b64(b))
 		},

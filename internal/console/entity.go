@@ -20,6 +20,7 @@ type entity struct {
 	title string // "User"
 	param string // the API's name parameter: "UserName"
 
+	arn          func(h *Handler, ctx context.Context, f url.Values) (string, error)
 	listAttached func(h *Handler, ctx context.Context, f url.Values) ([]iamapi.AttachedPolicy, error)
 	listInline   func(h *Handler, ctx context.Context, f url.Values) ([]string, error)
 	getInline    func(h *Handler, ctx context.Context, f url.Values) (string, error)

@@ -14,6 +14,7 @@ import (
 func groupEntity() *entity {
 	return &entity{
 		kind: "groups", title: "Group", param: "GroupName",
+		arn:          query("GetGroup", iamapi.Server.GetGroup, func(o *iamapi.GetGroupResponse) string { return o.Group.Arn }),
 		listAttached: query("ListAttachedGroupPolicies", iamapi.Server.ListAttachedGroupPolicies, func(o *iamapi.ListAttachedGroupPoliciesResponse) []iamapi.AttachedPolicy { return o.AttachedPolicies }),
 		listInline:   query("ListGroupPolicies", iamapi.Server.ListGroupPolicies, func(o *iamapi.ListGroupPoliciesResponse) []string { return o.PolicyNames }),
 		getInline:    query("GetGroupPolicy", iamapi.Server.GetGroupPolicy, func(o *iamapi.GetGroupPolicyResponse) string { return o.PolicyDocument }),

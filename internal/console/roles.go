@@ -13,6 +13,7 @@ import (
 func roleEntity() *entity {
 	return &entity{
 		kind: "roles", title: "Role", param: "RoleName",
+		arn:          query("GetRole", iamapi.Server.GetRole, func(o *iamapi.GetRoleResponse) string { return o.Role.Arn }),
 		listAttached: query("ListAttachedRolePolicies", iamapi.Server.ListAttachedRolePolicies, func(o *iamapi.ListAttachedRolePoliciesResponse) []iamapi.AttachedPolicy { return o.AttachedPolicies }),
 		listInline:   query("ListRolePolicies", iamapi.Server.ListRolePolicies, func(o *iamapi.ListRolePoliciesResponse) []string { return o.PolicyNames }),
 		getInline:    query("GetRolePolicy", iamapi.Server.GetRolePolicy, func(o *iamapi.GetRolePolicyResponse) string { return o.PolicyDocument }),

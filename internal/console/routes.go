@@ -56,11 +56,16 @@ func (h *Handler) routes() {
 		m.HandleFunc("POST "+Prefix+"/"+kind+"/{name}/{action}", h.authed(h.entityAction(e)))
 		m.HandleFunc("GET "+Prefix+"/"+kind+"/{name}/inline/{policy}", h.authed(func(q *req) { h.inlinePolicy(q, e) }))
 		m.HandleFunc("GET "+Prefix+"/"+kind+"/{name}/permissions", h.authed(func(q *req) { h.effective(q, e) }))
+		m.HandleFunc("GET "+Prefix+"/"+kind+"/{name}/access-advisor", h.authed(func(q *req) { h.entityAdvisor(q, e) }))
+		if kind != "groups" {
+			m.HandleFunc("GET "+Prefix+"/"+kind+"/{name}/generate-policy", h.authed(func(q *req) { h.generatePolicy(q, e) }))
+		}
 	}
 	m.HandleFunc("GET "+Prefix+"/policies", h.authed(h.policies))
 	m.HandleFunc("GET "+Prefix+"/policies/new", h.authed(h.newPolicy))
 	m.HandleFunc("POST "+Prefix+"/policies", h.authed(h.createPolicy))
 	m.HandleFunc("GET "+Prefix+"/policy", h.authed(h.policy))
+	m.HandleFunc("GET "+Prefix+"/policy/access-advisor", h.authed(h.policyAdvisor))
 	m.HandleFunc("POST "+Prefix+"/policy/{action}", h.authed(h.policyAction))
 	m.HandleFunc("POST "+Prefix+"/api/validate-policy", h.authed(h.validatePolicy))
 	m.HandleFunc("GET "+Prefix+"/security", h.authed(h.security))

@@ -16,6 +16,7 @@ import (
 func userEntity() *entity {
 	return &entity{
 		kind: "users", title: "User", param: "UserName",
+		arn:          query("GetUser", iamapi.Server.GetUser, func(o *iamapi.GetUserResponse) string { return o.User.Arn }),
 		listAttached: query("ListAttachedUserPolicies", iamapi.Server.ListAttachedUserPolicies, func(o *iamapi.ListAttachedUserPoliciesResponse) []iamapi.AttachedPolicy { return o.AttachedPolicies }),
 		listInline:   query("ListUserPolicies", iamapi.Server.ListUserPolicies, func(o *iamapi.ListUserPoliciesResponse) []string { return o.PolicyNames }),
 		getInline:    query("GetUserPolicy", iamapi.Server.GetUserPolicy, func(o *iamapi.GetUserPolicyResponse) string { return o.PolicyDocument }),

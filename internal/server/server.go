@@ -248,7 +248,7 @@ func (s *Server) build() (http.Handler, error) {
 		IAM: iamSvc, Validator: iamDispatch, View: st.View, Writer: st.Writer, Secrets: st.Keyring,
 		Authorizer: authorizer, Passwords: passwords, Now: s.cfg.Now, Log: s.log,
 		Origins: strings.FieldsFunc(s.cfg.Getenv(console.EnvOrigins), func(r rune) bool { return r == ',' }),
-		Events:  events,
+		Events:  events, Trail: auditLog,
 	})
 	if err != nil {
 		return nil, err
