@@ -362,15 +362,15 @@ func verifyAudit(t *testing.T, dir string) (int, string) {
 	return 0, out.String()
 }
 
-// serveIamd runs `iamd serve` on dir as a separate process and returns its
-// endpoint and the process.
-func serveIamd(t *testing.T, dir string) (string, *exec.Cmd) {
+// serveIamd runs `iamd serve` on dir, with extra flags, as a separate
+// process and returns its endpoint and the process.
+func serveIamd(t *testing.T, dir string, extra ...string) (string, *exec.Cmd) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(iamdBinary(t), "serve", "--addr", addr, "--data", dir, "--log-level", "warn")
+	cmd := exec.Command(iamdBinary(t), append([]string{"serve", "--addr", addr, "--data", dir, "--log-level", "warn"}, extra...)...)
 	cmd.Env = append(os.Environ(), server.EnvAccountID+"="+testAccount, server.EnvRootAccessKey+"="+rootKeyID,
 		server.EnvRootSecretKey+"="+rootSecretKey, "IAMD_MASTER_KEY=", "IAMD_STORE=")
 	logs := new(lockedBuffer)

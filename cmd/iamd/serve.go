@@ -39,6 +39,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	fs.StringVar(&cfg.PublicURL, "public-url", getenv("IAMD_PUBLIC_URL"), "the URL clients reach iamd at, e.g. https://iam.example.com: the base of outbound web identity federation's issuer URLs (default http(s)://ADDR; env IAMD_PUBLIC_URL)")
 	trustedProxies := fs.String("trusted-proxies", getenv("IAMD_TRUSTED_PROXIES"), "load balancers (addresses or CIDR prefixes, comma-separated) whose X-Forwarded-For header gives the client's address; from other peers it is ignored (env IAMD_TRUSTED_PROXIES)")
 	retention := fs.String("audit-retention", getenv(audit.EnvRetention), "remove audit events older than this, online: days (90d), a duration (36h), or 0 to keep everything (default 90d; env "+audit.EnvRetention+")")
+	deliver := deliveryFlags(fs, getenv)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -90,6 +91,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, opts))
 	default:
 		fmt.Fprintf(stderr, "iamd serve: --log-format %q: want text or json\n", *logFormat)
+		return 2
+	}
+	if cfg.Background, err = deliver.start(ctx, cfg.Logger); err != nil {
+		fmt.Fprintf(stderr, "iamd serve: %v\n", err)
 		return 2
 	}
 	if *debugAddr != "" {

@@ -160,6 +160,38 @@ func (r *Registry) AuditRecords(count func() uint64) {
 	}, func() float64 { return float64(count()) }))
 }
 
+// AuditDelivery is what audit trail delivery did, for AuditDeliveryStats.
+type AuditDelivery struct {
+	Files, Digests, Failures, Delivered uint64
+	Failing                             bool
+}
+
+// AuditDeliveryStats exposes audit trail delivery (log and digest files
+// delivered, failed attempts, the last record delivered, whether the
+// destination is failing now), read at scrape time from stats.
+func (r *Registry) AuditDeliveryStats(stats func() AuditDelivery) {
+	counter := func(name, help string, v func(AuditDelivery) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help},
+			func() float64 { return float64(v(stats())) })
+	}
+	r.reg.MustRegister(
+		counter("audit_delivery_files_total", "CloudTrail log files delivered to the audit trail's destination.", func(s AuditDelivery) uint64 { return s.Files }),
+		counter("audit_delivery_digests_total", "CloudTrail digest files delivered to the audit trail's destination.", func(s AuditDelivery) uint64 { return s.Digests }),
+		counter("audit_delivery_failures_total", "Failed attempts to deliver the audit trail (each retried with backoff).", func(s AuditDelivery) uint64 { return s.Failures }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "audit_delivery_record",
+			Help: "The last record of this replica's audit chain delivered (compare with iamd_audit_records_total)."},
+			func() float64 { return float64(stats().Delivered) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "audit_delivery_failing",
+			Help: "1 while the last attempt to deliver the audit trail failed."},
+			func() float64 {
+				if stats().Failing {
+					return 1
+				}
+				return 0
+			}),
+	)
+}
+
 // Status is the server's state, read at scrape time: what the change
 // follower last reported, readiness and the requests in flight.
 type Status struct {

@@ -75,6 +75,10 @@ type Config struct {
 	// gives the client's address (aws:SourceIp, the audit trail, the
 	// console's throttles); from any other peer the header is ignored.
 	TrustedProxies []netip.Prefix
+	// Background, if set, starts work beside the server once it is built
+	// (audit trail delivery); Run calls the function it returns when
+	// serving ends, before closing the audit log.
+	Background func(ctx context.Context, s *Server) (wait func())
 }
 
 // DefaultShutdownTimeout is how long requests in flight may take to finish
@@ -535,6 +539,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 	front.h = s.handler
 	close(front.loaded)
+	if cfg.Background != nil {
+		defer cfg.Background(ctx, s)()
+	}
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"

@@ -57,6 +57,10 @@ func NewS3(ctx context.Context, raw, endpoint string) (*S3, error) {
 		cfg.Region = "us-east-1"
 	}
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		// S3-compatible servers may not send checksums; the digests
+		// check the content.
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		o.DisableLogOutputChecksumValidationSkipped = true
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 			o.UsePathStyle = true
