@@ -44,8 +44,8 @@ func (w *writeStmts) close() {
 	}
 }
 
-// commitGroup commits the batches of group in one transaction, each in its
-// own savepoint so that a conflict rolls back only its batch.
+// commitGroup commits the batches of group in one transaction; a batch
+// whose expectations fail is left out and given its conflict.
 func (s *Store) commitGroup(group []*groupcommit.Request) error {
 	// The writer's statements do not take a caller's context: one caller
 	// giving up must not abort the others' transaction.
@@ -79,26 +79,24 @@ func (s *Store) runGroup(ctx context.Context, group []*groupcommit.Request) erro
 			r.Pruned = n
 			continue
 		}
-		if _, err := s.wc.ExecContext(ctx, `SAVEPOINT batch`); err != nil {
-			return err
-		}
-		versions, err := s.apply(ctx, r.Ops, head+1)
+		// A batch's expectations are all checked before it writes
+		// anything, so a conflict leaves nothing to roll back: no
+		// savepoint per batch (two more statements each).
+		plan, err := s.plan(ctx, r.Ops)
 		var ce *store.ConflictError
 		switch {
 		case errors.As(err, &ce):
 			r.Err = ce
-			if _, err := s.wc.ExecContext(ctx, `ROLLBACK TO batch`); err != nil {
-				return err
-			}
+			continue
 		case err != nil:
 			return err
-		default:
-			head++
-			r.Result = store.Result{Rev: head, Versions: versions}
 		}
-		if _, err := s.wc.ExecContext(ctx, `RELEASE batch`); err != nil {
+		versions, err := s.apply(ctx, r.Ops, plan, head+1)
+		if err != nil {
 			return err
 		}
+		head++
+		r.Result = store.Result{Rev: head, Versions: versions}
 	}
 	if head != start {
 		if _, err := s.wc.ExecContext(ctx, `UPDATE meta SET rev = ?`, head); err != nil {
@@ -109,23 +107,71 @@ func (s *Store) runGroup(ctx context.Context, group []*groupcommit.Request) erro
 	return err
 }
 
-// apply runs one batch's ops at revision rev, in order.
-func (s *Store) apply(ctx context.Context, ops []store.Op, rev int64) ([]int64, error) {
+// stored is what a batch's op finds stored under its key: the version,
+// live or tombstone, and whether it is a tombstone.
+type stored struct {
+	base    int64
+	deleted bool
+}
+
+// live is the version an expectation is checked against (0 if absent).
+func (st stored) live() int64 {
+	if st.deleted {
+		return 0
+	}
+	return st.base
+}
+
+// plan reads what each op of a batch finds stored, counting the batch's
+// own earlier ops on the same key, and checks every expectation, before
+// anything is written. It returns a *store.ConflictError for the first
+// expectation that fails.
+func (s *Store) plan(ctx context.Context, ops []store.Op) ([]stored, error) {
+	found := make([]stored, len(ops))
+	for i, op := range ops {
+		st, seen := stored{}, false
+		for j := i - 1; j >= 0; j-- {
+			if p := ops[j]; p.Kind == op.Kind && p.Account == op.Account && p.Key == op.Key {
+				st, seen = after(p, found[j]), true
+				break
+			}
+		}
+		if !seen {
+			err := s.stmt.get.QueryRowContext(ctx, op.Kind, op.Account, op.Key).Scan(&st.base, &st.deleted)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, err
+			}
+		}
+		if !store.Satisfied(op.Expect, st.live()) {
+			return nil, &store.ConflictError{Index: i, Op: op, Actual: st.live()}
+		}
+		found[i] = st
+	}
+	return found, nil
+}
+
+// after is what op leaves stored, given what it found.
+func after(op store.Op, st stored) stored {
+	switch op.Type {
+	case store.Put:
+		return stored{base: st.base + 1}
+	case store.Delete:
+		if st.live() > 0 {
+			st.deleted = true
+		}
+	case store.Touch:
+		if live := st.live(); live > 0 {
+			st.base = live + 1
+		}
+	}
+	return st
+}
+
+// apply writes one planned batch's ops at revision rev, in order.
+func (s *Store) apply(ctx context.Context, ops []store.Op, plan []stored, rev int64) ([]int64, error) {
 	versions := make([]int64, len(ops))
 	for i, op := range ops {
-		var base int64 // the version stored, live or tombstone
-		var deleted bool
-		err := s.stmt.get.QueryRowContext(ctx, op.Kind, op.Account, op.Key).Scan(&base, &deleted)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, err
-		}
-		live := base
-		if deleted {
-			live = 0
-		}
-		if !store.Satisfied(op.Expect, live) {
-			return nil, &store.ConflictError{Index: i, Op: op, Actual: live}
-		}
+		base, live := plan[i].base, plan[i].live()
 		switch op.Type {
 		case store.Put:
 			data := op.Data
