@@ -50,6 +50,8 @@ type eventRow struct {
 	Key              link2
 	Resources        []link2
 	JSON             string
+	Error            string // the call's error code, if it failed
+	SessionName      string // an assume-role call's session name
 }
 
 // link2 is a text with an optional console link.
@@ -69,33 +71,24 @@ func (h *Handler) events(q *req) {
 		h.render(q.w, http.StatusOK, "events", v)
 		return
 	}
-	in := map[string]any{"MaxResults": eventsPageSize}
-	if d.Value != "" {
-		in["LookupAttributes"] = []map[string]string{{"AttributeKey": d.Attr, "AttributeValue": d.Value}}
-	}
-	for key, s := range map[string]string{"StartTime": d.Start, "EndTime": d.End} {
-		if s == "" {
+	var start, end time.Time
+	for _, r := range []struct {
+		s string
+		t *time.Time
+	}{{d.Start, &start}, {d.End, &end}} {
+		if r.s == "" {
 			continue
 		}
-		t, err := time.Parse(rangeLayout, s)
+		t, err := time.Parse(rangeLayout, r.s)
 		if err != nil {
-			v.Error = &awsquery.Error{Code: "InvalidTimeRangeException", Message: "The time " + s + " is not a date and time (YYYY-MM-DDThh:mm, UTC).", HTTPStatus: http.StatusBadRequest, Sender: true}
+			v.Error = &awsquery.Error{Code: "InvalidTimeRangeException", Message: "The time " + r.s + " is not a date and time (YYYY-MM-DDThh:mm, UTC).", HTTPStatus: http.StatusBadRequest, Sender: true}
 			h.render(q.w, http.StatusOK, "events", v)
 			return
 		}
-		in[key] = t.Unix()
+		*r.t = t
 	}
 	token := qs.Get("token")
-	if token != "" {
-		in["NextToken"] = token
-	}
-	body, err := json.Marshal(in)
-	if err != nil {
-		v.Error = h.apiError(err)
-		h.render(q.w, http.StatusOK, "events", v)
-		return
-	}
-	out, err := h.cfg.Events.LookupEvents(q.ctx, body)
+	out, err := h.lookupEvents(q.ctx, d.Attr, d.Value, start, end, token)
 	if err != nil {
 		v.Error = h.lookupError(err)
 		h.render(q.w, http.StatusOK, "events", v)
@@ -122,6 +115,29 @@ func (h *Handler) events(q *req) {
 	h.render(q.w, http.StatusOK, "events", v)
 }
 
+// lookupEvents calls LookupEvents with a lookup attribute (none when value
+// is empty), a time range (zero times are open) and a page token.
+func (h *Handler) lookupEvents(ctx context.Context, attr, value string, start, end time.Time, token string) (*cloudtrailapi.LookupEventsOutput, error) {
+	in := map[string]any{"MaxResults": eventsPageSize}
+	if value != "" {
+		in["LookupAttributes"] = []map[string]string{{"AttributeKey": attr, "AttributeValue": value}}
+	}
+	if !start.IsZero() {
+		in["StartTime"] = start.Unix()
+	}
+	if !end.IsZero() {
+		in["EndTime"] = end.Unix()
+	}
+	if token != "" {
+		in["NextToken"] = token
+	}
+	body, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	return h.cfg.Events.LookupEvents(ctx, body)
+}
+
 // lookupError shows a LookupEvents error as the API names it.
 func (h *Handler) lookupError(err error) *awsquery.Error {
 	var ce *cloudtrailapi.Error
@@ -137,6 +153,10 @@ func (h *Handler) lookupError(err error) *awsquery.Error {
 func eventRowOf(id, name, source, readOnly, user, key string, at int64, record string) eventRow {
 	row := eventRow{ID: id, Name: name, Source: source, ReadOnly: readOnly, Time: time.Unix(at, 0).UTC(), JSON: prettyJSON(record)}
 	var rec struct {
+		ErrorCode         string `json:"errorCode"`
+		RequestParameters struct {
+			RoleSessionName string `json:"roleSessionName"`
+		} `json:"requestParameters"`
 		UserIdentity struct {
 			Type           string `json:"type"`
 			UserName       string `json:"userName"`
@@ -149,6 +169,7 @@ func eventRowOf(id, name, source, readOnly, user, key string, at int64, record s
 		} `json:"userIdentity"`
 	}
 	_ = json.Unmarshal([]byte(record), &rec)
+	row.Error, row.SessionName = rec.ErrorCode, rec.RequestParameters.RoleSessionName
 	row.User = link2{Text: user}
 	switch id := rec.UserIdentity; {
 	case id.Type == "IAMUser" && id.UserName != "":

@@ -1,9 +1,12 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/iamapi"
@@ -23,6 +26,18 @@ func roleEntity() *entity {
 		del:          op("DeleteRole", iamapi.Server.DeleteRole),
 		page:         (*Handler).rolePage,
 		actions: map[string]entityAction{
+			"max-session": func(h *Handler, q *req, name string) (string, bool, error) {
+				_, err := call(h, q.ctx, "UpdateRole", form("RoleName", name, "MaxSessionDuration", strconv.Itoa(3600*atoi(q.r.PostFormValue("hours")))), h.iam.UpdateRole)
+				return "Maximum session duration updated.", false, err
+			},
+			"boundary": func(h *Handler, q *req, name string) (string, bool, error) {
+				_, err := call(h, q.ctx, "PutRolePermissionsBoundary", form("RoleName", name, "PermissionsBoundary", strings.TrimSpace(q.r.PostFormValue("arn"))), h.iam.PutRolePermissionsBoundary)
+				return "Permissions boundary set.", false, err
+			},
+			"boundary-delete": func(h *Handler, q *req, name string) (string, bool, error) {
+				_, err := call(h, q.ctx, "DeleteRolePermissionsBoundary", form("RoleName", name), h.iam.DeleteRolePermissionsBoundary)
+				return "Permissions boundary removed.", false, err
+			},
 			"trust": func(h *Handler, q *req, name string) (string, bool, error) {
 				_, err := call(h, q.ctx, "UpdateAssumeRolePolicy", form("RoleName", name, "PolicyDocument", q.r.PostFormValue("document")), h.iam.UpdateAssumeRolePolicy)
 				return "Trust policy updated.", false, err
@@ -78,8 +93,21 @@ func (h *Handler) createRole(q *req) {
 }
 
 type roleData struct {
-	Role  iamapi.Role
-	Perms permissions
+	Role        iamapi.Role
+	Perms       permissions
+	MaxHours    int
+	Sessions    []eventRow // recent AssumeRole* calls, newest first
+	SessionsOff bool       // no audit trail
+	SessionsErr *awsquery.Error
+	AllEvents   string // the event history of the role
+}
+
+// roleSessionsShown is how many recent sessions a role's page lists.
+const roleSessionsShown = 10
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(strings.TrimSpace(s))
+	return n
 }
 
 func (h *Handler) role(q *req) { h.rolePage(q, q.r.PathValue("name"), nil) }
@@ -94,7 +122,34 @@ func (h *Handler) rolePage(q *req, name string, actionErr *awsquery.Error) {
 	}
 	d := &roleData{Role: out.Role, Perms: h.loadPermissions(q.ctx, h.entities["roles"], name)}
 	d.Role.AssumeRolePolicyDocument = prettyJSON(d.Role.AssumeRolePolicyDocument)
+	d.MaxHours = 1
+	if m := out.Role.MaxSessionDuration; m != nil {
+		d.MaxHours = int(*m) / 3600
+	}
+	d.AllEvents = eventsBy("ResourceName", out.Role.Arn)
+	h.recentSessions(q.ctx, d)
 	v := q.view("Role "+name, "roles", d)
 	v.Error = actionErr
 	h.render(q.w, http.StatusOK, "role", v)
+}
+
+// recentSessions lists the sessions recently issued for a role: the
+// AssumeRole, AssumeRoleWithSAML and AssumeRoleWithWebIdentity calls that
+// name it in the trail, through LookupEvents.
+func (h *Handler) recentSessions(ctx context.Context, d *roleData) {
+	if h.cfg.Events == nil {
+		d.SessionsOff = true
+		return
+	}
+	out, err := h.lookupEvents(ctx, "ResourceName", d.Role.Arn, time.Time{}, time.Time{}, "")
+	if err != nil {
+		d.SessionsErr = h.lookupError(err)
+		return
+	}
+	for _, e := range out.Events {
+		if !strings.HasPrefix(e.EventName, "AssumeRole") || len(d.Sessions) == roleSessionsShown {
+			continue
+		}
+		d.Sessions = append(d.Sessions, eventRowOf(e.EventID, e.EventName, e.EventSource, e.ReadOnly, e.Username, e.AccessKeyID, e.EventTime, e.CloudTrailEvent))
+	}
 }
