@@ -398,25 +398,6 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain", "quote\"", "\x00\x1f", "\xff\xfe", "é\u2028\u2029"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		b := appendString(nil, s)
-		var back string
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatalf("%q → %s: %v", s, b, err)
-		}
-		want, _ := json.Marshal(s)
-		var wantBack string
-		_ = json.Unmarshal(want, &wantBack)
-		if back != wantBack {
-			t.Fatalf("%q → %q, encoding/json gives %q", s, back, wantBack)
-		}
-	})
-}
-
 // TestSegmentRollover writes across many small segments, with and without
 // fsync, concurrently, and checks that the chain verifies and every event
 // is found again, before and after reopening.
