@@ -378,9 +378,15 @@ func GenerateFromDir(auditDir string, opts GenerateOptions) (*Generated, error) 
 	return g.Result()
 }
 
-// GenerateFromLog generates a policy from a server's open audit log
-// through its index (for the console).
-func GenerateFromLog(l *audit.Log, opts GenerateOptions) (*Generated, error) {
+// Events answers event queries: a server's open *audit.Log, or the trail
+// the replicas share on PostgreSQL (pgtrail).
+type Events interface {
+	Lookup(q audit.Query) (*audit.Page, error)
+}
+
+// GenerateFromLog generates a policy from the events of l, through its
+// index.
+func GenerateFromLog(l Events, opts GenerateOptions) (*Generated, error) {
 	g, err := NewGenerator(opts)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package policycli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iamd/iamd/internal/audit/pgtrail"
 	"github.com/iamd/iamd/internal/insight"
 	"github.com/iamd/iamd/internal/sar"
 )
@@ -18,7 +20,7 @@ import (
 const insightUsage = `usage:
   iamd policy analyze [--kind KIND] [--reference PATH] [--json] FILE...
   iamd policy summarize [--kind KIND] [--reference PATH] [--json] FILE
-  iamd policy generate [--data DIR] --account ID (--user NAME | --role NAME)
+  iamd policy generate [--data DIR | --store URL] --account ID (--user NAME | --role NAME)
                        --since DURATION|DATE [--until DURATION|DATE]
                        [--max-resources N] [--reference PATH] [--json] [--out FILE]
 
@@ -29,6 +31,8 @@ per service, access level, resource and condition. generate writes a
 least-privilege identity policy from the audit trail: the actions the user
 or role was allowed and used in the period, on the resources used. DURATION
 is like 90d, 12h or 30m (before now); DATE is 2006-01-02 or RFC 3339.
+With a PostgreSQL --store (env IAMD_STORE), generate reads the trail every
+replica ships there; otherwise the audit directory of --data.
 
 The checks, access levels and resource patterns that need AWS's service
 authorization reference use the one built into iamd (scripts/gen-sar.sh), or
@@ -44,6 +48,7 @@ func insightCmd(name string, args []string, stdout, stderr io.Writer) int {
 	refPath := fs.String("reference", "", "service authorization reference file or directory (default: the embedded one)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	dataDir := fs.String("data", envOr("IAMD_DATA", "iamd-data"), "data directory (env IAMD_DATA)")
+	storeURL := fs.String("store", os.Getenv("IAMD_STORE"), "store URL; with postgres://..., generate reads every replica's events from it (env IAMD_STORE)")
 	account := fs.String("account", "", "account ID")
 	user := fs.String("user", "", "IAM user name")
 	role := fs.String("role", "", "IAM role name")
@@ -137,11 +142,7 @@ func insightCmd(name string, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	opts := insight.GenerateOptions{Account: *account, User: *user, Role: *role, Start: start, End: end, MaxResources: *maxRes, Catalog: cat}
-	dir := filepath.Join(*dataDir, "audit")
-	if _, err := os.Stat(dir); err != nil {
-		return fail(fmt.Errorf("no audit trail: %w", err))
-	}
-	gen, err := insight.GenerateFromDir(dir, opts)
+	gen, err := generate(*dataDir, *storeURL, opts)
 	if err != nil {
 		return fail(err)
 	}
@@ -179,6 +180,26 @@ func insightCmd(name string, args []string, stdout, stderr io.Writer) int {
 type fileReport struct {
 	File string `json:"file"`
 	*insight.Report
+}
+
+// generate reads the shared trail of a PostgreSQL store, or the audit
+// directory of dataDir.
+func generate(dataDir, storeURL string, opts insight.GenerateOptions) (*insight.Generated, error) {
+	if strings.HasPrefix(storeURL, "postgres://") || strings.HasPrefix(storeURL, "postgresql://") {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		trail, err := pgtrail.Open(ctx, pgtrail.Options{DSN: storeURL})
+		if err != nil {
+			return nil, err
+		}
+		defer trail.Close()
+		return insight.GenerateFromLog(trail, opts)
+	}
+	dir := filepath.Join(dataDir, "audit")
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("no audit trail: %w", err)
+	}
+	return insight.GenerateFromDir(dir, opts)
 }
 
 func envOr(key, def string) string {
