@@ -453,6 +453,7 @@ func heapInUse() uint64 {
 // interpreter on every request of the generated account, with shared and
 // per-principal compilation, and that the workload is mixed.
 func TestAccountAgreesWithBaseline(t *testing.T) {
+	t.Parallel()
 	a := newAccount(t)
 	shared, buckets := a.compileShared(t)
 	per, _ := a.compilePerPrincipal(t, 50) // slow: a sample

@@ -10,6 +10,7 @@ import (
 // compiled document decide as if each had compiled it, and that each
 // explanation names the document by the label its principal gives it.
 func TestComposeSharesDocuments(t *testing.T) {
+	t.Parallel()
 	shared, err := CompileDocument(mustParse(t, doc(allowStmt("s3:GetObject", "arn:aws:s3:::b/*"), `{"Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/secret"}`), Identity))
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +56,7 @@ func TestComposeSharesDocuments(t *testing.T) {
 // explanations as Compile, one document used in several layers included
 // (its Principal counts only in the resource-based layers).
 func TestComposeMatchesCompile(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(12, 1))
 	for i := 0; i < 300; i++ {
 		texts := []string{randDoc(r, 1+r.IntN(6), 4), randDoc(r, 1+r.IntN(6), 4), randDoc(r, 1+r.IntN(4), 8)}
@@ -106,6 +108,7 @@ func TestComposeMatchesCompile(t *testing.T) {
 }
 
 func TestComposeRejectsMissingDocuments(t *testing.T) {
+	t.Parallel()
 	if _, err := Compose(CompiledSet{Identity: []NamedCompiled{{Name: "x"}}}); err == nil {
 		t.Error("Compose accepted an identity policy without a compiled document")
 	}

@@ -8,6 +8,7 @@ import (
 // TestFixedRules checks that the fixed rules decide whatever the policies
 // say, in Decide and Explain alike, and that Explain names them.
 func TestFixedRules(t *testing.T) {
+	t.Parallel()
 	allowAll := []string{doc(allowStmt("*", "*"))}
 	denyAll := []string{doc(allowStmt("*", "*"), `{"Effect":"Deny","Action":"*","Resource":"*"}`)}
 	withCred := func(p Principal, k Credential) *Principal { p.Credential = k; return &p }

@@ -7,6 +7,7 @@ import "testing"
 // ForAllValues holds for the empty set, ForAnyValue does not, and IfExists
 // sees the key as present.
 func TestEmptySet(t *testing.T) {
+	t.Parallel()
 	empty := func(c *Context) { c.Set("aws:TagKeys") }
 	emptyString := func(c *Context) { c.Set("aws:TagKeys", "") }
 	cases := []struct {

@@ -6,6 +6,7 @@ import "testing"
 // be allowed by the endpoint's policy, whoever the caller, and that a deny
 // in it wins.
 func TestEndpointPolicy(t *testing.T) {
+	t.Parallel()
 	allowS3 := []string{doc(allowStmt("s3:*", "*"))}
 	full := doc(`{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}`)
 	bucketOnly := doc(`{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}`)

@@ -129,6 +129,7 @@ func allowStmt(action, resource string) string {
 }
 
 func TestMatching(t *testing.T) {
+	t.Parallel()
 	runEvalCases(t, []evalCase{
 		{name: "exact", identity: []string{doc(allowStmt("iam:GetUser", "*"))}, action: "iam:GetUser", resource: "arn:aws:iam::111122223333:user/bob", want: Allowed},
 		{name: "action case-insensitive", identity: []string{doc(allowStmt("IAM:getuser", "*"))}, action: "iam:GetUser", want: Allowed},
@@ -156,6 +157,7 @@ func TestMatching(t *testing.T) {
 }
 
 func TestVariables(t *testing.T) {
+	t.Parallel()
 	withUser := func(c *Context) { c.Username = "bob"; c.Add("aws:PrincipalTag/team", "blue") }
 	runEvalCases(t, []evalCase{
 		{name: "username in resource", identity: []string{doc(allowStmt("s3:GetObject", "arn:aws:s3:::b/home/${aws:username}/*"))}, action: "s3:GetObject", resource: "arn:aws:s3:::b/home/bob/x", ctx: withUser, want: Allowed},
@@ -191,6 +193,7 @@ func ctxKV(kvs ...string) func(*Context) {
 }
 
 func TestConditionOperators(t *testing.T) {
+	t.Parallel()
 	at := func(ts string) func(*Context) {
 		return func(c *Context) { c.CurrentTime, _ = time.Parse(time.RFC3339, ts) }
 	}
@@ -297,6 +300,7 @@ func TestConditionOperators(t *testing.T) {
 }
 
 func TestLayers(t *testing.T) {
+	t.Parallel()
 	allowS3 := doc(allowStmt("s3:*", "*"))
 	allowIAM := doc(allowStmt("iam:*", "*"))
 	root := Principal{Type: PrincipalRoot, ARN: "arn:aws:iam::111122223333:root", Account: acct}
@@ -364,6 +368,7 @@ func TestLayers(t *testing.T) {
 }
 
 func TestExplain(t *testing.T) {
+	t.Parallel()
 	tc := evalCase{
 		identity: []string{doc(`{"Sid":"Read","Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},"Bool":{"aws:MultiFactorAuthPresent":"true"}}}`)},
 		boundary: doc(`{"Sid":"B","Effect":"Allow","Action":"iam:*","Resource":"*"}`),
@@ -395,6 +400,7 @@ func TestExplain(t *testing.T) {
 }
 
 func TestContextSet(t *testing.T) {
+	t.Parallel()
 	var c Context
 	c.Set("aws:SourceIp", "10.1.2.3")
 	c.Set("AWS:SecureTransport", "true")
@@ -423,6 +429,7 @@ func TestDecideDoesNotAllocate(t *testing.T) {
 }
 
 func TestWildcard(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		s, pat string
 		want   bool

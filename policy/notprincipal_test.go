@@ -10,6 +10,7 @@ import (
 // the list names in any form; a Deny spares only a caller whose whole
 // chain (account, role, session or user) is listed, as AWS documents.
 func TestNotPrincipal(t *testing.T) {
+	t.Parallel()
 	const (
 		other   = "999988887777" // the resource's account: every request is cross-account
 		user    = `"arn:aws:iam::111122223333:user/bob"`
@@ -91,6 +92,7 @@ func TestNotPrincipal(t *testing.T) {
 // NotPrincipal naming user/a gives user/a nothing, and everyone else what
 // it says, without identity policies in the same account.
 func TestNotPrincipalAllowSameAccount(t *testing.T) {
+	t.Parallel()
 	a := Principal{Type: PrincipalUser, ARN: "arn:aws:iam::123456789012:user/a", Account: "123456789012"}
 	b := Principal{Type: PrincipalUser, ARN: "arn:aws:iam::123456789012:user/b", Account: "123456789012"}
 	pol := doc(`{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::123456789012:user/a"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}`)

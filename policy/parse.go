@@ -129,6 +129,11 @@ type ParseOptions struct {
 	// they are evaluated as they were when written (a stored Deny with
 	// trailing bytes keeps denying); never use it for a document received.
 	AllowTrailingData bool
+	// Partition, if set, is the only partition ARNs in Resource,
+	// NotResource and AWS principals may name, as IAM accepts in its own
+	// partition ("Partition \"aws\" is not valid for resource ..." in
+	// aws-cn); empty accepts every partition.
+	Partition string
 }
 
 // Parse parses and validates doc as a policy of the given kind, the way IAM
@@ -140,7 +145,7 @@ func Parse(doc []byte, kind Kind) (*Document, error) {
 
 // ParseWithOptions is Parse with storage-specific options.
 func ParseWithOptions(doc []byte, kind Kind, opts ParseOptions) (*Document, error) {
-	p := parser{kind: kind}
+	p := parser{kind: kind, partition: opts.Partition}
 	d, err := p.parse(doc, opts)
 	if err != nil {
 		return nil, err
@@ -149,7 +154,16 @@ func ParseWithOptions(doc []byte, kind Kind, opts ParseOptions) (*Document, erro
 }
 
 type parser struct {
-	kind Kind
+	kind      Kind
+	partition string // ParseOptions.Partition
+}
+
+// validPartition reports whether an ARN may name partition part.
+func (p *parser) validPartition(part string) bool {
+	if p.partition != "" {
+		return part == p.partition
+	}
+	return validPartition(part)
 }
 
 // rawStmt keeps what validation needs about a statement beyond Statement.
@@ -266,7 +280,7 @@ func (p *parser) parse(doc []byte, opts ParseOptions) (*Document, error) {
 			sorted := append([]string(nil), key...)
 			sort.Sort(sort.Reverse(sort.StringSlice(sorted)))
 			for _, r := range sorted {
-				if msg := resourceFormatError(r); msg != "" {
+				if msg := p.resourceFormatError(r); msg != "" {
 					resErr = msg
 				}
 			}
@@ -612,7 +626,7 @@ func (p *parser) checkPrincipals(r *rawStmt) error {
 			return malformed(msgMissingPrinc)
 		}
 		for _, a := range pr.AWS {
-			if !validAWSPrincipal(a) {
+			if !p.validAWSPrincipal(a) {
 				return malformedf("Invalid principal in policy: \"AWS\":%q", a)
 			}
 		}
@@ -638,7 +652,7 @@ func (p *parser) checkPrincipals(r *rawStmt) error {
 // validAWSPrincipal accepts "*", a 12-digit account ID, or an IAM/STS ARN
 // naming an account root, user, role, assumed-role session or federated
 // user, with no wildcards.
-func validAWSPrincipal(s string) bool {
+func (p *parser) validAWSPrincipal(s string) bool {
 	if s == "*" {
 		return true
 	}
@@ -646,7 +660,7 @@ func validAWSPrincipal(s string) bool {
 		return true
 	}
 	a, ok := splitARN(s)
-	if !ok || !validPartition(a.partition) || a.region != "" {
+	if !ok || !p.validPartition(a.partition) || a.region != "" {
 		return false
 	}
 	if strings.ContainsAny(s, "*?") {
@@ -755,7 +769,7 @@ var iamResourcePrefixes = []string{
 
 // resourceFormatError returns IAM's message for a Resource value that is
 // not "*" or a usable ARN, or "" when the value is acceptable.
-func resourceFormatError(r string) string {
+func (p *parser) resourceFormatError(r string) string {
 	if r == "*" {
 		return ""
 	}
@@ -765,7 +779,7 @@ func resourceFormatError(r string) string {
 	}
 	rest := r[i+1:]
 	partition, after, hasColon := strings.Cut(rest, ":")
-	if !validPartition(partition) && !strings.ContainsAny(partition, "*?$") {
+	if !p.validPartition(partition) && !strings.ContainsAny(partition, "*?$") {
 		parts := strings.Split(after, ":")
 		seg := func(n int) string {
 			if n < len(parts) {

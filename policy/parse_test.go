@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseRejects(t *testing.T) {
+	t.Parallel()
 	const ok = `"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::example_bucket"`
 	tests := []struct {
 		name string
@@ -92,6 +93,7 @@ func TestParseRejects(t *testing.T) {
 }
 
 func TestParseManagedVersion(t *testing.T) {
+	t.Parallel()
 	for _, doc := range []string{
 		`{"Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::example_bucket"}}`,
 		`{"Version":"2008-10-17","Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::example_bucket"}}`,
@@ -108,6 +110,7 @@ func TestParseManagedVersion(t *testing.T) {
 }
 
 func TestParseAccepts(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		kind Kind
@@ -142,6 +145,7 @@ func TestParseAccepts(t *testing.T) {
 }
 
 func TestParseStatements(t *testing.T) {
+	t.Parallel()
 	d, err := Parse([]byte(`{"Version":"2012-10-17","Id":"x","Statement":{"Sid":"A","Effect":"Deny","NotAction":["s3:Get*"],"NotResource":"arn:aws:s3:::b","Condition":{"StringLike":{"s3:prefix":["a/*","b"]},"Bool":{"aws:SecureTransport":false}}}}`), Identity)
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +163,7 @@ func TestParseStatements(t *testing.T) {
 }
 
 func TestSize(t *testing.T) {
+	t.Parallel()
 	doc := []byte("{ \"a\" : \"b c\" }\n")
 	if got := Size(doc); got != 11 {
 		t.Errorf("Size = %d, want 11", got)

@@ -18,6 +18,7 @@ var trailingBase = map[Kind]string{
 }
 
 func TestParseTrailingBytes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		suffix string
@@ -60,6 +61,7 @@ func TestParseTrailingBytes(t *testing.T) {
 }
 
 func TestParseLeadingWhitespace(t *testing.T) {
+	t.Parallel()
 	if _, err := Parse([]byte(" \t\r\n"+trailingBase[Identity]+"\n"), Identity); err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +100,7 @@ func FuzzParseTrailing(f *testing.F) {
 // TestParseAllowTrailingData: documents stored before trailing bytes were
 // refused parse as they did then, to the same result as without them.
 func TestParseAllowTrailingData(t *testing.T) {
+	t.Parallel()
 	for kind, base := range trailingBase {
 		want, err := Parse([]byte(base), kind)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 )
 
 func TestStatementSpans(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		doc  string
@@ -75,6 +76,7 @@ func TestStatementSpans(t *testing.T) {
 }
 
 func TestStatementSpansRejects(t *testing.T) {
+	t.Parallel()
 	for _, doc := range []string{``, `[]`, `{}`, `{"Version":"2012-10-17"}`, `{"Statement":"x"}`, `{"Statement":[1]}`, `{"Statement":[{"a":1}`} {
 		if _, err := StatementSpans([]byte(doc)); err == nil {
 			t.Errorf("StatementSpans(%q) succeeded", doc)
@@ -83,6 +85,7 @@ func TestStatementSpansRejects(t *testing.T) {
 }
 
 func TestContextKeys(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		docs []string

@@ -82,6 +82,7 @@ func decideDocs(t *testing.T, identity []string, boundary string, req *Request) 
 }
 
 func TestPropertyDenyNeverGrants(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 300; i++ {
 		base := randDoc(r, 1+r.IntN(5), 3)
@@ -101,6 +102,7 @@ func TestPropertyDenyNeverGrants(t *testing.T) {
 }
 
 func TestPropertyBoundaryNeverWidens(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := 0; i < 300; i++ {
 		base := randDoc(r, 1+r.IntN(5), 4)
@@ -117,6 +119,7 @@ func TestPropertyBoundaryNeverWidens(t *testing.T) {
 }
 
 func TestPropertyAllowNeverBeatsDeny(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(5, 6))
 	for i := 0; i < 300; i++ {
 		allows := randDoc(r, 1+r.IntN(5), 1<<30)
@@ -142,6 +145,7 @@ func TestPropertyAllowNeverBeatsDeny(t *testing.T) {
 
 // TestPropertyExplainAgrees checks that Explain and Decide never disagree.
 func TestPropertyExplainAgrees(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(7, 8))
 	for i := 0; i < 200; i++ {
 		var set PolicySet

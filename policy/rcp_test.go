@@ -7,6 +7,7 @@ import "testing"
 // and whoever the caller, on the services RCPs cover, except for
 // service-linked roles.
 func TestRCP(t *testing.T) {
+	t.Parallel()
 	full := doc(`{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}`)
 	sqsOnly := doc(`{"Effect":"Allow","Principal":"*","Action":"sqs:*","Resource":"*"}`)
 	denyS3 := doc(`{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}`, `{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}`)
@@ -56,6 +57,7 @@ func TestRCP(t *testing.T) {
 // TestSCPScope checks that SCPs limit the organization's IAM principals and
 // root users only.
 func TestSCPScope(t *testing.T) {
+	t.Parallel()
 	denyAll := doc(`{"Effect":"Deny","Action":"*","Resource":"*"}`)
 	svc := Principal{Type: PrincipalService, Service: "cloudtrail.amazonaws.com"}
 	slr := Principal{Type: PrincipalAssumedRole, ARN: "arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForX/s",

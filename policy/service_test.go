@@ -10,6 +10,7 @@ import (
 // allow it, identity policies never apply, and the service keys are
 // readable in conditions.
 func TestServicePrincipal(t *testing.T) {
+	t.Parallel()
 	lambda := Principal{Type: PrincipalService, Service: "lambda.amazonaws.com"}
 	svcCtx := func(c *Context) {
 		c.Set("aws:PrincipalServiceName", "lambda.amazonaws.com")

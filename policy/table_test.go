@@ -6,6 +6,7 @@ import (
 )
 
 func TestASCIIEqualFold(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		a, b string
 		want bool
@@ -35,6 +36,7 @@ func TestASCIIEqualFold(t *testing.T) {
 // TestLower8 checks the word-at-a-time lower-casing against a byte loop
 // for every byte value in every position.
 func TestLower8(t *testing.T) {
+	t.Parallel()
 	for pos := 0; pos < 8; pos++ {
 		for c := 0; c < 256; c++ {
 			b := []byte("xY0:@[`{")
@@ -53,6 +55,7 @@ func TestLower8(t *testing.T) {
 }
 
 func TestFoldHashFolds(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"", "s3", "s3:GetObject", "iam:ListAttachedRolePolicies", "bucket-20"} {
 		if foldHash(s) != foldHash(strings.ToLower(s)) {
 			t.Errorf("foldHash(%q) differs from its lower-case form", s)
@@ -61,6 +64,7 @@ func TestFoldHashFolds(t *testing.T) {
 }
 
 func TestTableLookup(t *testing.T) {
+	t.Parallel()
 	m := map[string]int{}
 	for i := 0; i < 500; i++ {
 		m[strings.Repeat("k", i%7)+"ey-"+string(rune('a'+i%26))+strings.Repeat("z", i/26)] = i
@@ -85,6 +89,7 @@ func TestTableLookup(t *testing.T) {
 }
 
 func TestARNTokenAgreesWithSplit(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"", "*", "arn:", "arn:aws:s3:::", "arn:aws:s3:::b", "arn:aws:s3:::b/k:x",
 		"arn:aws:iam::1:user/a/b", "arn:aws:iam::1", "arn:aws:sqs:us-east-1:1:q:x", "ARN:aws:s3:::b", "arn:a:b:c"} {
 		tok, ok := arnToken(s)

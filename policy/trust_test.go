@@ -7,6 +7,7 @@ import "testing"
 // account; identity policies alone never suffice for the role-assumption
 // actions, and a missing trust policy allows no one.
 func TestTrustPolicyMustAllow(t *testing.T) {
+	t.Parallel()
 	const role = "arn:aws:iam::111122223333:role/R"
 	allowSTS := []string{doc(allowStmt("sts:*", "*"))}
 	trust := func(principal string, actions string) string {
@@ -47,6 +48,7 @@ func TestTrustPolicyMustAllow(t *testing.T) {
 }
 
 func TestDecidedByTrustPolicy(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		action, resource string
 		want             bool

@@ -119,7 +119,7 @@ func seed(args []string) (err error) {
 		fmt.Fprintf(os.Stderr, "%s: %d records in %s\n", what, written, time.Since(start).Round(time.Millisecond))
 	}
 
-	policyARN := func(i int) string { return iam.ARN(acct, "policy", "/", fmt.Sprintf("p-%06d", i)) }
+	policyARN := func(i int) string { return iam.PartitionAWS.ARN(acct, "policy", "/", fmt.Sprintf("p-%06d", i)) }
 	for i := range *policies {
 		name := fmt.Sprintf("p-%06d", i)
 		doc := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":"Team%d","Effect":"Allow","Action":["iam:GetUser","iam:ListGroupsForUser","iam:ListAttachedUserPolicies"],"Resource":"arn:aws:iam::%s:user/team-%d/*"},{"Effect":"Deny","Action":"iam:DeleteUser","Resource":"arn:aws:iam::%s:user/protected-%d"}]}`, i, acct, i, acct, i)
@@ -168,7 +168,7 @@ func seed(args []string) (err error) {
 	// allows GetUser on load-*.
 	allow := &iam.Policy{Name: "bench-allow", Path: "/", ID: secrets.NewUniqueID("ANPA"), Created: now, Updated: now, DefaultVersion: "v1",
 		Versions: []iam.PolicyVersion{{ID: "v1", Created: now, Document: fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetUser","iam:ListUsers"],"Resource":"arn:aws:iam::%s:user/load-*"}]}`, acct)}}, NextVersion: 2}
-	benchGroup := &iam.Group{Name: "bench", Path: "/", ID: secrets.NewUniqueID("AGPA"), Created: now, Attached: []string{iam.ARN(acct, "policy", "/", "bench-allow")}}
+	benchGroup := &iam.Group{Name: "bench", Path: "/", ID: secrets.NewUniqueID("AGPA"), Created: now, Attached: []string{iam.PartitionAWS.ARN(acct, "policy", "/", "bench-allow")}}
 	benchUser := &iam.User{Name: "bench", Path: "/", ID: secrets.NewUniqueID("AIDA"), Created: now, Groups: []string{benchGroup.ID}}
 	for i := 1; i < 10; i++ {
 		benchUser.Groups = append(benchUser.Groups, groupIDs[i])

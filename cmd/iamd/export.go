@@ -23,12 +23,16 @@ import (
 // through the API's own checks and authorization, with the account's root
 // user as the caller.
 func accountService(ctx context.Context, dataDir, storeURL string, quotas iamapi.Quotas, getenv func(string) string) (*server.State, *iamapi.Service, error) {
+	partition, err := iam.ParsePartition(getenv(iam.EnvPartition))
+	if err != nil {
+		return nil, nil, err
+	}
 	st, err := server.OpenState(ctx, dataDir, storeURL, getenv)
 	if err != nil {
 		return nil, nil, err
 	}
 	managed := sync.OnceValue(func() *managedpolicies.Catalog {
-		c, err := managedpolicies.Load()
+		c, err := managedpolicies.LoadPartition(partition.String())
 		if err != nil {
 			panic(fmt.Sprintf("managed policy catalogue: %v", err)) // embedded and tested
 		}
@@ -37,13 +41,14 @@ func accountService(ctx context.Context, dataDir, storeURL string, quotas iamapi
 	svc := iamapi.New(iamapi.Config{
 		View: st.View, Writer: st.Writer, Secrets: st.Keyring,
 		Authorizer: authz.New(st.View, managed), Managed: managed, Quotas: quotas, Now: time.Now,
+		Partition: partition,
 	})
 	return st, svc, nil
 }
 
 // rootContext makes the account's root user the caller of in-process calls.
-func rootContext(ctx context.Context, account string) context.Context {
-	return authz.WithCaller(ctx, authn.RootCaller(account, ""))
+func rootContext(ctx context.Context, svc *iamapi.Service, account string) context.Context {
+	return authz.WithCaller(ctx, authn.RootCaller(svc.Partition(), account, ""))
 }
 
 const exportUsage = `usage: iamd account export --account ID [--data DIR] [--store URL] [--out FILE]
@@ -92,7 +97,7 @@ func accountExport(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if _, ok := st.View.Account(*account); !ok {
 		return fail(fmt.Errorf("no account %s", *account))
 	}
-	d, err := authdetails.Export(rootContext(ctx, *account), svc)
+	d, err := authdetails.Export(rootContext(ctx, svc, *account), svc)
 	if err != nil {
 		return fail(err)
 	}
@@ -188,7 +193,7 @@ func accountImport(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if err != nil {
 		return fail(err)
 	}
-	stats, err := authdetails.Import(rootContext(ctx, *account), svc, *account, &d, authdetails.Options{Validator: dispatch})
+	stats, err := authdetails.Import(rootContext(ctx, svc, *account), svc, *account, &d, authdetails.Options{Validator: dispatch})
 	fmt.Fprintf(stdout, "imported into account %s: %d policies (%d versions), %d groups, %d users, %d roles, %d instance profiles\n",
 		*account, stats.Policies, stats.PolicyVersions, stats.Groups, stats.Users, stats.Roles, stats.InstanceProfiles)
 	if err != nil {

@@ -39,7 +39,7 @@ func populate(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ctx = rootContext(ctx, acctA)
+	ctx = rootContext(ctx, svc, acctA)
 	doc := func(action string) string {
 		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"` + action + `","Resource":"*"}]}`
 	}

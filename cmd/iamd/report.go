@@ -62,7 +62,12 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return 1
 	}
 	defer st.Close()
-	catalog, err := managedpolicies.Load()
+	part, err := iam.ParsePartition(getenv(iam.EnvPartition))
+	if err != nil {
+		fmt.Fprintf(stderr, "iamd report: %v\n", err)
+		return 2
+	}
+	catalog, err := managedpolicies.LoadPartition(part.String())
 	if err != nil {
 		fmt.Fprintf(stderr, "iamd report: %v\n", err)
 		return 1
@@ -77,7 +82,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	var all []finding
 	for _, a := range accounts {
-		all = append(all, unusedAccess(st.View, catalog, a, time.Duration(*days)*24*time.Hour, time.Now())...)
+		all = append(all, unusedAccess(st.View, catalog, part, a, time.Duration(*days)*24*time.Hour, time.Now())...)
 	}
 	if *asJSON {
 		if all == nil {
@@ -120,7 +125,7 @@ type reportEntity struct {
 
 // unusedAccess returns the findings of one account: access not used within
 // window before now.
-func unusedAccess(v *iam.View, catalog *managedpolicies.Catalog, account string, window time.Duration, now time.Time) []finding {
+func unusedAccess(v *iam.View, catalog *managedpolicies.Catalog, part iam.Partition, account string, window time.Duration, now time.Time) []finding {
 	cutoff := now.Add(-window)
 	var (
 		entities []*reportEntity
@@ -159,7 +164,7 @@ func unusedAccess(v *iam.View, catalog *managedpolicies.Catalog, account string,
 			page, next := a.Users(marker, 1000, nil)
 			for _, e := range page {
 				u := e.V
-				re := &reportEntity{arn: iam.ARN(account, "user", u.Path, u.Name), id: u.ID, created: u.Created, isUser: true, lastUsed: u.PasswordLastUsed}
+				re := &reportEntity{arn: part.ARN(account, "user", u.Path, u.Name), id: u.ID, created: u.Created, isUser: true, lastUsed: u.PasswordLastUsed}
 				re.docs = append(inline(u.Inline), managed(u.Attached)...)
 				for _, gid := range u.Groups {
 					if g, ok := a.GroupByID(gid); ok {
@@ -181,7 +186,7 @@ func unusedAccess(v *iam.View, catalog *managedpolicies.Catalog, account string,
 			page, next := a.Roles(marker, 1000, nil)
 			for _, e := range page {
 				r := e.V
-				re := &reportEntity{arn: iam.ARN(account, "role", r.Path, r.Name), id: r.ID, created: r.Created}
+				re := &reportEntity{arn: part.ARN(account, "role", r.Path, r.Name), id: r.ID, created: r.Created}
 				if ru, ok := a.RoleUsage(r.ID); ok {
 					re.lastUsed = ru.LastUsed
 				}

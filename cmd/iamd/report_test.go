@@ -49,7 +49,7 @@ func TestReportUnused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := unusedAccess(st.View, catalog, acct, 90*24*time.Hour, now)
+	got := unusedAccess(st.View, catalog, "", acct, 90*24*time.Hour, now)
 	var lines []string
 	for _, f := range got {
 		lines = append(lines, f.Type+" "+f.Resource+" "+f.Service)

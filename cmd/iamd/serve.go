@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iamd/iamd/internal/audit"
+	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/iamapi"
 	"github.com/iamd/iamd/internal/server"
 )
@@ -40,9 +41,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	trustedProxies := fs.String("trusted-proxies", getenv("IAMD_TRUSTED_PROXIES"), "load balancers (addresses or CIDR prefixes, comma-separated) whose X-Forwarded-For header gives the client's address; from other peers it is ignored (env IAMD_TRUSTED_PROXIES)")
 	retention := fs.String("audit-retention", getenv(audit.EnvRetention), "remove audit events older than this, online: days (90d), a duration (36h), or 0 to keep everything (default 90d; env "+audit.EnvRetention+")")
 	deliver := deliveryFlags(fs, getenv)
+	partition := fs.String("partition", envOr(getenv, iam.EnvPartition, "aws"), "the AWS partition iamd answers as: aws, aws-cn, aws-us-gov, aws-iso or aws-iso-b; it drives every ARN and the regions requests may be signed for (env "+iam.EnvPartition+")")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	part, err := iam.ParsePartition(*partition)
+	if err != nil {
+		fmt.Fprintf(stderr, "iamd serve: --partition: %v\n", err)
+		return 2
+	}
+	cfg.Partition = part
 	proxies, err := server.ParseTrustedProxies(*trustedProxies)
 	if err != nil {
 		fmt.Fprintf(stderr, "iamd serve: --trusted-proxies: %v\n", err)

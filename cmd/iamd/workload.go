@@ -136,5 +136,5 @@ func trusts(v *iam.View, account string, wl *iam.Workload) bool {
 	if role == nil {
 		return false
 	}
-	return authz.New(v, nil).TrustAllows(workload.TrustRequest(account, wl.Name, role, time.Now()))
+	return authz.New(v, nil).TrustAllows(workload.TrustRequest(iam.PartitionAWS, account, wl.Name, role, time.Now()))
 }

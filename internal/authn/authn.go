@@ -30,6 +30,8 @@ type Source struct {
 	View      *iam.View
 	Keys      Opener
 	Temporary TemporaryCredentials // nil: temporary keys are rejected
+	// Partition is the partition of the callers' ARNs; zero means aws.
+	Partition iam.Partition
 }
 
 // Lookup implements sigv4.CredentialSource. The returned Credential's
@@ -68,21 +70,21 @@ func (s *Source) LongTermCaller(k *iam.AccessKey) (c *authz.Caller, ok bool) {
 		if _, found := s.View.Account(k.Account); !found {
 			return nil, false
 		}
-		return RootCaller(k.Account, k.ID), true
+		return RootCaller(s.Partition, k.Account, k.ID), true
 	}
 	s.View.Read(k.Account, func(a *iam.AccountView) {
 		u, found := a.UserByID(k.UserID)
 		if !found {
 			return
 		}
-		c = UserCaller(k.Account, u.V, k.ID)
+		c = UserCaller(s.Partition, k.Account, u.V, k.ID)
 	})
 	return c, c != nil
 }
 
 // RootCaller describes an account's root user.
-func RootCaller(account, accessKeyID string) *authz.Caller {
-	arn := iam.RootARN(account)
+func RootCaller(p iam.Partition, account, accessKeyID string) *authz.Caller {
+	arn := p.RootARN(account)
 	return &authz.Caller{
 		Account: account, Type: authz.Root, ARN: arn, PrincipalARN: arn,
 		UserID: account, EntityID: account, AccessKeyID: accessKeyID,
@@ -90,8 +92,8 @@ func RootCaller(account, accessKeyID string) *authz.Caller {
 }
 
 // UserCaller describes an IAM user.
-func UserCaller(account string, u *iam.User, accessKeyID string) *authz.Caller {
-	arn := iam.ARN(account, "user", u.Path, u.Name)
+func UserCaller(p iam.Partition, account string, u *iam.User, accessKeyID string) *authz.Caller {
+	arn := p.ARN(account, "user", u.Path, u.Name)
 	return &authz.Caller{
 		Account: account, Type: authz.User, ARN: arn, PrincipalARN: arn,
 		UserID: u.ID, Name: u.Name, EntityID: u.ID, AccessKeyID: accessKeyID,

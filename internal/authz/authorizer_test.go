@@ -27,6 +27,7 @@ func rootCaller(tls bool) *Caller {
 // take part in the decision, and that the cache of policies compiled with
 // RCPs never answers for other RCPs.
 func TestRequestLayers(t *testing.T) {
+	t.Parallel()
 	a := New(iam.NewView(), nil)
 	obj := "arn:aws:s3:::photos/cat.jpg"
 	tests := []struct {
@@ -82,6 +83,7 @@ func TestRequestLayers(t *testing.T) {
 }
 
 func TestRequestPolicyErrors(t *testing.T) {
+	t.Parallel()
 	a := New(iam.NewView(), nil)
 	tests := []struct {
 		name  string

@@ -17,6 +17,7 @@ import (
 // policy compile it once, and a new default version of it is compiled
 // once, not once per user, while every user's decision follows it.
 func TestManagedPolicyChangeCompilesItOnce(t *testing.T) {
+	t.Parallel()
 	v := iam.NewView()
 	rev := int64(0)
 	put := func(kind, name string, val any) {

@@ -14,6 +14,7 @@ import (
 // url-decodes and JSON-parses IAM policy documents. It is skipped when aws
 // is not on PATH; CI should install it.
 func TestAWSCLI(t *testing.T) {
+	t.Parallel()
 	aws, err := exec.LookPath("aws")
 	if err != nil {
 		t.Skip("aws CLI not on PATH; install awscli to run this test")

@@ -14,6 +14,7 @@ import (
 )
 
 func TestDecode(t *testing.T) {
+	t.Parallel()
 	iam := newIAM(t, iamapi.UnimplementedServer{})
 	sts := newSTS(t, stsapi.UnimplementedServer{})
 	long := strings.Repeat("a", 65)
@@ -189,6 +190,7 @@ func TestDecode(t *testing.T) {
 }
 
 func TestDecodeListLength(t *testing.T) {
+	t.Parallel()
 	iam := newIAM(t, iamapi.UnimplementedServer{})
 	form := url.Values{"UserName": {"alice"}}
 	for i := 1; i <= 51; i++ {

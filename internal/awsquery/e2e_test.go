@@ -18,6 +18,7 @@ import (
 // TestSDKEndToEnd drives the codec through a real listener with
 // aws-sdk-go-v2, proving the SDK parses our responses and errors.
 func TestSDKEndToEnd(t *testing.T) {
+	t.Parallel()
 	errs := make(chan error, 16)
 	srv := httptest.NewServer(queryHandler(newIAM(t, newFakeIAM()), errs))
 	defer srv.Close()
@@ -154,6 +155,7 @@ func TestSDKEndToEnd(t *testing.T) {
 }
 
 func TestSTSEndToEnd(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(queryHandler(newSTS(t, fakeSTS{}), nil))
 	defer srv.Close()
 	client := sts.New(sts.Options{

@@ -15,6 +15,7 @@ import (
 )
 
 func TestEncodeGolden(t *testing.T) {
+	t.Parallel()
 	iam := newIAM(t, iamapi.UnimplementedServer{})
 	sts := newSTS(t, stsapi.UnimplementedServer{})
 	tests := []struct {
@@ -56,6 +57,7 @@ func TestEncodeGolden(t *testing.T) {
 }
 
 func TestAppendResponseWrongType(t *testing.T) {
+	t.Parallel()
 	iam := newIAM(t, iamapi.UnimplementedServer{})
 	if _, err := iam.AppendResponse(nil, "GetUser", &iamapi.ListUsersResponse{}, "r"); err == nil {
 		t.Fatal("want an error for a mismatched output type")
@@ -63,6 +65,7 @@ func TestAppendResponseWrongType(t *testing.T) {
 }
 
 func TestServeOperationErrors(t *testing.T) {
+	t.Parallel()
 	iam := newIAM(t, newFakeIAM())
 	sts := newSTS(t, fakeSTS{})
 	tests := []struct {
@@ -113,6 +116,7 @@ func TestServeOperationErrors(t *testing.T) {
 }
 
 func TestErrorIs(t *testing.T) {
+	t.Parallel()
 	err := error(iamapi.NoSuchEntityError("gone"))
 	if !errors.Is(err, &awsquery.Error{Code: iamapi.CodeNoSuchEntity}) {
 		t.Error("errors.Is by code failed")
@@ -130,6 +134,7 @@ func TestErrorIs(t *testing.T) {
 }
 
 func TestParseForm(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, method, target, contentType, body string
 		want                                    url.Values
@@ -171,6 +176,7 @@ func TestParseForm(t *testing.T) {
 }
 
 func TestServeOperationSuccessHeaders(t *testing.T) {
+	t.Parallel()
 	iam := newIAM(t, newFakeIAM())
 	rec := httptest.NewRecorder()
 	form := url.Values{"Action": {"CreateUser"}, "Version": {"2010-05-08"}, "UserName": {"alice"}}
@@ -185,6 +191,7 @@ func TestServeOperationSuccessHeaders(t *testing.T) {
 // TestServeOperationConcurrent runs requests in parallel so the race
 // detector sees the shared plans and buffer pool.
 func TestServeOperationConcurrent(t *testing.T) {
+	t.Parallel()
 	impl := newFakeIAM()
 	iam := newIAM(t, impl)
 	create := url.Values{"Action": {"CreateUser"}, "Version": {"2010-05-08"}, "UserName": {"alice"}}

@@ -8,6 +8,7 @@ import (
 )
 
 func TestLoadModel(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		service, version, ns string
 		op, wrapper          string
@@ -41,6 +42,7 @@ func TestLoadModel(t *testing.T) {
 }
 
 func TestModelMemberOrderAndTraits(t *testing.T) {
+	t.Parallel()
 	m, err := LoadModel(ServiceIAM)
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +67,7 @@ func TestModelMemberOrderAndTraits(t *testing.T) {
 }
 
 func TestPatterns(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		pattern string
@@ -102,6 +105,7 @@ func TestPatterns(t *testing.T) {
 }
 
 func TestTranslatePattern(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ name, in, want string }{
 		{"bmp escape", `[\u0020-\u00FF]+`, `[\x{0020}-\x{00FF}]+`},
 		{"supplementary escape", `[\uE000-\uFFFD\u10000-\u10FFFF]`, `[\x{E000}-\x{FFFD}\x{10000}-\x{10FFFF}]`},
@@ -121,6 +125,7 @@ func TestTranslatePattern(t *testing.T) {
 }
 
 func TestJavaLength(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want int
@@ -133,6 +138,7 @@ func TestJavaLength(t *testing.T) {
 }
 
 func TestAppendEscaped(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"plain", "plain"},
 		{`a<b>&"c'`, `a&lt;b&gt;&amp;&quot;c'`},
@@ -148,6 +154,7 @@ func TestAppendEscaped(t *testing.T) {
 }
 
 func TestAppendPercentEncoded(t *testing.T) {
+	t.Parallel()
 	in := `{"a": "b c/d*e+f~g-h_i.j"} ü`
 	want := `%7B%22a%22%3A%20%22b%20c%2Fd%2Ae%2Bf~g-h_i.j%22%7D%20%C3%BC`
 	if got := string(appendPercentEncoded(nil, in)); got != want {
@@ -156,6 +163,7 @@ func TestAppendPercentEncoded(t *testing.T) {
 }
 
 func TestAppendTime(t *testing.T) {
+	t.Parallel()
 	tests := []time.Time{
 		time.Date(2024, 5, 6, 7, 8, 9, 999, time.UTC),
 		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),

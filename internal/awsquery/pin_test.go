@@ -8,6 +8,7 @@ import (
 // TestModelsPinned: the embedded models are the ones models/PINNED
 // records, and a model that differs is refused with what to run.
 func TestModelsPinned(t *testing.T) {
+	t.Parallel()
 	for service, file := range modelFiles {
 		m, err := LoadModel(service)
 		if err != nil {

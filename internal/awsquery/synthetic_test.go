@@ -77,6 +77,7 @@ func newSynthetic(t *testing.T) *awsquery.Dispatcher {
 }
 
 func TestSyntheticDecode(t *testing.T) {
+	t.Parallel()
 	d := newSynthetic(t)
 	tests := []struct {
 		name    string
@@ -142,6 +143,7 @@ func TestSyntheticDecode(t *testing.T) {
 }
 
 func TestSyntheticEncodeGolden(t *testing.T) {
+	t.Parallel()
 	d := newSynthetic(t)
 	out := &synthPutResponse{
 		Labels: map[string]string{"b": "2", "a": "1&"}, Data: []byte("hi"), At: created,
@@ -155,6 +157,7 @@ func TestSyntheticEncodeGolden(t *testing.T) {
 }
 
 func TestNewDispatcherRejectsMismatchedTypes(t *testing.T) {
+	t.Parallel()
 	m, err := awsquery.ParseModel(strings.NewReader(syntheticModel))
 	if err != nil {
 		t.Fatal(err)

@@ -2,40 +2,31 @@ package iam
 
 import "strings"
 
-// ARN builds an IAM ARN such as arn:aws:iam::123456789012:user/division/bob
-// from a resource type ("user", "group", "role", "policy", "instance-profile",
-// "mfa"), a path ("/" or "/division/") and a name.
-func ARN(account, resourceType, path, name string) string {
-	if path == "" {
-		path = "/"
-	}
-	var b strings.Builder
-	b.Grow(len("arn:aws:iam:::") + len(account) + len(resourceType) + len(path) + len(name))
-	b.WriteString("arn:aws:iam::")
-	b.WriteString(account)
-	b.WriteByte(':')
-	b.WriteString(resourceType)
-	b.WriteString(path)
-	b.WriteString(name)
-	return b.String()
-}
-
-// RootARN is the ARN of an account's root user.
-func RootARN(account string) string { return "arn:aws:iam::" + account + ":root" }
-
 // AWSManagedAccount is the account field of AWS-managed policy ARNs.
 const AWSManagedAccount = "aws"
 
-// PolicyARN parts of arn:aws:iam::ACCOUNT:policy/PATH/NAME.
+// PolicyARN parts of arn:PARTITION:iam::ACCOUNT:policy/PATH/NAME.
 type PolicyARN struct {
-	Account string // 12 digits, or "aws" for AWS-managed policies
-	Path    string
-	Name    string
+	Partition string
+	Account   string // 12 digits, or "aws" for AWS-managed policies
+	Path      string
+	Name      string
 }
 
-// ParsePolicyARN splits a managed policy ARN. ok is false if arn is not one.
+// ParsePolicyARN splits a managed policy ARN of any partition (the stored
+// attachments of an account are all of the server's partition; ARNs a
+// client supplies are checked with Partition.ParsePolicyARN). ok is false
+// if arn is not one.
 func ParsePolicyARN(arn string) (p PolicyARN, ok bool) {
-	rest, found := strings.CutPrefix(arn, "arn:aws:iam::")
+	rest, found := strings.CutPrefix(arn, "arn:")
+	if !found {
+		return p, false
+	}
+	p.Partition, rest, found = strings.Cut(rest, ":")
+	if !found || p.Partition == "" {
+		return p, false
+	}
+	rest, found = strings.CutPrefix(rest, "iam::")
 	if !found {
 		return p, false
 	}

@@ -60,7 +60,7 @@ func (s *Service) credentialOwnerOf(ctx context.Context, action, userName string
 	if userName == "" {
 		switch c.Type {
 		case authz.Root:
-			arn := iam.RootARN(c.Account)
+			arn := s.partition.RootARN(c.Account)
 			if _, err := s.authorize(ctx, action, arn); err != nil {
 				return nil, credentialOwner{}, err
 			}
@@ -75,7 +75,7 @@ func (s *Service) credentialOwnerOf(ctx context.Context, action, userName string
 	if err != nil {
 		return nil, credentialOwner{}, err
 	}
-	return c, credentialOwner{user: e, arn: iam.ARN(c.Account, "user", e.V.Path, e.V.Name)}, nil
+	return c, credentialOwner{user: e, arn: s.partition.ARN(c.Account, "user", e.V.Path, e.V.Name)}, nil
 }
 
 func noSuchAccessKey(id string) error {
@@ -244,14 +244,14 @@ func (s *Service) GetAccessKeyLastUsed(ctx context.Context, in *GetAccessKeyLast
 	if !ok || k.V.Account != c.Account {
 		// Keys of other accounts are indistinguishable from keys that do
 		// not exist.
-		if _, err := s.authorize(ctx, "iam:GetAccessKeyLastUsed", iam.ARN(c.Account, "user", "/", "*")); err != nil {
+		if _, err := s.authorize(ctx, "iam:GetAccessKeyLastUsed", s.partition.ARN(c.Account, "user", "/", "*")); err != nil {
 			return nil, err
 		}
 		return nil, noSuchAccessKey(in.AccessKeyId)
 	}
 	out := &GetAccessKeyLastUsedResponse{}
 	if k.V.UserID == "" {
-		if _, err := s.authorize(ctx, "iam:GetAccessKeyLastUsed", iam.RootARN(c.Account)); err != nil {
+		if _, err := s.authorize(ctx, "iam:GetAccessKeyLastUsed", s.partition.RootARN(c.Account)); err != nil {
 			return nil, err
 		}
 		out.UserName = rootKeyUserName
@@ -269,7 +269,7 @@ func (s *Service) GetAccessKeyLastUsed(ctx context.Context, in *GetAccessKeyLast
 			// the key as gone.
 			return nil, noSuchAccessKey(in.AccessKeyId)
 		}
-		if _, err := s.authorize(ctx, "iam:GetAccessKeyLastUsed", iam.ARN(c.Account, "user", u.Path, u.Name), resourceTags(u.Tags)); err != nil {
+		if _, err := s.authorize(ctx, "iam:GetAccessKeyLastUsed", s.partition.ARN(c.Account, "user", u.Path, u.Name), resourceTags(u.Tags)); err != nil {
 			return nil, err
 		}
 		out.UserName = u.Name

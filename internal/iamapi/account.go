@@ -122,7 +122,7 @@ func (s *Service) ListEntitiesForPolicy(ctx context.Context, in *ListEntitiesFor
 	}
 	arn := in.PolicyArn
 	if t.entry != nil {
-		arn = iam.ARN(t.caller.Account, "policy", t.entry.V.Path, t.entry.V.Name)
+		arn = s.partition.ARN(t.caller.Account, "policy", t.entry.V.Path, t.entry.V.Name)
 	}
 	// entity is one listed principal, kept as its output row.
 	type entity struct {
@@ -259,13 +259,13 @@ func (s *Service) GetAccountAuthorizationDetails(ctx context.Context, in *GetAcc
 		for _, it := range page {
 			switch {
 			case it.user != nil:
-				out.UserDetailList = append(out.UserDetailList, userDetailOut(a, c.Account, it.user))
+				out.UserDetailList = append(out.UserDetailList, s.userDetailOut(a, c.Account, it.user))
 			case it.group != nil:
-				out.GroupDetailList = append(out.GroupDetailList, groupDetailOut(c.Account, it.group))
+				out.GroupDetailList = append(out.GroupDetailList, s.groupDetailOut(c.Account, it.group))
 			case it.role != nil:
-				out.RoleDetailList = append(out.RoleDetailList, roleDetailOut(a, c.Account, it.role))
+				out.RoleDetailList = append(out.RoleDetailList, s.roleDetailOut(a, c.Account, it.role))
 			case it.local != nil:
-				out.Policies = append(out.Policies, localPolicyDetailOut(a, c.Account, it.local))
+				out.Policies = append(out.Policies, s.localPolicyDetailOut(a, c.Account, it.local))
 			case it.awsPol != nil:
 				out.Policies = append(out.Policies, awsPolicyDetailOut(a, it.awsPol))
 			}
@@ -296,12 +296,12 @@ func authDetailsAttached(arns []string) []AttachedPolicy {
 	return out
 }
 
-func userDetailOut(a *iam.AccountView, account string, u *iam.User) UserDetail {
+func (s *Service) userDetailOut(a *iam.AccountView, account string, u *iam.User) UserDetail {
 	d := UserDetail{
 		Path:                    u.Path,
 		UserName:                u.Name,
 		UserId:                  u.ID,
-		Arn:                     iam.ARN(account, "user", u.Path, u.Name),
+		Arn:                     s.partition.ARN(account, "user", u.Path, u.Name),
 		CreateDate:              u.Created,
 		UserPolicyList:          authDetailsInline(u.Inline),
 		GroupList:               []string{},
@@ -319,12 +319,12 @@ func userDetailOut(a *iam.AccountView, account string, u *iam.User) UserDetail {
 	return d
 }
 
-func groupDetailOut(account string, g *iam.Group) GroupDetail {
+func (s *Service) groupDetailOut(account string, g *iam.Group) GroupDetail {
 	return GroupDetail{
 		Path:                    g.Path,
 		GroupName:               g.Name,
 		GroupId:                 g.ID,
-		Arn:                     iam.ARN(account, "group", g.Path, g.Name),
+		Arn:                     s.partition.ARN(account, "group", g.Path, g.Name),
 		CreateDate:              g.Created,
 		GroupPolicyList:         authDetailsInline(g.Inline),
 		AttachedManagedPolicies: authDetailsAttached(g.Attached),
@@ -332,12 +332,12 @@ func groupDetailOut(account string, g *iam.Group) GroupDetail {
 }
 
 // detailRole is a role as an instance profile in the details lists it.
-func detailRole(account string, r *iam.Role) Role {
+func (s *Service) detailRole(account string, r *iam.Role) Role {
 	out := Role{
 		Path:                     r.Path,
 		RoleName:                 r.Name,
 		RoleId:                   r.ID,
-		Arn:                      iam.ARN(account, "role", r.Path, r.Name),
+		Arn:                      s.partition.ARN(account, "role", r.Path, r.Name),
 		CreateDate:               r.Created,
 		AssumeRolePolicyDocument: r.TrustPolicy,
 		Description:              r.Description,
@@ -348,12 +348,12 @@ func detailRole(account string, r *iam.Role) Role {
 	return out
 }
 
-func roleDetailOut(a *iam.AccountView, account string, r *iam.Role) RoleDetail {
+func (s *Service) roleDetailOut(a *iam.AccountView, account string, r *iam.Role) RoleDetail {
 	d := RoleDetail{
 		Path:                     r.Path,
 		RoleName:                 r.Name,
 		RoleId:                   r.ID,
-		Arn:                      iam.ARN(account, "role", r.Path, r.Name),
+		Arn:                      s.partition.ARN(account, "role", r.Path, r.Name),
 		CreateDate:               r.Created,
 		AssumeRolePolicyDocument: r.TrustPolicy,
 		InstanceProfileList:      []InstanceProfile{},
@@ -378,14 +378,14 @@ func roleDetailOut(a *iam.AccountView, account string, r *iam.Role) RoleDetail {
 			Path:                p.Path,
 			InstanceProfileName: p.Name,
 			InstanceProfileId:   p.ID,
-			Arn:                 iam.ARN(account, "instance-profile", p.Path, p.Name),
+			Arn:                 s.partition.ARN(account, "instance-profile", p.Path, p.Name),
 			CreateDate:          p.Created,
 			Roles:               []Role{},
 			Tags:                fromTags(p.Tags),
 		}
 		for _, id := range p.Roles {
 			if re, ok := a.RoleByID(id); ok {
-				ip.Roles = append(ip.Roles, detailRole(account, re.V))
+				ip.Roles = append(ip.Roles, s.detailRole(account, re.V))
 			}
 		}
 		d.InstanceProfileList = append(d.InstanceProfileList, ip)
@@ -393,8 +393,8 @@ func roleDetailOut(a *iam.AccountView, account string, r *iam.Role) RoleDetail {
 	return d
 }
 
-func localPolicyDetailOut(a *iam.AccountView, account string, p *iam.Policy) ManagedPolicyDetail {
-	o := customerPolicyOut(a, account, p)
+func (s *Service) localPolicyDetailOut(a *iam.AccountView, account string, p *iam.Policy) ManagedPolicyDetail {
+	o := s.customerPolicyOut(a, account, p)
 	return ManagedPolicyDetail{
 		PolicyName:                    o.PolicyName,
 		PolicyId:                      o.PolicyId,

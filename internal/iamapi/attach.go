@@ -46,9 +46,9 @@ func serviceRolePolicyTarget(kind string) string {
 // canonicalPolicyARN is the ARN a resolved policy is stored under: for a
 // customer-managed policy the ARN built from its stored path and name (names
 // match case-insensitively), for an AWS-managed one the catalogue's ARN.
-func canonicalPolicyARN(account string, p managedPolicy) string {
+func (s *Service) canonicalPolicyARN(account string, p managedPolicy) string {
 	if p.Entry != nil {
-		return iam.ARN(account, "policy", p.Entry.V.Path, p.Entry.V.Name)
+		return s.partition.ARN(account, "policy", p.Entry.V.Path, p.Entry.V.Name)
 	}
 	return p.ARN
 }
@@ -76,7 +76,7 @@ func (s *Service) attachPolicy(ctx context.Context, kind, action, name, arn stri
 	if h.protected {
 		return holderProtected(h.name)
 	}
-	if err := checkPolicyARN(arn); err != nil {
+	if err := s.checkPolicyARN(arn); err != nil {
 		return err
 	}
 	return s.updateHolder(ctx, c.Account, kind, name, func(a *iam.AccountView, h *policyHolder) ([]iam.Mutation, error) {
@@ -89,7 +89,7 @@ func (s *Service) attachPolicy(ctx context.Context, kind, action, name, arn stri
 				return nil, policyNotAttachable("Cannot attach a Service Role Policy to %s.", serviceRolePolicyTarget(kind))
 			}
 		}
-		canonical := canonicalPolicyARN(c.Account, p)
+		canonical := s.canonicalPolicyARN(c.Account, p)
 		if attachedIndex(h.attached, canonical) >= 0 {
 			return nil, errHolderUnchanged
 		}
@@ -101,8 +101,12 @@ func (s *Service) attachPolicy(ctx context.Context, kind, action, name, arn stri
 	})
 }
 
-// checkPolicyARN refuses what is not a managed policy ARN at all.
-func checkPolicyARN(arn string) error {
+// checkPolicyARN refuses what is not a managed policy ARN at all, or one
+// of another partition.
+func (s *Service) checkPolicyARN(arn string) error {
+	if err := s.checkPartition(arn); err != nil {
+		return err
+	}
 	if _, ok := iam.ParsePolicyARN(arn); !ok {
 		return invalidInput("ARN %s is not valid.", arn)
 	}
@@ -128,7 +132,7 @@ func (s *Service) detachPolicy(ctx context.Context, kind, action, name, arn stri
 	if h.protected {
 		return holderProtected(h.name)
 	}
-	if err := checkPolicyARN(arn); err != nil {
+	if err := s.checkPolicyARN(arn); err != nil {
 		return err
 	}
 	return s.updateHolder(ctx, c.Account, kind, name, func(_ *iam.AccountView, h *policyHolder) ([]iam.Mutation, error) {

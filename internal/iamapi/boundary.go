@@ -22,7 +22,7 @@ func (s *Service) putBoundary(ctx context.Context, kind, action, name, arn strin
 	if h.protected {
 		return holderProtected(h.name)
 	}
-	if err := checkPolicyARN(arn); err != nil {
+	if err := s.checkPolicyARN(arn); err != nil {
 		return err
 	}
 	return s.updateHolder(ctx, c.Account, kind, name, func(a *iam.AccountView, h *policyHolder) ([]iam.Mutation, error) {
@@ -30,7 +30,7 @@ func (s *Service) putBoundary(ctx context.Context, kind, action, name, arn strin
 		if !ok {
 			return nil, noSuchEntity("Scope ARN: %s does not exist or is not attachable.", arn)
 		}
-		canonical := canonicalPolicyARN(c.Account, p)
+		canonical := s.canonicalPolicyARN(c.Account, p)
 		if h.boundary == canonical {
 			return nil, errHolderUnchanged
 		}

@@ -166,14 +166,14 @@ func (s *Service) credentialReport(account string) ([]byte, error) {
 	}
 	err := s.read(account, func(a *iam.AccountView) {
 		rows = append(rows, credentialRow{
-			user: "<root_account>", arn: iam.RootARN(account), created: acct.V.Created, root: true,
+			user: "<root_account>", arn: s.partition.RootARN(account), created: acct.V.Created, root: true,
 			passwordLastUsed: acct.V.RootPasswordLastUsed, mfa: a.HasMFADeviceFor("root"),
 			certs: signingCertsOf(a, ""),
 		})
 		users, _ := a.Users("", a.UserCount()+1, nil)
 		for _, u := range users {
 			rows = append(rows, credentialRow{
-				user: u.V.Name, arn: iam.ARN(account, "user", u.V.Path, u.V.Name), userID: u.V.ID,
+				user: u.V.Name, arn: s.partition.ARN(account, "user", u.V.Path, u.V.Name), userID: u.V.ID,
 				created: u.V.Created, login: u.V.Login, passwordLastUsed: u.V.PasswordLastUsed,
 				mfa: a.HasMFADeviceFor(u.V.ID), certs: signingCertsOf(a, u.V.ID),
 			})

@@ -64,6 +64,18 @@ func concurrentModification(format string, args ...any) error {
 	return ConcurrentModificationError(message(format, args...))
 }
 
+// errForeignPartition is IAM's answer to an ARN parameter of another
+// partition (AttachRolePolicy with arn:aws:iam::aws:policy/X in aws-cn).
+var errForeignPartition = awsquery.ValidationError("Invalid ARN partition")
+
+// checkPartition refuses an ARN parameter of another partition.
+func (s *Service) checkPartition(arn string) error {
+	if s.partition.ForeignPartition(arn) {
+		return errForeignPartition
+	}
+	return nil
+}
+
 func validationError(format string, args ...any) error {
 	return awsquery.ValidationError(message(format, args...))
 }

@@ -33,7 +33,7 @@ func (s *Service) ListPoliciesGrantingServiceAccess(ctx context.Context, in *Lis
 		// Every answer fits in one page.
 		return nil, invalidInput("Invalid Marker.")
 	}
-	acct, kind, ok := iamEntityARN(in.Arn)
+	acct, kind, ok := s.iamEntityARN(in.Arn)
 	if !ok {
 		return nil, invalidInput("Invalid ARN %s: specify the ARN of an IAM user, group or role.", in.Arn)
 	}
@@ -66,7 +66,7 @@ func (s *Service) ListPoliciesGrantingServiceAccess(ctx context.Context, in *Lis
 		switch kind {
 		case "user":
 			e, ok := a.User(name)
-			if !ok || iam.ARN(c.Account, "user", e.V.Path, e.V.Name) != in.Arn {
+			if !ok || s.partition.ARN(c.Account, "user", e.V.Path, e.V.Name) != in.Arn {
 				missing = true
 				return
 			}
@@ -78,14 +78,14 @@ func (s *Service) ListPoliciesGrantingServiceAccess(ctx context.Context, in *Lis
 			}
 		case "group":
 			e, ok := a.Group(name)
-			if !ok || iam.ARN(c.Account, "group", e.V.Path, e.V.Name) != in.Arn {
+			if !ok || s.partition.ARN(c.Account, "group", e.V.Path, e.V.Name) != in.Arn {
 				missing = true
 				return
 			}
 			add("GROUP", e.V.Name, e.V.Inline, e.V.Attached)
 		case "role":
 			e, ok := a.Role(name)
-			if !ok || iam.ARN(c.Account, "role", e.V.Path, e.V.Name) != in.Arn {
+			if !ok || s.partition.ARN(c.Account, "role", e.V.Path, e.V.Name) != in.Arn {
 				missing = true
 				return
 			}

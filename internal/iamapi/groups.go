@@ -15,12 +15,12 @@ import (
 // writes the user and touches the group, so that a concurrent DeleteGroup
 // conflicts instead of leaving a user in a deleted group.
 
-func groupOut(account string, g *iam.Group) Group {
+func (s *Service) groupOut(account string, g *iam.Group) Group {
 	return Group{
 		Path:       g.Path,
 		GroupName:  g.Name,
 		GroupId:    g.ID,
-		Arn:        iam.ARN(account, "group", g.Path, g.Name),
+		Arn:        s.partition.ARN(account, "group", g.Path, g.Name),
 		CreateDate: g.Created,
 	}
 }
@@ -30,8 +30,8 @@ func noSuchGroup(name string) error {
 }
 
 // memberOut is a user as GetGroup lists it: without tags or boundary.
-func memberOut(account string, u *iam.User) User {
-	out := userOut(account, u)
+func (s *Service) memberOut(account string, u *iam.User) User {
+	out := s.userOut(account, u)
 	out.Tags, out.PermissionsBoundary = nil, nil
 	return out
 }
@@ -58,7 +58,7 @@ func (s *Service) CreateGroup(ctx context.Context, in *CreateGroupRequest) (*Cre
 		return nil, err
 	}
 	path := pathOrDefault(in.Path)
-	if _, err := s.authorize(ctx, "iam:CreateGroup", iam.ARN(c.Account, "group", path, in.GroupName)); err != nil {
+	if _, err := s.authorize(ctx, "iam:CreateGroup", s.partition.ARN(c.Account, "group", path, in.GroupName)); err != nil {
 		return nil, err
 	}
 	g := &iam.Group{
@@ -88,7 +88,7 @@ func (s *Service) CreateGroup(ctx context.Context, in *CreateGroupRequest) (*Cre
 	if err != nil {
 		return nil, err
 	}
-	return &CreateGroupResponse{Group: groupOut(c.Account, g)}, nil
+	return &CreateGroupResponse{Group: s.groupOut(c.Account, g)}, nil
 }
 
 // GetGroup returns a group and a page of its members, in name order.
@@ -113,9 +113,9 @@ func (s *Service) GetGroup(ctx context.Context, in *GetGroupRequest) (*GetGroupR
 			verr = err
 			return
 		}
-		out = &GetGroupResponse{Group: groupOut(c.Account, g.V), Users: make([]User, 0, len(page))}
+		out = &GetGroupResponse{Group: s.groupOut(c.Account, g.V), Users: make([]User, 0, len(page))}
 		for _, u := range page {
-			out.Users = append(out.Users, memberOut(c.Account, u.V))
+			out.Users = append(out.Users, s.memberOut(c.Account, u.V))
 		}
 		out.IsTruncated, out.Marker = next != "", next
 	}); err != nil {
@@ -142,7 +142,7 @@ func (s *Service) UpdateGroup(ctx context.Context, in *UpdateGroupRequest) (*Upd
 		newPath = in.NewPath
 	}
 	if newName != h.name || newPath != h.path {
-		if _, err := s.authorize(ctx, "iam:UpdateGroup", iam.ARN(c.Account, "group", newPath, newName)); err != nil {
+		if _, err := s.authorize(ctx, "iam:UpdateGroup", s.partition.ARN(c.Account, "group", newPath, newName)); err != nil {
 			return nil, err
 		}
 	}
@@ -205,7 +205,7 @@ func (s *Service) DeleteGroup(ctx context.Context, in *DeleteGroupRequest) (*Del
 
 // ListGroups lists groups in name order.
 func (s *Service) ListGroups(ctx context.Context, in *ListGroupsRequest) (*ListGroupsResponse, error) {
-	c, err := s.authorize(ctx, "iam:ListGroups", iam.ARN(callerAccount(ctx), "group", pathOrDefault(in.PathPrefix), ""))
+	c, err := s.authorize(ctx, "iam:ListGroups", s.partition.ARN(callerAccount(ctx), "group", pathOrDefault(in.PathPrefix), ""))
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +217,7 @@ func (s *Service) ListGroups(ctx context.Context, in *ListGroupsRequest) (*ListG
 	if err := s.read(c.Account, func(a *iam.AccountView) {
 		page, next := a.Groups(marker, maxItems(in.MaxItems), func(g *iam.Group) bool { return iam.PathPrefixMatch(g.Path, in.PathPrefix) })
 		for _, e := range page {
-			out.Groups = append(out.Groups, groupOut(c.Account, e.V))
+			out.Groups = append(out.Groups, s.groupOut(c.Account, e.V))
 		}
 		if next != "" {
 			out.IsTruncated, out.Marker = true, encodeMarker(next)
@@ -319,7 +319,7 @@ func (s *Service) ListGroupsForUser(ctx context.Context, in *ListGroupsForUserRe
 		}
 		out = &ListGroupsForUserResponse{Groups: make([]Group, 0, len(page)), IsTruncated: next != "", Marker: next}
 		for _, g := range page {
-			out.Groups = append(out.Groups, groupOut(c.Account, g))
+			out.Groups = append(out.Groups, s.groupOut(c.Account, g))
 		}
 	}); err != nil {
 		return nil, err

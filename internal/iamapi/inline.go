@@ -52,8 +52,8 @@ func holderARNType(kind string) string {
 }
 
 // arn is the holder's ARN in account.
-func (h *policyHolder) arn(account string) string {
-	return iam.ARN(account, holderARNType(h.kind), h.path, h.name)
+func (h *policyHolder) arn(p iam.Partition, account string) string {
+	return p.ARN(account, holderARNType(h.kind), h.path, h.name)
 }
 
 // record returns a new record for the holder: the one it was read from
@@ -143,7 +143,7 @@ func (s *Service) lookupHolder(ctx context.Context, kind, action, name string, h
 		return nil, nil, err
 	}
 	if h == nil {
-		if _, err := s.authorize(ctx, action, iam.ARN(c.Account, holderARNType(kind), "/", name), how.extra...); err != nil {
+		if _, err := s.authorize(ctx, action, s.partition.ARN(c.Account, holderARNType(kind), "/", name), how.extra...); err != nil {
 			return nil, nil, err
 		}
 		return nil, nil, noSuchHolder(kind, name)
@@ -152,7 +152,7 @@ func (s *Service) lookupHolder(ctx context.Context, kind, action, name string, h
 	if how.boundaryKey && h.boundary != "" {
 		opts = append(opts, withKey("iam:PermissionsBoundary", h.boundary))
 	}
-	if _, err := s.authorize(ctx, action, h.arn(c.Account), opts...); err != nil {
+	if _, err := s.authorize(ctx, action, h.arn(s.partition, c.Account), opts...); err != nil {
 		return nil, nil, err
 	}
 	return c, h, nil
@@ -256,7 +256,7 @@ func (s *Service) putInline(ctx context.Context, kind, action, name, policyName,
 	if h.protected {
 		return holderProtected(h.name)
 	}
-	if _, err := checkPolicyDocument(doc, policy.Identity, 0, false, ""); err != nil {
+	if _, err := s.checkPolicyDocument(doc, policy.Identity, 0, false, ""); err != nil {
 		return err
 	}
 	limit := inlineLimit(kind)

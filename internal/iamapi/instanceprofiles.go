@@ -13,25 +13,25 @@ import (
 // InstanceSessionsPerInstanceProfile); it cannot be raised.
 const maxRolesPerInstanceProfile = 1
 
-func profileARN(account string, p *iam.InstanceProfile) string {
-	return iam.ARN(account, "instance-profile", p.Path, p.Name)
+func (s *Service) profileARN(account string, p *iam.InstanceProfile) string {
+	return s.partition.ARN(account, "instance-profile", p.Path, p.Name)
 }
 
 // profileOut renders an instance profile with its role, which must be
 // resolved under the same read as the profile.
-func profileOut(a *iam.AccountView, account string, p *iam.InstanceProfile) InstanceProfile {
+func (s *Service) profileOut(a *iam.AccountView, account string, p *iam.InstanceProfile) InstanceProfile {
 	out := InstanceProfile{
 		Path:                p.Path,
 		InstanceProfileName: p.Name,
 		InstanceProfileId:   p.ID,
-		Arn:                 profileARN(account, p),
+		Arn:                 s.profileARN(account, p),
 		CreateDate:          p.Created,
 		Roles:               []Role{},
 		Tags:                fromTags(p.Tags),
 	}
 	for _, id := range p.Roles {
 		if r, ok := a.RoleByID(id); ok {
-			out.Roles = append(out.Roles, roleEmbeddedOut(account, r.V))
+			out.Roles = append(out.Roles, s.roleEmbeddedOut(account, r.V))
 		}
 	}
 	return out
@@ -48,7 +48,7 @@ func (s *Service) CreateInstanceProfile(ctx context.Context, in *CreateInstanceP
 		return nil, err
 	}
 	path := pathOrDefault(in.Path)
-	arn := iam.ARN(c.Account, "instance-profile", path, in.InstanceProfileName)
+	arn := s.partition.ARN(c.Account, "instance-profile", path, in.InstanceProfileName)
 	if _, err := s.authorize(ctx, "iam:CreateInstanceProfile", arn, tagOptions(in.Tags)); err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (s *Service) CreateInstanceProfile(ctx context.Context, in *CreateInstanceP
 				verr = limitExceeded("Cannot exceed quota for InstanceProfilesPerAccount: %d", s.quotas.InstanceProfilesPerAccount)
 				return
 			}
-			out = profileOut(a, c.Account, p)
+			out = s.profileOut(a, c.Account, p)
 		}); err != nil {
 			return err
 		}
@@ -107,13 +107,13 @@ func (s *Service) lookupProfile(ctx context.Context, action, name string, opts .
 		return nil, nil, err
 	}
 	if e == nil {
-		if _, err := s.authorize(ctx, action, iam.ARN(c.Account, "instance-profile", "/", name), opts...); err != nil {
+		if _, err := s.authorize(ctx, action, s.partition.ARN(c.Account, "instance-profile", "/", name), opts...); err != nil {
 			return nil, nil, err
 		}
 		return nil, nil, noSuchProfile(name)
 	}
 	opts = append(opts, resourceTags(e.V.Tags))
-	if _, err := s.authorize(ctx, action, profileARN(c.Account, e.V), opts...); err != nil {
+	if _, err := s.authorize(ctx, action, s.profileARN(c.Account, e.V), opts...); err != nil {
 		return nil, nil, err
 	}
 	return c, e, nil
@@ -158,7 +158,7 @@ func (s *Service) GetInstanceProfile(ctx context.Context, in *GetInstanceProfile
 		return nil, err
 	}
 	var out InstanceProfile
-	if err := s.read(c.Account, func(a *iam.AccountView) { out = profileOut(a, c.Account, e.V) }); err != nil {
+	if err := s.read(c.Account, func(a *iam.AccountView) { out = s.profileOut(a, c.Account, e.V) }); err != nil {
 		return nil, err
 	}
 	return &GetInstanceProfileResponse{InstanceProfile: out}, nil
@@ -201,7 +201,7 @@ func (s *Service) DeleteInstanceProfile(ctx context.Context, in *DeleteInstanceP
 // ListInstanceProfiles lists instance profiles in name order, with their
 // roles but without their tags, as IAM's listing does.
 func (s *Service) ListInstanceProfiles(ctx context.Context, in *ListInstanceProfilesRequest) (*ListInstanceProfilesResponse, error) {
-	c, err := s.authorize(ctx, "iam:ListInstanceProfiles", iam.ARN(callerAccount(ctx), "instance-profile", pathOrDefault(in.PathPrefix), ""))
+	c, err := s.authorize(ctx, "iam:ListInstanceProfiles", s.partition.ARN(callerAccount(ctx), "instance-profile", pathOrDefault(in.PathPrefix), ""))
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (s *Service) ListInstanceProfiles(ctx context.Context, in *ListInstanceProf
 			return iam.PathPrefixMatch(p.Path, in.PathPrefix)
 		})
 		for _, e := range page {
-			p := profileOut(a, c.Account, e.V)
+			p := s.profileOut(a, c.Account, e.V)
 			p.Tags = nil
 			out.InstanceProfiles = append(out.InstanceProfiles, p)
 		}
@@ -231,11 +231,11 @@ func (s *Service) ListInstanceProfiles(ctx context.Context, in *ListInstanceProf
 // passRoleToEC2 gives the authorization of iam:PassRole the context of a
 // role passed through an instance profile: to EC2, for any instance of the
 // account.
-func passRoleToEC2(account string) authz.Option {
+func (s *Service) passRoleToEC2(account string) authz.Option {
 	return func(r *authz.Request) {
 		r.Context = append(r.Context,
 			authz.KV{Key: "iam:PassedToService", Values: []string{"ec2.amazonaws.com"}},
-			authz.KV{Key: "iam:AssociatedResourceArn", Values: []string{"arn:aws:ec2:*:" + account + ":instance/*"}},
+			authz.KV{Key: "iam:AssociatedResourceArn", Values: []string{"arn:" + s.partition.String() + ":ec2:*:" + account + ":instance/*"}},
 		)
 	}
 }
@@ -247,7 +247,7 @@ func (s *Service) AddRoleToInstanceProfile(ctx context.Context, in *AddRoleToIns
 	if err != nil {
 		return nil, err
 	}
-	_, role, err := s.lookupRole(ctx, "iam:PassRole", in.RoleName, passRoleToEC2(c.Account))
+	_, role, err := s.lookupRole(ctx, "iam:PassRole", in.RoleName, s.passRoleToEC2(c.Account))
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +333,7 @@ func (s *Service) ListInstanceProfilesForRole(ctx context.Context, in *ListInsta
 	if err := s.read(c.Account, func(a *iam.AccountView) {
 		for _, key := range a.InstanceProfilesOf(e.V.ID) {
 			if p, ok := a.InstanceProfile(key); ok {
-				out := profileOut(a, c.Account, p.V)
+				out := s.profileOut(a, c.Account, p.V)
 				out.Tags = nil
 				all = append(all, out)
 			}

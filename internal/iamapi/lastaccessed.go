@@ -262,7 +262,7 @@ func (s *Service) reportSubject(account, arn string) ([]string, []accessEntity, 
 		verr     error
 	)
 	pa, isPolicy := iam.ParsePolicyARN(arn)
-	acct, kind, isEntity := iamEntityARN(arn)
+	acct, kind, isEntity := s.iamEntityARN(arn)
 	switch {
 	case isPolicy:
 		if pa.Account != account && pa.Account != iam.AWSManagedAccount {
@@ -293,7 +293,7 @@ func (s *Service) reportSubject(account, arn string) ([]string, []accessEntity, 
 				return
 			}
 			docs = []string{mp.Document}
-			entities = policyEntities(a, account, arn)
+			entities = s.policyEntities(a, account, arn)
 			return
 		}
 		name := iam.EntityName(arn)
@@ -305,7 +305,7 @@ func (s *Service) reportSubject(account, arn string) ([]string, []accessEntity, 
 				return
 			}
 			userDocs(e.V)
-			entities = []accessEntity{userEntity(account, e.V)}
+			entities = []accessEntity{s.userEntity(account, e.V)}
 		case "role":
 			e, ok := a.Role(name)
 			if !ok {
@@ -314,7 +314,7 @@ func (s *Service) reportSubject(account, arn string) ([]string, []accessEntity, 
 			}
 			docs = append(docs, inlineDocs(e.V.Inline)...)
 			docs = append(docs, s.attachedDocs(a, account, e.V.Attached)...)
-			entities = []accessEntity{roleEntity(account, e.V)}
+			entities = []accessEntity{s.roleEntity(account, e.V)}
 		case "group":
 			e, ok := a.Group(name)
 			if !ok {
@@ -324,7 +324,7 @@ func (s *Service) reportSubject(account, arn string) ([]string, []accessEntity, 
 			docs = append(docs, inlineDocs(e.V.Inline)...)
 			docs = append(docs, s.attachedDocs(a, account, e.V.Attached)...)
 			for _, m := range a.Members(e.V.ID) {
-				entities = append(entities, userEntity(account, m.V))
+				entities = append(entities, s.userEntity(account, m.V))
 			}
 		}
 	}); err != nil {
@@ -354,17 +354,17 @@ func (s *Service) attachedDocs(a *iam.AccountView, account string, arns []string
 	return out
 }
 
-func userEntity(account string, u *iam.User) accessEntity {
-	return accessEntity{info: EntityInfo{Arn: iam.ARN(account, "user", u.Path, u.Name), Name: u.Name, Type: "USER", Id: u.ID, Path: u.Path}}
+func (s *Service) userEntity(account string, u *iam.User) accessEntity {
+	return accessEntity{info: EntityInfo{Arn: s.partition.ARN(account, "user", u.Path, u.Name), Name: u.Name, Type: "USER", Id: u.ID, Path: u.Path}}
 }
 
-func roleEntity(account string, r *iam.Role) accessEntity {
-	return accessEntity{info: EntityInfo{Arn: iam.ARN(account, "role", r.Path, r.Name), Name: r.Name, Type: "ROLE", Id: r.ID, Path: r.Path}}
+func (s *Service) roleEntity(account string, r *iam.Role) accessEntity {
+	return accessEntity{info: EntityInfo{Arn: s.partition.ARN(account, "role", r.Path, r.Name), Name: r.Name, Type: "ROLE", Id: r.ID, Path: r.Path}}
 }
 
 // policyEntities returns the users and roles a managed policy applies to:
 // attached directly or through a group.
-func policyEntities(a *iam.AccountView, account, arn string) []accessEntity {
+func (s *Service) policyEntities(a *iam.AccountView, account, arn string) []accessEntity {
 	var out []accessEntity
 	seen := map[string]bool{}
 	add := func(e accessEntity) {
@@ -375,19 +375,19 @@ func policyEntities(a *iam.AccountView, account, arn string) []accessEntity {
 	}
 	for _, u := range allUsers(a) {
 		if contains(u.Attached, arn) {
-			add(userEntity(account, u))
+			add(s.userEntity(account, u))
 			continue
 		}
 		for _, gid := range u.Groups {
 			if g, ok := a.GroupByID(gid); ok && contains(g.V.Attached, arn) {
-				add(userEntity(account, u))
+				add(s.userEntity(account, u))
 				break
 			}
 		}
 	}
 	for _, r := range allRoles(a) {
 		if contains(r.Attached, arn) {
-			add(roleEntity(account, r))
+			add(s.roleEntity(account, r))
 		}
 	}
 	return out

@@ -259,7 +259,7 @@ func (s *Service) ChangePassword(ctx context.Context, in *ChangePasswordRequest)
 		return nil, noSuchUser(c.Name)
 	}
 	pol := s.accountPasswordPolicy(c.Account)
-	if _, err := s.authorize(ctx, "iam:ChangePassword", iam.ARN(c.Account, "user", e.V.Path, e.V.Name), resourceTags(e.V.Tags)); err != nil {
+	if _, err := s.authorize(ctx, "iam:ChangePassword", s.partition.ARN(c.Account, "user", e.V.Path, e.V.Name), resourceTags(e.V.Tags)); err != nil {
 		if !usersMayChangePasswords(pol, err) {
 			return nil, err
 		}

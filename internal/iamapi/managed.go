@@ -47,6 +47,9 @@ func (s *Service) resolvePolicy(a *iam.AccountView, account, arn string) (manage
 // checkBoundary verifies that a permissions boundary names an existing
 // managed policy.
 func (s *Service) checkBoundary(a *iam.AccountView, account, arn string) error {
+	if err := s.checkPartition(arn); err != nil {
+		return err
+	}
 	if _, ok := s.resolvePolicy(a, account, arn); !ok {
 		return noSuchEntity("Scope ARN: %s does not exist or is not attachable.", arn)
 	}
@@ -59,8 +62,8 @@ func (s *Service) checkBoundary(a *iam.AccountView, account, arn string) error {
 // is stored (0: none checked here); sizeMessage is the LimitExceeded message
 // when it is exceeded ("" for managed policies' "Cannot exceed quota for
 // PolicySize: N").
-func checkPolicyDocument(doc string, kind policy.Kind, limit int, requireVersion2012 bool, sizeMessage string) (*policy.Document, error) {
-	parsed, err := policy.ParseWithOptions([]byte(doc), kind, policy.ParseOptions{RequireVersion2012: requireVersion2012})
+func (s *Service) checkPolicyDocument(doc string, kind policy.Kind, limit int, requireVersion2012 bool, sizeMessage string) (*policy.Document, error) {
+	parsed, err := policy.ParseWithOptions([]byte(doc), kind, policy.ParseOptions{RequireVersion2012: requireVersion2012, Partition: s.partition.String()})
 	if err != nil {
 		var ve *policy.ValidationError
 		if errors.As(err, &ve) {

@@ -41,8 +41,8 @@ func invalidMFACode() error {
 // parseMFASerial splits the serial number (ARN) of a device of account into
 // its path and name; ok is false for anything else, such as a hardware
 // token's serial or another account's device.
-func parseMFASerial(account, serial string) (path, name string, ok bool) {
-	rest, found := strings.CutPrefix(serial, "arn:aws:iam::"+account+":mfa/")
+func (s *Service) parseMFASerial(account, serial string) (path, name string, ok bool) {
+	rest, found := strings.CutPrefix(serial, s.partition.Prefix("iam")+account+":mfa/")
 	if !found || rest == "" {
 		return "", "", false
 	}
@@ -55,12 +55,12 @@ func parseMFASerial(account, serial string) (path, name string, ok bool) {
 }
 
 // mfaDevice finds a device by serial number in the account view.
-func mfaDevice(a *iam.AccountView, account, serial string) (*iam.Entry[iam.MFADevice], bool) {
-	_, name, ok := parseMFASerial(account, serial)
+func (s *Service) mfaDevice(a *iam.AccountView, account, serial string) (*iam.Entry[iam.MFADevice], bool) {
+	_, name, ok := s.parseMFASerial(account, serial)
 	if !ok {
 		// Security keys registered in the console have u2f serials
-		// (arn:aws:iam::ACCT:u2f/user/NAME/KEY), as on AWS.
-		rest, found := strings.CutPrefix(serial, "arn:aws:iam::"+account+":u2f/")
+		// (arn:PARTITION:iam::ACCT:u2f/user/NAME/KEY), as on AWS.
+		rest, found := strings.CutPrefix(serial, s.partition.Prefix("iam")+account+":u2f/")
 		if !found || rest == "" {
 			return nil, false
 		}
@@ -81,7 +81,7 @@ func (s *Service) lookupMFADevice(ctx context.Context, action, serial string, op
 		return nil, nil, err
 	}
 	var e *iam.Entry[iam.MFADevice]
-	if err := s.read(c.Account, func(a *iam.AccountView) { e, _ = mfaDevice(a, c.Account, serial) }); err != nil {
+	if err := s.read(c.Account, func(a *iam.AccountView) { e, _ = s.mfaDevice(a, c.Account, serial) }); err != nil {
 		return nil, nil, err
 	}
 	if e == nil {
@@ -109,7 +109,7 @@ func (s *Service) updateMFADevice(ctx context.Context, account, serial string, c
 		)
 		if err := s.read(account, func(a *iam.AccountView) {
 			var ok bool
-			if cur, ok = mfaDevice(a, account, serial); !ok {
+			if cur, ok = s.mfaDevice(a, account, serial); !ok {
 				verr = noSuchMFADevice(serial)
 				return
 			}
@@ -157,7 +157,7 @@ func (s *Service) CreateVirtualMFADevice(ctx context.Context, in *CreateVirtualM
 		return nil, err
 	}
 	path := pathOrDefault(in.Path)
-	serial := iam.ARN(c.Account, "mfa", path, in.VirtualMFADeviceName)
+	serial := s.partition.ARN(c.Account, "mfa", path, in.VirtualMFADeviceName)
 	if _, err := s.authorize(ctx, "iam:CreateVirtualMFADevice", serial, tagOptions(in.Tags)); err != nil {
 		return nil, err
 	}
@@ -388,14 +388,14 @@ func (s *Service) ListVirtualMFADevices(ctx context.Context, in *ListVirtualMFAD
 			switch e.V.UserID {
 			case "":
 			case "root":
-				u := User{UserId: c.Account, Arn: iam.RootARN(c.Account)}
+				u := User{UserId: c.Account, Arn: s.partition.RootARN(c.Account)}
 				if acct != nil {
 					u.CreateDate = acct.V.Created
 				}
 				v.User = &u
 			default:
 				if ue, ok := a.UserByID(e.V.UserID); ok {
-					u := userOut(c.Account, ue.V)
+					u := s.userOut(c.Account, ue.V)
 					u.Tags = nil
 					v.User = &u
 				}
@@ -420,7 +420,7 @@ func (s *Service) GetMFADevice(ctx context.Context, in *GetMFADeviceRequest) (*G
 	}
 	var d *iam.MFADevice
 	if err := s.read(c.Account, func(a *iam.AccountView) {
-		if e, ok := mfaDevice(a, c.Account, in.SerialNumber); ok {
+		if e, ok := s.mfaDevice(a, c.Account, in.SerialNumber); ok {
 			d = e.V
 		}
 	}); err != nil {

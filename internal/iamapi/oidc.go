@@ -18,7 +18,7 @@ import (
 
 // OpenID Connect identity providers. A provider is identified by its URL
 // without the https:// scheme (host and optional path), which is also the
-// last part of its ARN, arn:aws:iam::ACCOUNT:oidc-provider/HOST/PATH, and
+// last part of its ARN, arn:PARTITION:iam::ACCOUNT:oidc-provider/HOST/PATH, and
 // the prefix of the condition keys its tokens set in trust policies
 // (HOST/PATH:sub, HOST/PATH:aud). STS's AssumeRoleWithWebIdentity verifies
 // tokens against the keys the provider publishes; thumbprints are kept for
@@ -34,8 +34,8 @@ const (
 
 var oidcHostLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 
-func oidcProviderARN(account, u string) string {
-	return "arn:aws:iam::" + account + ":oidc-provider/" + u
+func (s *Service) oidcProviderARN(account, u string) string {
+	return s.partition.Prefix("iam") + account + ":oidc-provider/" + u
 }
 
 func noSuchOIDCProvider(arn string) error {
@@ -120,8 +120,11 @@ func uniqueStrings(list []string) []string {
 }
 
 // parseOIDCProviderARN returns the account and URL of a provider ARN.
-func parseOIDCProviderARN(arn string) (account, u string, err error) {
-	account, kind, u, ok := splitProviderARN(arn)
+func (s *Service) parseOIDCProviderARN(arn string) (account, u string, err error) {
+	if err := s.checkPartition(arn); err != nil {
+		return "", "", err
+	}
+	account, kind, u, ok := s.splitProviderARN(arn)
 	if !ok {
 		return "", "", validationError("Invalid ARN: %s", arn)
 	}
@@ -145,7 +148,7 @@ var oidcProviders = provider[iam.OIDCProvider]{
 
 // lookupOIDCProvider authorizes action on a provider and returns it.
 func (s *Service) lookupOIDCProvider(ctx context.Context, action, arn string, opts ...authz.Option) (*authz.Caller, *iam.Entry[iam.OIDCProvider], error) {
-	account, u, err := parseOIDCProviderARN(arn)
+	account, u, err := s.parseOIDCProviderARN(arn)
 	if err != nil {
 		if _, cerr := caller(ctx); cerr != nil {
 			return nil, nil, cerr
@@ -177,7 +180,7 @@ func (s *Service) CreateOpenIDConnectProvider(ctx context.Context, in *CreateOpe
 	if err != nil {
 		return nil, err
 	}
-	arn := oidcProviderARN(c.Account, u)
+	arn := s.oidcProviderARN(c.Account, u)
 	if _, err := s.authorize(ctx, "iam:CreateOpenIDConnectProvider", arn, tagOptions(in.Tags)); err != nil {
 		return nil, err
 	}
@@ -282,7 +285,7 @@ func (s *Service) ListOpenIDConnectProviders(ctx context.Context, _ *ListOpenIDC
 	out := &ListOpenIDConnectProvidersResponse{OpenIDConnectProviderList: []OpenIDConnectProviderListEntry{}}
 	if err := s.read(c.Account, func(a *iam.AccountView) {
 		for _, p := range a.OIDCProviders() {
-			out.OpenIDConnectProviderList = append(out.OpenIDConnectProviderList, OpenIDConnectProviderListEntry{Arn: oidcProviderARN(c.Account, p.V.URL)})
+			out.OpenIDConnectProviderList = append(out.OpenIDConnectProviderList, OpenIDConnectProviderListEntry{Arn: s.oidcProviderARN(c.Account, p.V.URL)})
 		}
 	}); err != nil {
 		return nil, err

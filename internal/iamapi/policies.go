@@ -61,6 +61,9 @@ func (s *Service) lookupPolicy(ctx context.Context, action, arn string, write bo
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkPartition(arn); err != nil {
+		return nil, err
+	}
 	p, ok := iam.ParsePolicyARN(arn)
 	if !ok {
 		if _, err := s.authorize(ctx, action, arn, opts...); err != nil {
@@ -159,8 +162,8 @@ func policyUpdated(p *iam.Policy) time.Time {
 
 // customerPolicyOut describes a customer-managed policy with its attachment
 // counts in the account.
-func customerPolicyOut(a *iam.AccountView, account string, p *iam.Policy) Policy {
-	arn := iam.ARN(account, "policy", p.Path, p.Name)
+func (s *Service) customerPolicyOut(a *iam.AccountView, account string, p *iam.Policy) Policy {
+	arn := s.partition.ARN(account, "policy", p.Path, p.Name)
 	return Policy{
 		PolicyName:                    p.Name,
 		PolicyId:                      p.ID,
@@ -235,7 +238,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in *CreatePolicyRequest) (*C
 		return nil, err
 	}
 	path := pathOrDefault(in.Path)
-	arn := iam.ARN(c.Account, "policy", path, in.PolicyName)
+	arn := s.partition.ARN(c.Account, "policy", path, in.PolicyName)
 	if _, err := s.authorize(ctx, "iam:CreatePolicy", arn, tagOptions(in.Tags)); err != nil {
 		return nil, err
 	}
@@ -244,7 +247,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in *CreatePolicyRequest) (*C
 			return nil, err
 		}
 	}
-	if _, err := checkPolicyDocument(in.PolicyDocument, policy.Identity, policy.ManagedPolicyMaxSize, true, ""); err != nil {
+	if _, err := s.checkPolicyDocument(in.PolicyDocument, policy.Identity, policy.ManagedPolicyMaxSize, true, ""); err != nil {
 		return nil, err
 	}
 	if err := checkNewTags(in.Tags); err != nil {
@@ -314,7 +317,7 @@ func (s *Service) GetPolicy(ctx context.Context, in *GetPolicyRequest) (*GetPoli
 			out = awsPolicyOut(a, t.aws)
 			return
 		}
-		out = customerPolicyOut(a, t.caller.Account, t.entry.V)
+		out = s.customerPolicyOut(a, t.caller.Account, t.entry.V)
 		if out.Tags == nil {
 			out.Tags = []Tag{} // AWS answers an empty list for a policy without tags
 		}
@@ -417,7 +420,7 @@ func (s *Service) ListPolicies(ctx context.Context, in *ListPoliciesRequest) (*L
 		if scope != "AWS" {
 			all, _ := a.Policies("", a.PolicyCount()+1, nil)
 			for _, e := range all {
-				arn := iam.ARN(c.Account, "policy", e.V.Path, e.V.Name)
+				arn := s.partition.ARN(c.Account, "policy", e.V.Path, e.V.Name)
 				if keep(e.V.Path, arn) {
 					local = append(local, policyListItem{name: e.V.Name, arn: arn, local: e.V})
 				}
@@ -465,7 +468,7 @@ func (s *Service) ListPolicies(ctx context.Context, in *ListPoliciesRequest) (*L
 			if item.aws != nil {
 				p = awsPolicyOut(a, item.aws)
 			} else {
-				p = customerPolicyOut(a, c.Account, item.local)
+				p = s.customerPolicyOut(a, c.Account, item.local)
 			}
 			// ListPolicies returns neither descriptions nor tags.
 			p.Description, p.Tags = "", nil
@@ -483,7 +486,7 @@ func (s *Service) CreatePolicyVersion(ctx context.Context, in *CreatePolicyVersi
 	if err != nil {
 		return nil, err
 	}
-	if _, err := checkPolicyDocument(in.PolicyDocument, policy.Identity, policy.ManagedPolicyMaxSize, true, ""); err != nil {
+	if _, err := s.checkPolicyDocument(in.PolicyDocument, policy.Identity, policy.ManagedPolicyMaxSize, true, ""); err != nil {
 		return nil, err
 	}
 	setDefault := in.SetAsDefault != nil && *in.SetAsDefault

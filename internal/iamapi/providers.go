@@ -8,15 +8,15 @@ import (
 	"github.com/iamd/iamd/internal/iam"
 )
 
-// Identity providers (OIDC and SAML) share their ARN form, arn:aws:iam::
+// Identity providers (OIDC and SAML) share their ARN form, arn:PARTITION:iam::
 // ACCOUNT:KIND/ID, and the way they are looked up and updated; the
 // helpers here take what differs (how to find one in an account view, its
 // tags, its record kind and its "not found" error).
 
 // splitProviderARN splits a provider ARN into its account, resource type
 // and ID; ok is false when it is not of that form.
-func splitProviderARN(arn string) (account, kind, id string, ok bool) {
-	rest, ok := strings.CutPrefix(arn, "arn:aws:iam::")
+func (s *Service) splitProviderARN(arn string) (account, kind, id string, ok bool) {
+	rest, ok := s.partition.CutIAM(arn)
 	if !ok {
 		return "", "", "", false
 	}

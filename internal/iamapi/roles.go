@@ -26,10 +26,10 @@ const defaultMaxSessionDuration = 3600
 // principal follows it.
 const serviceRolePath = "/aws-service-role/"
 
-func roleARN(account string, r *iam.Role) string { return iam.ARN(account, "role", r.Path, r.Name) }
+func (s *Service) roleARN(account string, r *iam.Role) string { return s.partition.ARN(account, "role", r.Path, r.Name) }
 
 // roleOut renders a role as GetRole and CreateRole show it.
-func roleOut(account string, r *iam.Role) Role {
+func (s *Service) roleOut(account string, r *iam.Role) Role {
 	msd := int32(r.MaxSessionDuration)
 	if msd == 0 {
 		msd = defaultMaxSessionDuration
@@ -38,7 +38,7 @@ func roleOut(account string, r *iam.Role) Role {
 		Path:                     r.Path,
 		RoleName:                 r.Name,
 		RoleId:                   r.ID,
-		Arn:                      roleARN(account, r),
+		Arn:                      s.roleARN(account, r),
 		CreateDate:               r.Created,
 		AssumeRolePolicyDocument: r.TrustPolicy,
 		Description:              r.Description,
@@ -53,19 +53,19 @@ func roleOut(account string, r *iam.Role) Role {
 
 // roleListOut renders a role as ListRoles shows it: IAM's listings leave out
 // the permissions boundary, the tags and the last use.
-func roleListOut(account string, r *iam.Role) Role {
-	out := roleOut(account, r)
+func (s *Service) roleListOut(account string, r *iam.Role) Role {
+	out := s.roleOut(account, r)
 	out.Tags, out.PermissionsBoundary = nil, nil
 	return out
 }
 
 // roleEmbeddedOut renders a role as it appears inside an instance profile.
-func roleEmbeddedOut(account string, r *iam.Role) Role {
+func (s *Service) roleEmbeddedOut(account string, r *iam.Role) Role {
 	return Role{
 		Path:                     r.Path,
 		RoleName:                 r.Name,
 		RoleId:                   r.ID,
-		Arn:                      roleARN(account, r),
+		Arn:                      s.roleARN(account, r),
 		CreateDate:               r.Created,
 		AssumeRolePolicyDocument: r.TrustPolicy,
 	}
@@ -105,7 +105,7 @@ func roleProtected(r *iam.Role) error {
 // UpdateAssumeRolePolicy do, including that the IAM users and roles it
 // names as principals exist when iamd hosts their account.
 func (s *Service) checkTrustPolicy(doc string) error {
-	parsed, err := checkPolicyDocument(doc, policy.Trust, policy.TrustPolicyMaxSize, false,
+	parsed, err := s.checkPolicyDocument(doc, policy.Trust, policy.TrustPolicyMaxSize, false,
 		fmt.Sprintf("Cannot exceed quota for ACLSizePerRole: %d", policy.TrustPolicyMaxSize))
 	if err != nil {
 		return err
@@ -130,7 +130,7 @@ func (s *Service) checkTrustPolicy(doc string) error {
 // trust policy and rejects those it cannot find; iamd can only tell for the
 // accounts it hosts, and accepts the rest.
 func (s *Service) principalExists(p string) bool {
-	rest, ok := strings.CutPrefix(p, "arn:aws:iam::")
+	rest, ok := s.partition.CutIAM(p)
 	if !ok {
 		return true // account ID, "*", or not an IAM ARN: the parser's business
 	}
@@ -170,7 +170,7 @@ func (s *Service) CreateRole(ctx context.Context, in *CreateRoleRequest) (*Creat
 		return nil, err
 	}
 	path := pathOrDefault(in.Path)
-	arn := iam.ARN(c.Account, "role", path, in.RoleName)
+	arn := s.partition.ARN(c.Account, "role", path, in.RoleName)
 	opts := []authz.Option{tagOptions(in.Tags)}
 	if in.PermissionsBoundary != "" {
 		opts = append(opts, withKey("iam:PermissionsBoundary", in.PermissionsBoundary))
@@ -209,7 +209,7 @@ func (s *Service) CreateRole(ctx context.Context, in *CreateRoleRequest) (*Creat
 	}); err != nil {
 		return nil, err
 	}
-	return &CreateRoleResponse{Role: roleOut(c.Account, r)}, nil
+	return &CreateRoleResponse{Role: s.roleOut(c.Account, r)}, nil
 }
 
 // putNewRole stores a new role, checking the name, the quota and the
@@ -264,13 +264,13 @@ func (s *Service) lookupRole(ctx context.Context, action, name string, opts ...a
 		return nil, nil, err
 	}
 	if e == nil {
-		if _, err := s.authorize(ctx, action, iam.ARN(c.Account, "role", "/", name), opts...); err != nil {
+		if _, err := s.authorize(ctx, action, s.partition.ARN(c.Account, "role", "/", name), opts...); err != nil {
 			return nil, nil, err
 		}
 		return nil, nil, noSuchRole(name)
 	}
 	opts = append(opts, resourceTags(e.V.Tags))
-	if _, err := s.authorize(ctx, action, roleARN(c.Account, e.V), opts...); err != nil {
+	if _, err := s.authorize(ctx, action, s.roleARN(c.Account, e.V), opts...); err != nil {
 		return nil, nil, err
 	}
 	return c, e, nil
@@ -314,7 +314,7 @@ func (s *Service) GetRole(ctx context.Context, in *GetRoleRequest) (*GetRoleResp
 	if err != nil {
 		return nil, err
 	}
-	out := roleOut(c.Account, e.V)
+	out := s.roleOut(c.Account, e.V)
 	if err := s.read(c.Account, func(a *iam.AccountView) { out.RoleLastUsed = roleLastUsedOut(a, e.V.ID) }); err != nil {
 		return nil, err
 	}
@@ -359,7 +359,7 @@ func (s *Service) UpdateRoleDescription(ctx context.Context, in *UpdateRoleDescr
 	if err != nil {
 		return nil, err
 	}
-	out := roleOut(c.Account, r)
+	out := s.roleOut(c.Account, r)
 	if err := s.read(c.Account, func(a *iam.AccountView) { out.RoleLastUsed = roleLastUsedOut(a, r.ID) }); err != nil {
 		return nil, err
 	}
@@ -452,7 +452,7 @@ func roleDeleteConflict(a *iam.AccountView, r *iam.Role, checkPolicies bool) err
 
 // ListRoles lists roles in name order.
 func (s *Service) ListRoles(ctx context.Context, in *ListRolesRequest) (*ListRolesResponse, error) {
-	c, err := s.authorize(ctx, "iam:ListRoles", iam.ARN(callerAccount(ctx), "role", pathOrDefault(in.PathPrefix), ""))
+	c, err := s.authorize(ctx, "iam:ListRoles", s.partition.ARN(callerAccount(ctx), "role", pathOrDefault(in.PathPrefix), ""))
 	if err != nil {
 		return nil, err
 	}
@@ -464,7 +464,7 @@ func (s *Service) ListRoles(ctx context.Context, in *ListRolesRequest) (*ListRol
 	if err := s.read(c.Account, func(a *iam.AccountView) {
 		page, next := a.Roles(marker, maxItems(in.MaxItems), func(r *iam.Role) bool { return iam.PathPrefixMatch(r.Path, in.PathPrefix) })
 		for _, e := range page {
-			out.Roles = append(out.Roles, roleListOut(c.Account, e.V))
+			out.Roles = append(out.Roles, s.roleListOut(c.Account, e.V))
 		}
 		if next != "" {
 			out.IsTruncated, out.Marker = true, encodeMarker(next)
@@ -634,7 +634,7 @@ func (s *Service) CreateServiceLinkedRole(ctx context.Context, in *CreateService
 	if in.CustomSuffix != "" {
 		name += "_" + in.CustomSuffix
 	}
-	if _, err := s.authorize(ctx, "iam:CreateServiceLinkedRole", iam.ARN(c.Account, "role", path, name), withKey("iam:AWSServiceName", service)); err != nil {
+	if _, err := s.authorize(ctx, "iam:CreateServiceLinkedRole", s.partition.ARN(c.Account, "role", path, name), withKey("iam:AWSServiceName", service)); err != nil {
 		return nil, err
 	}
 	if in.CustomSuffix != "" && !known.suffix {
@@ -665,7 +665,7 @@ func (s *Service) CreateServiceLinkedRole(ctx context.Context, in *CreateService
 		ServiceLinked:      true,
 	}
 	if known.policy != "" && s.managed != nil {
-		arn := "arn:aws:iam::aws:policy/aws-service-role/" + known.policy
+		arn := s.partition.AWSPolicyARN(serviceRolePolicyPath, known.policy)
 		if _, ok := s.managed().Get(arn); ok {
 			r.Attached = []string{arn}
 		}
@@ -675,7 +675,7 @@ func (s *Service) CreateServiceLinkedRole(ctx context.Context, in *CreateService
 	}); err != nil {
 		return nil, err
 	}
-	out := roleOut(c.Account, r)
+	out := s.roleOut(c.Account, r)
 	return &CreateServiceLinkedRoleResponse{Role: &out}, nil
 }
 
@@ -769,7 +769,7 @@ func (s *Service) GetServiceLinkedRoleDeletionStatus(ctx context.Context, in *Ge
 	service, role, uuid, ok := parseDeletionTask(in.DeletionTaskId)
 	resource := "*"
 	if ok {
-		resource = iam.ARN(callerAccount(ctx), "role", serviceRolePath+service+"/", role)
+		resource = s.partition.ARN(callerAccount(ctx), "role", serviceRolePath+service+"/", role)
 	}
 	c, err := s.authorize(ctx, "iam:GetServiceLinkedRoleDeletionStatus", resource)
 	if err != nil {

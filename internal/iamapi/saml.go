@@ -16,12 +16,12 @@ import (
 
 // SAML 2.0 identity providers: a name and the IdP's metadata document,
 // whose signing certificates STS's AssumeRoleWithSAML verifies assertions
-// against. ARN arn:aws:iam::ACCOUNT:saml-provider/NAME.
+// against. ARN arn:PARTITION:iam::ACCOUNT:saml-provider/NAME.
 
 const samlProvidersPerAccount = 100
 
-func samlProviderARN(account, name string) string {
-	return "arn:aws:iam::" + account + ":saml-provider/" + name
+func (s *Service) samlProviderARN(account, name string) string {
+	return s.partition.Prefix("iam") + account + ":saml-provider/" + name
 }
 
 func noSuchSAMLProvider(arn string) error {
@@ -53,8 +53,11 @@ func checkSAMLMetadata(doc string) (*saml.Metadata, error) {
 	return md, nil
 }
 
-func parseSAMLProviderARN(arn string) (account, name string, err error) {
-	account, kind, name, ok := splitProviderARN(arn)
+func (s *Service) parseSAMLProviderARN(arn string) (account, name string, err error) {
+	if err := s.checkPartition(arn); err != nil {
+		return "", "", err
+	}
+	account, kind, name, ok := s.splitProviderARN(arn)
 	if !ok || kind != "saml-provider" {
 		return "", "", validationError("Invalid ARN: %s", arn)
 	}
@@ -75,7 +78,7 @@ var samlProviders = provider[iam.SAMLProvider]{
 
 // lookupSAMLProvider authorizes action on a provider and returns it.
 func (s *Service) lookupSAMLProvider(ctx context.Context, action, arn string, opts ...authz.Option) (*authz.Caller, *iam.Entry[iam.SAMLProvider], error) {
-	account, name, err := parseSAMLProviderARN(arn)
+	account, name, err := s.parseSAMLProviderARN(arn)
 	if err != nil {
 		if _, cerr := caller(ctx); cerr != nil {
 			return nil, nil, cerr
@@ -99,7 +102,7 @@ func (s *Service) CreateSAMLProvider(ctx context.Context, in *CreateSAMLProvider
 	if err != nil {
 		return nil, err
 	}
-	arn := samlProviderARN(c.Account, in.Name)
+	arn := s.samlProviderARN(c.Account, in.Name)
 	if _, err := s.authorize(ctx, "iam:CreateSAMLProvider", arn, tagOptions(in.Tags)); err != nil {
 		return nil, err
 	}
@@ -219,7 +222,7 @@ func (s *Service) ListSAMLProviders(ctx context.Context, _ *ListSAMLProvidersReq
 	if err := s.read(c.Account, func(a *iam.AccountView) {
 		for _, p := range a.SAMLProviders() {
 			out.SAMLProviderList = append(out.SAMLProviderList, SAMLProviderListEntry{
-				Arn: samlProviderARN(c.Account, p.V.Name), ValidUntil: samlValidUntil(p.V), CreateDate: p.V.Created,
+				Arn: s.samlProviderARN(c.Account, p.V.Name), ValidUntil: samlValidUntil(p.V), CreateDate: p.V.Created,
 			})
 		}
 	}); err != nil {

@@ -27,14 +27,14 @@ func noSuchServerCertificate(name string) error {
 	return noSuchEntity("The Server Certificate with name %s cannot be found.", name)
 }
 
-func serverCertARN(account string, c *iam.ServerCertificate) string {
-	return iam.ARN(account, "server-certificate", c.Path, c.Name)
+func (s *Service) serverCertARN(account string, c *iam.ServerCertificate) string {
+	return s.partition.ARN(account, "server-certificate", c.Path, c.Name)
 }
 
-func serverCertMetadata(account string, c *iam.ServerCertificate) ServerCertificateMetadata {
+func (s *Service) serverCertMetadata(account string, c *iam.ServerCertificate) ServerCertificateMetadata {
 	return ServerCertificateMetadata{
 		Path: c.Path, ServerCertificateName: c.Name, ServerCertificateId: c.ID,
-		Arn: serverCertARN(account, c), UploadDate: c.Uploaded, Expiration: c.Expiration,
+		Arn: s.serverCertARN(account, c), UploadDate: c.Uploaded, Expiration: c.Expiration,
 	}
 }
 
@@ -146,7 +146,7 @@ func (s *Service) UploadServerCertificate(ctx context.Context, in *UploadServerC
 		return nil, err
 	}
 	path := pathOrDefault(in.Path)
-	arn := iam.ARN(c.Account, "server-certificate", path, in.ServerCertificateName)
+	arn := s.partition.ARN(c.Account, "server-certificate", path, in.ServerCertificateName)
 	if _, err := s.authorize(ctx, "iam:UploadServerCertificate", arn, tagOptions(in.Tags)); err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func (s *Service) UploadServerCertificate(ctx context.Context, in *UploadServerC
 	if err != nil {
 		return nil, err
 	}
-	md := serverCertMetadata(c.Account, sc)
+	md := s.serverCertMetadata(c.Account, sc)
 	return &UploadServerCertificateResponse{ServerCertificateMetadata: &md, Tags: fromTags(sc.Tags)}, nil
 }
 
@@ -207,13 +207,13 @@ func (s *Service) lookupServerCert(ctx context.Context, action, name string, opt
 		return nil, nil, err
 	}
 	if e == nil {
-		if _, err := s.authorize(ctx, action, iam.ARN(c.Account, "server-certificate", "/", name), opts...); err != nil {
+		if _, err := s.authorize(ctx, action, s.partition.ARN(c.Account, "server-certificate", "/", name), opts...); err != nil {
 			return nil, nil, err
 		}
 		return nil, nil, noSuchServerCertificate(name)
 	}
 	opts = append(opts, resourceTags(e.V.Tags))
-	if _, err := s.authorize(ctx, action, serverCertARN(c.Account, e.V), opts...); err != nil {
+	if _, err := s.authorize(ctx, action, s.serverCertARN(c.Account, e.V), opts...); err != nil {
 		return nil, nil, err
 	}
 	return c, e, nil
@@ -250,14 +250,14 @@ func (s *Service) GetServerCertificate(ctx context.Context, in *GetServerCertifi
 		tags = []Tag{}
 	}
 	return &GetServerCertificateResponse{ServerCertificate: ServerCertificate{
-		ServerCertificateMetadata: serverCertMetadata(c.Account, e.V),
+		ServerCertificateMetadata: s.serverCertMetadata(c.Account, e.V),
 		CertificateBody:           e.V.Body, CertificateChain: e.V.Chain, Tags: tags,
 	}}, nil
 }
 
 // ListServerCertificates lists server certificates in name order.
 func (s *Service) ListServerCertificates(ctx context.Context, in *ListServerCertificatesRequest) (*ListServerCertificatesResponse, error) {
-	c, err := s.authorize(ctx, "iam:ListServerCertificates", iam.ARN(callerAccount(ctx), "server-certificate", pathOrDefault(in.PathPrefix), ""))
+	c, err := s.authorize(ctx, "iam:ListServerCertificates", s.partition.ARN(callerAccount(ctx), "server-certificate", pathOrDefault(in.PathPrefix), ""))
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +271,7 @@ func (s *Service) ListServerCertificates(ctx context.Context, in *ListServerCert
 			return iam.PathPrefixMatch(sc.Path, in.PathPrefix)
 		})
 		for _, e := range page {
-			out.ServerCertificateMetadataList = append(out.ServerCertificateMetadataList, serverCertMetadata(c.Account, e.V))
+			out.ServerCertificateMetadataList = append(out.ServerCertificateMetadataList, s.serverCertMetadata(c.Account, e.V))
 		}
 		if next != "" {
 			out.IsTruncated, out.Marker = true, encodeMarker(next)
@@ -297,7 +297,7 @@ func (s *Service) UpdateServerCertificate(ctx context.Context, in *UpdateServerC
 	if newPath == "" {
 		newPath = e.V.Path
 	}
-	if _, err := s.authorize(ctx, "iam:UpdateServerCertificate", iam.ARN(c.Account, "server-certificate", newPath, newName)); err != nil {
+	if _, err := s.authorize(ctx, "iam:UpdateServerCertificate", s.partition.ARN(c.Account, "server-certificate", newPath, newName)); err != nil {
 		return nil, err
 	}
 	r := renaming[iam.ServerCertificate]{

@@ -71,6 +71,9 @@ type Config struct {
 	// PublicURL is the URL clients reach iamd at, the base of the issuer
 	// URLs of outbound web identity federation.
 	PublicURL string
+	// Partition is the partition of every ARN the service builds and
+	// accepts; the zero value is "aws".
+	Partition iam.Partition
 }
 
 // KeyUsage reports access key use; *iam.UsageTracker implements it.
@@ -105,6 +108,9 @@ type Service struct {
 
 	// publicURL is the base of outbound federation issuer URLs.
 	publicURL string
+
+	// partition builds and checks ARNs (arn:PARTITION:...).
+	partition iam.Partition
 }
 
 // New returns a Service.
@@ -113,6 +119,7 @@ func New(cfg Config) *Service {
 		view: cfg.View, writer: cfg.Writer, secrets: cfg.Secrets, authz: cfg.Authorizer,
 		managed: cfg.Managed, quotas: cfg.Quotas, usage: cfg.Usage, now: cfg.Now, log: cfg.Log,
 		passwords: cfg.Passwords, access: cfg.Access, publicURL: cfg.PublicURL,
+		partition: cfg.Partition,
 	}
 	if s.passwords == nil {
 		// DefaultParams are valid, so NewHasher cannot fail here.
@@ -129,6 +136,9 @@ func New(cfg Config) *Service {
 	}
 	return s
 }
+
+// Partition is the partition of the ARNs the service builds.
+func (s *Service) Partition() iam.Partition { return s.partition }
 
 // timestamp is the current time at IAM's precision (seconds).
 func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Second) }

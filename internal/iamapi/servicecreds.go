@@ -214,7 +214,7 @@ func (s *Service) ListServiceSpecificCredentials(ctx context.Context, in *ListSe
 			// exact answer could not be confirmed.
 			return nil, invalidInput("AllUsers cannot be specified together with UserName.")
 		}
-		if c, err = s.authorize(ctx, "iam:ListServiceSpecificCredentials", iam.ARN(callerAccount(ctx), "user", "/", "*")); err != nil {
+		if c, err = s.authorize(ctx, "iam:ListServiceSpecificCredentials", s.partition.ARN(callerAccount(ctx), "user", "/", "*")); err != nil {
 			return nil, err
 		}
 	} else if c, owner, err = s.credentialOwnerOf(ctx, "iam:ListServiceSpecificCredentials", in.UserName); err != nil {

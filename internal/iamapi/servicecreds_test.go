@@ -118,7 +118,7 @@ func TestServiceCredentialSecretSealed(t *testing.T) {
 	ring, err := secrets.New(secrets.GenerateKey())
 	must(err)
 	s := New(Config{View: w.View, Writer: w, Secrets: ring, Authorizer: allowAll{}})
-	ctx = authz.WithCaller(ctx, &authz.Caller{Account: acct, Type: authz.Root, ARN: iam.RootARN(acct)})
+	ctx = authz.WithCaller(ctx, &authz.Caller{Account: acct, Type: authz.Root, ARN: s.partition.RootARN(acct)})
 
 	stored := func(id string) []byte {
 		t.Helper()

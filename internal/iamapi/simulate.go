@@ -141,9 +141,9 @@ func (s *Service) prepare(sim *simulation, set *policy.PolicySet, in *simInput) 
 		sim.resources = in.resources
 	}
 	if in.owner != "" {
-		acct, ok := accountOfOwner(in.owner)
+		acct, ok := s.accountOfOwner(in.owner)
 		if !ok {
-			return invalidInput("Invalid ResourceOwner %s: specify an account ID or an ARN of the form arn:aws:iam::123456789012:root.", in.owner)
+			return invalidInput("Invalid ResourceOwner %s: specify an account ID or an ARN of the form %s123456789012:root.", in.owner, s.partition.Prefix("iam"))
 		}
 		sim.owner = acct
 	}
@@ -195,12 +195,12 @@ func (s *Service) prepare(sim *simulation, set *policy.PolicySet, in *simInput) 
 	return nil
 }
 
-// accountOfOwner accepts an account ID or arn:aws:iam::ACCOUNT:root.
-func accountOfOwner(owner string) (string, bool) {
+// accountOfOwner accepts an account ID or arn:PARTITION:iam::ACCOUNT:root.
+func (s *Service) accountOfOwner(owner string) (string, bool) {
 	if isAccountID(owner) {
 		return owner, true
 	}
-	rest, ok := strings.CutPrefix(owner, "arn:aws:iam::")
+	rest, ok := s.partition.CutIAM(owner)
 	if !ok {
 		return "", false
 	}
@@ -339,8 +339,8 @@ func validDate(v string) bool {
 // callerPrincipal returns the simulated caller for an IAM ARN: a user, or
 // a role (as a session of it), or a group (which no resource policy can
 // name).
-func callerPrincipal(arn string, kinds ...string) (policy.Principal, error) {
-	acct, kind, ok := iamEntityARN(arn)
+func (s *Service) callerPrincipal(arn string, kinds ...string) (policy.Principal, error) {
+	acct, kind, ok := s.iamEntityARN(arn)
 	if !ok || !contains(kinds, kind) {
 		return policy.Principal{}, invalidInput("Invalid CallerArn %s: specify the ARN of an IAM %s.", arn, strings.Join(kinds, ", "))
 	}
@@ -360,9 +360,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// iamEntityARN splits arn:aws:iam::ACCOUNT:{user,group,role}/PATH/NAME.
-func iamEntityARN(arn string) (account, kind string, ok bool) {
-	rest, found := strings.CutPrefix(arn, "arn:aws:iam::")
+// iamEntityARN splits arn:PARTITION:iam::ACCOUNT:{user,group,role}/PATH/NAME.
+func (s *Service) iamEntityARN(arn string) (account, kind string, ok bool) {
+	rest, found := s.partition.CutIAM(arn)
 	if !found {
 		return "", "", false
 	}
@@ -501,7 +501,7 @@ func (s *Service) addTrustPolicies(sim *simulation, in *simInput) error {
 		}
 		var trust string
 		s.view.Read(acct, func(a *iam.AccountView) {
-			if e, found := a.Role(name); found && iam.ARN(acct, "role", e.V.Path, e.V.Name) == r {
+			if e, found := a.Role(name); found && s.partition.ARN(acct, "role", e.V.Path, e.V.Name) == r {
 				trust = e.V.TrustPolicy
 			}
 		})
@@ -637,7 +637,7 @@ func (s *Service) SimulateCustomPolicy(ctx context.Context, in *SimulateCustomPo
 	}
 	sim := &simulation{principal: policy.Principal{Type: policy.PrincipalUser, Account: c.Account}}
 	if in.CallerArn != "" {
-		if sim.principal, err = callerPrincipal(in.CallerArn, "user"); err != nil {
+		if sim.principal, err = s.callerPrincipal(in.CallerArn, "user"); err != nil {
 			return nil, err
 		}
 	} else if in.ResourcePolicy != "" {
@@ -668,7 +668,7 @@ type namedText struct{ id, text string }
 // principalPolicies resolves PolicySourceArn to the entity's policies:
 // inline and attached, a user's groups' too, and its permissions boundary.
 func (s *Service) principalPolicies(account, arn string) (*principalDocs, error) {
-	acct, kind, ok := iamEntityARN(arn)
+	acct, kind, ok := s.iamEntityARN(arn)
 	if !ok {
 		return nil, invalidInput("Invalid PolicySourceArn %s: specify the ARN of an IAM user, group or role.", arn)
 	}
@@ -755,7 +755,7 @@ func (s *Service) SimulatePrincipalPolicy(ctx context.Context, in *SimulatePrinc
 	if caller == "" {
 		caller = in.PolicySourceArn
 	}
-	if sim.principal, err = callerPrincipal(caller, "user", "group", "role"); err != nil {
+	if sim.principal, err = s.callerPrincipal(caller, "user", "group", "role"); err != nil {
 		return nil, err
 	}
 	var set policy.PolicySet

@@ -9,12 +9,12 @@ import (
 	"github.com/iamd/iamd/internal/store"
 )
 
-func userOut(account string, u *iam.User) User {
+func (s *Service) userOut(account string, u *iam.User) User {
 	out := User{
 		Path:             u.Path,
 		UserName:         u.Name,
 		UserId:           u.ID,
-		Arn:              iam.ARN(account, "user", u.Path, u.Name),
+		Arn:              s.partition.ARN(account, "user", u.Path, u.Name),
 		CreateDate:       u.Created,
 		PasswordLastUsed: u.PasswordLastUsed,
 		Tags:             fromTags(u.Tags),
@@ -40,7 +40,7 @@ func (s *Service) CreateUser(ctx context.Context, in *CreateUserRequest) (*Creat
 		return nil, err
 	}
 	path := pathOrDefault(in.Path)
-	arn := iam.ARN(c.Account, "user", path, in.UserName)
+	arn := s.partition.ARN(c.Account, "user", path, in.UserName)
 	opts := []authz.Option{tagOptions(in.Tags)}
 	if in.PermissionsBoundary != "" {
 		opts = append(opts, withKey("iam:PermissionsBoundary", in.PermissionsBoundary))
@@ -89,7 +89,7 @@ func (s *Service) CreateUser(ctx context.Context, in *CreateUserRequest) (*Creat
 	if err != nil {
 		return nil, err
 	}
-	out := userOut(c.Account, u)
+	out := s.userOut(c.Account, u)
 	return &CreateUserResponse{User: &out}, nil
 }
 
@@ -129,15 +129,15 @@ func (s *Service) GetUser(ctx context.Context, in *GetUserRequest) (*GetUserResp
 		return nil, err
 	}
 	if u == nil {
-		if _, err := s.authorize(ctx, "iam:GetUser", iam.ARN(c.Account, "user", "/", name)); err != nil {
+		if _, err := s.authorize(ctx, "iam:GetUser", s.partition.ARN(c.Account, "user", "/", name)); err != nil {
 			return nil, err
 		}
 		return nil, noSuchUser(name)
 	}
-	if _, err := s.authorize(ctx, "iam:GetUser", iam.ARN(c.Account, "user", u.Path, u.Name), resourceTags(u.Tags)); err != nil {
+	if _, err := s.authorize(ctx, "iam:GetUser", s.partition.ARN(c.Account, "user", u.Path, u.Name), resourceTags(u.Tags)); err != nil {
 		return nil, err
 	}
-	return &GetUserResponse{User: userOut(c.Account, u)}, nil
+	return &GetUserResponse{User: s.userOut(c.Account, u)}, nil
 }
 
 // lookupUser authorizes action on the named user (with any further
@@ -152,12 +152,12 @@ func (s *Service) lookupUser(ctx context.Context, action, name string, opts ...a
 		return nil, nil, err
 	}
 	if e == nil {
-		if _, err := s.authorize(ctx, action, iam.ARN(c.Account, "user", "/", name), opts...); err != nil {
+		if _, err := s.authorize(ctx, action, s.partition.ARN(c.Account, "user", "/", name), opts...); err != nil {
 			return nil, nil, err
 		}
 		return nil, nil, noSuchUser(name)
 	}
-	if _, err := s.authorize(ctx, action, iam.ARN(c.Account, "user", e.V.Path, e.V.Name), append([]authz.Option{resourceTags(e.V.Tags)}, opts...)...); err != nil {
+	if _, err := s.authorize(ctx, action, s.partition.ARN(c.Account, "user", e.V.Path, e.V.Name), append([]authz.Option{resourceTags(e.V.Tags)}, opts...)...); err != nil {
 		return nil, nil, err
 	}
 	return c, e, nil
@@ -212,7 +212,7 @@ func (s *Service) UpdateUser(ctx context.Context, in *UpdateUserRequest) (*Updat
 		newPath = in.NewPath
 	}
 	if newName != e.V.Name || newPath != e.V.Path {
-		if _, err := s.authorize(ctx, "iam:UpdateUser", iam.ARN(c.Account, "user", newPath, newName)); err != nil {
+		if _, err := s.authorize(ctx, "iam:UpdateUser", s.partition.ARN(c.Account, "user", newPath, newName)); err != nil {
 			return nil, err
 		}
 	}
@@ -296,7 +296,7 @@ func (s *Service) userDeleteConflict(a *iam.AccountView, u *iam.User, account st
 
 // ListUsers lists users in name order.
 func (s *Service) ListUsers(ctx context.Context, in *ListUsersRequest) (*ListUsersResponse, error) {
-	c, err := s.authorize(ctx, "iam:ListUsers", iam.ARN(callerAccount(ctx), "user", pathOrDefault(in.PathPrefix), ""))
+	c, err := s.authorize(ctx, "iam:ListUsers", s.partition.ARN(callerAccount(ctx), "user", pathOrDefault(in.PathPrefix), ""))
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +308,7 @@ func (s *Service) ListUsers(ctx context.Context, in *ListUsersRequest) (*ListUse
 	if err := s.read(c.Account, func(a *iam.AccountView) {
 		page, next := a.Users(marker, maxItems(in.MaxItems), func(u *iam.User) bool { return iam.PathPrefixMatch(u.Path, in.PathPrefix) })
 		for _, e := range page {
-			u := userOut(c.Account, e.V)
+			u := s.userOut(c.Account, e.V)
 			// ListUsers returns neither tags nor the boundary, as AWS
 			// documents.
 			u.Tags, u.PermissionsBoundary = nil, nil
@@ -338,7 +338,7 @@ func (s *Service) TagUser(ctx context.Context, in *TagUserRequest) (*TagUserResp
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.authorize(ctx, "iam:TagUser", iam.ARN(c.Account, "user", "/", in.UserName), tagOptions(in.Tags)); err != nil {
+	if _, err := s.authorize(ctx, "iam:TagUser", s.partition.ARN(c.Account, "user", "/", in.UserName), tagOptions(in.Tags)); err != nil {
 		return nil, err
 	}
 	err = s.updateUser(ctx, c.Account, in.UserName, func(_ *iam.AccountView, u *iam.User) error {
@@ -358,7 +358,7 @@ func (s *Service) UntagUser(ctx context.Context, in *UntagUserRequest) (*UntagUs
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.authorize(ctx, "iam:UntagUser", iam.ARN(c.Account, "user", "/", in.UserName), tagKeysOption(in.TagKeys)); err != nil {
+	if _, err := s.authorize(ctx, "iam:UntagUser", s.partition.ARN(c.Account, "user", "/", in.UserName), tagKeysOption(in.TagKeys)); err != nil {
 		return nil, err
 	}
 	err = s.updateUser(ctx, c.Account, in.UserName, func(_ *iam.AccountView, u *iam.User) error {

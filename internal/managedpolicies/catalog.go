@@ -1,5 +1,6 @@
 // Package managedpolicies is the catalogue of AWS-managed policies
-// (arn:aws:iam::aws:policy/...) that iamd serves read-only in every account.
+// (arn:PARTITION:iam::aws:policy/...) that iamd serves read-only in every
+// account.
 //
 // The catalogue is embedded in the binary; scripts/gen-managed-policies.sh
 // regenerates it from the shared data set.
@@ -41,8 +42,15 @@ type Catalog struct {
 	sorted []*Policy // by name
 }
 
-// Load decodes the embedded catalogue.
-func Load() (*Catalog, error) {
+// Load decodes the embedded catalogue, in the commercial partition (aws).
+func Load() (*Catalog, error) { return LoadPartition("aws") }
+
+// LoadPartition decodes the embedded catalogue as the given partition
+// serves it: ARNs arn:PARTITION:iam::aws:policy/..., and the documents'
+// own ARNs (arn:aws:s3:::...) in the partition too, as AWS's copies of its
+// policies in aws-cn and aws-us-gov name them. Policy IDs are those of the
+// commercial partition.
+func LoadPartition(partition string) (*Catalog, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(compressed))
 	if err != nil {
 		return nil, fmt.Errorf("managed policies: %w", err)
@@ -69,15 +77,20 @@ func Load() (*Catalog, error) {
 		if err := json.Indent(&doc, compact(e.Document), "", "    "); err != nil {
 			return nil, fmt.Errorf("managed policy %s: %w", e.Arn, err)
 		}
+		arn, text := e.Arn, doc.String()
+		if partition != "aws" {
+			arn = "arn:" + partition + strings.TrimPrefix(arn, "arn:aws")
+			text = strings.ReplaceAll(text, `"arn:aws:`, `"arn:`+partition+`:`)
+		}
 		p := &Policy{
 			Name:             e.PolicyName,
-			ARN:              e.Arn,
+			ARN:              arn,
 			Path:             e.Path,
 			ID:               policyID(e.Arn),
 			DefaultVersionID: e.DefaultVersionId,
 			Created:          e.CreateDate.UTC(),
 			Updated:          e.UpdateDate.UTC(),
-			Document:         doc.String(),
+			Document:         text,
 		}
 		c.byARN[p.ARN] = p
 		c.sorted = append(c.sorted, p)

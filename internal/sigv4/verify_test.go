@@ -59,6 +59,7 @@ func signedIAMRequest(t testing.TB, creds Credentials, service string) *Request 
 }
 
 func TestVerifyHeader(t *testing.T) {
+	t.Parallel()
 	long := Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret}
 	setAuth := func(v string) func(*Request) { return func(r *Request) { r.Header.Set("Authorization", v) } }
 	replaceAuth := func(old, new string) func(*Request) {
@@ -227,6 +228,7 @@ func checkErr(t *testing.T, err error, code string, status int, message string, 
 }
 
 func TestVerifyPresigned(t *testing.T) {
+	t.Parallel()
 	presign := func(t *testing.T, service, target string, expires time.Duration, creds Credentials) *Request {
 		t.Helper()
 		r, err := http.NewRequest("GET", "https://example.amazonaws.com"+target, nil)
@@ -349,6 +351,7 @@ func TestVerifyPresigned(t *testing.T) {
 // TestVerifyParsedQuery checks that a caller with only url.Values gets the
 // same answer as one with the raw query.
 func TestVerifyParsedQuery(t *testing.T) {
+	t.Parallel()
 	r, _ := http.NewRequest("GET", "https://sts.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&a=x+y&b=%2F", nil)
 	s := &Signer{Credentials: Credentials{AccessKeyID: testAKID, SecretAccessKey: testSecret}, Region: "us-east-1", Service: "sts", Now: fixedClock(signTime)}
 	if err := s.Sign(r, nil); err != nil {
@@ -365,6 +368,7 @@ func TestVerifyParsedQuery(t *testing.T) {
 // X-Amz-Date: S3 accepts an HTTP date and signs it verbatim; other services
 // require ISO 8601 basic format there too.
 func TestVerifyDateHeader(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		service string
@@ -399,6 +403,7 @@ func TestVerifyDateHeader(t *testing.T) {
 // TestVerifyLargeRequest exercises canonical requests larger than the
 // pooled buffer, twice, so that the grown buffer is reused.
 func TestVerifyLargeRequest(t *testing.T) {
+	t.Parallel()
 	v := NewVerifier(Config{Credentials: testSource(), Now: fixedClock(signTime)})
 	for i := range 3 {
 		r, _ := http.NewRequest("GET", "https://example.amazonaws.com/?q="+strings.Repeat("x%20", 3000), nil)

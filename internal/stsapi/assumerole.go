@@ -25,9 +25,9 @@ type roleRef struct {
 	account, path, name string
 }
 
-// parseRoleARN splits arn:aws:iam::ACCOUNT:role/PATH/NAME.
-func parseRoleARN(arn string) (roleRef, bool) {
-	rest, ok := strings.CutPrefix(arn, "arn:aws:iam::")
+// parseRoleARN splits arn:PARTITION:iam::ACCOUNT:role/PATH/NAME.
+func parseRoleARN(p iam.Partition, arn string) (roleRef, bool) {
+	rest, ok := p.CutIAM(arn)
 	if !ok {
 		return roleRef{}, false
 	}
@@ -49,7 +49,7 @@ func parseRoleARN(arn string) (roleRef, bool) {
 
 // findRole returns the role an ARN names, or nil. The path must match.
 func (s *Service) findRole(arn string) (roleRef, *iam.Entry[iam.Role]) {
-	ref, ok := parseRoleARN(arn)
+	ref, ok := parseRoleARN(s.partition, arn)
 	if !ok {
 		return ref, nil
 	}
@@ -79,8 +79,8 @@ func roleContext(r *iam.Role, kvs []authz.KV) []authz.KV {
 	return kvs
 }
 
-func assumedRoleARN(account, role, session string) string {
-	return "arn:aws:sts::" + account + ":assumed-role/" + role + "/" + session
+func (s *Service) assumedRoleARN(account, role, session string) string {
+	return s.partition.STSARN(account, "assumed-role/"+role+"/"+session)
 }
 
 // AssumeRole returns temporary credentials for a role the caller is trusted
@@ -98,7 +98,7 @@ func (s *Service) AssumeRole(ctx context.Context, in *AssumeRoleRequest) (*Assum
 	if chained && in.DurationSeconds != nil && *in.DurationSeconds > chainedMax {
 		return nil, validationError("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
 	}
-	doc, arns, err := sessionPolicies(in.Policy, in.PolicyArns)
+	doc, arns, err := s.sessionPolicies(in.Policy, in.PolicyArns)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func (s *Service) AssumeRole(ctx context.Context, in *AssumeRoleRequest) (*Assum
 		return nil, notAuthorized(c.ARN, "sts:AssumeRole", in.RoleArn)
 	}
 	r := role.V
-	roleARN := iam.ARN(ref.account, "role", r.Path, r.Name)
+	roleARN := s.partition.ARN(ref.account, "role", r.Path, r.Name)
 
 	mfa := false
 	var mfaTime time.Time

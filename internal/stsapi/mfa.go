@@ -43,7 +43,7 @@ func (s *Service) verifyMFA(ctx context.Context, c *authz.Caller, serial, code s
 	if !ok {
 		return mfaUnknownDevice()
 	}
-	rest, ok := strings.CutPrefix(serial, "arn:aws:iam::"+c.Account+":mfa/")
+	rest, ok := strings.CutPrefix(serial, s.partition.Prefix("iam")+c.Account+":mfa/")
 	if !ok || rest == "" {
 		return mfaUnknownDevice()
 	}

@@ -38,12 +38,12 @@ func (s *Service) AssumeRoot(ctx context.Context, in *AssumeRootRequest) (*Assum
 	}
 	m := rootTaskPolicyARN.FindStringSubmatch(in.TaskPolicyArn.Arn)
 	if m == nil || !slices.Contains(rootTaskPolicies, m[1]) {
-		return nil, validationError("TaskPolicyArn %s must be one of the root task policies: arn:aws:iam::aws:policy/root-task/%s.", in.TaskPolicyArn.Arn, strings.Join(rootTaskPolicies, ", .../"))
+		return nil, validationError("TaskPolicyArn %s must be one of the root task policies: %s%s.", in.TaskPolicyArn.Arn, s.partition.AWSPolicyARN("/root-task/", ""), strings.Join(rootTaskPolicies, ", .../"))
 	}
 	if in.DurationSeconds != nil && (*in.DurationSeconds < 0 || *in.DurationSeconds > 900) {
 		return nil, validationError("The requested DurationSeconds exceeds the 900 seconds AssumeRoot allows.")
 	}
-	target := "arn:aws:iam::" + in.TargetPrincipal + ":root"
+	target := s.partition.RootARN(in.TargetPrincipal)
 	if err := s.authorize(ctx, c, "sts:AssumeRoot", target, authz.KV{Key: "sts:TaskPolicyArn", Values: []string{in.TaskPolicyArn.Arn}}); err != nil {
 		return nil, err
 	}

@@ -86,9 +86,9 @@ func (s *Service) assume(rs *roleSession) (*assumed, error) {
 	issued := rs.now.UTC().Truncate(time.Second)
 	sess := &ststoken.Session{
 		Account: rs.ref.account, Kind: ststoken.KindAssumedRole,
-		ARN:         assumedRoleARN(rs.ref.account, r.Name, rs.name),
+		ARN:         s.assumedRoleARN(rs.ref.account, r.Name, rs.name),
 		PrincipalID: r.ID + ":" + rs.name,
-		SourceARN:   iam.ARN(rs.ref.account, "role", r.Path, r.Name), SourceID: r.ID, SessionName: rs.name,
+		SourceARN:   s.partition.ARN(rs.ref.account, "role", r.Path, r.Name), SourceID: r.ID, SessionName: rs.name,
 		IssuedAt: issued, Expiration: issued.Add(time.Duration(duration) * time.Second),
 		MFAAuthenticated: rs.mfa, MFAAuthTime: rs.mfaTime, SourceIdentity: rs.sourceIdentity,
 		Tags: rs.tags, TransitiveTagKeys: rs.transitive, Policy: rs.policy, PolicyARNs: rs.policyARNs,

@@ -51,9 +51,9 @@ func (c *samlMetadataCache) get(doc string) (*saml.Metadata, error) {
 
 func samlInvalid(msg string) error { return InvalidIdentityTokenError(msg) }
 
-// parseSAMLProviderARN splits arn:aws:iam::ACCOUNT:saml-provider/NAME.
-func parseSAMLProviderARN(arn string) (account, name string, ok bool) {
-	rest, ok := strings.CutPrefix(arn, "arn:aws:iam::")
+// parseSAMLProviderARN splits arn:PARTITION:iam::ACCOUNT:saml-provider/NAME.
+func parseSAMLProviderARN(p iam.Partition, arn string) (account, name string, ok bool) {
+	rest, ok := p.CutIAM(arn)
 	if !ok {
 		return "", "", false
 	}
@@ -71,11 +71,11 @@ func parseSAMLProviderARN(arn string) (account, name string, ok bool) {
 func (s *Service) AssumeRoleWithSAML(ctx context.Context, in *AssumeRoleWithSAMLRequest) (*AssumeRoleWithSAMLResponse, error) {
 	now := s.now()
 	denied := accessDenied("Not authorized to perform sts:AssumeRoleWithSAML")
-	provAccount, provName, ok := parseSAMLProviderARN(in.PrincipalArn)
+	provAccount, provName, ok := parseSAMLProviderARN(s.partition, in.PrincipalArn)
 	if !ok {
 		return nil, validationError("Invalid principal ARN: %s", in.PrincipalArn)
 	}
-	ref, ok := parseRoleARN(in.RoleArn)
+	ref, ok := parseRoleARN(s.partition, in.RoleArn)
 	if !ok {
 		return nil, denied
 	}
@@ -138,8 +138,8 @@ func (s *Service) AssumeRoleWithSAML(ctx context.Context, in *AssumeRoleWithSAML
 		return nil, samlInvalid("RoleSessionName in the SAML assertion must be 2 to 64 characters of [\\w+=,.@-].")
 	}
 	r := role.V
-	roleARN := iam.ARN(ref.account, "role", r.Path, r.Name)
-	doc, arns, err := sessionPolicies(in.Policy, in.PolicyArns)
+	roleARN := s.partition.ARN(ref.account, "role", r.Path, r.Name)
+	doc, arns, err := s.sessionPolicies(in.Policy, in.PolicyArns)
 	if err != nil {
 		return nil, err
 	}

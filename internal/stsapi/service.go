@@ -65,6 +65,9 @@ type Config struct {
 	// as if the feature were off.
 	Issuer    *jwtissuer.Issuer
 	PublicURL string
+	// Partition is the partition of every ARN the service builds and
+	// accepts; the zero value is "aws".
+	Partition iam.Partition
 }
 
 // TokenPurpose is the key-derivation purpose of session-token keys.
@@ -91,6 +94,9 @@ type Service struct {
 	usage  *roleUsage
 	jwks   *oidc.Fetcher
 	samlMD samlMetadataCache
+
+	// partition builds and checks ARNs (arn:PARTITION:...).
+	partition iam.Partition
 }
 
 // New returns an STS service.
@@ -101,7 +107,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		view: cfg.View, writer: cfg.Writer, keyring: cfg.Keyring, authz: cfg.Authorizer,
 		managed: cfg.Managed, now: cfg.Now, log: cfg.Log, http: cfg.HTTPClient,
-		issuer: cfg.Issuer, publicURL: cfg.PublicURL,
+		issuer: cfg.Issuer, publicURL: cfg.PublicURL, partition: cfg.Partition,
 	}
 	if s.now == nil {
 		s.now = time.Now

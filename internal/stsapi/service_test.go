@@ -224,7 +224,7 @@ func TestParseRoleARN(t *testing.T) {
 		{"arn:aws:iam::123456789012:user/app", false, "", "", ""},
 		{"arn:aws:sts::123456789012:role/app", false, "", "", ""},
 	} {
-		r, ok := parseRoleARN(tc.arn)
+		r, ok := parseRoleARN("", tc.arn)
 		if ok != tc.ok || ok && (r.account != tc.acct || r.path != tc.path || r.name != tc.name) {
 			t.Errorf("parseRoleARN(%s) = %+v, %v", tc.arn, r, ok)
 		}

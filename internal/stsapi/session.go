@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/iamd/iamd/internal/authz"
-	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/ststoken"
 	"github.com/iamd/iamd/policy"
 )
@@ -27,9 +26,9 @@ const packedBudget = 420
 // sessionPolicies validates the inline session policy and managed session
 // policy ARNs of an AssumeRole*/GetFederationToken request. The returned
 // document is compact JSON as stored in the token.
-func sessionPolicies(doc string, arns []PolicyDescriptorType) (string, []string, error) {
+func (s *Service) sessionPolicies(doc string, arns []PolicyDescriptorType) (string, []string, error) {
 	if doc != "" {
-		if _, err := policy.Parse([]byte(doc), policy.Session); err != nil {
+		if _, err := policy.ParseWithOptions([]byte(doc), policy.Session, policy.ParseOptions{Partition: s.partition.String()}); err != nil {
 			var ve *policy.ValidationError
 			if errors.As(err, &ve) {
 				return "", nil, MalformedPolicyDocumentError(ve.Message)
@@ -39,7 +38,7 @@ func sessionPolicies(doc string, arns []PolicyDescriptorType) (string, []string,
 	}
 	var out []string
 	for _, d := range arns {
-		if _, ok := iam.ParsePolicyARN(d.Arn); !ok {
+		if _, ok := s.partition.ParsePolicyARN(d.Arn); !ok {
 			return "", nil, validationError("Invalid policy ARN: %s", d.Arn)
 		}
 		out = append(out, d.Arn)

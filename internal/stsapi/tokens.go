@@ -76,8 +76,8 @@ func (s *Service) GetSessionToken(ctx context.Context, in *GetSessionTokenReques
 	return &GetSessionTokenResponse{Credentials: creds}, nil
 }
 
-func federatedUserARN(account, name string) string {
-	return "arn:aws:sts::" + account + ":federated-user/" + name
+func (s *Service) federatedUserARN(account, name string) string {
+	return s.partition.STSARN(account, "federated-user/"+name)
 }
 
 // GetFederationToken returns temporary credentials for a federated user
@@ -92,7 +92,7 @@ func (s *Service) GetFederationToken(ctx context.Context, in *GetFederationToken
 	if c.Session != nil || (c.Type != authz.User && c.Type != authz.Root) {
 		return nil, accessDenied("Cannot call GetFederationToken with session credentials")
 	}
-	arn := federatedUserARN(c.Account, in.Name)
+	arn := s.federatedUserARN(c.Account, in.Name)
 	if err := s.authorize(ctx, c, "sts:GetFederationToken", arn, tagContext(in.Tags, nil)...); err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func (s *Service) GetFederationToken(ctx context.Context, in *GetFederationToken
 			return nil, err
 		}
 	}
-	doc, arns, err := sessionPolicies(in.Policy, in.PolicyArns)
+	doc, arns, err := s.sessionPolicies(in.Policy, in.PolicyArns)
 	if err != nil {
 		return nil, err
 	}

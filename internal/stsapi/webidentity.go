@@ -36,8 +36,8 @@ func noVerificationKey() error {
 
 // OIDCProviderARN is the ARN of an OpenID Connect provider whose URL,
 // without its scheme, is url.
-func OIDCProviderARN(account, url string) string {
-	return "arn:aws:iam::" + account + ":oidc-provider/" + url
+func OIDCProviderARN(p iam.Partition, account, url string) string {
+	return p.Prefix("iam") + account + ":oidc-provider/" + url
 }
 
 // AssumeRoleWithWebIdentity exchanges an OpenID Connect ID token, issued by
@@ -62,7 +62,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 	}
 	providerURL := strings.TrimSuffix(strings.TrimPrefix(issuer, "https://"), "/")
 
-	ref, ok := parseRoleARN(in.RoleArn)
+	ref, ok := parseRoleARN(s.partition, in.RoleArn)
 	if !ok {
 		return nil, accessDenied("Not authorized to perform sts:AssumeRoleWithWebIdentity")
 	}
@@ -140,8 +140,8 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 		return nil, denied
 	}
 	r := role.V
-	roleARN := iam.ARN(ref.account, "role", r.Path, r.Name)
-	doc, arns, err := sessionPolicies(in.Policy, in.PolicyArns)
+	roleARN := s.partition.ARN(ref.account, "role", r.Path, r.Name)
+	doc, arns, err := s.sessionPolicies(in.Policy, in.PolicyArns)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 	kvs = append(kvs, tagContext(wireTags, transitive)...)
 	kvs = roleContext(r, kvs)
 	fr := &authz.FederatedTrustRequest{
-		Principal: policy.Principal{Type: policy.PrincipalWebIdentity, Federated: OIDCProviderARN(ref.account, providerURL)},
+		Principal: policy.Principal{Type: policy.PrincipalWebIdentity, Federated: OIDCProviderARN(s.partition, ref.account, providerURL)},
 		RoleARN:   roleARN, RoleAccount: ref.account,
 		TrustPolicy: r.TrustPolicy, Context: kvs, Time: now, SecureTransport: true,
 	}

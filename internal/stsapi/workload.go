@@ -30,10 +30,10 @@ type RoleSession struct {
 func (s *Service) IssueRoleSession(rs RoleSession) (*Credentials, *AssumedRoleUser, error) {
 	r := rs.Role
 	issued := rs.Issued.UTC().Truncate(time.Second)
-	roleARN := iam.ARN(rs.Account, "role", r.Path, r.Name)
+	roleARN := s.partition.ARN(rs.Account, "role", r.Path, r.Name)
 	sess := &ststoken.Session{
 		Account: rs.Account, Kind: ststoken.KindAssumedRole,
-		ARN:         assumedRoleARN(rs.Account, r.Name, rs.Name),
+		ARN:         s.assumedRoleARN(rs.Account, r.Name, rs.Name),
 		PrincipalID: r.ID + ":" + rs.Name,
 		SourceARN:   roleARN, SourceID: r.ID, SessionName: rs.Name,
 		IssuedAt: issued, Expiration: issued.Add(rs.Duration),

@@ -41,6 +41,8 @@ type Config struct {
 	Log *slog.Logger
 	// Duration overrides DefaultDuration (tests).
 	Duration time.Duration
+	// Partition is the partition of role ARNs; zero means aws.
+	Partition iam.Partition
 }
 
 // Handler serves the container credentials endpoint. Mount it with
@@ -124,8 +126,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.cfg.Now()
-	roleARN := iam.ARN(account, "role", role.Path, role.Name)
-	fr := TrustRequest(account, wl.Name, role, now)
+	roleARN := h.cfg.Partition.ARN(account, "role", role.Path, role.Name)
+	fr := TrustRequest(h.cfg.Partition, account, wl.Name, role, now)
 	fr.SourceIP, fr.SecureTransport = remoteAddr(r), r.TLS != nil
 	if !h.cfg.Trust.TrustAllows(fr) {
 		h.fail(w, r, http.StatusForbidden, "AccessDenied",
@@ -159,7 +161,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // aws:SourceAccount, aws:SourceArn (the workload's ARN),
 // sts:RoleSessionName and the role's tags in the context. The caller adds
 // the request's source IP and transport.
-func TrustRequest(account, name string, role *iam.Role, now time.Time) *authz.FederatedTrustRequest {
+func TrustRequest(p iam.Partition, account, name string, role *iam.Role, now time.Time) *authz.FederatedTrustRequest {
 	kvs := []authz.KV{
 		{Key: "aws:SourceAccount", Values: []string{account}},
 		{Key: "aws:SourceArn", Values: []string{ARN(account, name)}},
@@ -172,7 +174,7 @@ func TrustRequest(account, name string, role *iam.Role, now time.Time) *authz.Fe
 	}
 	return &authz.FederatedTrustRequest{
 		Principal: policy.Principal{Type: policy.PrincipalService, Service: ServicePrincipal},
-		Action:    "sts:AssumeRole", RoleARN: iam.ARN(account, "role", role.Path, role.Name), RoleAccount: account,
+		Action:    "sts:AssumeRole", RoleARN: p.ARN(account, "role", role.Path, role.Name), RoleAccount: account,
 		TrustPolicy: role.TrustPolicy, Context: kvs, Time: now,
 	}
 }

@@ -116,6 +116,7 @@ func newBackend() storetest.Backend {
 			dsns.Store(s2, dsn)
 			return s2
 		},
+		Parallel: true, // a schema per test
 	}
 }
 

@@ -32,6 +32,7 @@ var backend = storetest.Backend{
 	Reopen: func(tb testing.TB, s store.Store) store.Store {
 		return open(tb, s.(*sqlite.Store).Path())
 	},
+	Parallel: true, // a database file per test
 }
 
 func TestConformance(t *testing.T) {

@@ -47,6 +47,10 @@ type Backend struct {
 	// open (a second replica) or already closed (a restart). Nil if the
 	// backend cannot reopen a database.
 	Reopen func(tb testing.TB, s store.Store) store.Store
+	// Parallel says that New gives every test a database of its own, so
+	// that the suite's tests may run in parallel. Leave it false for a
+	// backend whose tests share a database (they then run one at a time).
+	Parallel bool
 }
 
 // waitFor bounds every wait on another goroutine or process; reaching it is a
@@ -85,7 +89,12 @@ func Run(t *testing.T, b Backend) {
 		{"Notify", testNotify},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
+		t.Run(tc.name, func(t *testing.T) {
+			if b.Parallel {
+				t.Parallel()
+			}
+			tc.fn(t, b)
+		})
 	}
 }
 

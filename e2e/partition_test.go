@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// TestPartitionChina runs `iamd serve --partition aws-cn` and checks, with
+// clients signing for cn-north-1, that every ARN is in aws-cn, that the
+// AWS-managed policies are arn:aws-cn:iam::aws:policy/..., that ARNs and
+// policy documents of the commercial partition are refused as IAM refuses
+// them in China, and that a request signed for us-east-1 is refused.
+func TestPartitionChina(t *testing.T) {
+	url, _ := serveIamd(t, t.TempDir(), "--partition", "aws-cn")
+	ctx := context.Background()
+	cfg := func(c aws.Credentials, region string) aws.Config {
+		return aws.Config{Region: region, Credentials: credentials.StaticCredentialsProvider{Value: c}, RetryMaxAttempts: 1}
+	}
+	iamAs := func(c aws.Credentials, region string) *iam.Client {
+		return iam.NewFromConfig(cfg(c, region), func(o *iam.Options) { o.BaseEndpoint = aws.String(url) })
+	}
+	stsAs := func(c aws.Credentials, region string) *sts.Client {
+		return sts.NewFromConfig(cfg(c, region), func(o *sts.Options) { o.BaseEndpoint = aws.String(url) })
+	}
+	rootCreds := aws.Credentials{AccessKeyID: rootKeyID, SecretAccessKey: rootSecretKey}
+	root := iamAs(rootCreds, "cn-north-1")
+	const pfx = "arn:aws-cn:iam::" + testAccount + ":"
+
+	// Entities' ARNs.
+	cu, err := root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("pu"), Path: aws.String("/team/")})
+	must(t, err)
+	if got := aws.ToString(cu.User.Arn); got != pfx+"user/team/pu" {
+		t.Fatalf("CreateUser ARN = %s", got)
+	}
+	gu, err := root.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("pu")})
+	must(t, err)
+	if got := aws.ToString(gu.User.Arn); got != pfx+"user/team/pu" {
+		t.Fatalf("GetUser ARN = %s", got)
+	}
+	id, err := stsAs(rootCreds, "cn-north-1").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	must(t, err)
+	if got := aws.ToString(id.Arn); got != pfx+"root" {
+		t.Fatalf("root GetCallerIdentity ARN = %s", got)
+	}
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + pfx + `user/team/pu"},"Action":"sts:AssumeRole"}]}`
+	cr, err := root.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("cn-role"), AssumeRolePolicyDocument: aws.String(trust)})
+	must(t, err)
+	if got := aws.ToString(cr.Role.Arn); got != pfx+"role/cn-role" {
+		t.Fatalf("CreateRole ARN = %s", got)
+	}
+
+	// The user's policy names resources in aws-cn, and matches them.
+	allow := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetUser","sts:AssumeRole"],"Resource":["` + pfx + `user/team/*","` + pfx + `role/cn-role"]}]}`
+	_, err = root.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("pu"), PolicyName: aws.String("p"), PolicyDocument: aws.String(allow)})
+	must(t, err)
+	key, err := root.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("pu")})
+	must(t, err)
+	userCreds := aws.Credentials{AccessKeyID: aws.ToString(key.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(key.AccessKey.SecretAccessKey)}
+	_, err = iamAs(userCreds, "cn-north-1").GetUser(ctx, &iam.GetUserInput{UserName: aws.String("pu")})
+	must(t, err)
+	ar, err := stsAs(userCreds, "cn-northwest-1").AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(pfx + "role/cn-role"), RoleSessionName: aws.String("s1")})
+	must(t, err)
+	if got := aws.ToString(ar.AssumedRoleUser.Arn); got != "arn:aws-cn:sts::"+testAccount+":assumed-role/cn-role/s1" {
+		t.Fatalf("AssumeRole ARN = %s", got)
+	}
+	sessionCreds := aws.Credentials{AccessKeyID: aws.ToString(ar.Credentials.AccessKeyId), SecretAccessKey: aws.ToString(ar.Credentials.SecretAccessKey), SessionToken: aws.ToString(ar.Credentials.SessionToken)}
+	sid, err := stsAs(sessionCreds, "cn-north-1").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	must(t, err)
+	if got := aws.ToString(sid.Arn); got != "arn:aws-cn:sts::"+testAccount+":assumed-role/cn-role/s1" {
+		t.Fatalf("session GetCallerIdentity ARN = %s", got)
+	}
+
+	// AWS-managed policies are in the partition.
+	const readOnly = "arn:aws-cn:iam::aws:policy/ReadOnlyAccess"
+	_, err = root.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("cn-role"), PolicyArn: aws.String(readOnly)})
+	must(t, err)
+	la, err := root.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String("cn-role")})
+	must(t, err)
+	if len(la.AttachedPolicies) != 1 || aws.ToString(la.AttachedPolicies[0].PolicyArn) != readOnly {
+		t.Fatalf("attached = %+v", la.AttachedPolicies)
+	}
+	gp, err := root.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(readOnly)})
+	must(t, err)
+	if got := aws.ToString(gp.Policy.Arn); got != readOnly {
+		t.Fatalf("GetPolicy ARN = %s", got)
+	}
+	cp, err := root.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("cn-pol"), PolicyDocument: aws.String(allow)})
+	must(t, err)
+	if got := aws.ToString(cp.Policy.Arn); got != pfx+"policy/cn-pol" {
+		t.Fatalf("CreatePolicy ARN = %s", got)
+	}
+	ip, err := root.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String("cn-ip")})
+	must(t, err)
+	if got := aws.ToString(ip.InstanceProfile.Arn); got != pfx+"instance-profile/cn-ip" {
+		t.Fatalf("CreateInstanceProfile ARN = %s", got)
+	}
+	mfa, err := root.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("cn-mfa")})
+	must(t, err)
+	if got := aws.ToString(mfa.VirtualMFADevice.SerialNumber); got != pfx+"mfa/cn-mfa" {
+		t.Fatalf("CreateVirtualMFADevice serial = %s", got)
+	}
+	oidc, err := root.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
+		Url: aws.String("https://oidc.example.cn"), ThumbprintList: []string{strings.Repeat("a", 40)}})
+	must(t, err)
+	if got := aws.ToString(oidc.OpenIDConnectProviderArn); got != pfx+"oidc-provider/oidc.example.cn" {
+		t.Fatalf("CreateOpenIDConnectProvider ARN = %s", got)
+	}
+
+	// The commercial partition's ARNs are refused.
+	for _, tc := range []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"attach arn:aws managed policy", func() error {
+			_, err := root.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("cn-role"), PolicyArn: aws.String("arn:aws:iam::aws:policy/ReadOnlyAccess")})
+			return err
+		}, "ValidationError"},
+		{"boundary in arn:aws", func() error {
+			_, err := root.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{RoleName: aws.String("cn-role"), PermissionsBoundary: aws.String("arn:aws:iam::aws:policy/ReadOnlyAccess")})
+			return err
+		}, "ValidationError"},
+		{"get arn:aws OIDC provider", func() error {
+			_, err := root.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String("arn:aws:iam::" + testAccount + ":oidc-provider/oidc.example.cn")})
+			return err
+		}, "ValidationError"},
+		{"policy naming an arn:aws resource", func() error {
+			_, err := root.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("pu"), PolicyName: aws.String("bad"),
+				PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::bucket/*"}]}`)})
+			if err != nil && !strings.Contains(err.Error(), `Partition "aws" is not valid for resource "arn:aws:s3:::bucket/*".`) {
+				t.Errorf("message: %v", err)
+			}
+			return err
+		}, "MalformedPolicyDocument"},
+		{"trust policy naming an arn:aws principal", func() error {
+			_, err := root.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("cn-role"),
+				PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + testAccount + `:root"},"Action":"sts:AssumeRole"}]}`)})
+			return err
+		}, "MalformedPolicyDocument"},
+		{"IAM signed for us-east-1", func() error {
+			_, err := iamAs(rootCreds, "us-east-1").ListUsers(ctx, &iam.ListUsersInput{})
+			if err != nil && !strings.Contains(err.Error(), "Credential should be scoped to a valid region") {
+				t.Errorf("message: %v", err)
+			}
+			return err
+		}, "SignatureDoesNotMatch"},
+		{"STS signed for eu-west-1", func() error {
+			_, err := stsAs(rootCreds, "eu-west-1").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			return err
+		}, "SignatureDoesNotMatch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })
+	}
+}
