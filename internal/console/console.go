@@ -102,11 +102,16 @@ type Config struct {
 	// Trail is the audit trail the least-privilege policy generator reads
 	// (the Access Advisor's "generate a policy"); nil when there is none.
 	Trail *audit.Log
+	// STS assumes roles for Switch role, with STSValidator (STS's
+	// dispatcher) checking its parameters as the Query API does; Sessions
+	// resolves the temporary credentials it issues into each request's
+	// caller. Without them the console offers no role switching.
+	STS          RoleAssumer
+	STSValidator Validator
+	Sessions     authn.TemporaryCredentials
 	// Catalog is the service authorization reference the policy summaries
 	// are computed with; nil loads the embedded one on first use.
 	Catalog func() *sar.Catalog
-	// Partition is the partition of the signed-in callers' ARNs.
-	Partition iam.Partition
 }
 
 // Handler serves the console.
@@ -325,6 +330,9 @@ type identity struct {
 	Root    bool
 	ARN     string
 	MFA     bool
+	// Role is the role the user switched to (in Account), User the user's
+	// own name, Display the name the user gave the switch.
+	Role, User, Display string
 }
 
 // render writes a page. An *awsquery.Error in v.Error sets the status
@@ -406,7 +414,7 @@ func (h *Handler) caller(r *http.Request, s *session) (*authz.Caller, *identity,
 	var c *authz.Caller
 	who := &identity{Account: s.Account, Alias: acct.V.Alias, Root: s.Root, MFA: s.MFA}
 	if s.Root {
-		c = authn.RootCaller(h.cfg.Partition, s.Account, "")
+		c = authn.RootCaller(s.Account, "")
 		who.Name = "root"
 		if acct.V.Email != "" {
 			who.Name = acct.V.Email
@@ -414,7 +422,7 @@ func (h *Handler) caller(r *http.Request, s *session) (*authz.Caller, *identity,
 	} else {
 		h.cfg.View.Read(s.Account, func(a *iam.AccountView) {
 			if u, ok := a.UserByID(s.UserID); ok && u.V.Login != nil {
-				c = authn.UserCaller(h.cfg.Partition, s.Account, u.V, "")
+				c = authn.UserCaller(s.Account, u.V, "")
 				who.Name = u.V.Name
 			}
 		})
@@ -422,11 +430,21 @@ func (h *Handler) caller(r *http.Request, s *session) (*authz.Caller, *identity,
 			return nil, nil, false
 		}
 	}
+	if s.Role != nil {
+		if rc, ok := h.roleCaller(r.Context(), s, who); ok {
+			c = rc
+		} else {
+			s.Role, s.Flash = nil, "The role session has ended: you are working as "+who.Name+" again."
+		}
+	}
 	who.ARN = c.ARN
 	c.Time = h.now()
 	c.SourceIP = sourceIP(r)
 	c.SecureTransport = r.TLS != nil
 	c.SetRequest("us-east-1", r.UserAgent()) // the console calls IAM, a global service in us-east-1
+	if s.Role != nil {
+		return c, who, true // the role session's own Session
+	}
 	c.Session = &authz.Session{Name: who.Name, IssuedAt: s.Created, Expires: s.Created.Add(h.cfg.MaxSessionAge), MFA: s.MFA, MFAAuthTime: s.MFATime, Console: true}
 	return c, who, true
 }

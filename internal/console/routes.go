@@ -75,6 +75,9 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET "+Prefix+"/credential-report", h.authed(h.credentialReport))
 	m.HandleFunc("POST "+Prefix+"/credential-report", h.authed(h.credentialReport))
 	m.HandleFunc("GET "+Prefix+"/events", h.authed(h.events))
+	m.HandleFunc("GET "+Prefix+"/switch-role", h.authed(h.switchRoleGet))
+	m.HandleFunc("POST "+Prefix+"/switch-role", h.authed(h.switchRolePost))
+	m.HandleFunc("POST "+Prefix+"/switch-role/back", h.authed(h.switchBack))
 	m.HandleFunc("GET "+Prefix+"/simulator", h.authed(h.simulator))
 	m.HandleFunc("POST "+Prefix+"/simulator", h.authed(h.simulator))
 	h.mux = m

@@ -65,6 +65,8 @@ type session struct {
 	Enrol *enrolment `json:"e,omitempty"`
 	// WebAuthn holds a registration or assertion challenge in progress.
 	WebAuthn *webauthn.SessionData `json:"w,omitempty"`
+	// Role is the role the user switched to, if any.
+	Role *assumed `json:"sr,omitempty"`
 }
 
 // enrolment is a virtual MFA device created but not yet enabled.

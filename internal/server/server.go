@@ -75,9 +75,6 @@ type Config struct {
 	// gives the client's address (aws:SourceIp, the audit trail, the
 	// console's throttles); from any other peer the header is ignored.
 	TrustedProxies []netip.Prefix
-	// Partition is the AWS partition iamd answers as (ARNs, AWS-managed
-	// policies, the regions requests may be signed for); zero means aws.
-	Partition iam.Partition
 	// Background, if set, starts work beside the server once it is built
 	// (audit trail delivery); Run calls the function it returns when
 	// serving ends, before closing the audit log.
@@ -151,7 +148,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 func (s *Server) build() (http.Handler, error) {
 	st := s.state
 	managed := sync.OnceValue(func() *managedpolicies.Catalog {
-		c, err := managedpolicies.LoadPartition(s.cfg.Partition.String())
+		c, err := managedpolicies.Load()
 		if err != nil {
 			// The catalogue is embedded and tested; failing to decode it
 			// is a build defect.
@@ -189,7 +186,7 @@ func (s *Server) build() (http.Handler, error) {
 	iamSvc := iamapi.New(iamapi.Config{
 		View: st.View, Writer: st.Writer, Secrets: st.Keyring, Authorizer: tracking,
 		Managed: managed, Quotas: s.cfg.Quotas, Now: s.cfg.Now, Log: s.log, Usage: s.usage,
-		Passwords: passwords, Access: s.access, PublicURL: publicURL, Partition: s.cfg.Partition,
+		Passwords: passwords, Access: s.access, PublicURL: publicURL,
 	})
 	iamDispatch, err := iamapi.NewDispatcher(iamSvc)
 	if err != nil {
@@ -208,7 +205,7 @@ func (s *Server) build() (http.Handler, error) {
 	stsSvc, err := stsapi.New(stsapi.Config{
 		View: st.View, Writer: st.Writer, Keyring: st.Keyring, Authorizer: tracking,
 		Managed: managed, Now: s.cfg.Now, Log: s.log, HTTPClient: s.cfg.HTTPClient,
-		Issuer: issuer, PublicURL: publicURL, Partition: s.cfg.Partition,
+		Issuer: issuer, PublicURL: publicURL,
 	})
 	if err != nil {
 		return nil, err
@@ -218,8 +215,8 @@ func (s *Server) build() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	source := &authn.Source{View: st.View, Keys: st.Keyring, Temporary: stsSvc.Credentials(), Partition: s.cfg.Partition}
-	verifier := sigv4.NewVerifier(sigv4.Config{Credentials: source, Now: s.cfg.Now, Services: []string{"iam", "sts", "cloudtrail"}, RegionOK: s.cfg.Partition.HasRegion})
+	source := &authn.Source{View: st.View, Keys: st.Keyring, Temporary: stsSvc.Credentials()}
+	verifier := sigv4.NewVerifier(sigv4.Config{Credentials: source, Now: s.cfg.Now, Services: []string{"iam", "sts", "cloudtrail"}})
 	front := &queryFront{
 		log:     s.log,
 		metrics: s.metrics,
@@ -242,7 +239,6 @@ func (s *Server) build() (http.Handler, error) {
 				s.usage.Used(c.AccessKeyID, service, region, c.Time)
 			}
 		},
-		globalRegion: s.cfg.Partition.GlobalRegion(),
 	}
 	var events console.EventLookup // the console's event history
 	if auditLog != nil {
@@ -254,9 +250,10 @@ func (s *Server) build() (http.Handler, error) {
 	}
 	web, err := console.New(console.Config{
 		IAM: iamSvc, Validator: iamDispatch, View: st.View, Writer: st.Writer, Secrets: st.Keyring,
-		Authorizer: authorizer, Passwords: passwords, Now: s.cfg.Now, Log: s.log, Partition: s.cfg.Partition,
+		Authorizer: authorizer, Passwords: passwords, Now: s.cfg.Now, Log: s.log,
 		Origins: strings.FieldsFunc(s.cfg.Getenv(console.EnvOrigins), func(r rune) bool { return r == ',' }),
 		Events:  events, Trail: auditLog,
+		STS: stsSvc, STSValidator: stsDispatch, Sessions: stsSvc.Credentials(),
 	})
 	if err != nil {
 		return nil, err
@@ -271,7 +268,7 @@ func (s *Server) build() (http.Handler, error) {
 	mux.Handle(console.Prefix+"/", consoleHandler)
 	mux.Handle(console.Prefix, consoleHandler)
 	mux.Handle(workload.Pattern, whole("workload", workload.NewHandler(workload.Config{
-		View: st.View, Issuer: stsSvc, Trust: authorizer, Now: s.cfg.Now, Log: s.log, Partition: s.cfg.Partition,
+		View: st.View, Issuer: stsSvc, Trust: authorizer, Now: s.cfg.Now, Log: s.log,
 	})))
 	// The authorization API verifies requests signed for any service (s3,
 	// an internal API), so its verifier has no service restriction. Its

@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/chromedp/chromedp"
+
+	"github.com/iamd/iamd/internal/console"
+	"github.com/iamd/iamd/internal/password"
+	"github.com/iamd/iamd/internal/totp"
+)
+
+// TestConsoleSwitchRole drives Switch role: an IAM user whose policies
+// allow sts:AssumeRole works in the console as the role, with a banner
+// and "Back to USER"; the role's trust policy's MFA condition holds only
+// when the user signed in with MFA.
+func TestConsoleSwitchRole(t *testing.T) {
+	b := newBrowser(t)
+	e := start(t)
+	ctx := context.Background()
+	st := e.srv.State()
+	hasher, err := password.NewHasher(password.DefaultParams(), 1)
+	must(t, err)
+	must(t, console.SetRootPassword(ctx, st.Writer, st.View, hasher, e.account, consoleRootEmail, consoleRootPassword))
+	c := e.rootIAM()
+	_, err = c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("sam")})
+	must(t, err)
+	_, err = c.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("sam"), Password: aws.String(aliceNewPassword)})
+	must(t, err)
+	_, err = c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("sam"), PolicyName: aws.String("SwitchToOps"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::*:role/ops*"}]}`)})
+	must(t, err)
+	trust := func(cond string) string {
+		return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:root"},"Action":"sts:AssumeRole"%s}]}`, e.account, cond)
+	}
+	for name, doc := range map[string]string{
+		"ops":     trust(""),
+		"ops-mfa": trust(`,"Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}`),
+		"admin":   trust(""),
+	} {
+		_, err = c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(doc)})
+		must(t, err)
+		_, err = c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("ReadUsers"), PolicyDocument: aws.String(allowDoc("iam:ListUsers", "iam:GetUser"))})
+		must(t, err)
+	}
+
+	switchTo := func(role string) {
+		t.Helper()
+		b.do("switch to "+role,
+			chromedp.Navigate(e.url+"/console/"), chromedp.WaitVisible(chromedp.CSS("#switch-role-link")),
+			chromedp.Click(chromedp.CSS("#switch-role-link")), chromedp.WaitVisible(chromedp.CSS("#switch-form")),
+			b.fill("#switch-account", e.account), b.fill("#switch-role-name", role),
+			chromedp.Click(chromedp.CSS("#switch-submit")),
+		)
+	}
+
+	// sam alone may not list users.
+	b.signInUser(e.url, e.account, "sam", aliceNewPassword)
+	b.do("sam signed in", chromedp.WaitVisible(chromedp.CSS("#signout")))
+	b.do("sam denied", chromedp.Navigate(e.url+"/console/users"), chromedp.WaitVisible(chromedp.CSS("#denied")))
+
+	// As ops, sam may; the banner says so, and "Back to sam" ends it.
+	switchTo("ops")
+	b.do("switched", chromedp.WaitVisible(chromedp.CSS("#role-banner")))
+	b.shot("switched-ops")
+	if got := b.text("#role-banner"); !strings.Contains(got, "ops") || !strings.Contains(got, e.account) || !strings.Contains(got, "assumed-role/ops/sam") || !strings.Contains(got, "Back to sam") {
+		t.Errorf("banner = %q", got)
+	}
+	b.do("users as ops", chromedp.Navigate(e.url+"/console/users"), chromedp.WaitVisible(chromedp.CSS("#users")))
+	if b.count("#denied") != 0 {
+		t.Errorf("ops may not list users")
+	}
+	b.shot("users-as-ops")
+	b.do("back", chromedp.Click(chromedp.CSS("#switch-back")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	if b.count("#role-banner") != 0 {
+		t.Errorf("the banner stays after going back")
+	}
+	b.do("sam denied again", chromedp.Navigate(e.url+"/console/users"), chromedp.WaitVisible(chromedp.CSS("#denied")))
+
+	// sam's policies do not allow admin; ops-mfa's trust wants MFA, which
+	// sam did not sign in with.
+	for _, role := range []string{"admin", "ops-mfa"} {
+		switchTo(role)
+		b.do(role+" refused", chromedp.WaitVisible(chromedp.CSS("#denied")))
+		if b.count("#role-banner") != 0 {
+			t.Errorf("switched to %s", role)
+		}
+	}
+	b.shot("switch-refused")
+	b.signOut()
+
+	// With an MFA sign-in, ops-mfa's trust holds.
+	dev, err := c.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("sam")})
+	must(t, err)
+	seed, err := totp.DecodeSeed(string(dev.VirtualMFADevice.Base32StringSeed))
+	must(t, err)
+	now := time.Now()
+	_, err = c.EnableMFADevice(ctx, &iam.EnableMFADeviceInput{UserName: aws.String("sam"), SerialNumber: dev.VirtualMFADevice.SerialNumber,
+		AuthenticationCode1: aws.String(totp.TOTP(seed, now.Add(-totp.Period))), AuthenticationCode2: aws.String(totp.TOTP(seed, now))})
+	must(t, err)
+	b.signInUser(e.url, e.account, "sam", aliceNewPassword)
+	b.do("mfa", chromedp.WaitVisible(chromedp.CSS("#code")), b.fill("#code", totp.TOTP(seed, now.Add(totp.Period))),
+		chromedp.Click(chromedp.CSS("#mfa-submit")), chromedp.WaitVisible(chromedp.CSS("#signout")))
+	switchTo("ops-mfa")
+	b.do("switched with mfa", chromedp.WaitVisible(chromedp.CSS("#role-banner")))
+	if got := b.text("#role-banner"); !strings.Contains(got, "ops-mfa") {
+		t.Errorf("banner = %q", got)
+	}
+	b.shot("switched-ops-mfa")
+}
