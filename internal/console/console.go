@@ -112,6 +112,8 @@ type Config struct {
 	// Catalog is the service authorization reference the policy summaries
 	// are computed with; nil loads the embedded one on first use.
 	Catalog func() *sar.Catalog
+	// Partition is the partition of the signed-in callers' ARNs.
+	Partition iam.Partition
 }
 
 // Handler serves the console.
@@ -414,7 +416,7 @@ func (h *Handler) caller(r *http.Request, s *session) (*authz.Caller, *identity,
 	var c *authz.Caller
 	who := &identity{Account: s.Account, Alias: acct.V.Alias, Root: s.Root, MFA: s.MFA}
 	if s.Root {
-		c = authn.RootCaller(s.Account, "")
+		c = authn.RootCaller(h.cfg.Partition, s.Account, "")
 		who.Name = "root"
 		if acct.V.Email != "" {
 			who.Name = acct.V.Email
@@ -422,7 +424,7 @@ func (h *Handler) caller(r *http.Request, s *session) (*authz.Caller, *identity,
 	} else {
 		h.cfg.View.Read(s.Account, func(a *iam.AccountView) {
 			if u, ok := a.UserByID(s.UserID); ok && u.V.Login != nil {
-				c = authn.UserCaller(s.Account, u.V, "")
+				c = authn.UserCaller(h.cfg.Partition, s.Account, u.V, "")
 				who.Name = u.V.Name
 			}
 		})

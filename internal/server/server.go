@@ -75,6 +75,9 @@ type Config struct {
 	// gives the client's address (aws:SourceIp, the audit trail, the
 	// console's throttles); from any other peer the header is ignored.
 	TrustedProxies []netip.Prefix
+	// Partition is the AWS partition iamd answers as (ARNs, AWS-managed
+	// policies, the regions requests may be signed for); zero means aws.
+	Partition iam.Partition
 	// Background, if set, starts work beside the server once it is built
 	// (audit trail delivery); Run calls the function it returns when
 	// serving ends, before closing the audit log.
@@ -148,7 +151,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 func (s *Server) build() (http.Handler, error) {
 	st := s.state
 	managed := sync.OnceValue(func() *managedpolicies.Catalog {
-		c, err := managedpolicies.Load()
+		c, err := managedpolicies.LoadPartition(s.cfg.Partition.String())
 		if err != nil {
 			// The catalogue is embedded and tested; failing to decode it
 			// is a build defect.
@@ -186,7 +189,7 @@ func (s *Server) build() (http.Handler, error) {
 	iamSvc := iamapi.New(iamapi.Config{
 		View: st.View, Writer: st.Writer, Secrets: st.Keyring, Authorizer: tracking,
 		Managed: managed, Quotas: s.cfg.Quotas, Now: s.cfg.Now, Log: s.log, Usage: s.usage,
-		Passwords: passwords, Access: s.access, PublicURL: publicURL,
+		Passwords: passwords, Access: s.access, PublicURL: publicURL, Partition: s.cfg.Partition,
 	})
 	iamDispatch, err := iamapi.NewDispatcher(iamSvc)
 	if err != nil {
@@ -205,7 +208,7 @@ func (s *Server) build() (http.Handler, error) {
 	stsSvc, err := stsapi.New(stsapi.Config{
 		View: st.View, Writer: st.Writer, Keyring: st.Keyring, Authorizer: tracking,
 		Managed: managed, Now: s.cfg.Now, Log: s.log, HTTPClient: s.cfg.HTTPClient,
-		Issuer: issuer, PublicURL: publicURL,
+		Issuer: issuer, PublicURL: publicURL, Partition: s.cfg.Partition,
 	})
 	if err != nil {
 		return nil, err
@@ -215,8 +218,8 @@ func (s *Server) build() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	source := &authn.Source{View: st.View, Keys: st.Keyring, Temporary: stsSvc.Credentials()}
-	verifier := sigv4.NewVerifier(sigv4.Config{Credentials: source, Now: s.cfg.Now, Services: []string{"iam", "sts", "cloudtrail"}})
+	source := &authn.Source{View: st.View, Keys: st.Keyring, Temporary: stsSvc.Credentials(), Partition: s.cfg.Partition}
+	verifier := sigv4.NewVerifier(sigv4.Config{Credentials: source, Now: s.cfg.Now, Services: []string{"iam", "sts", "cloudtrail"}, RegionOK: s.cfg.Partition.HasRegion})
 	front := &queryFront{
 		log:     s.log,
 		metrics: s.metrics,
@@ -239,6 +242,7 @@ func (s *Server) build() (http.Handler, error) {
 				s.usage.Used(c.AccessKeyID, service, region, c.Time)
 			}
 		},
+		globalRegion: s.cfg.Partition.GlobalRegion(),
 	}
 	var events console.EventLookup // the console's event history
 	if auditLog != nil {
@@ -250,7 +254,7 @@ func (s *Server) build() (http.Handler, error) {
 	}
 	web, err := console.New(console.Config{
 		IAM: iamSvc, Validator: iamDispatch, View: st.View, Writer: st.Writer, Secrets: st.Keyring,
-		Authorizer: authorizer, Passwords: passwords, Now: s.cfg.Now, Log: s.log,
+		Authorizer: authorizer, Passwords: passwords, Now: s.cfg.Now, Log: s.log, Partition: s.cfg.Partition,
 		Origins: strings.FieldsFunc(s.cfg.Getenv(console.EnvOrigins), func(r rune) bool { return r == ',' }),
 		Events:  events, Trail: auditLog,
 		STS: stsSvc, STSValidator: stsDispatch, Sessions: stsSvc.Credentials(),
@@ -268,7 +272,7 @@ func (s *Server) build() (http.Handler, error) {
 	mux.Handle(console.Prefix+"/", consoleHandler)
 	mux.Handle(console.Prefix, consoleHandler)
 	mux.Handle(workload.Pattern, whole("workload", workload.NewHandler(workload.Config{
-		View: st.View, Issuer: stsSvc, Trust: authorizer, Now: s.cfg.Now, Log: s.log,
+		View: st.View, Issuer: stsSvc, Trust: authorizer, Now: s.cfg.Now, Log: s.log, Partition: s.cfg.Partition,
 	})))
 	// The authorization API verifies requests signed for any service (s3,
 	// an internal API), so its verifier has no service restriction. Its
