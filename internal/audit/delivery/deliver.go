@@ -160,8 +160,8 @@ func (d *Deliverer) Step(ctx context.Context) error {
 		return err
 	}
 	for _, seg := range segs {
-		if ctx.Err() != nil {
-			return nil
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		err := d.deliverSegment(ctx, seg)
 		if errors.Is(err, audit.ErrSegmentGone) {

@@ -192,7 +192,7 @@ func pathSafe(s string, max int) bool {
 // content always makes the same object.
 func gzipBytes(b []byte) []byte {
 	var buf bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	w, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	_, _ = w.Write(b)
 	_ = w.Close()
 	return buf.Bytes()

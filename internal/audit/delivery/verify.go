@@ -66,6 +66,10 @@ func Verify(ctx context.Context, src Source, prefix string, keys []Key) (*Report
 	if err != nil {
 		return nil, err
 	}
+	present := make(map[string]bool, len(digestKeys))
+	for _, k := range digestKeys {
+		present[k] = true
+	}
 	rep := &Report{}
 	problem := func(format string, args ...any) { rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...)) }
 
@@ -123,7 +127,7 @@ func Verify(ctx context.Context, src Source, prefix string, keys []Key) (*Report
 			} else {
 				prev := valid[*d.PreviousDigestS3Object]
 				switch {
-				case prev == nil && !slices.Contains(digestKeys, *d.PreviousDigestS3Object):
+				case prev == nil && !present[*d.PreviousDigestS3Object]:
 					problem("digest file %s is missing (the previous digest of %s)", *d.PreviousDigestS3Object, df.key)
 				case prev == nil:
 					// Reported above as modified.
