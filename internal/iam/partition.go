@@ -87,8 +87,10 @@ func (p Partition) ServiceOfPrincipal(principal string) (service string, ok bool
 			return s, true
 		}
 	}
-	s, ok := strings.CutSuffix(principal, ".amazonaws.com")
-	return s, ok && s != ""
+	if s, ok := strings.CutSuffix(principal, ".amazonaws.com"); ok && s != "" {
+		return s, true
+	}
+	return "", false
 }
 
 // Prefix is "arn:PARTITION:SERVICE::" for a regionless service such as iam

@@ -626,7 +626,13 @@ func (s *Service) CreateServiceLinkedRole(ctx context.Context, in *CreateService
 		return nil, err
 	}
 	service := in.AWSServiceName
-	name, known, ok := serviceLinkedRoleName(service)
+	// aws-cn also names services SERVICE.amazonaws.com.cn; their roles
+	// are those of SERVICE.amazonaws.com.
+	lookup := service
+	if base, ok := s.partition.ServiceOfPrincipal(service); ok {
+		lookup = base + ".amazonaws.com"
+	}
+	name, known, ok := serviceLinkedRoleName(lookup)
 	if !ok {
 		return nil, invalidInput("Invalid service name %s.", service)
 	}
