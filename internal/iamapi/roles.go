@@ -26,7 +26,9 @@ const defaultMaxSessionDuration = 3600
 // principal follows it.
 const serviceRolePath = "/aws-service-role/"
 
-func (s *Service) roleARN(account string, r *iam.Role) string { return s.partition.ARN(account, "role", r.Path, r.Name) }
+func (s *Service) roleARN(account string, r *iam.Role) string {
+	return s.partition.ARN(account, "role", r.Path, r.Name)
+}
 
 // roleOut renders a role as GetRole and CreateRole show it.
 func (s *Service) roleOut(account string, r *iam.Role) Role {

@@ -310,13 +310,11 @@ func (s *Service) DeleteServiceSpecificCredential(ctx context.Context, in *Delet
 	if err != nil {
 		return nil, err
 	}
-	err = retry(ctx, func() error {
-		e, err := s.ownedServiceCredential(c.Account, owner, in.ServiceSpecificCredentialId)
-		if err != nil {
-			return err
-		}
-		return s.commit(ctx, iam.Delete(iam.KindServiceCred, c.Account, e.V.ID, e.Version))
-	})
+	err = deleteCredential(ctx, s, iam.KindServiceCred, c.Account,
+		func() (*iam.Entry[iam.ServiceCredential], error) {
+			return s.ownedServiceCredential(c.Account, owner, in.ServiceSpecificCredentialId)
+		},
+		func(e *iam.ServiceCredential) string { return e.ID })
 	if err != nil {
 		return nil, err
 	}

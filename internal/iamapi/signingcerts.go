@@ -186,13 +186,11 @@ func (s *Service) DeleteSigningCertificate(ctx context.Context, in *DeleteSignin
 	if err != nil {
 		return nil, err
 	}
-	err = retry(ctx, func() error {
-		e, err := s.ownedSigningCert(c.Account, owner, in.CertificateId)
-		if err != nil {
-			return err
-		}
-		return s.commit(ctx, iam.Delete(iam.KindSigningCert, c.Account, e.V.ID, e.Version))
-	})
+	err = deleteCredential(ctx, s, iam.KindSigningCert, c.Account,
+		func() (*iam.Entry[iam.SigningCertificate], error) {
+			return s.ownedSigningCert(c.Account, owner, in.CertificateId)
+		},
+		func(e *iam.SigningCertificate) string { return e.ID })
 	if err != nil {
 		return nil, err
 	}

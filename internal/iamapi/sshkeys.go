@@ -287,13 +287,11 @@ func (s *Service) DeleteSSHPublicKey(ctx context.Context, in *DeleteSSHPublicKey
 	if err != nil {
 		return nil, err
 	}
-	err = retry(ctx, func() error {
-		k, err := s.ownedSSHKey(c.Account, u.V.ID, in.SSHPublicKeyId)
-		if err != nil {
-			return err
-		}
-		return s.commit(ctx, iam.Delete(iam.KindSSHPublicKey, c.Account, k.V.ID, k.Version))
-	})
+	err = deleteCredential(ctx, s, iam.KindSSHPublicKey, c.Account,
+		func() (*iam.Entry[iam.SSHPublicKey], error) {
+			return s.ownedSSHKey(c.Account, u.V.ID, in.SSHPublicKeyId)
+		},
+		func(k *iam.SSHPublicKey) string { return k.ID })
 	if err != nil {
 		return nil, err
 	}
@@ -335,5 +333,18 @@ func setCredentialStatus[T any](ctx context.Context, s *Service, kind, account, 
 		}
 		*field = to
 		return s.commit(ctx, iam.Put(kind, account, id, &next, e.Version))
+	})
+}
+
+// deleteCredential deletes the credential find returns (an SSH key, a
+// signing certificate, a service-specific credential), retrying lost races;
+// find answers NoSuchEntity when it is gone or not the owner's.
+func deleteCredential[T any](ctx context.Context, s *Service, kind, account string, find func() (*iam.Entry[T], error), id func(*T) string) error {
+	return retry(ctx, func() error {
+		e, err := find()
+		if err != nil {
+			return err
+		}
+		return s.commit(ctx, iam.Delete(kind, account, id(e.V), e.Version))
 	})
 }
