@@ -118,22 +118,6 @@ func deliveredEventIDs(t *testing.T, root string) []string {
 	return ids
 }
 
-// verifyDelivered runs `iamd audit verify --from` and returns its exit
-// code and output.
-func verifyDelivered(t *testing.T, dir string, args ...string) (int, string) {
-	t.Helper()
-	cmd := exec.Command(iamdBinary(t), append([]string{"audit", "verify", "--data", dir}, args...)...)
-	cmd.Env = append(os.Environ(), "IAMD_MASTER_KEY=")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), out.String()
-	}
-	must(t, err)
-	return 0, out.String()
-}
-
 // sameIDs says how delivered IDs differ from the sealed ones: missing or
 // duplicated.
 func sameIDs(want, got []string) error {
@@ -162,7 +146,7 @@ func TestAuditDeliveryDir(t *testing.T) {
 	must(t, cmd.Process.Signal(syscall.SIGTERM))
 	_ = cmd.Wait()
 
-	code, res := verifyDelivered(t, dir, "--from", out)
+	code, res := verifyAudit(t, dir, "--from", out)
 	if code != 0 || !strings.Contains(res, "log files valid") || strings.Contains(res, "\n0 digest files valid") {
 		t.Fatalf("verify --from: exit %d\n%s", code, res)
 	}
@@ -185,7 +169,7 @@ func TestAuditDeliveryDir(t *testing.T) {
 	must(t, w.Close())
 	must(t, os.WriteFile(logs[0], buf.Bytes(), 0o600))
 	rel, _ := filepath.Rel(out, logs[0])
-	code, res = verifyDelivered(t, dir, "--from", out)
+	code, res = verifyAudit(t, dir, "--from", out)
 	if code != 1 || !strings.Contains(res, "log file "+filepath.ToSlash(rel)+" was modified") {
 		t.Fatalf("verify --from after tampering: exit %d\n%s", code, res)
 	}
@@ -217,7 +201,7 @@ func TestAuditDeliveryKilled(t *testing.T) {
 	if err := sameIDs(want, deliveredEventIDs(t, out)); err != nil {
 		t.Fatal(err)
 	}
-	if code, res := verifyDelivered(t, dir, "--from", out); code != 0 {
+	if code, res := verifyAudit(t, dir, "--from", out); code != 0 {
 		t.Fatalf("verify --from after the kill: exit %d\n%s", code, res)
 	}
 }
@@ -305,7 +289,7 @@ func TestAuditDeliveryS3(t *testing.T) {
 	if h.Metadata["signature"] == "" || h.Metadata["signature-algorithm"] != "Ed25519" {
 		t.Fatalf("digest metadata %v, want its signature", h.Metadata)
 	}
-	code, res := verifyDelivered(t, dir, "--from", "s3://trail/iamd", "--endpoint", endpoint)
+	code, res := verifyAudit(t, dir, "--from", "s3://trail/iamd", "--endpoint", endpoint)
 	if code != 0 || strings.Contains(res, "\n0 digest files valid") {
 		t.Fatalf("verify --from s3: exit %d\n%s", code, res)
 	}

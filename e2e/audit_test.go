@@ -346,11 +346,11 @@ func iamdBinary(t *testing.T) string {
 	return bin
 }
 
-// verifyAudit runs `iamd audit verify --data dir` and returns its exit
-// code and output.
-func verifyAudit(t *testing.T, dir string) (int, string) {
+// verifyAudit runs `iamd audit verify --data dir`, with extra flags, and
+// returns its exit code and output.
+func verifyAudit(t *testing.T, dir string, extra ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(iamdBinary(t), "audit", "verify", "--data", dir)
+	cmd := exec.Command(iamdBinary(t), append([]string{"audit", "verify", "--data", dir}, extra...)...)
 	cmd.Env = append(os.Environ(), "IAMD_MASTER_KEY=")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -148,3 +148,9 @@ func RemovedByRetention(dir, chain string, keys [][]byte) uint64 {
 	}
 	return rem.Last
 }
+
+// WriteFileSynced writes data to path (0600) through a synced temporary
+// file (path.tmp) renamed into place, then syncs the directory: how the
+// audit trail writes its small files, and delivery its cursor and local
+// files.
+func WriteFileSynced(path string, data []byte) error { return writeFileSynced(path, data) }

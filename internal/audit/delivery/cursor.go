@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/iamd/iamd/internal/audit"
 )
 
 // cursor is how far delivery to one destination got, kept in the chain's
@@ -79,7 +81,7 @@ func (c *cursor) save(path string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, data)
+	return audit.WriteFileSynced(path, data)
 }
 
 // trail returns the state of an account and region's digest chain,

@@ -229,8 +229,17 @@ func (d *Deliverer) deliverSegment(ctx context.Context, seg audit.SealedSegment)
 		return err
 	}
 	d.records.Store(seg.Last)
+	if slices.ContainsFunc(d.cur.Trails, func(t *trailState) bool { return len(t.Files) >= maxPendingFiles }) {
+		// The cursor is rewritten after every segment: a digest before
+		// the hour keeps it small under heavy load.
+		return d.Flush(ctx)
+	}
 	return nil
 }
+
+// maxPendingFiles is how many log files of one account and region wait
+// for a digest at most.
+const maxPendingFiles = 1000
 
 // writeDigests writes, for every account and region with log files since
 // its last digest, a digest ending at end, chained to its previous one.

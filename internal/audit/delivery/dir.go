@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/iamd/iamd/internal/audit"
 )
 
 // metaSuffix names, in a local directory, the sidecar holding an object's
@@ -65,11 +67,11 @@ func (d *Dir) Put(_ context.Context, key string, body []byte, meta map[string]st
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(p+metaSuffix, m); err != nil {
+		if err := audit.WriteFileSynced(p+metaSuffix, m); err != nil {
 			return err
 		}
 	}
-	return writeFileAtomic(p, body)
+	return audit.WriteFileSynced(p, body)
 }
 
 // Get reads an object and its metadata; a missing object is
@@ -106,7 +108,7 @@ func (d *Dir) List(_ context.Context, prefix string, fn func(key string) error) 
 			return err
 		}
 		name := e.Name()
-		if e.IsDir() || strings.HasSuffix(name, metaSuffix) || strings.HasPrefix(name, ".") {
+		if e.IsDir() || strings.HasSuffix(name, metaSuffix) || strings.HasSuffix(name, ".tmp") {
 			return nil
 		}
 		rel, err := filepath.Rel(d.root, p)
@@ -115,40 +117,5 @@ func (d *Dir) List(_ context.Context, prefix string, fn func(key string) error) 
 		}
 		return fn(filepath.ToSlash(rel))
 	})
-	return err
-}
-
-// writeFileAtomic writes data to path (0600) through a synced temporary
-// file renamed into place, then syncs the directory.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o600)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	df, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = df.Sync()
-	df.Close()
 	return err
 }
