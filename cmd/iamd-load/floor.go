@@ -78,7 +78,7 @@ func (f *floorServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		floorError(w, http.StatusBadRequest, "InvalidAction")
 		return
 	}
-	res, err := f.verifier.Verify(r.Context(), sigv4.FromHTTP(r, body))
+	res, err := f.verifier.Verify(r.Context(), sigv4.SharedFromHTTP(r, body))
 	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {

@@ -143,7 +143,7 @@ func (f *queryFront) serveHTTP(w http.ResponseWriter, r *http.Request, requestID
 
 	ctx := r.Context()
 	if isSigned(r) {
-		res, err := f.verifier.Verify(ctx, sigv4.FromHTTP(r, body))
+		res, err := f.verifier.Verify(ctx, sigv4.SharedFromHTTP(r, body))
 		if err != nil {
 			// Counted under the API its Version names.
 			service = f.versions[form.Get("Version")]
@@ -222,7 +222,7 @@ func (f *queryFront) serveJSON(w http.ResponseWriter, r *http.Request, body []by
 		cloudtrailapi.WriteError(w, &awsquery.Error{Code: sigv4.CodeMissingAuthenticationToken, Message: sigv4.ErrMissingAuthenticationToken.Message, HTTPStatus: http.StatusBadRequest, Sender: true}, requestID)
 		return
 	}
-	res, err := f.verifier.Verify(r.Context(), sigv4.FromHTTP(r, body))
+	res, err := f.verifier.Verify(r.Context(), sigv4.SharedFromHTTP(r, body))
 	if err != nil {
 		var se *sigv4.Error
 		if !errors.As(err, &se) {

@@ -301,17 +301,20 @@ func headerValue(h http.Header, name string) string {
 
 // appendCanonicalHeaders appends "name:value\n" for each name in the
 // semicolon-separated signedHeaders list, in list order. The host header
-// comes from host.
+// comes from host, and Content-Length from contentLength when that is set
+// (Go's server moved it out of h).
 //
 // Names not found under their canonical key are looked up in a lowercase
 // index built once, so a long list of absent names costs linear time.
-func appendCanonicalHeaders(dst []byte, signedHeaders, host string, h http.Header) []byte {
+func appendCanonicalHeaders(dst []byte, signedHeaders, host, contentLength string, h http.Header) []byte {
 	var lower map[string][]string
 	for name := range strings.SplitSeq(signedHeaders, ";") {
 		dst = append(dst, name...)
 		dst = append(dst, ':')
 		if name == "host" {
 			dst = appendTrimmedValue(dst, host)
+		} else if name == "content-length" && contentLength != "" {
+			dst = append(dst, contentLength...)
 		} else {
 			vs, ok := canonicalValues(h, name)
 			if !ok {
@@ -339,6 +342,7 @@ type canonicalInput struct {
 	rawQuery      string
 	host          string
 	header        http.Header
+	contentLength string // Request.contentLength
 	signedHeaders string
 	payloadHash   string
 	s3            bool
@@ -354,7 +358,7 @@ func appendCanonicalRequest(dst []byte, in *canonicalInput) []byte {
 	dst = append(dst, '\n')
 	dst = appendCanonicalQuery(dst, in.rawQuery, in.presigned)
 	dst = append(dst, '\n')
-	dst = appendCanonicalHeaders(dst, in.signedHeaders, in.host, in.header)
+	dst = appendCanonicalHeaders(dst, in.signedHeaders, in.host, in.contentLength, in.header)
 	dst = append(dst, '\n')
 	dst = append(dst, in.signedHeaders...)
 	dst = append(dst, '\n')

@@ -130,7 +130,7 @@ func TestCanonicalHeaders(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := string(appendCanonicalHeaders(nil, tc.signed, "example.com", tc.header)); got != tc.want {
+			if got := string(appendCanonicalHeaders(nil, tc.signed, "example.com", "", tc.header)); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
@@ -150,6 +150,13 @@ func TestFromHTTP(t *testing.T) {
 	}
 	if got := req.Header.Get("Content-Length"); got != "4" {
 		t.Errorf("Content-Length = %q, want restored 4", got)
+	}
+	shared := SharedFromHTTP(r, []byte("body"))
+	if got := string(appendCanonicalHeaders(nil, "content-length", shared.Host, shared.contentLength, shared.Header)); got != "content-length:4\n" {
+		t.Errorf("SharedFromHTTP: canonical Content-Length = %q, want restored 4", got)
+	}
+	if _, ok := r.Header["Content-Length"]; ok {
+		t.Error("the request's header was changed")
 	}
 	if r.Header.Get("Content-Length") != "" {
 		t.Error("FromHTTP modified the caller's header")

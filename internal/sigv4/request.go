@@ -33,6 +33,10 @@ type Request struct {
 	// (or, presigned, UNSIGNED-PAYLOAD) is used instead, as S3 does; the
 	// caller must then check the body against Result.PayloadHash.
 	PayloadHash string
+
+	// contentLength is the Content-Length Go's server moved out of Header
+	// (FromHTTP), which signers sign; "" if Header has it or it is unknown.
+	contentLength string
 }
 
 // EmptyPayloadHash is the hex SHA-256 of an empty body.
@@ -50,7 +54,22 @@ func PayloadHash(body []byte) string {
 //
 // r.Header is shared, not copied, unless Content-Length has to be restored:
 // Go moves it to r.ContentLength for some requests, yet signers sign it.
+// A request verified in this process needs no copy: see SharedFromHTTP.
 func FromHTTP(r *http.Request, body []byte) *Request {
+	req := SharedFromHTTP(r, body)
+	if req.contentLength != "" {
+		h := r.Header.Clone()
+		h.Set("Content-Length", req.contentLength)
+		req.Header = h
+	}
+	return req
+}
+
+// SharedFromHTTP is FromHTTP for a request verified at once: r.Header is
+// always shared, and a Content-Length Go moved out of it is kept aside for
+// the signature instead of copying the header (a map and its values for
+// every request), so the Request's Header may lack it.
+func SharedFromHTTP(r *http.Request, body []byte) *Request {
 	req := &Request{
 		Method:      r.Method,
 		RawPath:     r.URL.EscapedPath(),
@@ -70,9 +89,7 @@ func FromHTTP(r *http.Request, body []byte) *Request {
 		req.Host = r.URL.Host
 	}
 	if r.ContentLength > 0 && r.Header.Get("Content-Length") == "" {
-		h := r.Header.Clone()
-		h.Set("Content-Length", strconv.FormatInt(r.ContentLength, 10))
-		req.Header = h
+		req.contentLength = strconv.FormatInt(r.ContentLength, 10)
 	}
 	return req
 }

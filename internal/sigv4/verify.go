@@ -232,7 +232,7 @@ func (v *Verifier) verifyHeader(ctx context.Context, r *Request, rawQuery, authz
 		PayloadHash:   payloadHash,
 	}
 	in := canonicalInput{
-		method: r.Method, rawPath: r.RawPath, rawQuery: rawQuery, host: r.Host, header: r.Header,
+		method: r.Method, rawPath: r.RawPath, rawQuery: rawQuery, host: r.Host, header: r.Header, contentLength: r.contentLength,
 		signedHeaders: a.signedHeaders, payloadHash: payloadHash, s3: s3,
 	}
 	return v.finish(ctx, res, &sc, &in, dateHeader, a.signature)
@@ -325,7 +325,7 @@ func (v *Verifier) verifyPresigned(ctx context.Context, r *Request, rawQuery str
 	}
 	res.PayloadHash = payloadHash
 	in := canonicalInput{
-		method: r.Method, rawPath: r.RawPath, rawQuery: rawQuery, host: r.Host, header: r.Header,
+		method: r.Method, rawPath: r.RawPath, rawQuery: rawQuery, host: r.Host, header: r.Header, contentLength: r.contentLength,
 		signedHeaders: q.signedHeaders, payloadHash: payloadHash, s3: s3, presigned: true,
 	}
 	return v.finish(ctx, res, &sc, &in, q.date, q.signature)
