@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -130,6 +131,9 @@ func (c *Call) Finish(ctx context.Context) error {
 	if status == 0 {
 		status = http.StatusOK
 	}
+	// One write with its length: net/http would chunk a response longer
+	// than its 2 KiB buffer (ListUsers, GetAccountAuthorizationDetails).
+	c.w.Header()["Content-Length"] = []string{strconv.Itoa(c.body.Len())}
 	c.w.WriteHeader(status)
 	_, _ = c.w.Write(c.body.Bytes())
 	return nil
