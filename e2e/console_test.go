@@ -72,10 +72,11 @@ func artifactDir(t *testing.T) string {
 
 // browser is a headless Chromium tab.
 type browser struct {
-	t     *testing.T
-	ctx   context.Context
-	dir   string
-	shots int
+	t       *testing.T
+	ctx     context.Context
+	dir     string
+	shots   int
+	audited map[string]bool // the URLs checked for accessibility
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -102,7 +103,7 @@ func newBrowser(t *testing.T) *browser {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	return &browser{t: t, ctx: ctx, dir: artifactDir(t)}
+	return &browser{t: t, ctx: ctx, dir: artifactDir(t), audited: map[string]bool{}}
 }
 
 // do runs actions with a deadline, failing the test (with a screenshot)
@@ -116,6 +117,7 @@ func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 		html, _ := chromedp.Run(b.ctx, chromedp.OuterHTML(chromedp.CSS("main")))
 		b.t.Fatalf("%s: %v\npage: %.3000s", what, err, html)
 	}
+	b.audit()
 }
 
 // text returns an element's text content.

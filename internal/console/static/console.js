@@ -39,8 +39,13 @@
       }).catch(function () {});
     }
     ta.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(check, 250); });
+    // Tab indents; Escape releases the next Tab to move the focus on, so
+    // the editor is no keyboard trap.
+    var release = false;
+    ta.addEventListener("focus", function () { release = false; });
     ta.addEventListener("keydown", function (e) {
-      if (e.key === "Tab") { e.preventDefault(); var s = ta.selectionStart; ta.setRangeText("  ", s, ta.selectionEnd, "end"); }
+      if (e.key === "Escape") { release = true; return; }
+      if (e.key === "Tab" && !release && !e.shiftKey) { e.preventDefault(); var s = ta.selectionStart; ta.setRangeText("  ", s, ta.selectionEnd, "end"); }
     });
     check();
   });
