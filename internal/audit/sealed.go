@@ -52,6 +52,9 @@ func SealedSegments(dir, chain string, keys [][]byte, after uint64) ([]SealedSeg
 	}
 	var out []SealedSegment
 	for i := 0; i+1 < len(segs); i++ {
+		if segs[i+1].first > 0 && segs[i+1].first-1 <= after {
+			continue // delivered: its checkpoint need not be read
+		}
 		cp, err := readCheckpoint(idxPath(segs[i].path), keys)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {

@@ -155,10 +155,9 @@ func (d *Deliverer) Step(ctx context.Context) error {
 			return err
 		}
 	}
-	segs, err := audit.SealedSegments(d.opts.Dir, d.opts.Chain, d.opts.AuditKeys, d.cur.Delivered)
-	if err != nil && len(segs) == 0 {
-		return err
-	}
+	// On an error, the segments before the one at fault are delivered,
+	// and the error reported (and retried).
+	segs, listErr := audit.SealedSegments(d.opts.Dir, d.opts.Chain, d.opts.AuditKeys, d.cur.Delivered)
 	for _, seg := range segs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -172,7 +171,10 @@ func (d *Deliverer) Step(ctx context.Context) error {
 		}
 	}
 	end := d.opts.Now().UTC().Truncate(d.opts.DigestInterval)
-	return d.digestsDue(ctx, end)
+	if err := d.digestsDue(ctx, end); err != nil {
+		return err
+	}
+	return listErr
 }
 
 // Flush writes the digests of the log files delivered since the last
