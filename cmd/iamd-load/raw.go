@@ -42,7 +42,7 @@ func callRaw(cfg config, w *worker, form url.Values) (int, []byte, error) {
 	}
 	code, b, err := w.raw.roundTrip(req)
 	if err != nil {
-		w.raw.c.Close()
+		_ = w.raw.c.Close()
 		w.raw = nil
 	}
 	return code, b, err
