@@ -764,11 +764,24 @@ func (l *Log) reserve(n int64) error {
 func (l *Log) Chain() string { return l.chain }
 
 // Record appends ev and returns once it is durable (written and, unless
-// NoSync, fsynced), or the error that kept it from being so. EventID,
-// EventVersion, EventType and EventCategory are filled in if empty.
+// NoSync, fsynced), or the error that kept it from being so. EventTime,
+// EventID, EventVersion, EventType and EventCategory are filled in if
+// empty. An EventID given by the caller must be random (version 4) or a
+// version 7 UUID of EventTime, as Record makes them: a lookup by a
+// version 7 ID looks only at that time.
 func (l *Log) Record(ctx context.Context, ev *Event) error {
+	if ev.EventTime == "" {
+		ev.time = l.opts.Now()
+		ev.EventTime = l.formatTime(ev.time)
+	}
 	if ev.EventID == "" {
-		ev.EventID = uuid.New()
+		// Time-ordered, of the event's second: a lookup by event ID
+		// visits only the segments that hold that second.
+		t := ev.time
+		if t.IsZero() {
+			t, _ = time.Parse(TimeFormat, ev.EventTime)
+		}
+		ev.EventID = uuid.NewV7(t)
 	}
 	if ev.EventVersion == "" {
 		ev.EventVersion = EventVersion
@@ -779,9 +792,6 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 	if ev.EventCategory == "" {
 		ev.EventCategory = "Management"
 		ev.ManagementEvent = true
-	}
-	if ev.EventTime == "" {
-		ev.EventTime = l.formatTime(l.opts.Now())
 	}
 	if ev.RequestParameters == nil {
 		ev.RequestParameters = json.RawMessage("null")

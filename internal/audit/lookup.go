@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/iamd/iamd/internal/uuid"
 )
 
 // trail is what LookupEvents reads: every segment of every chain, each
@@ -239,6 +241,14 @@ func (t *trail) lookup1(q Query) (*Page, error) {
 	start := int64(-1 << 62)
 	if !q.Start.IsZero() {
 		start = q.Start.Unix()
+	}
+	if at, ok := uuid.TimeV7(rq.id); ok {
+		// Record makes event IDs of their event's time: only the
+		// segments that hold that second can have it.
+		start = max(start, at.Unix())
+		if e := (cursor{time: at.Unix() + 1}); e.less(upper) {
+			upper = e
+		}
 	}
 
 	type span struct {

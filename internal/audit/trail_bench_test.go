@@ -23,8 +23,14 @@ import (
 )
 
 // benchEvent is a typical API call's event: GetUser by an IAM user through
-// the AWS CLI, as iamd records it.
+// the AWS CLI, as iamd records it. Its event ID is of its time (version
+// 7), as Record makes them, or random (version 4, as iamd made them
+// before) with IAMD_AUDIT_BENCH_V4_IDS set.
 func benchEvent(i int, at time.Time) *Event {
+	id := uuid.NewV7(at)
+	if os.Getenv("IAMD_AUDIT_BENCH_V4_IDS") != "" {
+		id = uuid.New()
+	}
 	user := fmt.Sprintf("user%d", i%500)
 	target := fmt.Sprintf("target%d", i%1000)
 	return &Event{
@@ -36,7 +42,7 @@ func benchEvent(i int, at time.Time) *Event {
 		UserAgent:         "aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/distrib#ubuntu.22 md/prompt#off md/command#iam.get-user",
 		RequestParameters: json.RawMessage(`{"userName":"` + target + `"}`),
 		ResponseElements:  json.RawMessage("null"),
-		RequestID:         uuid.New(), EventID: uuid.New(), ReadOnly: i%5 != 4, EventType: TypeAPICall, ManagementEvent: true,
+		RequestID:         uuid.New(), EventID: id, ReadOnly: i%5 != 4, EventType: TypeAPICall, ManagementEvent: true,
 		RecipientAccountID: "123456789012", EventCategory: "Management",
 		Resources: []Resource{{Type: "AWS::IAM::User", Name: target}}, Username: user,
 	}
@@ -165,14 +171,17 @@ func genTrail(tb testing.TB, dir string, n int, fullOpen bool) int {
 
 // trailFigures is what the child process of BenchmarkLongTrail reports.
 type trailFigures struct {
-	StartNs      int64
-	StartCPUNs   int64 // user and system CPU time of the start
-	RSSBefore    int64 // bytes, before Open
-	RSSOpen      int64 // after Open
-	RSSLookups   int64 // after the lookups
-	HeapOpen     uint64
-	LookupP50Ns  int64
-	LookupP99Ns  int64
+	StartNs     int64
+	StartCPUNs  int64 // user and system CPU time of the start
+	RSSBefore   int64 // bytes, before Open
+	RSSOpen     int64 // after Open
+	RSSLookups  int64 // after the lookups
+	HeapOpen    uint64
+	LookupP50Ns int64
+	LookupP99Ns int64
+	// SlowestNs is each query's slowest lookup (a page and the next),
+	// by its attribute ("time" for the time range, "" for none).
+	SlowestNs    map[string]int64
 	Lookups      int
 	Events       int
 	EventsPaged  int
@@ -305,6 +314,7 @@ func TestLongTrailChild(t *testing.T) {
 		{Account: account, Start: time.Now().Add(-time.Hour), End: time.Now().Add(-50 * time.Minute)},
 	}
 	var lat []time.Duration
+	f.SlowestNs = map[string]int64{}
 	for round := range 20 {
 		for _, q := range queries {
 			q.Max = 50
@@ -320,7 +330,13 @@ func TestLongTrailChild(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			lat = append(lat, time.Since(s))
+			d := time.Since(s)
+			lat = append(lat, d)
+			name := string(q.Attribute)
+			if !q.Start.IsZero() {
+				name = "time"
+			}
+			f.SlowestNs[name] = max(f.SlowestNs[name], d.Nanoseconds())
 			if round == 0 {
 				f.EventsPaged += len(p.Events)
 			}

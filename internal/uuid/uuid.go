@@ -1,12 +1,15 @@
-// Package uuid makes, formats and parses the random (version 4) UUIDs iamd
-// uses as request and event IDs. They identify; they are not secrets, so
+// Package uuid makes, formats and parses the UUIDs iamd uses as request
+// IDs (random, version 4) and event IDs (time-ordered, version 7, so that a
+// lookup by event ID knows where in the trail to look). They identify; they are not secrets, so
 // they come from the runtime's fast ChaCha8 generator rather than the
 // operating system's.
 package uuid
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
+	"time"
 )
 
 // New returns a random UUID in its 36-character form.
@@ -19,6 +22,27 @@ func New() string {
 	b[6] = b[6]&0x0f | 0x40 // version 4
 	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
 	return Format(b)
+}
+
+// NewV7 returns a version 7 UUID (RFC 9562) for time t, in its
+// 36-character form: t's Unix milliseconds, then 74 random bits.
+func NewV7(t time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[0:8], uint64(t.UnixMilli())<<16|rand.Uint64()&0xffff)
+	binary.LittleEndian.PutUint64(b[8:16], rand.Uint64())
+	b[6] = b[6]&0x0f | 0x70 // version 7
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	return Format(b)
+}
+
+// TimeV7 returns the time, to the millisecond, of a version 7 UUID; ok is
+// false for other versions.
+func TimeV7(b [16]byte) (t time.Time, ok bool) {
+	if b[6]>>4 != 7 || b[8]>>6 != 2 {
+		return time.Time{}, false
+	}
+	ms := binary.BigEndian.Uint64(b[0:8]) >> 16
+	return time.UnixMilli(int64(ms)), true
 }
 
 // Format returns the 36-character form of a UUID.

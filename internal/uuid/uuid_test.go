@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNew(t *testing.T) {
@@ -18,6 +19,32 @@ func TestNew(t *testing.T) {
 			t.Fatalf("%q repeated", id)
 		}
 		seen[id] = true
+	}
+}
+
+func TestNewV7(t *testing.T) {
+	form := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	at := time.Date(2026, 12, 7, 5, 10, 11, 123456789, time.UTC)
+	seen := map[string]bool{}
+	prev := ""
+	for i := range 1000 {
+		now := at.Add(time.Duration(i) * time.Millisecond)
+		id := NewV7(now)
+		if !form.MatchString(id) {
+			t.Fatalf("%q is not a version 7 UUID", id)
+		}
+		if seen[id] || id <= prev {
+			t.Fatalf("%q repeated or out of order after %q", id, prev)
+		}
+		seen[id], prev = true, id
+		b, _ := Parse(id)
+		if got, ok := TimeV7(b); !ok || !got.Equal(now.Truncate(time.Millisecond)) {
+			t.Fatalf("TimeV7(%s) = %v, %v; want %v", id, got, ok, now.Truncate(time.Millisecond))
+		}
+	}
+	b, _ := Parse(New())
+	if _, ok := TimeV7(b); ok {
+		t.Error("TimeV7 of a version 4 UUID is ok")
 	}
 }
 
