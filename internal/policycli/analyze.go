@@ -192,7 +192,7 @@ func generate(dataDir, storeURL string, opts insight.GenerateOptions) (*insight.
 		if err != nil {
 			return nil, err
 		}
-		defer trail.Close()
+		defer func() { _ = trail.Close() }() // never fails
 		return insight.GenerateFromLog(trail, opts)
 	}
 	dir := filepath.Join(dataDir, "audit")
