@@ -68,3 +68,57 @@ func TestResponseShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestDocumentedDefaults: what AWS's API reference documents for calls
+// left to their defaults. An empty UpdateAccountPasswordPolicy sets the
+// defaults (minimum length 6, nothing required, users may not change their
+// passwords, passwords never expire), a service-linked role takes its name
+// from AWS's table, a virtual MFA device's name and path are taken once,
+// and DeleteOpenIDConnectProvider is idempotent.
+func TestDocumentedDefaults(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+
+	_, err := root.UpdateAccountPasswordPolicy(ctx, &iam.UpdateAccountPasswordPolicyInput{})
+	must(t, err)
+	out, err := e.cli(e.root, "iam", "get-account-password-policy")
+	must(t, err)
+	var got struct{ PasswordPolicy map[string]any }
+	must(t, json.Unmarshal([]byte(out), &got))
+	for field, want := range map[string]any{
+		"MinimumPasswordLength": 6.0, "RequireSymbols": false, "RequireNumbers": false,
+		"RequireUppercaseCharacters": false, "RequireLowercaseCharacters": false,
+		"AllowUsersToChangePassword": false, "ExpirePasswords": false,
+	} {
+		if got.PasswordPolicy[field] != want {
+			t.Errorf("PasswordPolicy.%s = %v, want %v (%s)", field, got.PasswordPolicy[field], want, out)
+		}
+	}
+	for _, field := range []string{"MaxPasswordAge", "PasswordReusePrevention"} {
+		if v, ok := got.PasswordPolicy[field]; ok {
+			t.Errorf("PasswordPolicy.%s = %v, want it left out when not set", field, v)
+		}
+	}
+
+	slr, err := root.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String("custom-resource.application-autoscaling.amazonaws.com")})
+	must(t, err)
+	if name, path := aws.ToString(slr.Role.RoleName), aws.ToString(slr.Role.Path); name != "AWSServiceRoleForApplicationAutoScaling_CustomResource" ||
+		path != "/aws-service-role/custom-resource.application-autoscaling.amazonaws.com/" {
+		t.Errorf("service-linked role %s at %s", name, path)
+	}
+
+	_, err = root.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("dup")})
+	must(t, err)
+	_, err = root.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("dup")})
+	wantCode(t, err, "EntityAlreadyExists")
+	if !strings.Contains(err.Error(), "MFADevice entity at the same path and name already exists.") {
+		t.Errorf("duplicate MFA device: %v", err)
+	}
+
+	arn := "arn:aws:iam::" + e.account + ":oidc-provider/never.example.com"
+	for range 2 {
+		_, err = root.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)})
+		must(t, err)
+	}
+}

@@ -55,6 +55,17 @@ func TestPartitionChina(t *testing.T) {
 		t.Fatalf("CreateRole ARN = %s", got)
 	}
 
+	// The AWS CLI, signing for the partition's global region, sees the same.
+	e := &env{t: t, url: url, account: testAccount, root: rootCreds}
+	if out, err := e.cli(rootCreds, "--region", "cn-north-1", "iam", "get-user", "--user-name", "pu"); err != nil {
+		t.Fatalf("aws iam get-user: %v", err)
+	} else if !strings.Contains(out, `"Arn": "`+pfx+`user/team/pu"`) {
+		t.Fatalf("aws iam get-user: %s", out)
+	}
+	if _, err := e.cli(rootCreds, "--region", "us-east-1", "iam", "get-user", "--user-name", "pu"); err == nil || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
+		t.Fatalf("aws iam get-user signed for us-east-1: %v", err)
+	}
+
 	// The user's policy names resources in aws-cn, and matches them.
 	allow := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetUser","sts:AssumeRole"],"Resource":["` + pfx + `user/team/*","` + pfx + `role/cn-role"]}]}`
 	_, err = root.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("pu"), PolicyName: aws.String("p"), PolicyDocument: aws.String(allow)})

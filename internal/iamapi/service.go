@@ -312,6 +312,15 @@ func fromTags(in []iam.Tag) []Tag {
 
 const maxTags = 50
 
+// More than 50 tags in one request is refused by the model's constraint on
+// the Tags list (ValidationError "... at 'tags' failed to satisfy
+// constraint: Member must have length less than or equal to 50"), as
+// botocore's tagListType (max 50) says. Going past 50 by merging with a
+// resource's tags answers LimitExceeded: AWS's text for that case is not in
+// its API reference or botocore and could not be confirmed, so the message
+// used below ("The number of tags has reached the maximum limit.", with its
+// trailing period) is iamd's wording, not a verified copy of AWS's.
+
 // checkNewTags validates tags given at creation.
 func checkNewTags(tags []Tag) error {
 	if len(tags) > maxTags {
