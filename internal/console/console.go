@@ -443,7 +443,7 @@ func (h *Handler) caller(r *http.Request, s *session) (*authz.Caller, *identity,
 	c.Time = h.now()
 	c.SourceIP = sourceIP(r)
 	c.SecureTransport = r.TLS != nil
-	c.SetRequest("us-east-1", r.UserAgent()) // the console calls IAM, a global service in us-east-1
+	c.SetRequest(h.cfg.Partition.GlobalRegion(), r.UserAgent()) // the console calls IAM, global, in its partition's global region (us-east-1 in aws)
 	if s.Role != nil {
 		return c, who, true // the role session's own Session
 	}
