@@ -108,4 +108,19 @@ func TestConsoleRole(t *testing.T) {
 	b.do("max session bad", chromedp.Evaluate[chromedp.Void](`document.querySelector("#max-hours").removeAttribute("max")`),
 		b.fill("#max-hours", "13"), chromedp.Click(chromedp.CSS("#max-session-save")), chromedp.WaitVisible(chromedp.CSS("#error")))
 	b.shot("role-max-session-refused")
+
+	// A role created in the editor; a second of the same name is refused
+	// with IAM's error, the editor keeping what was typed.
+	for i, want := range []string{"#flash", "#error"} {
+		b.do(fmt.Sprintf("create role %d", i),
+			chromedp.Navigate(e.url+"/console/roles/new"), chromedp.WaitVisible(chromedp.CSS("#editor-name")),
+			b.fill("#editor-name", "ci"), chromedp.Click(chromedp.CSS("#editor-submit")), chromedp.WaitVisible(chromedp.CSS(want)),
+		)
+	}
+	if got := b.text("#error"); !strings.Contains(got, "EntityAlreadyExists") {
+		t.Errorf("error = %q", got)
+	}
+	if v, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS("#editor-name"))); err != nil || v != "ci" {
+		t.Errorf("the editor lost the name: %q %v", v, err)
+	}
 }

@@ -133,9 +133,9 @@ func (h *Handler) generatePolicy(q *req, e *entity) {
 		h.redirect(q, back, e.title+" "+name+" has used no permission in the audit trail: there is no policy to generate.")
 		return
 	}
-	v := q.view("Create policy", "policies", editorData{
-		Action: "/policies", Kind: "identity", NameName: "Policy name", Desc: true, Name: name + "-least-privilege", Document: gen.Policy, Submit: "Create policy",
-	})
+	ed := policyEditor
+	ed.Name, ed.Document = name+"-least-privilege", gen.Policy
+	v := q.view("Create policy", "policies", ed)
 	v.Flash = "Generated from " + strconv.Itoa(gen.Calls) + " calls of " + e.title + " " + name + " in the audit trail. Review it before you save it."
 	h.render(q.w, http.StatusOK, "editor", v)
 }

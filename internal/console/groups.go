@@ -87,13 +87,12 @@ func (h *Handler) groupPage(q *req, name string, actionErr *awsquery.Error) {
 
 // deleteGroupMembers removes a group's users, which DeleteGroup requires.
 func (h *Handler) deleteGroupMembers(ctx context.Context, name string) error {
-	g, err := call(h, ctx, "GetGroup", form("GroupName", name), h.iam.GetGroup)
-	if err != nil {
-		return nil
-	}
-	for _, u := range g.Users {
-		if _, err := call(h, ctx, "RemoveUserFromGroup", form("GroupName", name, "UserName", u.UserName), h.iam.RemoveUserFromGroup); err != nil {
-			return err
+	// Without the group, DeleteGroup says so.
+	if g, err := call(h, ctx, "GetGroup", form("GroupName", name), h.iam.GetGroup); err == nil {
+		for _, u := range g.Users {
+			if _, err := call(h, ctx, "RemoveUserFromGroup", form("GroupName", name, "UserName", u.UserName), h.iam.RemoveUserFromGroup); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

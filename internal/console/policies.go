@@ -62,23 +62,37 @@ func (h *Handler) policies(q *req) {
 	h.render(q.w, http.StatusOK, "policies", v)
 }
 
+// policyEditor is the editor of a new managed policy.
+var policyEditor = editorData{Action: "/policies", Kind: "identity", NameName: "Policy name", Desc: true, Document: defaultPolicy, Submit: "Create policy"}
+
 func (h *Handler) newPolicy(q *req) {
-	h.render(q.w, http.StatusOK, "editor", q.view("Create policy", "policies", editorData{
-		Action: "/policies", Kind: "identity", NameName: "Policy name", Desc: true, Document: defaultPolicy, Submit: "Create policy",
-	}))
+	h.render(q.w, http.StatusOK, "editor", q.view("Create policy", "policies", policyEditor))
 }
 
 func (h *Handler) createPolicy(q *req) {
-	r := q.r
-	name, doc := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("document")
-	out, err := call(h, q.ctx, "CreatePolicy", form("PolicyName", name, "PolicyDocument", doc, "Description", r.PostFormValue("description")), h.iam.CreatePolicy)
+	h.createFromEditor(q, "Create policy", "policies", policyEditor, func(name, doc, desc string) (string, string, error) {
+		out, err := call(h, q.ctx, "CreatePolicy", form("PolicyName", name, "PolicyDocument", doc, "Description", desc), h.iam.CreatePolicy)
+		if err != nil {
+			return "", "", err
+		}
+		return "/policy?arn=" + url.QueryEscape(out.Policy.Arn), "Policy " + name + " created.", nil
+	})
+}
+
+// createFromEditor saves what the editor posts with create, which answers
+// where to go and what to say; on an error the editor shows it, with what
+// was typed.
+func (h *Handler) createFromEditor(q *req, title, nav string, ed editorData, create func(name, doc, desc string) (to, msg string, err error)) {
+	name, doc := strings.TrimSpace(q.r.PostFormValue("name")), q.r.PostFormValue("document")
+	to, msg, err := create(name, doc, q.r.PostFormValue("description"))
 	if err != nil {
-		v := q.view("Create policy", "policies", editorData{Action: "/policies", Kind: "identity", NameName: "Policy name", Desc: true, Name: name, Document: doc, Submit: "Create policy"})
+		ed.Name, ed.Document = name, doc
+		v := q.view(title, nav, ed)
 		v.Error = h.apiError(err)
 		h.render(q.w, http.StatusOK, "editor", v)
 		return
 	}
-	h.redirect(q, "/policy?arn="+url.QueryEscape(out.Policy.Arn), "Policy "+name+" created.")
+	h.redirect(q, to, msg)
 }
 
 type policyData struct {

@@ -73,23 +73,18 @@ const defaultTrust = `{
   ]
 }`
 
+// roleEditor is the editor of a new role's trust policy.
+var roleEditor = editorData{Action: "/roles", Kind: "trust", NameName: "Role name", Desc: true, Document: defaultTrust, Submit: "Create role"}
+
 func (h *Handler) newRole(q *req) {
-	h.render(q.w, http.StatusOK, "editor", q.view("Create role", "roles", editorData{
-		Action: "/roles", Kind: "trust", NameName: "Role name", Desc: true, Document: defaultTrust, Submit: "Create role",
-	}))
+	h.render(q.w, http.StatusOK, "editor", q.view("Create role", "roles", roleEditor))
 }
 
 func (h *Handler) createRole(q *req) {
-	r := q.r
-	name, doc := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("document")
-	_, err := call(h, q.ctx, "CreateRole", form("RoleName", name, "AssumeRolePolicyDocument", doc, "Description", r.PostFormValue("description")), h.iam.CreateRole)
-	if err != nil {
-		v := q.view("Create role", "roles", editorData{Action: "/roles", Kind: "trust", NameName: "Role name", Desc: true, Name: name, Document: doc, Submit: "Create role"})
-		v.Error = h.apiError(err)
-		h.render(q.w, http.StatusOK, "editor", v)
-		return
-	}
-	h.redirect(q, "/roles/"+url.PathEscape(name), "Role "+name+" created.")
+	h.createFromEditor(q, "Create role", "roles", roleEditor, func(name, doc, desc string) (string, string, error) {
+		_, err := call(h, q.ctx, "CreateRole", form("RoleName", name, "AssumeRolePolicyDocument", doc, "Description", desc), h.iam.CreateRole)
+		return "/roles/" + url.PathEscape(name), "Role " + name + " created.", err
+	})
 }
 
 type roleData struct {
