@@ -148,7 +148,11 @@ func (t *Trail) run() {
 			}
 			cancel()
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		limit := 10 * time.Second
+		if stopping {
+			limit = 3 * time.Second // within the shutdown's budget
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
 		err := t.shipAll(ctx, chain, tail, &b)
 		cancel()
 		switch {
