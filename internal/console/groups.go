@@ -35,6 +35,7 @@ func groupEntity() *entity {
 
 type groupsData struct {
 	Groups []iamapi.Group
+	Next   string
 }
 
 func (h *Handler) groups(q *req) { h.groupsPage(q, nil) }
@@ -42,11 +43,11 @@ func (h *Handler) groups(q *req) { h.groupsPage(q, nil) }
 func (h *Handler) groupsPage(q *req, actionErr *awsquery.Error) {
 	d := groupsData{}
 	v := q.view("Groups", "groups", &d)
-	out, err := call(h, q.ctx, "ListGroups", form("MaxItems", "1000"), h.iam.ListGroups)
+	out, err := call(h, q.ctx, "ListGroups", form("MaxItems", listPage, "Marker", q.r.URL.Query().Get("marker")), h.iam.ListGroups)
 	if err != nil {
 		v.Error = h.apiError(err)
 	} else {
-		d.Groups = out.Groups
+		d.Groups, d.Next = out.Groups, nextPage("/groups", out.IsTruncated, out.Marker, nil)
 	}
 	if actionErr != nil {
 		v.Error = actionErr

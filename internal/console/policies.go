@@ -43,6 +43,7 @@ const defaultPolicy = `{
 
 type policiesData struct {
 	Policies []iamapi.Policy
+	Next     string
 	Scope    string
 }
 
@@ -53,11 +54,11 @@ func (h *Handler) policies(q *req) {
 	}
 	d := policiesData{Scope: scope}
 	v := q.view("Policies", "policies", &d)
-	out, err := call(h, q.ctx, "ListPolicies", form("Scope", scope, "MaxItems", "1000"), h.iam.ListPolicies)
+	out, err := call(h, q.ctx, "ListPolicies", form("Scope", scope, "MaxItems", listPage, "Marker", q.r.URL.Query().Get("marker")), h.iam.ListPolicies)
 	if err != nil {
 		v.Error = h.apiError(err)
 	} else {
-		d.Policies = out.Policies
+		d.Policies, d.Next = out.Policies, nextPage("/policies", out.IsTruncated, out.Marker, url.Values{"scope": {scope}})
 	}
 	h.render(q.w, http.StatusOK, "policies", v)
 }

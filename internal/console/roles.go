@@ -48,16 +48,17 @@ func roleEntity() *entity {
 
 type rolesData struct {
 	Roles []iamapi.Role
+	Next  string
 }
 
 func (h *Handler) roles(q *req) {
 	d := rolesData{}
 	v := q.view("Roles", "roles", &d)
-	out, err := call(h, q.ctx, "ListRoles", form("MaxItems", "1000"), h.iam.ListRoles)
+	out, err := call(h, q.ctx, "ListRoles", form("MaxItems", listPage, "Marker", q.r.URL.Query().Get("marker")), h.iam.ListRoles)
 	if err != nil {
 		v.Error = h.apiError(err)
 	} else {
-		d.Roles = out.Roles
+		d.Roles, d.Next = out.Roles, nextPage("/roles", out.IsTruncated, out.Marker, nil)
 	}
 	h.render(q.w, http.StatusOK, "roles", v)
 }

@@ -24,6 +24,22 @@ func form(kv ...string) url.Values {
 	return v
 }
 
+// listPage is how many users, groups, roles or policies a list page shows;
+// the next page follows the API's Marker.
+const listPage = "100"
+
+// nextPage is the URL of a list's next page, or "" on its last.
+func nextPage(path string, truncated bool, marker string, keep url.Values) string {
+	if !truncated {
+		return ""
+	}
+	v := url.Values{"marker": {marker}}
+	for k, vs := range keep {
+		v[k] = vs
+	}
+	return Prefix + path + "?" + v.Encode()
+}
+
 func (h *Handler) routes() {
 	m := http.NewServeMux()
 	m.Handle("GET "+Prefix+"/static/", http.StripPrefix(Prefix+"/", http.FileServerFS(staticFS)))

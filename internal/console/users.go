@@ -58,6 +58,7 @@ func userEntity() *entity {
 
 type usersData struct {
 	Users []iamapi.User
+	Next  string // the next page's URL
 	Err   *awsquery.Error
 }
 
@@ -65,11 +66,11 @@ func (h *Handler) users(q *req) { h.usersPage(q, nil) }
 
 func (h *Handler) usersPage(q *req, actionErr *awsquery.Error) {
 	d := usersData{}
-	out, err := call(h, q.ctx, "ListUsers", form("MaxItems", "1000"), h.iam.ListUsers)
+	out, err := call(h, q.ctx, "ListUsers", form("MaxItems", listPage, "Marker", q.r.URL.Query().Get("marker")), h.iam.ListUsers)
 	if err != nil {
 		d.Err = h.apiError(err)
 	} else {
-		d.Users = out.Users
+		d.Users, d.Next = out.Users, nextPage("/users", out.IsTruncated, out.Marker, nil)
 	}
 	v := q.view("Users", "users", d)
 	v.Error = actionErr
