@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +19,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/iamd/iamd/internal/policycli"
 )
 
 // replicaTrailPage is one page of LookupEvents.
@@ -93,9 +97,11 @@ func allPages(ctx context.Context, e *env, key, value string, end time.Time, max
 // the other, both answer the same pages for several lookup attributes
 // (paging with tokens of either), and last-accessed data agrees.
 func TestReplicasAuditTrail(t *testing.T) {
-	a, b := twoReplicas(t)
+	dsn, master := postgresSchema(t), newMasterKey()
+	a, b := startReplica(t, dsn, master), startReplica(t, dsn, master)
 	ctx := context.Background()
 	ra, rb := a.rootIAM(), b.rootIAM()
+	began := time.Now().UTC().Add(-time.Second)
 
 	// An event recorded on A is found on B.
 	_, err := ra.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("trail-a0")})
@@ -198,6 +204,20 @@ func TestReplicasAuditTrail(t *testing.T) {
 	must(t, err)
 	if len(byID.Events) != 1 || byID.Events[0].EventName != "CreateUser" {
 		t.Fatalf("EventId on B: %+v", byID.Events)
+	}
+
+	// iamd policy generate --store reads every replica's events: trail-b1
+	// (created on B) used iam:GetUser on A only.
+	var stdout, stderr bytes.Buffer
+	args := []string{"generate", "--account", testAccount, "--user", "trail-b1",
+		"--since", began.Format(time.RFC3339), "--until", end.Add(time.Second).Format(time.RFC3339)}
+	if code := policycli.Main(append(args, "--store", dsn), nil, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "iam:GetUser") {
+		t.Fatalf("policy generate --store: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := policycli.Main(append(args, "--data", filepath.Dir(b.srv.Audit().Dir())), nil, &stdout, &stderr); code == 0 {
+		t.Fatalf("policy generate from B's directory alone found trail-b1's calls on A:\n%s", stdout.String())
 	}
 
 	// Last-accessed data (kept in the store, not in the trail) agrees.
