@@ -72,12 +72,13 @@ type simulation struct {
 	owner       string // ResourceOwner's account, "" when not given
 	ctx         *policy.Context
 	resources   []string // nil: "*"
+	partition   string   // documents given in the request name only this partition's ARNs
 }
 
 // addDoc parses text as kind and records it; its label in the engine is its
 // index in s.docs.
 func (s *simulation) addDoc(id, typ, text string, kind policy.Kind) (policy.NamedDocument, error) {
-	return s.addDocWith(id, typ, text, kind, policy.ParseOptions{})
+	return s.addDocWith(id, typ, text, kind, policy.ParseOptions{Partition: s.partition})
 }
 
 // addStored adds a document iamd stored, which is evaluated as it was when
@@ -635,7 +636,7 @@ func (s *Service) SimulateCustomPolicy(ctx context.Context, in *SimulateCustomPo
 	if err != nil {
 		return nil, err
 	}
-	sim := &simulation{principal: policy.Principal{Type: policy.PrincipalUser, Account: c.Account}}
+	sim := &simulation{principal: policy.Principal{Type: policy.PrincipalUser, Account: c.Account}, partition: s.partition.String()}
 	if in.CallerArn != "" {
 		if sim.principal, err = s.callerPrincipal(in.CallerArn, "user"); err != nil {
 			return nil, err
@@ -750,7 +751,7 @@ func (s *Service) SimulatePrincipalPolicy(ctx context.Context, in *SimulatePrinc
 	if err != nil {
 		return nil, err
 	}
-	sim := &simulation{}
+	sim := &simulation{partition: s.partition.String()}
 	caller := in.CallerArn
 	if caller == "" {
 		caller = in.PolicySourceArn
