@@ -34,26 +34,25 @@ const axeViolations = `axe.run(document, {resultTypes: ["violations"]}).then(r =
     nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + ": " + n.failureSummary.replace(/\s+/g, " ").slice(0, 200))
   }))))`
 
-// keyboardTargets marks every visible, enabled link, button, form control
-// and details summary with data-kb, starts recording which of them take
-// the focus, and returns how many there are. In the policy editor, whose
-// Tab key indents, Escape is pressed on arrival (as the editor's hint
-// says) so that the next Tab moves on.
+// keyboardTargets lists every visible, enabled link, button, form control
+// and details summary, starts recording which of them take the focus, and
+// returns how many there are. It leaves the DOM as it is (the test's own
+// queries follow). In the policy editor, whose Tab key indents, Escape is
+// pressed on arrival (as the editor's hint says) so that the next Tab
+// moves on.
 const keyboardTargets = `(() => {
-  const els = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]')]
+  window.__kbEls = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]')]
     .filter(e => !e.disabled && e.getClientRects().length > 0 && e.checkVisibility({visibilityProperty: true, contentVisibilityAuto: true}));
-  els.forEach((e, i) => e.dataset.kb = String(i));
   window.__kb = new Set();
   if (!window.__kbListening) {
     window.__kbListening = true;
     document.addEventListener("focusin", e => {
-      const t = e.target;
-      if (t.dataset && t.dataset.kb) window.__kb.add(t.dataset.kb);
-      if (t.tagName === "TEXTAREA") t.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape", bubbles: true}));
+      window.__kb.add(e.target);
+      if (e.target.tagName === "TEXTAREA") e.target.dispatchEvent(new KeyboardEvent("keydown", {key: "Escape", bubbles: true}));
     }, true);
   }
   document.activeElement && document.activeElement.blur();
-  return els.length;
+  return window.__kbEls.length;
 })()`
 
 type axeViolation struct {
@@ -114,11 +113,11 @@ func (b *browser) keyboard(ctx context.Context, loc string) {
 			b.t.Errorf("keyboard on %s: %v", loc, err)
 			return
 		}
-		if seen, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__kb.size`)); err != nil || seen >= n {
+		if seen, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__kbEls.filter(e => window.__kb.has(e)).length`)); err != nil || seen >= n {
 			break
 		}
 	}
-	missed, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("[data-kb]")].filter(e => !window.__kb.has(e.dataset.kb)).map(e => e.outerHTML.slice(0, 160))`))
+	missed, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__kbEls.filter(e => !window.__kb.has(e)).map(e => e.outerHTML.slice(0, 160))`))
 	if err != nil {
 		b.t.Errorf("keyboard on %s: %v", loc, err)
 		return
