@@ -12,9 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/chromedp/chromedp"
-
-	"github.com/iamd/iamd/internal/console"
-	"github.com/iamd/iamd/internal/password"
 )
 
 // TestConsoleAccessAdvisor drives the Access Advisor tab of a user, a
@@ -25,10 +22,7 @@ func TestConsoleAccessAdvisor(t *testing.T) {
 	b := newBrowser(t)
 	e := start(t)
 	ctx := context.Background()
-	st := e.srv.State()
-	hasher, err := password.NewHasher(password.DefaultParams(), 1)
-	must(t, err)
-	must(t, console.SetRootPassword(ctx, st.Writer, st.View, hasher, e.account, consoleRootEmail, consoleRootPassword))
+	setRootPassword(t, e)
 	c := e.rootIAM()
 	pol, err := c.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("DanaWork"), PolicyDocument: aws.String(allowDoc("iam:GetUser", "iam:ListUsers", "s3:GetObject"))})
 	must(t, err)
@@ -61,13 +55,7 @@ func TestConsoleAccessAdvisor(t *testing.T) {
 		return nil
 	})
 
-	b.do("root sign-in",
-		chromedp.Navigate(e.url+"/console/signin?root=1"),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		b.fill("#email", consoleRootEmail), b.fill("#password", consoleRootPassword),
-		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS("#tile-root-mfa")),
-	)
+	b.signInRoot(e.url)
 
 	// The user's tab: iam used (by dana, with its actions), s3 not.
 	iamRow, s3Row := `#advisor tr[data-service="iam"]`, `#advisor tr[data-service="s3"]`

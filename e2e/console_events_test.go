@@ -10,9 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/chromedp/chromedp"
-
-	"github.com/iamd/iamd/internal/console"
-	"github.com/iamd/iamd/internal/password"
 )
 
 // TestConsoleEventHistory drives the event history: the trail in a
@@ -23,15 +20,12 @@ func TestConsoleEventHistory(t *testing.T) {
 	b := newBrowser(t)
 	e := start(t)
 	ctx := context.Background()
-	st := e.srv.State()
-	hasher, err := password.NewHasher(password.DefaultParams(), 1)
-	must(t, err)
-	must(t, console.SetRootPassword(ctx, st.Writer, st.View, hasher, e.account, consoleRootEmail, consoleRootPassword))
+	setRootPassword(t, e)
 	root := e.rootIAM()
 
 	// evan has a key, may assume the auditor role, and may sign in to the
 	// console but not look up events.
-	_, err = root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("evan")})
+	_, err := root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("evan")})
 	must(t, err)
 	key, err := root.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("evan")})
 	must(t, err)
@@ -62,13 +56,7 @@ func TestConsoleEventHistory(t *testing.T) {
 	_, err = e.iam(sess).ListRoles(ctx, &iam.ListRolesInput{})
 	must(t, err)
 
-	b.do("root sign-in",
-		chromedp.Navigate(e.url+"/console/signin?root=1"),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		b.fill("#email", consoleRootEmail), b.fill("#password", consoleRootPassword),
-		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS("#tile-root-mfa")),
-	)
+	b.signInRoot(e.url)
 
 	// The whole trail, newest first, paged by LookupEvents' NextToken.
 	b.do("event history", chromedp.Navigate(e.url+"/console/events"), chromedp.WaitVisible(chromedp.CSS("#events")))

@@ -9,9 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/chromedp/chromedp"
-
-	"github.com/iamd/iamd/internal/console"
-	"github.com/iamd/iamd/internal/password"
 )
 
 // TestConsoleListPages checks that the lists of users and policies are
@@ -20,22 +17,13 @@ func TestConsoleListPages(t *testing.T) {
 	b := newBrowser(t)
 	e := start(t)
 	ctx := context.Background()
-	st := e.srv.State()
-	hasher, err := password.NewHasher(password.DefaultParams(), 1)
-	must(t, err)
-	must(t, console.SetRootPassword(ctx, st.Writer, st.View, hasher, e.account, consoleRootEmail, consoleRootPassword))
+	setRootPassword(t, e)
 	c := e.rootIAM()
 	for i := range 105 {
 		_, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(fmt.Sprintf("u%03d", i))})
 		must(t, err)
 	}
-	b.do("root sign-in",
-		chromedp.Navigate(e.url+"/console/signin?root=1"),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		b.fill("#email", consoleRootEmail), b.fill("#password", consoleRootPassword),
-		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS("#tile-root-mfa")),
-	)
+	b.signInRoot(e.url)
 	b.do("users", chromedp.Navigate(e.url+"/console/users"), chromedp.WaitVisible(chromedp.CSS("#next-page")))
 	if n := b.count("#users tbody tr"); n != 100 {
 		t.Errorf("first page: %d users", n)

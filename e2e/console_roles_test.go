@@ -11,9 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/chromedp/chromedp"
-
-	"github.com/iamd/iamd/internal/console"
-	"github.com/iamd/iamd/internal/password"
 )
 
 // TestConsoleRole drives a role's page: the trust relationships editor
@@ -23,12 +20,9 @@ func TestConsoleRole(t *testing.T) {
 	b := newBrowser(t)
 	e := start(t)
 	ctx := context.Background()
-	st := e.srv.State()
-	hasher, err := password.NewHasher(password.DefaultParams(), 1)
-	must(t, err)
-	must(t, console.SetRootPassword(ctx, st.Writer, st.View, hasher, e.account, consoleRootEmail, consoleRootPassword))
+	setRootPassword(t, e)
 	c := e.rootIAM()
-	_, err = c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("builder")})
+	_, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("builder")})
 	must(t, err)
 	_, err = c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("builder"), PolicyName: aws.String("Assume"), PolicyDocument: aws.String(allowDoc("sts:AssumeRole"))})
 	must(t, err)
@@ -41,13 +35,7 @@ func TestConsoleRole(t *testing.T) {
 		return err
 	})
 
-	b.do("root sign-in",
-		chromedp.Navigate(e.url+"/console/signin?root=1"),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		b.fill("#email", consoleRootEmail), b.fill("#password", consoleRootPassword),
-		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS("#tile-root-mfa")),
-	)
+	b.signInRoot(e.url)
 	b.do("role page", chromedp.Navigate(e.url+"/console/roles/deployer"), chromedp.WaitVisible(chromedp.CSS("#sessions")))
 	b.shot("role")
 

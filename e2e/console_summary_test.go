@@ -11,8 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/chromedp/chromedp"
 
-	"github.com/iamd/iamd/internal/console"
-	"github.com/iamd/iamd/internal/password"
 	"github.com/iamd/iamd/internal/sar"
 )
 
@@ -39,10 +37,7 @@ func TestConsolePolicySummary(t *testing.T) {
 		t.Skip("this build carries no service authorization reference: the summary has no access levels to check")
 	}
 	svc, _ := cat.Service("iam")
-	st := e.srv.State()
-	hasher, err := password.NewHasher(password.DefaultParams(), 1)
-	must(t, err)
-	must(t, console.SetRootPassword(ctx, st.Writer, st.View, hasher, e.account, consoleRootEmail, consoleRootPassword))
+	setRootPassword(t, e)
 	c := e.rootIAM()
 	out, err := c.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("ReadUsers"), PolicyDocument: aws.String(summaryPolicy)})
 	must(t, err)
@@ -58,13 +53,7 @@ func TestConsolePolicySummary(t *testing.T) {
 		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}}`)})
 	must(t, err)
 
-	b.do("root sign-in",
-		chromedp.Navigate(e.url+"/console/signin?root=1"),
-		chromedp.WaitVisible(chromedp.CSS("#email")),
-		b.fill("#email", consoleRootEmail), b.fill("#password", consoleRootPassword),
-		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS("#tile-root-mfa")),
-	)
+	b.signInRoot(e.url)
 
 	// The policy summary: a row per service, with AWS's access level
 	// wording and the count of actions granted.

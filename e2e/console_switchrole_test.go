@@ -11,8 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/chromedp/chromedp"
 
-	"github.com/iamd/iamd/internal/console"
-	"github.com/iamd/iamd/internal/password"
 	"github.com/iamd/iamd/internal/totp"
 )
 
@@ -24,12 +22,9 @@ func TestConsoleSwitchRole(t *testing.T) {
 	b := newBrowser(t)
 	e := start(t)
 	ctx := context.Background()
-	st := e.srv.State()
-	hasher, err := password.NewHasher(password.DefaultParams(), 1)
-	must(t, err)
-	must(t, console.SetRootPassword(ctx, st.Writer, st.View, hasher, e.account, consoleRootEmail, consoleRootPassword))
+	setRootPassword(t, e)
 	c := e.rootIAM()
-	_, err = c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("sam")})
+	_, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("sam")})
 	must(t, err)
 	_, err = c.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("sam"), Password: aws.String(aliceNewPassword)})
 	must(t, err)

@@ -160,6 +160,27 @@ func (b *browser) fill(sel, value string) chromedp.Action[chromedp.Void] {
 	return chromedp.SetValue(chromedp.CSS(sel), value)
 }
 
+// setRootPassword gives the account's root user its console password.
+func setRootPassword(t *testing.T, e *env) {
+	t.Helper()
+	st := e.srv.State()
+	hasher, err := password.NewHasher(password.DefaultParams(), 1)
+	must(t, err)
+	must(t, console.SetRootPassword(context.Background(), st.Writer, st.View, hasher, e.account, consoleRootEmail, consoleRootPassword))
+}
+
+// signInRoot signs the browser in as the root user, on the dashboard.
+func (b *browser) signInRoot(base string) {
+	b.t.Helper()
+	b.do("root sign-in",
+		chromedp.Navigate(base+"/console/signin?root=1"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		b.fill("#email", consoleRootEmail), b.fill("#password", consoleRootPassword),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#tile-root-mfa")),
+	)
+}
+
 func (b *browser) signOut() {
 	b.t.Helper()
 	b.do("sign out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#signin-form")))
