@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/iamd/iamd/internal/store"
 )
 
 // migrations are applied in order, each once; migration i brings the schema
@@ -88,19 +90,9 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
-		if current > len(migrations) {
-			return fmt.Errorf("migrate: schema version %d is newer than this iamd understands (%d); upgrade iamd", current, len(migrations))
-		}
-		for v := current; v < len(migrations); v++ {
-			for _, q := range migrations[v] {
-				if _, err := tx.Exec(ctx, q); err != nil {
-					return fmt.Errorf("migrate to version %d: %w", v+1, err)
-				}
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, v+1); err != nil {
-				return fmt.Errorf("migrate to version %d: %w", v+1, err)
-			}
-		}
-		return nil
+		return store.ApplyMigrations(current, migrations, `INSERT INTO schema_version (version) VALUES ($1)`, func(q string, args ...any) error {
+			_, err := tx.Exec(ctx, q, args...)
+			return err
+		})
 	})
 }

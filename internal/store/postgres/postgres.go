@@ -232,7 +232,7 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]store.Re
 		if after < pruned {
 			return fmt.Errorf("postgres: changes after %d (pruned through %d): %w", after, pruned, store.ErrCompacted)
 		}
-		const cols = `SELECT kind, account, key, version, rev, data, deleted FROM records `
+		const cols = `SELECT kind, account, key, version, rev, deleted, data FROM records `
 		var err error
 		if limit <= 0 {
 			recs, err = queryChanges(ctx, tx, cols+`WHERE rev > $1 ORDER BY rev, kind, account, key`, after)
@@ -276,19 +276,5 @@ func queryChanges(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]stor
 		return nil, err
 	}
 	defer rows.Close()
-	var recs []store.Record
-	for rows.Next() {
-		var r store.Record
-		if err := rows.Scan(&r.Kind, &r.Account, &r.Key, &r.Version, &r.Rev, &r.Data, &r.Deleted); err != nil {
-			return nil, err
-		}
-		switch {
-		case r.Deleted:
-			r.Data, r.Version = nil, 0
-		case r.Data == nil:
-			r.Data = []byte{}
-		}
-		recs = append(recs, r)
-	}
-	return recs, rows.Err()
+	return store.ScanChanges(rows)
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/iamd/iamd/internal/store"
 )
 
 // migrations are applied in order, each once; migration i brings the schema
@@ -53,18 +55,11 @@ func migrate(ctx context.Context, c *sql.Conn) (err error) {
 	if err := c.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if current > len(migrations) {
-		return fmt.Errorf("migrate: database schema version %d is newer than this iamd understands (%d); upgrade iamd", current, len(migrations))
-	}
-	for v := current; v < len(migrations); v++ {
-		for _, q := range migrations[v] {
-			if _, err := c.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("migrate to version %d: %w", v+1, err)
-			}
-		}
-		if _, err := c.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, v+1); err != nil {
-			return fmt.Errorf("migrate to version %d: %w", v+1, err)
-		}
+	if err := store.ApplyMigrations(current, migrations, `INSERT INTO schema_version (version) VALUES (?)`, func(q string, args ...any) error {
+		_, err := c.ExecContext(ctx, q, args...)
+		return err
+	}); err != nil {
+		return err
 	}
 	if _, err := c.ExecContext(ctx, `COMMIT`); err != nil {
 		return fmt.Errorf("migrate: %w", err)

@@ -366,19 +366,5 @@ func scanChanges(rows *sql.Rows, err error) ([]store.Record, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var recs []store.Record
-	for rows.Next() {
-		var r store.Record
-		if err := rows.Scan(&r.Kind, &r.Account, &r.Key, &r.Version, &r.Rev, &r.Deleted, &r.Data); err != nil {
-			return nil, err
-		}
-		switch {
-		case r.Deleted:
-			r.Data, r.Version = nil, 0
-		case r.Data == nil:
-			r.Data = []byte{}
-		}
-		recs = append(recs, r)
-	}
-	return recs, rows.Err()
+	return store.ScanChanges(rows)
 }
