@@ -35,6 +35,7 @@ const axeViolations = `axe.run(document, {resultTypes: ["violations"]}).then(r =
   }))))`
 
 // keyboardTargets lists every visible, enabled link, button, form control
+// (a radio group once: Tab stops at it, arrow keys move within it)
 // and details summary, starts recording which of them take the focus, and
 // returns how many there are. It leaves the DOM as it is (the test's own
 // queries follow). In the policy editor, whose Tab key indents, Escape is
@@ -42,7 +43,12 @@ const axeViolations = `axe.run(document, {resultTypes: ["violations"]}).then(r =
 // moves on.
 const keyboardTargets = `(() => {
   window.__kbEls = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]')]
-    .filter(e => !e.disabled && e.getClientRects().length > 0 && e.checkVisibility({visibilityProperty: true, contentVisibilityAuto: true}));
+    .filter(e => !e.disabled && e.getClientRects().length > 0 && e.checkVisibility({visibilityProperty: true, contentVisibilityAuto: true}))
+    .filter((e, _, all) => { // a radio group is one Tab stop (its checked radio, else its first); arrow keys move within it
+      if (e.type !== "radio") return true;
+      const group = all.filter(x => x.type === "radio" && x.name === e.name && x.form === e.form);
+      return e === (group.find(x => x.checked) || group[0]);
+    });
   window.__kb = new Set();
   if (!window.__kbListening) {
     window.__kbListening = true;

@@ -799,8 +799,9 @@ func TestOpenIDConnectProviders(t *testing.T) {
 
 // samlIdP is a local SAML identity provider.
 type samlIdP struct {
-	key  *rsa.PrivateKey
-	cert []byte
+	key      *rsa.PrivateKey
+	cert     []byte
+	audience string // the assertion's audience; AWS's when empty
 }
 
 func newSAMLIdP(t *testing.T) *samlIdP {
@@ -822,19 +823,28 @@ func (p *samlIdP) metadata() string {
 }
 
 // response returns a base64 SAML response whose assertion, signed by the
-// IdP, carries the given attributes and lasts until notOnOrAfter.
+// IdP, carries the given attributes (several values one a line) and lasts
+// until notOnOrAfter, with the IdP's audience (AWS's by default).
 func (p *samlIdP) response(t *testing.T, subject string, notOnOrAfter time.Time, attrs map[string]string) string {
 	t.Helper()
 	now := time.Now().UTC()
+	aud := p.audience
+	if aud == "" {
+		aud = "https://signin.aws.amazon.com/saml"
+	}
 	var a strings.Builder
-	a.WriteString(`<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0" IssueInstant="` + now.Format(time.RFC3339) + `">`)
+	a.WriteString(`<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_` + rand.Text() + `" Version="2.0" IssueInstant="` + now.Format(time.RFC3339) + `">`)
 	a.WriteString(`<saml:Issuer>https://idp.example.com/saml</saml:Issuer><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">` + subject + `</saml:NameID>`)
 	a.WriteString(`<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData Recipient="https://signin.aws.amazon.com/saml" NotOnOrAfter="` +
 		notOnOrAfter.UTC().Format(time.RFC3339) + `"/></saml:SubjectConfirmation></saml:Subject>`)
 	a.WriteString(`<saml:Conditions NotBefore="` + now.Add(-time.Minute).Format(time.RFC3339) + `" NotOnOrAfter="` + notOnOrAfter.UTC().Format(time.RFC3339) +
-		`"><saml:AudienceRestriction><saml:Audience>https://signin.aws.amazon.com/saml</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AttributeStatement>`)
+		`"><saml:AudienceRestriction><saml:Audience>` + aud + `</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AttributeStatement>`)
 	for k, v := range attrs {
-		a.WriteString(`<saml:Attribute Name="` + k + `"><saml:AttributeValue>` + v + `</saml:AttributeValue></saml:Attribute>`)
+		a.WriteString(`<saml:Attribute Name="` + k + `">`)
+		for _, v := range strings.Split(v, "\n") { // one AttributeValue per line
+			a.WriteString(`<saml:AttributeValue>` + v + `</saml:AttributeValue>`)
+		}
+		a.WriteString(`</saml:Attribute>`)
 	}
 	a.WriteString(`</saml:AttributeStatement></saml:Assertion>`)
 	doc := etree.NewDocument()

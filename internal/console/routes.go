@@ -55,6 +55,9 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET "+Prefix+"/signin/password", h.forcedGet)
 	m.HandleFunc("POST "+Prefix+"/signin/password", h.forcedPost)
 	m.HandleFunc("POST "+Prefix+"/signout", h.signout)
+	m.HandleFunc("POST "+samlPath, h.samlPost)
+	m.HandleFunc("POST "+Prefix+samlPath, h.samlPost)
+	m.HandleFunc("POST "+samlChoosePath, h.samlChoose)
 
 	m.HandleFunc("GET "+Prefix+"/{$}", h.authed(h.dashboard))
 	m.HandleFunc("GET "+Prefix+"/users", h.authed(h.users))

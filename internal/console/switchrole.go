@@ -33,6 +33,9 @@ type assumed struct {
 	Role    string `json:"r"` // role name
 	Account string `json:"a"`
 	Display string `json:"d,omitempty"`
+	// Federated marks a SAML sign-in's session: the role is all there is,
+	// with no user to go back to.
+	Federated bool `json:"f,omitempty"`
 }
 
 type switchData struct {
@@ -114,7 +117,7 @@ func (h *Handler) roleCaller(ctx context.Context, s *session, who *identity) (*a
 		return nil, false
 	}
 	c := *p
-	who.User, who.Role, who.Account, who.Display = who.Name, s.Role.Role, s.Role.Account, s.Role.Display
+	who.User, who.Role, who.Account, who.Display, who.Federated = who.Name, s.Role.Role, s.Role.Account, s.Role.Display, s.Role.Federated
 	who.Name, who.Alias, who.Root = s.Role.Role+"/"+who.User, "", false
 	return &c, true
 }

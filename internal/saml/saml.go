@@ -124,6 +124,8 @@ func ParseMetadata(doc string) (*Metadata, error) {
 
 // Assertion is a verified assertion.
 type Assertion struct {
+	// ID is the assertion's ID attribute, which names it for replay checks.
+	ID string
 	// Issuer is the assertion's Issuer (the IdP's entity ID).
 	Issuer string
 	// Subject is the NameID and SubjectFormat its Format.
@@ -231,7 +233,7 @@ func validate(el *etree.Element, md *Metadata) (*etree.Element, error) {
 }
 
 func readAssertion(a *etree.Element, opts Options) (*Assertion, error) {
-	out := &Assertion{Attributes: map[string][]string{}}
+	out := &Assertion{ID: a.SelectAttrValue("ID", ""), Attributes: map[string][]string{}}
 	if iss := child(a, nsAssertion, "Issuer"); iss != nil {
 		out.Issuer = strings.TrimSpace(iss.Text())
 	}

@@ -257,7 +257,7 @@ func (s *Server) build() (http.Handler, error) {
 		Authorizer: authorizer, Passwords: passwords, Now: s.cfg.Now, Log: s.log, Partition: s.cfg.Partition,
 		Origins: strings.FieldsFunc(s.cfg.Getenv(console.EnvOrigins), func(r rune) bool { return r == ',' }),
 		Events:  events, Trail: auditLog,
-		STS: stsSvc, STSValidator: stsDispatch, Sessions: stsSvc.Credentials(),
+		STS: stsSvc, STSValidator: stsDispatch, Sessions: stsSvc.Credentials(), SAML: stsSvc,
 	})
 	if err != nil {
 		return nil, err
@@ -271,6 +271,7 @@ func (s *Server) build() (http.Handler, error) {
 	mux.Handle("/", front)
 	mux.Handle(console.Prefix+"/", consoleHandler)
 	mux.Handle(console.Prefix, consoleHandler)
+	mux.Handle("POST /saml", consoleHandler) // AWS's https://signin.aws.amazon.com/saml
 	mux.Handle(workload.Pattern, whole("workload", workload.NewHandler(workload.Config{
 		View: st.View, Issuer: stsSvc, Trust: authorizer, Now: s.cfg.Now, Log: s.log, Partition: s.cfg.Partition,
 	})))

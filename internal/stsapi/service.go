@@ -94,6 +94,8 @@ type Service struct {
 	usage  *roleUsage
 	jwks   *oidc.Fetcher
 	samlMD samlMetadataCache
+	// samlSeen holds the assertions used, until they expire (per replica).
+	samlSeen samlReplay
 
 	// partition builds and checks ARNs (arn:PARTITION:...).
 	partition iam.Partition
