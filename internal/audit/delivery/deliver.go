@@ -178,9 +178,11 @@ func (d *Deliverer) Step(ctx context.Context) error {
 }
 
 // Flush writes the digests of the log files delivered since the last
-// ones, ending now.
+// ones, ending at the next whole second.
 func (d *Deliverer) Flush(ctx context.Context) error {
-	return d.digestsDue(ctx, d.opts.Now().UTC().Truncate(time.Second))
+	// The end is the next whole second: files delivered in this second
+	// (a trail started in it has it as its start) are covered too.
+	return d.digestsDue(ctx, d.opts.Now().UTC().Truncate(time.Second).Add(time.Second))
 }
 
 func (d *Deliverer) digestsDue(ctx context.Context, end time.Time) error {
