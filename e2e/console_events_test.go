@@ -75,6 +75,9 @@ func TestConsoleEventHistory(t *testing.T) {
 		chromedp.Navigate(e.url+"/console/events"), chromedp.WaitVisible(chromedp.CSS("#events-value")),
 		chromedp.SetValue(chromedp.CSS("#events-attr"), "EventName"), b.fill("#events-value", "ListRoles"),
 		chromedp.Click(chromedp.CSS("#events-search")),
+		// The unfiltered page has a next page and links to the role too:
+		// wait for it to be gone before reading the filtered one.
+		chromedp.WaitNotPresent(chromedp.CSS("#events-next")),
 		chromedp.WaitVisible(chromedp.CSS(`#events a[href="/console/roles/auditor"]`)),
 	)
 	if n := b.count("#events tbody tr[data-event]"); n != 1 {
