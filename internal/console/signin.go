@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iamd/iamd/internal/audit"
 	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/password"
@@ -218,6 +219,11 @@ func (h *Handler) signinPost(w http.ResponseWriter, r *http.Request) {
 		}
 		h.log.Warn("console sign-in failed", "kind", kind(d.Root), "account", d.Account, "user", who,
 			"source_ip", ip.String(), "failures", failures, "ip_failures", ipFailures, "delay", max(delay, ipDelay).String())
+		if account, ok := h.signInAccount(p, d); ok {
+			ev := audit.ConsoleSignIn(nil, account, who, false, msgFailedAuthentication, h.now())
+			ev.SourceIPAddress, ev.UserAgent = ip.String(), r.UserAgent()
+			h.auditSignIn(r, ev)
+		}
 		d.Message = msgBadCredentials
 		h.signinPage(w, r, http.StatusUnauthorized, d)
 		return
@@ -249,6 +255,36 @@ func (h *Handler) signinPost(w http.ResponseWriter, r *http.Request) {
 	h.startSession(w, r, ns, d.Next)
 }
 
+// msgFailedAuthentication is the errorMessage CloudTrail records for a
+// console sign-in whose password (or MFA code) is wrong.
+const msgFailedAuthentication = "Failed authentication"
+
+// signInAccount is the account a failed password sign-in is recorded in:
+// the account of the user or root user found, or the account an IAM
+// user's sign-in named. A root sign-in with an unknown email names none,
+// and is only logged.
+func (h *Handler) signInAccount(p *principal, d signinData) (string, bool) {
+	if p != nil {
+		return p.account, true
+	}
+	if d.Root {
+		return "", false
+	}
+	return h.resolveAccount(d.Account)
+}
+
+// auditSignIn records a console sign-in attempt (ConsoleLogin, from
+// signin.amazonaws.com) in the audit trail, as CloudTrail does for
+// successful and failed sign-ins.
+func (h *Handler) auditSignIn(r *http.Request, ev *audit.Event) {
+	if h.cfg.Trail == nil {
+		return
+	}
+	if err := h.cfg.Trail.Record(r.Context(), ev); err != nil {
+		h.log.Warn("console: record the sign-in in the audit trail", "account", ev.RecipientAccountID, "err", err)
+	}
+}
+
 // startSession sends the browser on to the next step of the sign-in, whose
 // session cookie is set.
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, s *session, next string) {
@@ -259,6 +295,9 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, s *sessio
 		http.Redirect(w, r, Prefix+"/signin/password?next="+url.QueryEscape(next), http.StatusSeeOther)
 	default:
 		h.recordSignIn(r.Context(), s)
+		if c, _, ok := h.caller(r, s); ok {
+			h.auditSignIn(r, audit.ConsoleSignIn(c, s.Account, "", s.MFA, "", h.now()))
+		}
 		if next == "" {
 			next = Prefix + "/"
 		}
@@ -398,6 +437,9 @@ func (h *Handler) mfaPost(w http.ResponseWriter, r *http.Request) {
 			h.log.Error("console: count failed MFA code", "err", err)
 		}
 		h.log.Warn("console MFA code rejected", "account", s.Account, "user", s.UserName, "source_ip", ip.String(), "failures", failures, "delay", delay.String())
+		if c, _, ok := h.caller(r, s); ok {
+			h.auditSignIn(r, audit.ConsoleSignIn(c, s.Account, "", true, msgFailedAuthentication, h.now()))
+		}
 		h.mfaPage(w, s, http.StatusUnauthorized, next, msgBadCode)
 		return
 	}
