@@ -155,7 +155,7 @@ func serviceViewOf(row serviceRow, ss *insight.ServiceSummary, base url.Values) 
 		details[d.Action] = d
 	}
 	actionOf := func(d insight.ActionDetail) actionRow {
-		return actionRow{Action: d.Action, Access: d.AccessLevel, Resource: resourceWords(d.Resources),
+		return actionRow{Action: d.Action, Access: d.AccessLevel, Resource: insight.ResourceWords(d.Resources),
 			Condition: conditionWords(d.Conditions),
 			Link:      link(with(base, "service", ss.Service, "effect", row.Effect, "action", d.Action))}
 	}
@@ -181,20 +181,8 @@ func serviceViewOf(row serviceRow, ss *insight.ServiceSummary, base url.Values) 
 	return sv
 }
 
-// resourceWords and conditionWords word an action's resources and
-// conditions as the console's service summary does.
-func resourceWords(res []string) string {
-	switch {
-	case slices.Contains(res, "*"):
-		return "All resources"
-	case len(res) == 1:
-		return res[0]
-	case len(res) == 0:
-		return "None"
-	}
-	return "Multiple"
-}
-
+// conditionWords words an action's conditions as the console's service
+// summary does.
 func conditionWords(conds []string) string {
 	switch len(conds) {
 	case 0:

@@ -234,7 +234,7 @@ func SummarizeDocument(d *policy.Document, cat *sar.Catalog) *Summary {
 				ss.Details = append(ss.Details, *d)
 			}
 		}
-		ss.ResourceSummary, ss.ConditionSummary = resourceSummary(r.resources), "None"
+		ss.ResourceSummary, ss.ConditionSummary = ResourceWords(r.resources), "None"
 		if len(r.conditions) > 0 {
 			ss.ConditionSummary = "Multiple"
 		}
@@ -277,7 +277,10 @@ func SummarizeDocument(d *policy.Document, cat *sar.Catalog) *Summary {
 	return sum
 }
 
-func resourceSummary(res []string) string {
+// ResourceWords words the resources of a statement or action as AWS's
+// policy summaries do: "All resources", the one resource, "None" or
+// "Multiple".
+func ResourceWords(res []string) string {
 	switch {
 	case slices.Contains(res, "*"):
 		return "All resources"
