@@ -40,7 +40,7 @@ func (v *View) Follow(ctx context.Context, st store.Store, from int64, interval 
 			case <-v.passes.kick:
 			}
 		}
-		v.passes.start()
+		n := v.passes.start()
 		pass := FollowPass{Start: time.Now()}
 		for {
 			recs, next, err := st.Changes(ctx, rev, 1000)
@@ -75,7 +75,7 @@ func (v *View) Follow(ctx context.Context, st store.Store, from int64, interval 
 		// Reads from now on start after rev: they see every deletion up
 		// to it.
 		v.PruneTombs(rev)
-		v.passes.finish()
+		v.passes.finish(n, pass.Err == nil)
 		if report != nil && ctx.Err() == nil {
 			pass.Rev = rev
 			report(pass)
