@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iamd/iamd/internal/audit"
 	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/stsapi"
 )
@@ -24,6 +23,9 @@ import (
 type SAMLAssumer interface {
 	SAMLRoles(ctx context.Context, assertion string) ([]stsapi.SAMLRole, error)
 	AssumeRoleWithSAML(ctx context.Context, in *stsapi.AssumeRoleWithSAMLRequest) (*stsapi.AssumeRoleWithSAMLResponse, error)
+	// ClaimedSAMLRoles reads the roles a response names without verifying
+	// it: the accounts a refused sign-in is recorded in.
+	ClaimedSAMLRoles(assertion string) []stsapi.SAMLRole
 }
 
 // SAML sign-in paths: AWS's /saml at the server's root, and the console's.
@@ -66,18 +68,18 @@ type samlRoleOption struct {
 // (and RelayState) here, from the user's browser.
 func (h *Handler) samlPost(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.SAML == nil || h.cfg.STSValidator == nil {
-		h.samlRefuse(w, r, &awsquery.Error{Code: "NotFound", Message: "This server does not offer SAML sign-in.", HTTPStatus: http.StatusNotFound, Sender: true})
+		h.samlRefuse(w, r, nil, &awsquery.Error{Code: "NotFound", Message: "This server does not offer SAML sign-in.", HTTPStatus: http.StatusNotFound, Sender: true})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxSAMLForm)
 	resp := strings.TrimSpace(r.PostFormValue("SAMLResponse"))
 	if resp == "" {
-		h.samlRefuse(w, r, &awsquery.Error{Code: "InvalidIdentityToken", Message: "The request has no SAMLResponse: sign in through your identity provider.", HTTPStatus: http.StatusBadRequest, Sender: true})
+		h.samlRefuse(w, r, nil, &awsquery.Error{Code: "InvalidIdentityToken", Message: "The request has no SAMLResponse: sign in through your identity provider.", HTTPStatus: http.StatusBadRequest, Sender: true})
 		return
 	}
 	roles, err := h.cfg.SAML.SAMLRoles(r.Context(), resp)
 	if err != nil {
-		h.samlRefuse(w, r, err)
+		h.samlRefuse(w, r, h.cfg.SAML.ClaimedSAMLRoles(resp), err)
 		return
 	}
 	relay := safeNext(r.PostFormValue("RelayState"))
@@ -87,7 +89,7 @@ func (h *Handler) samlPost(w http.ResponseWriter, r *http.Request) {
 	}
 	sealed, err := h.sealChoice(&samlChoice{Response: resp, Roles: roles, Relay: relay, Expires: h.now().Add(samlChoiceTTL)})
 	if err != nil {
-		h.samlRefuse(w, r, err)
+		h.samlRefuse(w, r, roles, err)
 		return
 	}
 	d := &samlData{Sealed: sealed}
@@ -101,74 +103,64 @@ func (h *Handler) samlPost(w http.ResponseWriter, r *http.Request) {
 // samlChoose signs in as the role chosen on the chooser page.
 func (h *Handler) samlChoose(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.SAML == nil || h.cfg.STSValidator == nil {
-		h.samlRefuse(w, r, &awsquery.Error{Code: "NotFound", Message: "This server does not offer SAML sign-in.", HTTPStatus: http.StatusNotFound, Sender: true})
+		h.samlRefuse(w, r, nil, &awsquery.Error{Code: "NotFound", Message: "This server does not offer SAML sign-in.", HTTPStatus: http.StatusNotFound, Sender: true})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxSAMLForm)
 	c, ok := h.openChoice(r.PostFormValue("choice"))
 	if !ok {
-		h.samlRefuse(w, r, &awsquery.Error{Code: "ExpiredTokenException", Message: "The role selection has expired or is not valid: sign in through your identity provider again.", HTTPStatus: http.StatusBadRequest, Sender: true})
+		h.samlRefuse(w, r, nil, &awsquery.Error{Code: "ExpiredTokenException", Message: "The role selection has expired or is not valid: sign in through your identity provider again.", HTTPStatus: http.StatusBadRequest, Sender: true})
 		return
 	}
 	i, err := strconv.Atoi(r.PostFormValue("role"))
 	if err != nil || i < 0 || i >= len(c.Roles) {
-		h.samlRefuse(w, r, &awsquery.Error{Code: "ValidationError", Message: "Select one of the roles offered.", HTTPStatus: http.StatusBadRequest, Sender: true})
+		h.samlRefuse(w, r, c.Roles, &awsquery.Error{Code: "ValidationError", Message: "Select one of the roles offered.", HTTPStatus: http.StatusBadRequest, Sender: true})
 		return
 	}
 	h.samlSignIn(w, r, c.Response, c.Roles[i], c.Relay)
 }
 
 // samlSignIn assumes role with the response through AssumeRoleWithSAML and
-// starts a console session of the role: no IAM user behind it, so no
-// "back to user"; signing out ends it.
+// starts a console session of the role.
 func (h *Handler) samlSignIn(w http.ResponseWriter, r *http.Request, resp string, role stsapi.SAMLRole, relay string) {
+	refuse := func(err error) { h.samlRefuse(w, r, []stsapi.SAMLRole{role}, err) }
 	in, err := h.cfg.STSValidator.Decode("AssumeRoleWithSAML", form("RoleArn", role.RoleARN, "PrincipalArn", role.PrincipalARN, "SAMLAssertion", resp))
 	if err != nil {
-		h.samlRefuse(w, r, err)
+		refuse(err)
 		return
 	}
 	req, ok := in.(*stsapi.AssumeRoleWithSAMLRequest)
 	if !ok {
-		h.samlRefuse(w, r, awsquery.InternalFailure())
+		refuse(awsquery.InternalFailure())
 		return
 	}
 	out, err := h.cfg.SAML.AssumeRoleWithSAML(r.Context(), req)
 	if err != nil {
-		h.samlRefuse(w, r, err)
+		refuse(err)
 		return
 	}
-	acct, name := roleARNParts(role.RoleARN)
-	arn := out.AssumedRoleUser.Arn
-	sessionName := arn[strings.LastIndexByte(arn, '/')+1:]
-	if old, err := h.sessions.get(r.Context(), r); err == nil && old != nil {
-		_ = h.sessions.revoke(r.Context(), old) // the browser's previous session ends
-	}
-	s := h.sessions.create(w, r, session{
-		Account: acct, UserName: sessionName, Stage: stageActive,
-		Role: &assumed{KeyID: out.Credentials.AccessKeyId, Token: out.Credentials.SessionToken, Role: name, Account: acct, Federated: true},
-	})
-	c, _, ok := h.caller(r, s)
-	if ok && h.cfg.Trail != nil {
-		if err := h.cfg.Trail.Record(r.Context(), audit.ConsoleSignIn(c, acct, "", false, "", h.now())); err != nil {
-			h.log.Warn("console: record SAML sign-in", "account", acct, "err", err)
-		}
-	}
-	h.log.Info("console SAML sign-in", "account", acct, "role", name, "session", sessionName, "source_ip", sourceIP(r))
-	if relay == "" {
-		relay = Prefix + "/"
-	}
-	http.Redirect(w, r, relay, http.StatusSeeOther)
+	h.startFederatedSession(w, r, role.RoleARN, out.Credentials, out.AssumedRoleUser.Arn, relay, "SAML")
 }
 
-// samlRefuse shows why a SAML sign-in was refused. Neither the response
-// nor anything from it is logged.
-func (h *Handler) samlRefuse(w http.ResponseWriter, r *http.Request, err error) {
+// samlRefuse shows why a SAML sign-in was refused, and records it as a
+// failed ConsoleLogin in the accounts of the roles the response named
+// (verified or not), as a failed password sign-in is recorded in the
+// account its form named. Neither the response nor anything from it is
+// logged.
+func (h *Handler) samlRefuse(w http.ResponseWriter, r *http.Request, roles []stsapi.SAMLRole, err error) {
 	e := h.apiError(err)
 	if e.Code == awsquery.CodeAccessDenied {
 		e = &awsquery.Error{Code: e.Code, HTTPStatus: http.StatusForbidden, Sender: true,
 			Message: e.Message + ": the role does not exist, or its trust policy does not allow this SAML provider (sts:AssumeRoleWithSAML)."}
 	}
 	h.log.Info("console SAML sign-in refused", "code", e.Code, "source_ip", sourceIP(r))
+	seen := map[string]bool{}
+	for _, ro := range roles {
+		if acct, _ := roleARNParts(ro.RoleARN); !seen[acct] {
+			seen[acct] = true
+			h.auditFederatedRefusal(r, acct, "SAMLUser", ro.PrincipalARN, e.Message)
+		}
+	}
 	h.render(w, http.StatusOK, "saml", &view{Title: "Sign-in refused", Error: e, Data: &samlData{}})
 }
 

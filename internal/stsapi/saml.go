@@ -282,6 +282,15 @@ func (s *Service) SAMLRoles(_ context.Context, assertion string) ([]SAMLRole, er
 	return nil, firstErr
 }
 
+// ClaimedSAMLRoles returns the role and provider pairs a SAML response's
+// Role attribute names, without verifying the response: only to learn the
+// accounts a refused console sign-in is recorded in, as a failed password
+// sign-in is recorded in the account its form named. Never authorize with
+// it.
+func (s *Service) ClaimedSAMLRoles(assertion string) []SAMLRole {
+	return rolePairs(s.partition, peekRoles(assertion))
+}
+
 // rolePairs reads Role attribute values: a role ARN and a SAML provider
 // ARN, comma-separated, in either order.
 func rolePairs(p iam.Partition, vals []string) []SAMLRole {
