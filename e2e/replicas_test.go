@@ -4,13 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,14 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/iamd/iamd/internal/secrets"
 	"github.com/iamd/iamd/internal/server"
+	"github.com/iamd/iamd/internal/store/postgres/pgtest"
 )
-
-// defaultPostgresDSN is used when CI is set but IAMD_TEST_POSTGRES is not.
-const defaultPostgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 // propagation bounds how long a test waits for a change made through one
 // replica to take effect on another. It is a liveness bound, generous so
@@ -34,62 +27,11 @@ const defaultPostgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disa
 // docs/benchmarks-scale.md, not asserted.
 const propagation = 10 * time.Second
 
-// postgresDSN returns the test database's DSN. Without IAMD_TEST_POSTGRES the
-// test skips, unless CI is set: CI must run it, and fails if it cannot.
-func postgresDSN(tb testing.TB) string {
-	tb.Helper()
-	dsn := os.Getenv("IAMD_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("CI") == "" {
-			tb.Skip("PostgreSQL tests skipped: set IAMD_TEST_POSTGRES=" + defaultPostgresDSN + " to run them")
-		}
-		dsn = defaultPostgresDSN
-	}
-	return dsn
-}
-
 // postgresSchema creates a schema of its own for one test, drops it when the
 // test ends, and returns a DSN whose search_path selects it.
 func postgresSchema(tb testing.TB) string {
 	tb.Helper()
-	dsn := postgresDSN(tb)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		tb.Fatalf("PostgreSQL at %s unreachable: %v", dsn, err)
-	}
-	defer conn.Close(ctx)
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "iamd_e2e_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			tb.Fatalf("IAMD_TEST_POSTGRES: %v", err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema
+	return pgtest.Schema(tb, "iamd_e2e_")
 }
 
 // newMasterKey returns a fresh master key in IAMD_MASTER_KEY's format.

@@ -2,18 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/iamd/iamd/internal/secrets"
 	"github.com/iamd/iamd/internal/server"
+	"github.com/iamd/iamd/internal/store/postgres/pgtest"
 )
 
 // postgresStore returns the URL of a new schema of the test database,
@@ -21,44 +17,7 @@ import (
 // CI is set.
 func postgresStore(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("IAMD_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("CI") == "" {
-			t.Skip("PostgreSQL tests skipped: set IAMD_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run them")
-		}
-		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s unreachable: %v", dsn, err)
-	}
-	defer conn.Close(ctx)
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "iamd_cli_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return pgtest.Schema(t, "iamd_cli_")
 }
 
 // copyMasterKey gives dst the master key of src's data directory.

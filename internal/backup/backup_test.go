@@ -4,27 +4,20 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/iamd/iamd/internal/backup"
 	"github.com/iamd/iamd/internal/store"
 	"github.com/iamd/iamd/internal/store/postgres"
+	"github.com/iamd/iamd/internal/store/postgres/pgtest"
 	"github.com/iamd/iamd/internal/store/sqlite"
 )
-
-const defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 // openSQLite opens a store on a new SQLite file.
 func openSQLite(t *testing.T) store.Store {
@@ -41,44 +34,7 @@ func openSQLite(t *testing.T) store.Store {
 // when the test ends. Without IAMD_TEST_POSTGRES it skips, unless CI is set.
 func openPostgres(t *testing.T) store.Store {
 	t.Helper()
-	dsn := os.Getenv("IAMD_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("CI") == "" {
-			t.Skip("PostgreSQL tests skipped: set IAMD_TEST_POSTGRES=" + defaultDSN + " to run them")
-		}
-		dsn = defaultDSN
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s unreachable: %v", dsn, err)
-	}
-	defer conn.Close(ctx)
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "iamd_backup_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	s, err := postgres.Open(ctx, u.String())
+	s, err := postgres.Open(context.Background(), pgtest.Schema(t, "iamd_backup_"))
 	if err != nil {
 		t.Fatal(err)
 	}

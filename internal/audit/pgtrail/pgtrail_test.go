@@ -3,11 +3,7 @@ package pgtrail_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -18,59 +14,22 @@ import (
 	"github.com/iamd/iamd/internal/audit"
 	"github.com/iamd/iamd/internal/audit/pgtrail"
 	"github.com/iamd/iamd/internal/store/postgres"
+	"github.com/iamd/iamd/internal/store/postgres/pgtest"
 )
-
-const defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 // testSchema returns the DSN of a fresh schema holding the store's tables
 // (dropped when the test ends). Without IAMD_TEST_POSTGRES the test skips,
 // unless CI is set: CI must run it.
 func testSchema(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("IAMD_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("CI") == "" {
-			t.Skip("PostgreSQL tests skipped: set IAMD_TEST_POSTGRES=" + defaultDSN + " to run them")
-		}
-		dsn = defaultDSN
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("PostgreSQL at %s unreachable: %v", dsn, err)
-	}
-	defer conn.Close(ctx)
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "iamd_trail_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), dsn)
-		if err != nil {
-			t.Errorf("drop schema: %v", err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	dsn := pgtest.Schema(t, "iamd_trail_")
 	// The store creates the tables.
-	st, err := postgres.Open(ctx, u.String())
+	st, err := postgres.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
-	return u.String()
+	return dsn
 }
 
 var key = [][]byte{bytes.Repeat([]byte{7}, 32)}

@@ -2,12 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/url"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,75 +11,9 @@ import (
 
 	"github.com/iamd/iamd/internal/store"
 	"github.com/iamd/iamd/internal/store/postgres"
+	"github.com/iamd/iamd/internal/store/postgres/pgtest"
 	"github.com/iamd/iamd/internal/store/storetest"
 )
-
-// defaultDSN is used when CI is set but IAMD_TEST_POSTGRES is not.
-const defaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// testDSN returns the DSN of the test database. Without IAMD_TEST_POSTGRES
-// the tests skip, unless CI is set: CI must run them, and fails if it cannot.
-func testDSN(tb testing.TB) string {
-	tb.Helper()
-	dsn := os.Getenv("IAMD_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("CI") == "" {
-			tb.Skip("PostgreSQL tests skipped: set IAMD_TEST_POSTGRES=" + defaultDSN + " (any database the user may create schemas in) to run them")
-		}
-		dsn = defaultDSN
-	}
-	return dsn
-}
-
-// withSearchPath returns dsn with its search_path set to schema.
-func withSearchPath(tb testing.TB, dsn, schema string) string {
-	tb.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			tb.Fatalf("IAMD_TEST_POSTGRES: %v", err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema
-}
-
-// newSchema creates a schema of its own for one test and drops it when the
-// test ends, so that runs and tests do not collide.
-func newSchema(tb testing.TB) string {
-	tb.Helper()
-	dsn := testDSN(tb)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		tb.Fatalf("PostgreSQL at %s unreachable: %v", dsn, err)
-	}
-	defer conn.Close(ctx)
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "iamd_test_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return withSearchPath(tb, dsn, schema)
-}
 
 func open(tb testing.TB, dsn string) *postgres.Store {
 	tb.Helper()
@@ -102,7 +31,7 @@ func newBackend() storetest.Backend {
 	var dsns sync.Map // *postgres.Store -> DSN
 	return storetest.Backend{
 		New: func(tb testing.TB) store.Store {
-			dsn := newSchema(tb)
+			dsn := pgtest.Schema(tb, "iamd_test_")
 			s := open(tb, dsn)
 			dsns.Store(s, dsn)
 			return s
@@ -125,7 +54,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
-	testDSN(t)
+	pgtest.DSN(t)
 	tests := []struct {
 		name string
 		dsn  string
@@ -146,7 +75,7 @@ func TestOpenErrors(t *testing.T) {
 
 func TestPrune(t *testing.T) {
 	ctx := context.Background()
-	s := open(t, newSchema(t))
+	s := open(t, pgtest.Schema(t, "iamd_test_"))
 	commit := func(typ store.OpType, key string, expect int64) store.Result {
 		t.Helper()
 		res, err := s.Commit(ctx, []store.Op{{Type: typ, Kind: "user", Key: key, Expect: expect}})
@@ -182,7 +111,7 @@ func TestPrune(t *testing.T) {
 // notifications to resume.
 func TestNotifyReconnects(t *testing.T) {
 	ctx := context.Background()
-	dsn := newSchema(t)
+	dsn := pgtest.Schema(t, "iamd_test_")
 	s := open(t, dsn)
 	nctx, cancel := context.WithCancel(ctx)
 	defer cancel()
