@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -505,5 +506,53 @@ func TestListVirtualMFADevicesPagination(t *testing.T) {
 	must(t, err)
 	if len(mine.MFADevices) != 0 {
 		t.Errorf("root devices = %+v", mine.MFADevices)
+	}
+}
+
+// TestVirtualMFADeviceSamePathAndName checks that a virtual MFA device is
+// identified by its path and name, as its serial number (ARN) is: devices
+// named alike at two paths are two devices, and each is used and deleted by
+// its own serial number.
+func TestVirtualMFADeviceSamePathAndName(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	serials := map[string]string{}
+	for _, path := range []string{"/", "/a/", "/b/c/"} {
+		out, err := root.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("phone"), Path: aws.String(path)})
+		must(t, err)
+		serials[path] = aws.ToString(out.VirtualMFADevice.SerialNumber)
+	}
+	if want := "arn:aws:iam::123456789012:mfa/b/c/phone"; serials["/b/c/"] != want {
+		t.Errorf("SerialNumber at /b/c/ = %s, want %s", serials["/b/c/"], want)
+	}
+	_, err := root.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("PHONE"), Path: aws.String("/a/")})
+	wantCode(t, err, "EntityAlreadyExists")
+
+	listed := func() []string {
+		t.Helper()
+		out, err := root.ListVirtualMFADevices(ctx, &iam.ListVirtualMFADevicesInput{})
+		must(t, err)
+		var got []string
+		for _, d := range out.VirtualMFADevices {
+			got = append(got, aws.ToString(d.SerialNumber))
+		}
+		return got
+	}
+	if got := listed(); len(got) != 3 {
+		t.Fatalf("ListVirtualMFADevices = %v, want 3 devices", got)
+	}
+	_, err = root.DeleteVirtualMFADevice(ctx, &iam.DeleteVirtualMFADeviceInput{SerialNumber: aws.String(serials["/a/"])})
+	must(t, err)
+	_, err = root.DeleteVirtualMFADevice(ctx, &iam.DeleteVirtualMFADeviceInput{SerialNumber: aws.String(serials["/a/"])})
+	wantCode(t, err, "NoSuchEntity")
+	got := listed()
+	for _, s := range []string{serials["/"], serials["/b/c/"]} {
+		if !slices.Contains(got, s) {
+			t.Errorf("after deleting %s, ListVirtualMFADevices = %v: %s is gone", serials["/a/"], got, s)
+		}
+	}
+	if slices.Contains(got, serials["/a/"]) {
+		t.Errorf("ListVirtualMFADevices = %v still lists the deleted %s", got, serials["/a/"])
 	}
 }

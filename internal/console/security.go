@@ -244,16 +244,10 @@ func (h *Handler) enableRootMFA(ctx context.Context, account, serial, code1, cod
 	return iam.Retry(ctx, func() error {
 		var dev *iam.Entry[iam.MFADevice]
 		h.cfg.View.Read(account, func(a *iam.AccountView) {
-			_, name, ok := strings.Cut(serial, ":mfa/")
-			if !ok {
+			if !strings.Contains(serial, ":mfa/") {
 				return
 			}
-			if i := strings.LastIndexByte(name, '/'); i >= 0 {
-				name = name[i+1:]
-			}
-			if d, ok := a.MFADevice(name); ok && d.V.Serial == serial {
-				dev = d
-			}
+			dev, _ = a.MFADeviceBySerial(serial)
 		})
 		if dev == nil {
 			return &awsquery.Error{Code: "NoSuchEntity", Message: "VirtualMFADevice with serial number " + serial + " doesn't exist.", HTTPStatus: http.StatusNotFound, Sender: true}
@@ -276,7 +270,7 @@ func (h *Handler) enableRootMFA(ctx context.Context, account, serial, code1, cod
 		n := *dev.V
 		n.UserID, n.EnableDate, n.LastStep = "root", h.now().UTC().Truncate(time.Second), int64(step)
 		return h.cfg.Writer.Commit(ctx,
-			iam.Put(iam.KindMFADevice, account, iam.Key(n.Name), &n, dev.Version),
+			iam.Put(iam.KindMFADevice, account, iam.MFADeviceKey(&n), &n, dev.Version),
 			iam.Touch(iam.KindAccount, "", account, acct.Version))
 	})
 }

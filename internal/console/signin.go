@@ -496,7 +496,7 @@ func (h *Handler) verifyTOTP(ctx context.Context, account, userID, code string) 
 			}
 			n := *d.V
 			n.LastStep = int64(step)
-			if err := h.cfg.Writer.Commit(ctx, iam.Put(iam.KindMFADevice, account, iam.Key(n.Name), &n, d.Version)); err != nil {
+			if err := h.cfg.Writer.Commit(ctx, iam.Put(iam.KindMFADevice, account, iam.MFADeviceKey(&n), &n, d.Version)); err != nil {
 				return err
 			}
 			ok = true

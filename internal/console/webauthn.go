@@ -190,7 +190,7 @@ func (h *Handler) webauthnRegisterFinish(q *req) {
 		if err != nil {
 			return err
 		}
-		return h.cfg.Writer.Commit(q.ctx, iam.Put(iam.KindMFADevice, q.s.Account, iam.Key(name), dev, store.Absent), guard)
+		return h.cfg.Writer.Commit(q.ctx, iam.Put(iam.KindMFADevice, q.s.Account, iam.MFADeviceKey(dev), dev, store.Absent), guard)
 	})
 	if err != nil {
 		jsonError(q.w, http.StatusConflict, h.apiError(err))
@@ -227,7 +227,7 @@ func (h *Handler) removeSecurityKey(q *req, serial string) error {
 	return iam.Retry(q.ctx, func() error {
 		for _, d := range h.waUserOf(q.s).devices {
 			if d.V.Serial == serial {
-				return h.cfg.Writer.Commit(q.ctx, iam.Delete(iam.KindMFADevice, q.s.Account, iam.Key(d.V.Name), d.Version))
+				return h.cfg.Writer.Commit(q.ctx, iam.Delete(iam.KindMFADevice, q.s.Account, iam.MFADeviceKey(d.V), d.Version))
 			}
 		}
 		return &awsquery.Error{Code: "NoSuchEntity", Message: "MFA device with serial number " + serial + " doesn't exist.", HTTPStatus: http.StatusNotFound, Sender: true}
@@ -327,7 +327,7 @@ func (h *Handler) webauthnLoginFinish(w http.ResponseWriter, r *http.Request) {
 		if sealed, err := h.cfg.Secrets.Seal(plain, []byte(d.V.Serial)); err == nil {
 			n := *d.V
 			n.Credential = sealed
-			if err := h.cfg.Writer.Commit(r.Context(), iam.Put(iam.KindMFADevice, s.Account, iam.Key(n.Name), &n, d.Version)); err != nil {
+			if err := h.cfg.Writer.Commit(r.Context(), iam.Put(iam.KindMFADevice, s.Account, iam.MFADeviceKey(&n), &n, d.Version)); err != nil {
 				h.log.Warn("console: record security key use", "err", err)
 			}
 		}

@@ -128,9 +128,6 @@ func (a *AccountView) InstanceProfile(name string) (*Entry[InstanceProfile], boo
 // Policy returns a customer-managed policy by name.
 func (a *AccountView) Policy(name string) (*Entry[Policy], bool) { return a.policies.get(Key(name)) }
 
-// MFADevice returns a virtual MFA device by name.
-func (a *AccountView) MFADevice(name string) (*Entry[MFADevice], bool) { return a.mfa.get(Key(name)) }
-
 // OIDCProvider returns an OpenID Connect provider by URL host and path.
 func (a *AccountView) OIDCProvider(url string) (*Entry[OIDCProvider], bool) {
 	return a.oidc.get(Key(url))
@@ -224,7 +221,8 @@ func (a *AccountView) Policies(marker string, max int, match func(*Policy) bool)
 	return a.policies.page(marker, max, match)
 }
 
-// MFADevices lists virtual MFA devices in name order.
+// MFADevices lists MFA devices in key order (MFADeviceKey: serial number
+// order, case-insensitively).
 func (a *AccountView) MFADevices(marker string, max int, match func(*MFADevice) bool) ([]*Entry[MFADevice], string) {
 	return a.mfa.page(marker, max, match)
 }

@@ -38,39 +38,14 @@ func invalidMFACode() error {
 	return invalidAuthenticationCode("Authentication code for device is not valid.")
 }
 
-// parseMFASerial splits the serial number (ARN) of a device of account into
-// its path and name; ok is false for anything else, such as a hardware
-// token's serial or another account's device.
-func (s *Service) parseMFASerial(account, serial string) (path, name string, ok bool) {
-	rest, found := strings.CutPrefix(serial, s.partition.Prefix("iam")+account+":mfa/")
-	if !found || rest == "" {
-		return "", "", false
-	}
-	i := strings.LastIndexByte(rest, '/')
-	path, name = "/"+rest[:i+1], rest[i+1:]
-	if name == "" {
-		return "", "", false
-	}
-	return path, name, true
-}
-
-// mfaDevice finds a device by serial number in the account view.
+// mfaDevice finds a device of the account by serial number: a virtual
+// device's ARN or a security key's u2f serial
+// (arn:PARTITION:iam::ACCT:u2f/user/NAME/KEY, as on AWS).
 func (s *Service) mfaDevice(a *iam.AccountView, account, serial string) (*iam.Entry[iam.MFADevice], bool) {
-	_, name, ok := s.parseMFASerial(account, serial)
-	if !ok {
-		// Security keys registered in the console have u2f serials
-		// (arn:PARTITION:iam::ACCT:u2f/user/NAME/KEY), as on AWS.
-		rest, found := strings.CutPrefix(serial, s.partition.Prefix("iam")+account+":u2f/")
-		if !found || rest == "" {
-			return nil, false
-		}
-		name = rest[strings.LastIndexByte(rest, '/')+1:]
-	}
-	e, ok := a.MFADevice(name)
-	if !ok || e.V.Serial != serial {
+	if !strings.HasPrefix(serial, s.partition.Prefix("iam")+account+":") {
 		return nil, false
 	}
-	return e, true
+	return a.MFADeviceBySerial(serial)
 }
 
 // lookupMFADevice authorizes action on a device (its serial number is its
@@ -121,7 +96,7 @@ func (s *Service) updateMFADevice(ctx context.Context, account, serial string, c
 		if verr != nil {
 			return verr
 		}
-		key := iam.Key(cur.V.Name)
+		key := iam.MFADeviceKey(cur.V)
 		if next == nil {
 			muts = append([]iam.Mutation{iam.Delete(iam.KindMFADevice, account, key, cur.Version)}, muts...)
 		} else {
@@ -185,7 +160,7 @@ func (s *Service) CreateVirtualMFADevice(ctx context.Context, in *CreateVirtualM
 	err = retry(ctx, func() error {
 		var verr error
 		if err := s.read(c.Account, func(a *iam.AccountView) {
-			if _, exists := a.MFADevice(d.Name); exists {
+			if _, exists := a.MFADeviceAt(d.Path, d.Name); exists {
 				verr = entityAlreadyExists("MFADevice entity at the same path and name already exists.")
 			}
 		}); err != nil {
@@ -194,7 +169,7 @@ func (s *Service) CreateVirtualMFADevice(ctx context.Context, in *CreateVirtualM
 		if verr != nil {
 			return verr
 		}
-		return s.commit(ctx, iam.Put(iam.KindMFADevice, c.Account, iam.Key(d.Name), d, store.Absent))
+		return s.commit(ctx, iam.Put(iam.KindMFADevice, c.Account, iam.MFADeviceKey(d), d, store.Absent))
 	})
 	if err != nil {
 		return nil, err

@@ -105,7 +105,13 @@ func OpenState(ctx context.Context, dataDir, storeURL string, getenv func(string
 	if err := checkMasterKey(ctx, st, view, kr); err != nil {
 		return nil, errors.Join(err, st.Close())
 	}
-	return &State{Store: st, View: view, Writer: &iam.Writer{Store: st, View: view}, Keyring: kr, Warnings: warnings}, nil
+	w := &iam.Writer{Store: st, View: view}
+	// MFA devices stored by name alone before they were keyed by path and
+	// name, as AWS keys them, are moved to their key.
+	if _, err := iam.RekeyMFADevices(ctx, w); err != nil {
+		return nil, errors.Join(fmt.Errorf("load state: %w", err), st.Close())
+	}
+	return &State{Store: st, View: view, Writer: w, Keyring: kr, Warnings: warnings}, nil
 }
 
 // EnvAllowInsecurePermissions, when true, makes data files that group or

@@ -43,15 +43,13 @@ func (s *Service) verifyMFA(ctx context.Context, c *authz.Caller, serial, code s
 	if !ok {
 		return mfaUnknownDevice()
 	}
-	rest, ok := strings.CutPrefix(serial, s.partition.Prefix("iam")+c.Account+":mfa/")
-	if !ok || rest == "" {
+	if !strings.HasPrefix(serial, s.partition.Prefix("iam")+c.Account+":mfa/") {
 		return mfaUnknownDevice()
 	}
-	name := rest[strings.LastIndexByte(rest, '/')+1:]
 	return iam.Retry(ctx, func() error {
 		var dev *iam.Entry[iam.MFADevice]
 		s.view.Read(c.Account, func(a *iam.AccountView) {
-			if e, found := a.MFADevice(name); found && e.V.Serial == serial && e.V.UserID == owner {
+			if e, found := a.MFADeviceBySerial(serial); found && e.V.UserID == owner {
 				dev = e
 			}
 		})
@@ -78,6 +76,6 @@ func (s *Service) verifyMFA(ctx context.Context, c *authz.Caller, serial, code s
 		if s.writer == nil {
 			return nil
 		}
-		return s.writer.Commit(ctx, iam.Put(iam.KindMFADevice, c.Account, iam.Key(next.Name), &next, dev.Version))
+		return s.writer.Commit(ctx, iam.Put(iam.KindMFADevice, c.Account, iam.MFADeviceKey(&next), &next, dev.Version))
 	})
 }
