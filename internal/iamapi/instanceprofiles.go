@@ -161,6 +161,7 @@ func (s *Service) GetInstanceProfile(ctx context.Context, in *GetInstanceProfile
 	if err := s.read(c.Account, func(a *iam.AccountView) { out = s.profileOut(a, c.Account, e.V) }); err != nil {
 		return nil, err
 	}
+	out.Tags = tagList(e.V.Tags)
 	return &GetInstanceProfileResponse{InstanceProfile: out}, nil
 }
 

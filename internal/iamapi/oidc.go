@@ -232,9 +232,16 @@ func (s *Service) GetOpenIDConnectProvider(ctx context.Context, in *GetOpenIDCon
 		return nil, err
 	}
 	p := e.V
+	// AWS lists a provider without client IDs as an empty ClientIDList,
+	// as it does its tags (LocalStack's AWS-recorded test_iam_oidc
+	// snapshot).
+	clientIDs := slices.Clone(p.ClientIDs)
+	if clientIDs == nil {
+		clientIDs = []string{}
+	}
 	return &GetOpenIDConnectProviderResponse{
-		Url: p.URL, ClientIDList: slices.Clone(p.ClientIDs), ThumbprintList: slices.Clone(p.Thumbprints),
-		CreateDate: p.Created, Tags: fromTags(p.Tags),
+		Url: p.URL, ClientIDList: clientIDs, ThumbprintList: slices.Clone(p.Thumbprints),
+		CreateDate: p.Created, Tags: tagList(p.Tags),
 	}, nil
 }
 

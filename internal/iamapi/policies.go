@@ -318,9 +318,7 @@ func (s *Service) GetPolicy(ctx context.Context, in *GetPolicyRequest) (*GetPoli
 			return
 		}
 		out = s.customerPolicyOut(a, t.caller.Account, t.entry.V)
-		if out.Tags == nil {
-			out.Tags = []Tag{} // AWS answers an empty list for a policy without tags
-		}
+		out.Tags = tagList(t.entry.V.Tags)
 	}); err != nil {
 		return nil, err
 	}

@@ -155,7 +155,7 @@ func (s *Service) GetSAMLProvider(ctx context.Context, in *GetSAMLProviderReques
 	p := e.V
 	return &GetSAMLProviderResponse{
 		SAMLProviderUUID: samlUUID(c.Account, p), SAMLMetadataDocument: p.Metadata, CreateDate: p.Created,
-		ValidUntil: samlValidUntil(p), Tags: fromTags(p.Tags), AssertionEncryptionMode: "Allowed",
+		ValidUntil: samlValidUntil(p), Tags: tagList(p.Tags), AssertionEncryptionMode: "Allowed",
 	}, nil
 }
 

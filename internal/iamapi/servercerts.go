@@ -245,13 +245,9 @@ func (s *Service) GetServerCertificate(ctx context.Context, in *GetServerCertifi
 	if err != nil {
 		return nil, err
 	}
-	tags := fromTags(e.V.Tags)
-	if tags == nil {
-		tags = []Tag{}
-	}
 	return &GetServerCertificateResponse{ServerCertificate: ServerCertificate{
 		ServerCertificateMetadata: s.serverCertMetadata(c.Account, e.V),
-		CertificateBody:           e.V.Body, CertificateChain: e.V.Chain, Tags: tags,
+		CertificateBody:           e.V.Body, CertificateChain: e.V.Chain, Tags: tagList(e.V.Tags),
 	}}, nil
 }
 

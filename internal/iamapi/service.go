@@ -310,6 +310,20 @@ func fromTags(in []iam.Tag) []Tag {
 	return out
 }
 
+// tagList is fromTags for the Get operations whose answer lists no tags
+// as an empty list rather than leaving the member out: AWS answers
+// `Tags: []` from GetPolicy, GetInstanceProfile, GetOpenIDConnectProvider,
+// GetSAMLProvider and GetServerCertificate for a resource without tags
+// (never tagged, or once its last tag was removed), while GetUser and
+// GetRole leave Tags out. Recorded from AWS in LocalStack's validated
+// snapshots (tests/aws/services/iam/test_iam_*.snapshot.json, 2026).
+func tagList(in []iam.Tag) []Tag {
+	if out := fromTags(in); out != nil {
+		return out
+	}
+	return []Tag{}
+}
+
 const maxTags = 50
 
 // More than 50 tags in one request is refused by the model's constraint on
