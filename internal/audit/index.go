@@ -453,8 +453,9 @@ func (x *index) entries() (es []sealedEntry, minT, maxT int64) {
 		start := len(keys)
 		keys = append(keys, hash(postAccount, e.account, 0), hash(postName, e.account, e.name),
 			hash(postSource, e.account, e.source), readOnly(e.account, e.readOnly))
+		var id uint64
 		if e.id != ([16]byte{}) {
-			keys = append(keys, idKey(x.strs[e.account], e.id))
+			id = idKey(x.strs[e.account], e.id)
 		}
 		if e.user != 0 {
 			keys = append(keys, hash(postUser, e.account, e.user))
@@ -466,7 +467,7 @@ func (x *index) entries() (es []sealedEntry, minT, maxT int64) {
 			r := x.res.at(int(e.res) + i)
 			keys = append(keys, hash(postResType, e.account, r[0]), hash(postResName, e.account, r[1]))
 		}
-		es = append(es, sealedEntry{time: e.time, seq: e.seq, line: uint32(e.off) - e.lineDelta, evDelta: e.lineDelta, evLen: e.n, keys: keys[start:len(keys):len(keys)]})
+		es = append(es, sealedEntry{time: e.time, seq: e.seq, line: uint32(e.off) - e.lineDelta, evDelta: e.lineDelta, evLen: e.n, id: id, keys: keys[start:len(keys):len(keys)]})
 	}
 	return es, x.minTime, x.maxTime
 }

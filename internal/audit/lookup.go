@@ -34,7 +34,13 @@ type trail struct {
 	dec   *zstd.Decoder // reads them
 	mu    sync.RWMutex
 	units []*unit
-	cache idxCache
+	cache sizedCache[*sealedIndex] // index files, by segment path
+	// Key filters, by index file path (which compressing a segment does
+	// not change).
+	filters sizedCache[keyFilter]
+	// ignoreFilters reads every index file in a lookup's time range, as
+	// before there were key filters: BenchmarkLongTrail's baseline.
+	ignoreFilters bool
 }
 
 // unit is one segment of the trail.
@@ -56,6 +62,7 @@ const idxCacheBytes = 32 << 20
 func newTrail(keys [][]byte, log *slog.Logger) *trail {
 	t := &trail{keys: keys, log: log}
 	t.cache.max = idxCacheBytes
+	t.filters.max = filterCacheBytes
 	t.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
 	t.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2))
 	return t
@@ -86,7 +93,7 @@ func (t *trail) compress(u *unit) error {
 	}
 	cp := *cp0
 	cp.ZSize = zsize
-	if err := writeIndexFile(ip, &cp, withFrames(s.data, frames), t.keys[0], t.enc); err != nil {
+	if err := writeIndexFile(ip, &cp, withFrames(s.data, frames), s.filter, t.keys[0], t.enc); err != nil {
 		os.Remove(zpath + ".tmp")
 		return err
 	}
@@ -133,6 +140,7 @@ func (t *trail) close() {
 	}
 	t.units = nil
 	t.cache.clear()
+	t.filters.clear()
 	_ = t.enc.Close() // nothing was left to write
 	t.dec.Close()
 }
@@ -276,6 +284,8 @@ func (t *trail) lookup1(q Query) (*Page, error) {
 	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(b.maxT, a.maxT) })
 
 	limit := q.Max + 1
+	key := rq.key()
+	filtered := rq.attr != AttrEventID && !t.ignoreFilters // event IDs are not in the filters
 	var cs []cand
 	byKey := func(a, b cand) int {
 		if b.less(a.cursor) {
@@ -293,11 +303,14 @@ func (t *trail) lookup1(q Query) (*Page, error) {
 		if x := s.mem; x != nil {
 			cs = x.candidates(&rq, upper, start, limit, cs)
 		} else {
+			if filtered && !t.mayHold(&s.sealed, key) {
+				continue
+			}
 			si, err := t.index(&s.sealed)
 			if err != nil {
 				return nil, err
 			}
-			cs = si.candidates(&s.sealed, rq.key(), upper, start, limit, cs)
+			cs = si.candidates(&s.sealed, key, upper, start, limit, cs)
 		}
 		slices.SortFunc(cs, byKey)
 		if len(cs) > limit {
@@ -547,8 +560,9 @@ func (t *trail) index(u *sealedRef) (*sealedIndex, error) {
 	return s, nil
 }
 
-// idxCache holds recently read index files, up to max bytes.
-type idxCache struct {
+// sizedCache holds recently used values (index files, key filters) by
+// path, up to max bytes.
+type sizedCache[V interface{ size() int }] struct {
 	mu   sync.Mutex
 	max  int
 	size int
@@ -556,22 +570,24 @@ type idxCache struct {
 	lru  list.List
 }
 
-type cached struct {
+type cached[V any] struct {
 	path string
-	s    *sealedIndex
+	v    V
 }
 
-func (c *idxCache) get(path string) *sealedIndex {
+// get returns the value cached for path, or the zero value.
+func (c *sizedCache[V]) get(path string) V {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[path]; ok {
 		c.lru.MoveToFront(e)
-		return e.Value.(*cached).s
+		return e.Value.(*cached[V]).v
 	}
-	return nil
+	var zero V
+	return zero
 }
 
-func (c *idxCache) put(path string, s *sealedIndex) {
+func (c *sizedCache[V]) put(path string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
@@ -580,28 +596,28 @@ func (c *idxCache) put(path string, s *sealedIndex) {
 	if _, ok := c.m[path]; ok {
 		return
 	}
-	c.m[path] = c.lru.PushFront(&cached{path, s})
-	c.size += s.size()
+	c.m[path] = c.lru.PushFront(&cached[V]{path, v})
+	c.size += v.size()
 	for c.size > c.max && c.lru.Len() > 1 {
 		e := c.lru.Back()
-		v := e.Value.(*cached)
+		old := e.Value.(*cached[V])
 		c.lru.Remove(e)
-		delete(c.m, v.path)
-		c.size -= v.s.size()
+		delete(c.m, old.path)
+		c.size -= old.v.size()
 	}
 }
 
-func (c *idxCache) drop(path string) {
+func (c *sizedCache[V]) drop(path string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.m[path]; ok {
 		c.lru.Remove(e)
 		delete(c.m, path)
-		c.size -= e.Value.(*cached).s.size()
+		c.size -= e.Value.(*cached[V]).v.size()
 	}
 }
 
-func (c *idxCache) clear() {
+func (c *sizedCache[V]) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m, c.size = nil, 0
@@ -631,3 +647,13 @@ func parseToken(tok, fp string) (cursor, error) {
 }
 
 var errSegmentMismatch = errors.New("segment does not match its checkpoint")
+
+// minTime is the time of u's oldest event; under trail.mu.
+func (u *unit) minTime() int64 {
+	if u.cp != nil {
+		return u.cp.MinTime
+	}
+	u.mem.mu.RLock()
+	defer u.mem.mu.RUnlock()
+	return u.mem.minTime
+}

@@ -29,8 +29,9 @@ import (
 // reading the segments they cover, so that it costs the same whatever the
 // trail's length; `iamd audit verify` still reads everything.
 //
-// Format: the line "IAMDIDX1", the checkpoint as one JSON line, then the
-// body, little-endian:
+// Format: the line "IAMDIDX1", the checkpoint as one JSON line, the key
+// filter (keyFilter; its length and SHA-256 are in the checkpoint), then
+// the body, compressed (one zstd frame), little-endian:
 //
 //	u32 entries, u32 keys, u32 positions, u32 frames
 //	entries × {i64 time, u64 seq, u32 line offset, u32 event offset in the line, u32 event length}
@@ -70,8 +71,13 @@ type checkpoint struct {
 	DigestCount uint64 `json:"digestCount"`
 	Digests     int    `json:"digests"`
 	Body        string `json:"body"` // SHA-256 of the index body
-	Key         string `json:"key"`
-	Sig         string `json:"sig"`
+	// The key filter (keyFilter) between the checkpoint line and the
+	// body: its SHA-256 and length; empty in index files written before
+	// there were filters.
+	Filter    string `json:"filter,omitempty"`
+	FilterLen int    `json:"filterLen,omitempty"`
+	Key       string `json:"key"`
+	Sig       string `json:"sig"`
 }
 
 func (c *checkpoint) message() []byte {
@@ -79,6 +85,11 @@ func (c *checkpoint) message() []byte {
 		c.Prev, c.Head, strconv.FormatInt(c.Size, 10), strconv.FormatInt(c.MinTime, 10), strconv.FormatInt(c.MaxTime, 10),
 		strconv.Itoa(c.Events), strconv.FormatInt(c.DigestOff, 10), c.DigestSig, strconv.FormatUint(c.DigestCount, 10),
 		strconv.Itoa(c.Digests), c.Body, strconv.FormatInt(c.ZSize, 10)}
+	if c.Filter != "" {
+		// Only then, so that the checkpoints signed before there were
+		// filters still verify.
+		f = append(f, "filter", c.Filter, strconv.Itoa(c.FilterLen))
+	}
 	return []byte(strings.Join(f, "\n"))
 }
 
@@ -155,7 +166,11 @@ type sealedEntry struct {
 	line    uint32 // offset of the record line in the segment
 	evDelta uint32 // offset of the event in the line
 	evLen   uint32
-	keys    []uint64
+	// id is the key of its event ID (idKey), zero if it has none; keys
+	// are the others. Only keys are in the index file's key filter: a
+	// lookup by event ID finds its segments by time.
+	id   uint64
+	keys []uint64
 }
 
 // keyHash names a posting list of an index file.
@@ -196,16 +211,17 @@ const (
 	postEventID
 )
 
-// metaKeys returns the key hashes an event is listed under.
-func metaKeys(m *recordMeta) []uint64 {
-	ks := []uint64{
+// metaKeys returns the key hashes an event is listed under: that of its
+// event ID (zero if it has none), and the others.
+func metaKeys(m *recordMeta) (id uint64, ks []uint64) {
+	ks = []uint64{
 		keyHash(postAccount, m.Account, ""),
 		keyHash(postName, m.Account, m.Name),
 		keyHash(postSource, m.Account, m.Source),
 		keyHash(postReadOnly, m.Account, strconv.FormatBool(m.ReadOnly)),
 	}
-	if id := parseUUID(m.ID); id != ([16]byte{}) {
-		ks = append(ks, idKey(m.Account, id))
+	if uid := parseUUID(m.ID); uid != ([16]byte{}) {
+		id = idKey(m.Account, uid)
 	}
 	if m.User != "" {
 		ks = append(ks, keyHash(postUser, m.Account, m.User))
@@ -216,12 +232,12 @@ func metaKeys(m *recordMeta) []uint64 {
 	for _, r := range m.Res {
 		ks = append(ks, keyHash(postResType, m.Account, r[0]), keyHash(postResName, m.Account, r[1]))
 	}
-	return ks
+	return id, ks
 }
 
-// buildIndex returns the body of an index file over es (which it sorts)
-// and the frames of the compressed segment, if any.
-func buildIndex(es []sealedEntry, frames []block) []byte {
+// buildIndex returns the body of an index file over es (which it sorts),
+// with the frames of the compressed segment if any, and its key filter.
+func buildIndex(es []sealedEntry, frames []block) (body, filter []byte) {
 	slices.SortStableFunc(es, func(a, b sealedEntry) int {
 		if c := cmp.Compare(a.time, b.time); c != 0 {
 			return c
@@ -231,19 +247,35 @@ func buildIndex(es []sealedEntry, frames []block) []byte {
 	// Posting lists without sorting every (key, entry) pair: the entries
 	// are counted per key, the distinct keys sorted, and the lists filled
 	// in entry order, which is their order. (Sealing runs beside the
-	// requests; sorting the pairs cost it a third more.)
+	// requests; sorting the pairs cost it a third more.) A count's top
+	// bit marks the keys that go in the filter: all but event IDs'.
+	const inFilter = 1 << 31
 	count := make(map[uint64]uint32)
 	for i := range es {
+		if id := es[i].id; id != 0 {
+			count[id]++
+		}
 		ks := es[i].keys
 		for j, k := range ks {
-			if !slices.Contains(ks[:j], k) { // an event naming a resource twice
-				count[k]++
+			if !slices.Contains(ks[:j], k) && k != es[i].id { // an event naming a resource twice
+				count[k] = (count[k] + 1) | inFilter
 			}
 		}
 	}
 	keys := make([]uint64, 0, len(count))
-	for k := range count {
+	filtered := 0
+	for k, n := range count {
 		keys = append(keys, k)
+		if n&inFilter != 0 {
+			filtered++
+		}
+	}
+	f := newKeyFilter(filtered)
+	for k, n := range count {
+		if n&inFilter != 0 {
+			f.add(k)
+			count[k] = n &^ inFilter
+		}
 	}
 	slices.Sort(keys)
 	next := make(map[uint64]uint32, len(count)) // where a key's next entry goes
@@ -254,9 +286,13 @@ func buildIndex(es []sealedEntry, frames []block) []byte {
 	}
 	pos := make([]uint32, npos)
 	for i := range es {
+		if id := es[i].id; id != 0 {
+			pos[next[id]] = uint32(i)
+			next[id]++
+		}
 		ks := es[i].keys
 		for j, k := range ks {
-			if !slices.Contains(ks[:j], k) {
+			if !slices.Contains(ks[:j], k) && k != es[i].id {
 				pos[next[k]] = uint32(i)
 				next[k]++
 			}
@@ -288,7 +324,7 @@ func buildIndex(es []sealedEntry, frames []block) []byte {
 		b = binary.LittleEndian.AppendUint64(b, uint64(f.raw))
 		b = binary.LittleEndian.AppendUint64(b, uint64(f.z))
 	}
-	return b
+	return b, f
 }
 
 // withFrames returns an index body with its frames replaced.
@@ -307,10 +343,15 @@ func withFrames(body []byte, frames []block) []byte {
 }
 
 // writeIndexFile writes an index file atomically (a temporary file,
-// synced, renamed). cp gets the body's checksum and is signed with key.
-func writeIndexFile(path string, cp *checkpoint, body []byte, key []byte, enc *zstd.Encoder) error {
+// synced, renamed). cp gets the body's and the filter's checksums and is
+// signed with key.
+func writeIndexFile(path string, cp *checkpoint, body []byte, filter keyFilter, key []byte, enc *zstd.Encoder) error {
 	sum := sha256.Sum256(body)
 	cp.Body = hex.EncodeToString(sum[:])
+	cp.Filter, cp.FilterLen = "", 0
+	if len(filter) > 0 {
+		cp.Filter, cp.FilterLen = filterSum(filter), len(filter)
+	}
 	cp.sign(key)
 	head, err := json.Marshal(cp)
 	if err != nil {
@@ -322,8 +363,8 @@ func writeIndexFile(path string, cp *checkpoint, body []byte, key []byte, enc *z
 		return err
 	}
 	// The body is stored compressed (one zstd frame): about half the size.
-	data := make([]byte, 0, len(idxMagic)+len(head)+1+len(body)/2)
-	data = append(append(append(data, idxMagic...), head...), '\n')
+	data := make([]byte, 0, len(idxMagic)+len(head)+1+len(filter)+len(body)/2)
+	data = append(append(append(append(data, idxMagic...), head...), '\n'), filter...)
 	data = enc.EncodeAll(body, data)
 	_, err = f.Write(data)
 	if err == nil {
@@ -342,9 +383,11 @@ func writeIndexFile(path string, cp *checkpoint, body []byte, key []byte, enc *z
 	return syncDir(filepath.Dir(path))
 }
 
-// sealedIndex is the body of an index file, read into memory.
+// sealedIndex is the body of an index file, read into memory, and its key
+// filter.
 type sealedIndex struct {
 	data                             []byte
+	filter                           keyFilter
 	n, nkeys, npos, nblocks          int
 	entOff, keyOff, posOff, frameOff int
 }
@@ -358,6 +401,17 @@ func loadIndexFile(path string, keys [][]byte, dec *zstd.Decoder) (*checkpoint, 
 	cp, start, err := parseCheckpoint(data, keys)
 	if err != nil {
 		return nil, nil, err
+	}
+	var filter keyFilter
+	if cp.FilterLen > 0 {
+		if start+cp.FilterLen > len(data) {
+			return nil, nil, errors.New("index key filter does not match its checkpoint (cut short)")
+		}
+		filter = keyFilter(bytes.Clone(data[start : start+cp.FilterLen]))
+		if !filterMatches(filter, cp) {
+			return nil, nil, errors.New("index key filter does not match its checkpoint (changed or damaged)")
+		}
+		start += cp.FilterLen
 	}
 	body, err := dec.DecodeAll(data[start:], nil)
 	if err != nil {
@@ -374,6 +428,7 @@ func loadIndexFile(path string, keys [][]byte, dec *zstd.Decoder) (*checkpoint, 
 	if (cp.ZSize > 0) != (s.nblocks > 0) {
 		return nil, nil, errors.New("index frames do not match the checkpoint")
 	}
+	s.filter = filter
 	return cp, s, nil
 }
 
@@ -399,7 +454,7 @@ func (s *sealedIndex) block(i int) block {
 	return block{int64(binary.LittleEndian.Uint64(b)), int64(binary.LittleEndian.Uint64(b[8:]))}
 }
 
-func (s *sealedIndex) size() int { return len(s.data) }
+func (s *sealedIndex) size() int { return len(s.data) + len(s.filter) }
 
 // entry returns the time and sequence number of entry i.
 func (s *sealedIndex) entry(i int) (time int64, seq uint64) {
@@ -449,7 +504,9 @@ func rebuildIndex(u *sealedRef, enc *zstd.Encoder, dec *zstd.Decoder, keys [][]b
 	from := scanFrom{count: cp.First - 1, head: [32]byte(prev), set: true, segs: 1}
 	st, err := scanChain(filepath.Dir(u.path), u.chain, from, nil, func(_ string, off int64, line []byte, rec *recordLine) {
 		if s, e, ok := eventSpan(line); ok {
-			es = append(es, sealedEntry{time: rec.Meta.Time, seq: rec.Seq, line: uint32(off), evDelta: uint32(s), evLen: uint32(e - s), keys: metaKeys(&rec.Meta)})
+			es = append(es, sealedEntry{time: rec.Meta.Time, seq: rec.Seq, line: uint32(off), evDelta: uint32(s), evLen: uint32(e - s)})
+			e := &es[len(es)-1]
+			e.id, e.keys = metaKeys(&rec.Meta)
 		}
 	})
 	if err != nil {
@@ -474,7 +531,8 @@ func rebuildIndex(u *sealedRef, enc *zstd.Encoder, dec *zstd.Decoder, keys [][]b
 		}
 	}
 	path := idxPath(u.path)
-	if err := writeIndexFile(path, &cp, buildIndex(es, frames), keys[0], enc); err != nil {
+	body, filter := buildIndex(es, frames)
+	if err := writeIndexFile(path, &cp, body, filter, keys[0], enc); err != nil {
 		return nil, nil, err
 	}
 	_, s, err := loadIndexFile(path, keys, dec)

@@ -180,7 +180,13 @@ func TestDamagedIndexFiles(t *testing.T) {
 		{"cut short", func(t *testing.T, path string) {
 			data, _ := os.ReadFile(path)
 			os.WriteFile(path, data[:len(data)/2], 0o600)
-		}, "index body does not match its checkpoint"},
+		}, "does not match its checkpoint"},
+		{"key filter changed", func(t *testing.T, path string) {
+			data, _ := os.ReadFile(path)
+			start := bytes.IndexByte(data[len(idxMagic):], '\n') + len(idxMagic) + 1
+			data[start+1] ^= 0xff // a bit of the filter, past its number of probes
+			os.WriteFile(path, data, 0o600)
+		}, "key filter does not match its checkpoint"},
 		{"garbage", func(t *testing.T, path string) {
 			os.WriteFile(path, []byte("garbage"), 0o600)
 		}, "not an index file"},

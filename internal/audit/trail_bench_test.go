@@ -33,20 +33,31 @@ func benchEvent(i int, at time.Time) *Event {
 	}
 	user := fmt.Sprintf("user%d", i%500)
 	target := fmt.Sprintf("target%d", i%1000)
+	key := fmt.Sprintf("AKIA%016d", i%700)
+	name := []string{"GetUser", "ListUsers", "GetRole", "ListAttachedUserPolicies", "CreateUser"}[i%5]
+	source, resType := SourceIAM, "AWS::IAM::User"
+	if i%rareEvery == rareEvery/2 {
+		// A value seen once in a million events, in every attribute
+		// but ReadOnly: the lookups that visit the whole trail.
+		user, target, key, name, source, resType = "rare-user", "rare-target", "AKIARARE000000000000", "DeleteRolePermissionsBoundary", "sts.amazonaws.com", "AWS::IAM::Role"
+	}
 	return &Event{
 		EventVersion: EventVersion,
 		UserIdentity: UserIdentity{Type: "IAMUser", PrincipalID: fmt.Sprintf("AIDA%017d", i%500), ARN: "arn:aws:iam::123456789012:user/" + user,
-			AccountID: "123456789012", AccessKeyID: fmt.Sprintf("AKIA%016d", i%700), UserName: user},
-		EventTime: FormatTime(at), EventSource: SourceIAM, EventName: []string{"GetUser", "ListUsers", "GetRole", "ListAttachedUserPolicies", "CreateUser"}[i%5],
+			AccountID: "123456789012", AccessKeyID: key, UserName: user},
+		EventTime: FormatTime(at), EventSource: source, EventName: name,
 		AWSRegion: "us-east-1", SourceIPAddress: fmt.Sprintf("10.0.%d.%d", i%7, i%250),
 		UserAgent:         "aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/distrib#ubuntu.22 md/prompt#off md/command#iam.get-user",
 		RequestParameters: json.RawMessage(`{"userName":"` + target + `"}`),
 		ResponseElements:  json.RawMessage("null"),
 		RequestID:         uuid.New(), EventID: id, ReadOnly: i%5 != 4, EventType: TypeAPICall, ManagementEvent: true,
 		RecipientAccountID: "123456789012", EventCategory: "Management",
-		Resources: []Resource{{Type: "AWS::IAM::User", Name: target}}, Username: user,
+		Resources: []Resource{{Type: resType, Name: target}}, Username: user,
 	}
 }
+
+// rareEvery spaces the events of rare values (one per million).
+const rareEvery = 1_000_000
 
 // genTrail writes a chain of n events into dir directly, as the writer
 // would have (segments of 16 MiB with their index files, digests every
@@ -98,7 +109,8 @@ func genTrail(tb testing.TB, dir string, n int, fullOpen bool) int {
 		closeSeg(last)
 		cp := &checkpoint{Chain: chain, First: segFirst, Last: last, Prev: hex.EncodeToString(segPrev[:]), Head: hex.EncodeToString(prev[:]),
 			Size: segSize, MinTime: minT, MaxTime: maxT, Events: len(es), DigestOff: digestsSize, DigestSig: lastSig, DigestCount: lastCount, Digests: digestN}
-		if err := writeIndexFile(idxPath(segPath), cp, buildIndex(es, nil), keys[0], tr.enc); err != nil {
+		body, filter := buildIndex(es, nil)
+		if err := writeIndexFile(idxPath(segPath), cp, body, filter, keys[0], tr.enc); err != nil {
 			tb.Fatal(err)
 		}
 		if err := tr.compress(&unit{chain: chain, first: segFirst, path: segPath, cp: cp}); err != nil {
@@ -138,7 +150,9 @@ func genTrail(tb testing.TB, dir string, n int, fullOpen bool) int {
 		for _, r := range m.res {
 			rm.Res = append(rm.Res, [2]string{r.Type, r.Name})
 		}
-		es = append(es, sealedEntry{time: m.time, seq: uint64(i), line: uint32(segSize), evDelta: uint32(evStart), evLen: uint32(evLen), keys: metaKeys(&rm)})
+		es = append(es, sealedEntry{time: m.time, seq: uint64(i), line: uint32(segSize), evDelta: uint32(evStart), evLen: uint32(evLen)})
+		e := &es[len(es)-1]
+		e.id, e.keys = metaKeys(&rm)
 		minT, maxT = min(minT, m.time), max(maxT, m.time)
 		segSize += int64(len(buf))
 		if i%digestEvery == 0 || i == n {
@@ -181,7 +195,11 @@ type trailFigures struct {
 	LookupP99Ns int64
 	// SlowestNs is each query's slowest lookup (a page and the next),
 	// by its attribute ("time" for the time range, "" for none).
-	SlowestNs    map[string]int64
+	SlowestNs map[string]int64
+	// PerQuery is each query's p50, p99 and slowest lookup in ms; Found
+	// how many events its first round found (a page and the next).
+	PerQuery     map[string][3]float64
+	Found        map[string]int
 	Lookups      int
 	Events       int
 	EventsPaged  int
@@ -197,6 +215,11 @@ type trailFigures struct {
 //
 //	IAMD_AUDIT_BENCH_EVENTS=5000000 IAMD_AUDIT_BENCH_DIR=/tmp/trail5m \
 //	  go test ./internal/audit -run '^$' -bench LongTrail -benchtime 1x
+//
+// IAMD_AUDIT_BENCH_NO_FILTERS=1 ignores the segments' key filters (the
+// baseline); IAMD_AUDIT_BENCH_ROUNDS and IAMD_AUDIT_BENCH_RARE_ROUNDS set
+// how many rounds of lookups, of all kinds and of rare values, are made
+// (20 each).
 func BenchmarkLongTrail(b *testing.B) {
 	n := 1_000_000
 	if s := os.Getenv("IAMD_AUDIT_BENCH_EVENTS"); s != "" {
@@ -292,6 +315,8 @@ func TestLongTrailChild(t *testing.T) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	f.RSSOpen, f.HeapOpen = rss(t), ms.HeapAlloc
+	// The baseline: every index file in a lookup's time range is read.
+	l.trail.ignoreFilters = os.Getenv("IAMD_AUDIT_BENCH_NO_FILTERS") != ""
 	const account = "123456789012"
 	var ids []string
 	p, err := l.Lookup(Query{Account: account, Max: 50})
@@ -301,46 +326,89 @@ func TestLongTrailChild(t *testing.T) {
 	for _, e := range p.Events {
 		ids = append(ids, e.EventID)
 	}
-	queries := []Query{
-		{Account: account},
-		{Account: account, Attribute: AttrEventName, Value: "CreateUser"},
-		{Account: account, Attribute: AttrUsername, Value: "user7"},
-		{Account: account, Attribute: AttrResourceName, Value: "target7"},
-		{Account: account, Attribute: AttrResourceType, Value: "AWS::IAM::User"},
-		{Account: account, Attribute: AttrAccessKeyID, Value: fmt.Sprintf("AKIA%016d", 7)},
-		{Account: account, Attribute: AttrEventSource, Value: SourceIAM},
-		{Account: account, Attribute: AttrReadOnly, Value: "false"},
-		{Account: account, Attribute: AttrEventID, Value: ids[len(ids)-1]},
-		{Account: account, Start: time.Now().Add(-time.Hour), End: time.Now().Add(-50 * time.Minute)},
+	// The oldest event, by a time range over the trail's first hour.
+	l.trail.mu.RLock()
+	oldest := time.Unix(l.trail.units[0].minTime(), 0)
+	l.trail.mu.RUnlock()
+	var oldID string
+	if p, err := l.Lookup(Query{Account: account, Start: oldest, End: oldest.Add(time.Minute), Max: 1}); err == nil && len(p.Events) > 0 {
+		oldID = p.Events[0].EventID
+	}
+	type named struct {
+		name string
+		q    Query
+		rare bool
+	}
+	queries := []named{
+		{"all", Query{Account: account}, false},
+		{"EventName", Query{Account: account, Attribute: AttrEventName, Value: "CreateUser"}, false},
+		{"Username", Query{Account: account, Attribute: AttrUsername, Value: "user7"}, false},
+		{"ResourceName", Query{Account: account, Attribute: AttrResourceName, Value: "target7"}, false},
+		{"ResourceType", Query{Account: account, Attribute: AttrResourceType, Value: "AWS::IAM::User"}, false},
+		{"AccessKeyId", Query{Account: account, Attribute: AttrAccessKeyID, Value: fmt.Sprintf("AKIA%016d", 7)}, false},
+		{"EventSource", Query{Account: account, Attribute: AttrEventSource, Value: SourceIAM}, false},
+		{"ReadOnly", Query{Account: account, Attribute: AttrReadOnly, Value: "false"}, false},
+		{"EventId", Query{Account: account, Attribute: AttrEventID, Value: ids[len(ids)-1]}, false},
+		{"time", Query{Account: account, Start: time.Now().Add(-time.Hour), End: time.Now().Add(-50 * time.Minute)}, false},
+		{"time/old", Query{Account: account, Start: oldest.Add(time.Minute), End: oldest.Add(2 * time.Minute)}, false},
+		{"rare/EventName", Query{Account: account, Attribute: AttrEventName, Value: "DeleteRolePermissionsBoundary"}, true},
+		{"rare/Username", Query{Account: account, Attribute: AttrUsername, Value: "rare-user"}, true},
+		{"rare/ResourceName", Query{Account: account, Attribute: AttrResourceName, Value: "rare-target"}, true},
+		{"rare/ResourceType", Query{Account: account, Attribute: AttrResourceType, Value: "AWS::IAM::Role"}, true},
+		{"rare/AccessKeyId", Query{Account: account, Attribute: AttrAccessKeyID, Value: "AKIARARE000000000000"}, true},
+		{"rare/EventSource", Query{Account: account, Attribute: AttrEventSource, Value: "sts.amazonaws.com"}, true},
+		{"absent/Username", Query{Account: account, Attribute: AttrUsername, Value: "nobody"}, true},
+		{"EventId/old", Query{Account: account, Attribute: AttrEventID, Value: oldID}, false},
+	}
+	rounds, rareRounds := 20, 20
+	if s := os.Getenv("IAMD_AUDIT_BENCH_ROUNDS"); s != "" {
+		rounds, _ = strconv.Atoi(s)
+		rareRounds = rounds
+	}
+	if s := os.Getenv("IAMD_AUDIT_BENCH_RARE_ROUNDS"); s != "" {
+		rareRounds, _ = strconv.Atoi(s)
 	}
 	var lat []time.Duration
+	per := map[string][]time.Duration{}
 	f.SlowestNs = map[string]int64{}
-	for round := range 20 {
-		for _, q := range queries {
+	f.Found = map[string]int{}
+	for round := range rounds {
+		for _, nq := range queries {
+			if nq.rare && round >= rareRounds {
+				continue
+			}
+			q := nq.q
 			q.Max = 50
 			s := time.Now()
 			p, err := l.Lookup(q)
 			if err != nil {
 				t.Fatal(err)
 			}
+			found := len(p.Events)
 			// And the next page.
 			if p.NextToken != "" {
 				q.Token = p.NextToken
-				if _, err := l.Lookup(q); err != nil {
+				p2, err := l.Lookup(q)
+				if err != nil {
 					t.Fatal(err)
 				}
+				found += len(p2.Events)
 			}
 			d := time.Since(s)
 			lat = append(lat, d)
-			name := string(q.Attribute)
-			if !q.Start.IsZero() {
-				name = "time"
-			}
-			f.SlowestNs[name] = max(f.SlowestNs[name], d.Nanoseconds())
+			per[nq.name] = append(per[nq.name], d)
+			f.SlowestNs[nq.name] = max(f.SlowestNs[nq.name], d.Nanoseconds())
 			if round == 0 {
-				f.EventsPaged += len(p.Events)
+				f.EventsPaged += found
+				f.Found[nq.name] = found
 			}
 		}
+	}
+	f.PerQuery = map[string][3]float64{}
+	for name, ds := range per {
+		slices.Sort(ds)
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		f.PerQuery[name] = [3]float64{ms(ds[len(ds)/2]), ms(ds[len(ds)*99/100]), ms(ds[len(ds)-1])}
 	}
 	slices.Sort(lat)
 	f.Lookups = len(lat)

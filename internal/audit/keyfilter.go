@@ -1,0 +1,147 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+)
+
+// keyFilter is a Bloom filter of the keys an index file lists (all but
+// event IDs): a lookup skips the sealed segments whose filter says they do
+// not hold its value, without reading and decompressing their index files.
+// A value seen once a month thus costs the filters of the segments in its
+// time range and the index files of the few that hold it, not every index
+// file of the trail.
+//
+// It is stored between an index file's checkpoint line and its body, and
+// the checkpoint names its length and SHA-256, so a filter is checked
+// against the signed checkpoint before it is trusted. Format: one byte,
+// the number of probes, then the bits.
+//
+// With 24 bits and 16 probes per key a filter answers "maybe" for an
+// absent key about once in 100,000: over the 3,850 segments of 50 M events
+// that is one needless index file in 26 lookups of an absent value.
+type keyFilter []byte
+
+const (
+	filterBitsPerKey = 24
+	filterProbes     = 16
+)
+
+// newKeyFilter returns an empty filter sized for n keys.
+func newKeyFilter(n int) keyFilter {
+	f := make(keyFilter, 1+max(64, (n*filterBitsPerKey+7)/8)) // at least 512 bits: double hashing needs room
+	f[0] = filterProbes
+	return f
+}
+
+// probes calls fn with the bits of k's probes in a filter of m bits. Each
+// probe is a step of SplitMix64 seeded with the key hash: independent
+// probes, as double hashing's are not in small filters.
+func probes(k uint64, n uint8, m uint64, fn func(bit uint64) bool) {
+	x := k
+	for range n {
+		x += 0x9e3779b97f4a7c15
+		z := x
+		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+		z = (z ^ z>>27) * 0x94d049bb133111eb
+		z ^= z >> 31
+		if !fn(z % m) {
+			return
+		}
+	}
+}
+
+func (f keyFilter) add(k uint64) {
+	bits := f[1:]
+	probes(k, f[0], uint64(len(bits))*8, func(b uint64) bool {
+		bits[b>>3] |= 1 << (b & 7)
+		return true
+	})
+}
+
+// mayContain is false if k was never added.
+func (f keyFilter) mayContain(k uint64) bool {
+	if len(f) < 2 {
+		return true
+	}
+	bits := f[1:]
+	found := true
+	probes(k, f[0], uint64(len(bits))*8, func(b uint64) bool {
+		found = bits[b>>3]&(1<<(b&7)) != 0
+		return found
+	})
+	return found
+}
+
+func (f keyFilter) size() int { return len(f) }
+
+// filterCacheBytes bounds the key filters held in memory: those of about
+// 2,500 segments of GetUser-like events (32 M events).
+const filterCacheBytes = 16 << 20
+
+// mayHold reports whether the sealed segment u may hold events listed
+// under key k: true unless its key filter says it does not. A segment
+// without a filter (an index file written before filters were), or whose
+// filter cannot be read or does not match its checkpoint, may hold
+// anything: its index file decides, and is rebuilt if it is damaged.
+func (t *trail) mayHold(u *sealedRef, k uint64) bool {
+	if u.cp.FilterLen == 0 || t.cache.get(u.path) != nil {
+		return true
+	}
+	path := idxPath(u.path)
+	f := t.filters.get(path)
+	if f == nil {
+		var err error
+		if f, err = readKeyFilter(path, u.cp); err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				t.log.Warn("audit: key filter unreadable; the index file is read instead", "file", path, "err", err)
+			}
+			return true
+		}
+		t.filters.put(path, f)
+	}
+	return f.mayContain(k)
+}
+
+// readKeyFilter reads the key filter of the index file at path, which
+// must match cp (the index file's checkpoint, already verified).
+func readKeyFilter(path string, cp *checkpoint) (keyFilter, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	// The checkpoint line is well under 4 KiB (readCheckpoint).
+	buf := make([]byte, len(idxMagic)+4096+cp.FilterLen)
+	n, err := io.ReadFull(file, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, err
+	}
+	buf = buf[:n]
+	if !bytes.HasPrefix(buf, []byte(idxMagic)) {
+		return nil, errors.New("not an index file")
+	}
+	i := bytes.IndexByte(buf[len(idxMagic):], '\n')
+	start := len(idxMagic) + i + 1
+	if i < 0 || start+cp.FilterLen > len(buf) {
+		return nil, errors.New("key filter cut short")
+	}
+	f := keyFilter(bytes.Clone(buf[start : start+cp.FilterLen]))
+	if !filterMatches(f, cp) {
+		return nil, errors.New("key filter does not match its checkpoint (changed or damaged)")
+	}
+	return f, nil
+}
+
+func filterSum(f keyFilter) string {
+	sum := sha256.Sum256(f)
+	return hex.EncodeToString(sum[:])
+}
+
+func filterMatches(f keyFilter, cp *checkpoint) bool {
+	return len(f) == cp.FilterLen && filterSum(f) == cp.Filter
+}

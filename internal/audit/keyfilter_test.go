@@ -1,0 +1,119 @@
+package audit
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestKeyFilter: every key added is found, and keys not added are
+// rejected nearly always (the design rate is about 1 in 100,000).
+func TestKeyFilter(t *testing.T) {
+	for _, n := range []int{0, 1, 10, 2_000, 20_000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			f := newKeyFilter(n)
+			for i := range n {
+				f.add(keyHash(postUser, "123456789012", fmt.Sprintf("user%d", i)))
+			}
+			for i := range n {
+				if k := keyHash(postUser, "123456789012", fmt.Sprintf("user%d", i)); !f.mayContain(k) {
+					t.Fatalf("user%d added but not found", i)
+				}
+			}
+			const probes = 200_000
+			fp := 0
+			for i := range probes {
+				if f.mayContain(keyHash(postUser, "123456789012", fmt.Sprintf("other%d", i))) {
+					fp++
+				}
+			}
+			// 1e-5 by design; 20 in 200,000 (1e-4) would mean a broken
+			// hash, not bad luck.
+			if fp > 20 {
+				t.Errorf("%d false positives in %d absent keys (%.2g)", fp, probes, float64(fp)/probes)
+			}
+		})
+	}
+}
+
+// TestLookupSkipsSegmentsByFilter: a value in one sealed segment is found
+// by reading that segment's index file alone, and an absent value by
+// reading none; a trail whose index files have no filter (written before
+// there were filters) is still searched in full.
+func TestLookupSkipsSegmentsByFilter(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	opts := Options{Dir: dir, Keys: testKey, Now: func() time.Time { return t0 }, SegmentBytes: 8192, NoSync: true}
+	l, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	for i := range n {
+		user := fmt.Sprintf("u%d", i%5)
+		if i == n/2 {
+			user = "rare"
+		}
+		record(t, l, "111111111111", "GetUser", user, t0.Add(time.Duration(i)*time.Second))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if segs := len(sealedIndexes(t, dir)); segs < 10 {
+		t.Fatalf("%d sealed segments, want at least 10 for the test to mean anything", segs)
+	}
+
+	lookup := func(t *testing.T, l *Log, user string) (found, indexesRead int) {
+		t.Helper()
+		l.trail.cache.clear()
+		ids := pageAll(t, l, Query{Account: "111111111111", Attribute: AttrUsername, Value: user, Max: 50})
+		l.trail.cache.mu.Lock()
+		defer l.trail.cache.mu.Unlock()
+		return len(ids), l.trail.cache.lru.Len()
+	}
+	t.Run("with filters", func(t *testing.T) {
+		l, err := Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		if found, read := lookup(t, l, "rare"); found != 1 || read > 2 {
+			t.Errorf("rare value: %d events found reading %d index files; want 1 event, 1 index file (2 with a false positive)", found, read)
+		}
+		if found, read := lookup(t, l, "nobody"); found != 0 || read > 1 {
+			t.Errorf("absent value: %d events found reading %d index files; want none, reading none (1 with a false positive)", found, read)
+		}
+		if found, _ := lookup(t, l, "u1"); found != n/5 {
+			t.Errorf("common value: %d events found, want %d", found, n/5)
+		}
+	})
+	t.Run("without filters", func(t *testing.T) {
+		// Rewrite every index file as before there were filters.
+		for _, path := range sealedIndexes(t, dir) {
+			cp, s, err := loadIndexFile(path, testKey, newTrail(testKey, nil).dec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := newTrail(testKey, nil)
+			if err := writeIndexFile(path, cp, s.data, nil, testKey[0], tr.enc); err != nil {
+				t.Fatal(err)
+			}
+			if cp.FilterLen != 0 {
+				t.Fatal("index file still has a filter")
+			}
+		}
+		l, err := Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		segs := len(sealedIndexes(t, dir))
+		if found, read := lookup(t, l, "rare"); found != 1 || read < segs-1 {
+			t.Errorf("rare value: %d events found reading %d of %d index files; want 1, reading them all", found, read, segs)
+		}
+		if _, err := os.Stat(dir); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
