@@ -432,6 +432,22 @@ func TestServiceLinkedRoles(t *testing.T) {
 	}
 	_, err = c.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String("ecs.amazonaws.com"), CustomSuffix: aws.String("x")})
 	wantRoleError(t, err, "InvalidInput", "Custom suffix is not allowed for ecs.amazonaws.com")
+	// A principal of no service with a service-linked role is refused,
+	// not given a role name made up from it.
+	_, err = c.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String("example-thing.amazonaws.com")})
+	wantRoleError(t, err, "InvalidInput", "Invalid service name example-thing.amazonaws.com.")
+	if _, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("AWSServiceRoleForExampleThing")}); errCode(err) != "NoSuchEntity" {
+		t.Errorf("GetRole(AWSServiceRoleForExampleThing) = %v, want NoSuchEntity", err)
+	}
+	custom, err := c.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String("custom-resource.application-autoscaling.amazonaws.com")})
+	must(t, err)
+	if aws.ToString(custom.Role.RoleName) != "AWSServiceRoleForApplicationAutoScaling_CustomResource" {
+		t.Errorf("custom-resource role = %s", aws.ToString(custom.Role.RoleName))
+	}
+	if attached, err := c.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: custom.Role.RoleName}); err != nil ||
+		len(attached.AttachedPolicies) != 1 || aws.ToString(attached.AttachedPolicies[0].PolicyArn) != "arn:aws:iam::aws:policy/aws-service-role/AWSApplicationAutoScalingCustomResourcePolicy" {
+		t.Errorf("custom-resource role's policies = %+v, %v", attached, err)
+	}
 
 	protected := "Cannot perform the operation on the protected role 'AWSServiceRoleForAutoScaling' - this role is only modifiable by AWS"
 	_, err = c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: r.RoleName})

@@ -1,26 +1,67 @@
 package iamapi
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/iamd/iamd/internal/managedpolicies"
+)
 
 func TestServiceLinkedRoleName(t *testing.T) {
 	tests := []struct {
 		service, name string
-		suffix        bool
+		suffix, ok    bool
 	}{
-		{"custom-resource.application-autoscaling.amazonaws.com", "AWSServiceRoleForApplicationAutoScaling_CustomResource", false},
-		{"dynamodb.application-autoscaling.amazonaws.com", "AWSServiceRoleForApplicationAutoScaling_DynamoDBTable", false},
-		{"lambda.application-autoscaling.amazonaws.com", "AWSServiceRoleForApplicationAutoScaling_LambdaConcurrency", false},
-		{"elasticmapreduce.amazonaws.com", "AWSServiceRoleForEMRCleanup", false},
-		{"autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling", true},
-		{"example-thing.amazonaws.com", "AWSServiceRoleForExampleThing", true},
+		{"custom-resource.application-autoscaling.amazonaws.com", "AWSServiceRoleForApplicationAutoScaling_CustomResource", false, true},
+		{"dynamodb.application-autoscaling.amazonaws.com", "AWSServiceRoleForApplicationAutoScaling_DynamoDBTable", false, true},
+		{"lambda.application-autoscaling.amazonaws.com", "AWSServiceRoleForApplicationAutoScaling_LambdaConcurrency", false, true},
+		{"elasticmapreduce.amazonaws.com", "AWSServiceRoleForEMRCleanup", false, true},
+		{"autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling", true, true},
+		// AWS refuses principals of services it does not know, rather
+		// than inventing a role name for them.
+		{"example-thing.amazonaws.com", "", false, false},
+		{".amazonaws.com", "", false, false},
+		{"", "", false, false},
 	}
 	for _, tc := range tests {
-		name, known, ok := serviceLinkedRoleName(tc.service)
-		if !ok || name != tc.name || known.suffix != tc.suffix {
-			t.Errorf("%s: %q suffix %v ok %v, want %q suffix %v", tc.service, name, known.suffix, ok, tc.name, tc.suffix)
+		t.Run(tc.service, func(t *testing.T) {
+			name, known, ok := serviceLinkedRoleName(tc.service)
+			if ok != tc.ok || name != tc.name || known.suffix != tc.suffix {
+				t.Errorf("%q suffix %v ok %v, want %q suffix %v ok %v", name, known.suffix, ok, tc.name, tc.suffix, tc.ok)
+			}
+		})
+	}
+}
+
+// TestServiceLinkedCatalogue checks the embedded table: it parses, every
+// role is named AWSServiceRoleFor..., and every policy it attaches is an
+// AWS-managed policy under aws-service-role/ in the embedded catalogue.
+func TestServiceLinkedCatalogue(t *testing.T) {
+	m, err := parseLinkedServices(linkedServicesTSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) == 0 {
+		t.Fatal("no service-linked roles")
+	}
+	cat, err := managedpolicies.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for principal, ls := range m {
+		if !strings.HasSuffix(principal, ".amazonaws.com") || !strings.HasPrefix(ls.role, "AWSServiceRoleFor") || len(ls.role) > maxRoleName {
+			t.Errorf("%s: role %q", principal, ls.role)
+		}
+		if ls.policy == "" {
+			continue
+		}
+		if _, ok := cat.Get("arn:aws:iam::aws:policy/aws-service-role/" + ls.policy); !ok {
+			t.Errorf("%s: policy %s is not an AWS-managed service-role policy", principal, ls.policy)
 		}
 	}
-	if _, _, ok := serviceLinkedRoleName(".amazonaws.com"); ok {
-		t.Error("a principal without a service name was accepted")
+	for _, bad := range []string{"a\tb\tc\n", "a\tb\tc\tmaybe\n", "a\tb\tc\tno\na\tb\tc\tno\n"} {
+		if _, err := parseLinkedServices(bad); err == nil {
+			t.Errorf("parseLinkedServices(%q) accepted", bad)
+		}
 	}
 }
