@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/sar"
 	"github.com/iamd/iamd/policy"
 )
@@ -692,7 +693,7 @@ func (a *analysis) security(s *statement) {
 			a.add(c.explicitType, c.explicitStar, rp, rn, "%s", c.explicitMsg)
 		case !explicit && wild && starRes && !conditioned:
 			a.add(SecurityWarning, c.wildStar, rp, rn, "%s", c.wildMsg)
-		case (explicit || wild) && s.hasNotRes && !anyGlob(s.notResources, "arn:aws:iam::*:role/*"):
+		case (explicit || wild) && s.hasNotRes && !excludesAllRoles(s.notResources):
 			a.add(SecurityWarning, c.notRes, np, nn, "%s", c.notResMsg)
 		case notActionAllows && s.hasNotRes:
 			a.add(SecurityWarning, c.notBoth, np, nn, "%s", c.notBothMsg)
@@ -712,6 +713,17 @@ func broadResource(r string) bool {
 	}
 	svc := parts[2]
 	return (svc == "iam" || strings.ContainsAny(svc, "*?")) && strings.Contains(parts[5], "*")
+}
+
+// excludesAllRoles reports whether NotResource patterns leave out every
+// role, in whichever partition the policy is written for.
+func excludesAllRoles(notResources []string) bool {
+	for _, p := range []iam.Partition{iam.PartitionAWS, iam.PartitionChina, iam.PartitionGovCloud, iam.PartitionISO, iam.PartitionISOB} {
+		if anyGlob(notResources, p.Prefix("iam")+"*:role/*") {
+			return true
+		}
+	}
+	return false
 }
 
 func anyGlob(patterns []string, s string) bool {

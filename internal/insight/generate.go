@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iamd/iamd/internal/audit"
+	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/sar"
 	"github.com/iamd/iamd/policy"
 )
@@ -26,6 +27,10 @@ type GenerateOptions struct {
 	User, Role string
 	// Start and End bound the period (inclusive); zero means unbounded.
 	Start, End time.Time
+	// Partition is the partition of the principal's ARN. When zero it is
+	// the partition of the principal's events (their ARNs), or aws when
+	// there are none.
+	Partition iam.Partition
 	// MaxResources is how many resources of one action are listed before
 	// they are collapsed into wildcard patterns (DefaultMaxResources when
 	// zero).
@@ -89,11 +94,7 @@ func NewGenerator(opts GenerateOptions) (*Generator, error) {
 		opts.MaxResources = DefaultMaxResources
 	}
 	g := &Generator{opts: opts, used: map[string]*UsedAction{}, res: map[string][]string{}}
-	if opts.User != "" {
-		g.gen.Principal = "arn:aws:iam::" + opts.Account + ":user/" + opts.User
-	} else {
-		g.gen.Principal = "arn:aws:iam::" + opts.Account + ":role/" + opts.Role
-	}
+	g.gen.Principal = g.principalARN(opts.Partition)
 	g.gen.Start, g.gen.End = opts.Start, opts.End
 	return g, nil
 }
@@ -129,6 +130,15 @@ type decisions struct {
 	} `json:"authorizationDecisions"`
 }
 
+// principalARN is the ARN of the user or role in partition p: the
+// principal's path is not in its events, so the ARN has none.
+func (g *Generator) principalARN(p iam.Partition) string {
+	if g.opts.User != "" {
+		return p.ARN(g.opts.Account, "user", "/", g.opts.User)
+	}
+	return p.ARN(g.opts.Account, "role", "/", g.opts.Role)
+}
+
 // Add considers one CloudTrail record; records of other principals or
 // outside the period are ignored.
 func (g *Generator) Add(record []byte) error {
@@ -138,6 +148,13 @@ func (g *Generator) Add(record []byte) error {
 	}
 	if !g.matches(&ev) {
 		return nil
+	}
+	if g.opts.Partition == "" {
+		// The events name the partition iamd answered as.
+		if part, ok := arnPartition(ev.UserIdentity.ARN); ok {
+			g.opts.Partition = iam.Partition(part)
+			g.gen.Principal = g.principalARN(g.opts.Partition)
+		}
 	}
 	t, err := time.Parse(audit.TimeFormat, ev.EventTime)
 	if err != nil {
@@ -169,6 +186,16 @@ func (g *Generator) Add(record []byte) error {
 	}
 	g.gen.Calls++
 	return nil
+}
+
+// arnPartition returns the partition of arn:PARTITION:....
+func arnPartition(arn string) (string, bool) {
+	rest, ok := strings.CutPrefix(arn, "arn:")
+	if !ok {
+		return "", false
+	}
+	part, _, ok := strings.Cut(rest, ":")
+	return part, ok && part != ""
 }
 
 func (g *Generator) matches(ev *trailEvent) bool {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iamd/iamd/internal/audit"
+	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/sar"
 	"github.com/iamd/iamd/policy"
 )
@@ -229,5 +230,42 @@ func TestPattern(t *testing.T) {
 		if got := g.pattern(tc.arn, tc.act); got != tc.want {
 			t.Errorf("pattern(%s) = %s, want %s", tc.arn, got, tc.want)
 		}
+	}
+}
+
+// TestGeneratePrincipalPartition: the generated policy's principal is in
+// the partition of its events, or the one given, aws when neither says.
+func TestGeneratePrincipalPartition(t *testing.T) {
+	cnEvent := `{"eventTime":"` + audit.FormatTime(t0) + `","eventSource":"iam.amazonaws.com","eventName":"GetUser","recipientAccountId":"` + acct +
+		`","userIdentity":{"type":"IAMUser","accountId":"` + acct + `","userName":"alice","arn":"arn:aws-cn:iam::` + acct + `:user/alice"}}`
+	tests := []struct {
+		name   string
+		opts   GenerateOptions
+		events []string
+		want   string
+	}{
+		{"no events", GenerateOptions{Account: acct, User: "alice"}, nil, "arn:aws:iam::" + acct + ":user/alice"},
+		{"aws-cn events", GenerateOptions{Account: acct, User: "alice"}, []string{cnEvent}, "arn:aws-cn:iam::" + acct + ":user/alice"},
+		{"given partition", GenerateOptions{Account: acct, Role: "deployer", Partition: iam.PartitionGovCloud}, nil, "arn:aws-us-gov:iam::" + acct + ":role/deployer"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := NewGenerator(tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range tc.events {
+				if err := g.Add([]byte(ev)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := g.Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Principal != tc.want {
+				t.Errorf("Principal = %s, want %s", got.Principal, tc.want)
+			}
+		})
 	}
 }
