@@ -9,6 +9,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	iamstate "github.com/iamd/iamd/internal/iam"
+	"github.com/iamd/iamd/internal/server"
 )
 
 // TestPartitionChina runs `iamd serve --partition aws-cn` and checks, with
@@ -167,5 +171,78 @@ func TestPartitionChina(t *testing.T) {
 		}, "SignatureDoesNotMatch"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })
+	}
+}
+
+// TestPartitionChinaServiceARNs runs iamd as aws-cn in process and checks
+// the ARNs that are not an entity's own: a workload's aws:SourceArn, the
+// root task policies AssumeRoot takes, the delegation requests
+// GetHumanReadableSummary takes, and a service-linked role with the
+// managed policy attached to it. Each is in aws-cn; the commercial
+// partition's ARNs do not stand in for them.
+func TestPartitionChinaServiceARNs(t *testing.T) {
+	e := startWith(t, func(c *server.Config) { c.Partition = iamstate.PartitionChina })
+	ctx := context.Background()
+	cn := func(o *iam.Options) { o.Region = "cn-north-1" }
+	root := iam.NewFromConfig(e.config(e.root), func(o *iam.Options) { o.BaseEndpoint = aws.String(e.url); cn(o) })
+	stsAs := func(c aws.Credentials) *sts.Client {
+		return sts.NewFromConfig(e.config(c), func(o *sts.Options) { o.BaseEndpoint = aws.String(e.url); o.Region = "cn-north-1" })
+	}
+
+	// A trust policy narrowed to a workload by its aws-cn ARN lets that
+	// workload, and no other, assume the role.
+	narrow := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"workloads.iamd.internal"},"Action":"sts:AssumeRole",` +
+		`"Condition":{"StringEquals":{"aws:SourceArn":"arn:aws-cn:iamd::` + testAccount + `:workload/allowed"}}}]}`
+	role(t, root, "narrow-role", narrow, "", 0)
+	allowedURI, allowedToken := registerWorkload(t, e, "allowed", "narrow-role")
+	otherURI, otherToken := registerWorkload(t, e, "other", "narrow-role")
+	if status, body := getCredentials(t, allowedURI, allowedToken); status != 200 {
+		t.Errorf("workload named by its aws-cn ARN: %d %v", status, body)
+	}
+	if status, body := getCredentials(t, otherURI, otherToken); status != 403 {
+		t.Errorf("workload not named: %d %v", status, body)
+	}
+
+	// AssumeRoot takes the partition's root task policies only.
+	_, err := root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("admin")})
+	must(t, err)
+	_, err = root.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("admin"), PolicyName: aws.String("p"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRoot","Resource":"*"}]}`)})
+	must(t, err)
+	key, err := root.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("admin")})
+	must(t, err)
+	admin := stsAs(aws.Credentials{AccessKeyID: aws.ToString(key.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(key.AccessKey.SecretAccessKey)})
+	for _, tc := range []struct{ arn, code string }{
+		{"arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials", "ValidationError"},
+		{"arn:aws-cn:iam::aws:policy/root-task/IAMAuditRootUserCredentials", "AccessDenied"}, // no organization
+	} {
+		_, err = admin.AssumeRoot(ctx, &sts.AssumeRootInput{TargetPrincipal: aws.String("210987654321"), TaskPolicyArn: &ststypes.PolicyDescriptorType{Arn: aws.String(tc.arn)}})
+		if errCode(err) != tc.code {
+			t.Errorf("AssumeRoot with %s: %v, want %s", tc.arn, err, tc.code)
+		}
+	}
+
+	// GetHumanReadableSummary takes the partition's delegation requests.
+	for _, tc := range []struct{ arn, code string }{
+		{"arn:aws:iam::" + testAccount + ":delegation-request/dr-1", "InvalidInput"},
+		{"arn:aws-cn:iam::" + testAccount + ":delegation-request/dr-1", "NoSuchEntity"},
+	} {
+		_, err = root.GetHumanReadableSummary(ctx, &iam.GetHumanReadableSummaryInput{EntityArn: aws.String(tc.arn)})
+		if errCode(err) != tc.code {
+			t.Errorf("GetHumanReadableSummary(%s): %v, want %s", tc.arn, err, tc.code)
+		}
+	}
+
+	// A service-linked role and its policy are in aws-cn.
+	slr, err := root.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String("custom-resource.application-autoscaling.amazonaws.com")})
+	must(t, err)
+	const slrARN = "arn:aws-cn:iam::" + testAccount + ":role/aws-service-role/custom-resource.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_CustomResource"
+	if got := aws.ToString(slr.Role.Arn); got != slrARN {
+		t.Errorf("service-linked role ARN = %s, want %s", got, slrARN)
+	}
+	attached, err := root.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: slr.Role.RoleName})
+	must(t, err)
+	if len(attached.AttachedPolicies) != 1 || aws.ToString(attached.AttachedPolicies[0].PolicyArn) != "arn:aws-cn:iam::aws:policy/aws-service-role/AWSApplicationAutoScalingCustomResourcePolicy" {
+		t.Errorf("service-linked role's policies = %+v", attached.AttachedPolicies)
 	}
 }

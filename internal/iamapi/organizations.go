@@ -199,10 +199,12 @@ func (s *Service) GetHumanReadableSummary(ctx context.Context, in *GetHumanReada
 	if _, err := s.authorize(ctx, "iam:GetHumanReadableSummary", "*"); err != nil {
 		return nil, err
 	}
-	if !delegationRequestARN.MatchString(in.EntityArn) {
+	if rest, ok := s.partition.CutIAM(in.EntityArn); !ok || !delegationRequest.MatchString(rest) {
 		return nil, invalidInput("Invalid EntityArn %s: the only supported entity type is delegation-request.", in.EntityArn)
 	}
 	return nil, noSuchEntity("The entity %s cannot be found.", in.EntityArn)
 }
 
-var delegationRequestARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:delegation-request/.+$`)
+// delegationRequest is ACCOUNT:delegation-request/ID, the rest of a
+// delegation request's ARN in iamd's partition.
+var delegationRequest = regexp.MustCompile(`^[0-9]{12}:delegation-request/.+$`)

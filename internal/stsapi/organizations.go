@@ -2,7 +2,6 @@ package stsapi
 
 import (
 	"context"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -19,8 +18,6 @@ var rootTaskPolicies = []string{
 	"SQSUnlockQueuePolicy",
 }
 
-var rootTaskPolicyARN = regexp.MustCompile(`^arn:aws[a-z-]*:iam::aws:policy/root-task/([A-Za-z0-9]+)$`)
-
 // AssumeRoot would return credentials for privileged tasks on a member
 // account of the caller's organization. iamd's accounts are in no
 // organization, so after checking the input and the caller's permission
@@ -36,8 +33,9 @@ func (s *Service) AssumeRoot(ctx context.Context, in *AssumeRootRequest) (*Assum
 	if !isAccountID(in.TargetPrincipal) {
 		return nil, validationError("TargetPrincipal %s must be the ID of a member account of your organization.", in.TargetPrincipal)
 	}
-	m := rootTaskPolicyARN.FindStringSubmatch(in.TaskPolicyArn.Arn)
-	if m == nil || !slices.Contains(rootTaskPolicies, m[1]) {
+	// The task policies are AWS-managed policies of iamd's partition.
+	task, ok := strings.CutPrefix(in.TaskPolicyArn.Arn, s.partition.AWSPolicyARN("/root-task/", ""))
+	if !ok || !slices.Contains(rootTaskPolicies, task) {
 		return nil, validationError("TaskPolicyArn %s must be one of the root task policies: %s%s.", in.TaskPolicyArn.Arn, s.partition.AWSPolicyARN("/root-task/", ""), strings.Join(rootTaskPolicies, ", .../"))
 	}
 	if in.DurationSeconds != nil && (*in.DurationSeconds < 0 || *in.DurationSeconds > 900) {

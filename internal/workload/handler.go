@@ -164,7 +164,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TrustRequest(p iam.Partition, account, name string, role *iam.Role, now time.Time) *authz.FederatedTrustRequest {
 	kvs := []authz.KV{
 		{Key: "aws:SourceAccount", Values: []string{account}},
-		{Key: "aws:SourceArn", Values: []string{ARN(account, name)}},
+		{Key: "aws:SourceArn", Values: []string{ARN(p, account, name)}},
 		{Key: "sts:RoleSessionName", Values: []string{name}},
 	}
 	for _, t := range role.Tags {

@@ -13,7 +13,7 @@
 // need a role that trusts ecs-tasks.amazonaws.com, a workload's role must
 // trust the service principal [ServicePrincipal] for sts:AssumeRole; the
 // trust policy may narrow that to particular workloads with aws:SourceArn
-// (arn:aws:iamd::ACCOUNT:workload/NAME) and aws:SourceAccount.
+// (arn:PARTITION:iamd::ACCOUNT:workload/NAME) and aws:SourceAccount.
 //
 // The package registers workloads and serves the credentials endpoint. It
 // does not mint tokens itself (package stsapi does) nor evaluate policies
@@ -66,9 +66,10 @@ var (
 // role session name.
 var validName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 
-// ARN returns a workload's ARN, its aws:SourceArn in trust policies.
-func ARN(account, name string) string {
-	return "arn:aws:iamd::" + account + ":workload/" + name
+// ARN returns a workload's ARN in partition p, its aws:SourceArn in trust
+// policies: arn:PARTITION:iamd::ACCOUNT:workload/NAME.
+func ARN(p iam.Partition, account, name string) string {
+	return p.Prefix("iamd") + account + ":workload/" + name
 }
 
 // URL returns the AWS_CONTAINER_CREDENTIALS_FULL_URI of a workload for an

@@ -3,6 +3,8 @@ package workload
 import (
 	"strings"
 	"testing"
+
+	"github.com/iamd/iamd/internal/iam"
 )
 
 func TestTokens(t *testing.T) {
@@ -43,7 +45,10 @@ func TestNamesAndURLs(t *testing.T) {
 	if got := URL("http://127.0.0.1:8080/", "123456789012", "web"); got != "http://127.0.0.1:8080/_iamd/credentials/123456789012/web" {
 		t.Errorf("URL = %s", got)
 	}
-	if got := ARN("123456789012", "web"); got != "arn:aws:iamd::123456789012:workload/web" {
+	if got := ARN("", "123456789012", "web"); got != "arn:aws:iamd::123456789012:workload/web" {
 		t.Errorf("ARN = %s", got)
+	}
+	if got := ARN(iam.PartitionChina, "123456789012", "web"); got != "arn:aws-cn:iamd::123456789012:workload/web" {
+		t.Errorf("ARN in aws-cn = %s", got)
 	}
 }
