@@ -330,10 +330,14 @@ const maxTags = 50
 // the Tags list (ValidationError "... at 'tags' failed to satisfy
 // constraint: Member must have length less than or equal to 50"), as
 // botocore's tagListType (max 50) says. Going past 50 by merging with a
-// resource's tags answers LimitExceeded: AWS's text for that case is not in
-// its API reference or botocore and could not be confirmed, so the message
-// used below ("The number of tags has reached the maximum limit.", with its
-// trailing period) is iamd's wording, not a verified copy of AWS's.
+// resource's tags answers LimitExceeded "The number of tags has reached
+// the maximum limit." (with its trailing period), as AWS answered
+// TagOpenIDConnectProvider in LocalStack's AWS-recorded snapshot
+// (tests/aws/services/iam/test_iam_oidc.snapshot.json,
+// test_open_id_connect_provider_tags_limit). Duplicate keys answer
+// InvalidInput "Duplicate tag keys found. Please note that Tag keys are
+// case insensitive.", AWS's text as CreateRole errors quote it in public
+// Terraform logs.
 
 // checkNewTags validates tags given at creation.
 func checkNewTags(tags []Tag) error {
