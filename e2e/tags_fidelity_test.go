@@ -20,11 +20,11 @@ import (
 
 // TestGetTagsWhenNone: a resource without tags, never tagged or once its
 // last tag is removed, is described as AWS describes it. GetUser and
-// GetRole leave Tags out; GetPolicy, GetInstanceProfile,
-// GetOpenIDConnectProvider, GetSAMLProvider and GetServerCertificate
-// answer an empty Tags list (as recorded from AWS in LocalStack's
-// validated IAM snapshots). The SDK reads both as an empty slice, so the
-// test reads the XML.
+// GetRole leave Tags out; GetPolicy (of AWS-managed policies too),
+// GetInstanceProfile, GetOpenIDConnectProvider, GetSAMLProvider and
+// GetServerCertificate answer an empty Tags list (as recorded from AWS in
+// LocalStack's validated IAM snapshots). The SDK reads both as an empty
+// slice, so the test reads the XML.
 func TestGetTagsWhenNone(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
@@ -170,6 +170,12 @@ func TestGetTagsWhenNone(t *testing.T) {
 			must(t, tc.untag(untagged))
 			check(untagged)
 		})
+	}
+	// AWS-managed policies have no tags: GetPolicy lists none, as for a
+	// customer-managed policy.
+	managed := "arn:aws:iam::aws:policy/IAMUserChangePassword"
+	if present, members := tagsElement(t, e.rawIAM(t, url.Values{"Action": {"GetPolicy"}, "PolicyArn": {managed}})); !present || members != 0 {
+		t.Errorf("GetPolicy(%s): Tags present %v with %d members, want an empty list", managed, present, members)
 	}
 }
 

@@ -315,6 +315,7 @@ func (s *Service) GetPolicy(ctx context.Context, in *GetPolicyRequest) (*GetPoli
 	if err := s.read(t.caller.Account, func(a *iam.AccountView) {
 		if t.aws != nil {
 			out = awsPolicyOut(a, t.aws)
+			out.Tags = tagList(nil) // AWS-managed policies have none
 			return
 		}
 		out = s.customerPolicyOut(a, t.caller.Account, t.entry.V)

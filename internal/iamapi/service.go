@@ -312,10 +312,10 @@ func fromTags(in []iam.Tag) []Tag {
 
 // tagList is fromTags for the Get operations whose answer lists no tags
 // as an empty list rather than leaving the member out: AWS answers
-// `Tags: []` from GetPolicy, GetInstanceProfile, GetOpenIDConnectProvider,
-// GetSAMLProvider and GetServerCertificate for a resource without tags
-// (never tagged, or once its last tag was removed), while GetUser and
-// GetRole leave Tags out. Recorded from AWS in LocalStack's validated
+// `Tags: []` from GetPolicy (AWS-managed policies too),
+// GetInstanceProfile, GetOpenIDConnectProvider, GetSAMLProvider and
+// GetServerCertificate for a resource without tags (never tagged, or once
+// its last tag was removed), while GetUser and GetRole leave Tags out. Recorded from AWS in LocalStack's validated
 // snapshots (tests/aws/services/iam/test_iam_*.snapshot.json, 2026).
 func tagList(in []iam.Tag) []Tag {
 	if out := fromTags(in); out != nil {
