@@ -113,6 +113,12 @@ type Config struct {
 	// AWS's https://signin.aws.amazon.com/saml), with STSValidator and
 	// Sessions; nil offers no SAML sign-in.
 	SAML SAMLAssumer
+	// OIDC signs in through an OpenID Connect provider
+	// (/console/oidc/start), assuming the role through WebIdentity with
+	// STSValidator and Sessions; nil (or no WebIdentity) offers no OpenID
+	// Connect sign-in.
+	OIDC        *OIDC
+	WebIdentity WebIdentityAssumer
 	// Catalog is the service authorization reference the policy summaries
 	// are computed with; nil loads the embedded one on first use.
 	Catalog func() *sar.Catalog
@@ -136,6 +142,7 @@ type Handler struct {
 	dummy    func() string // a hash to verify against when there is no user
 	wmu      sync.Mutex
 	webauthn map[string]*webauthn.WebAuthn // by origin
+	oidc     *oidcClient                   // nil without OpenID Connect sign-in
 }
 
 // New returns the console handler, to be mounted at Prefix+"/".
@@ -206,6 +213,11 @@ func New(cfg Config) (*Handler, error) {
 		http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
 	}))
 	h.dummy = dummyHash(cfg.Passwords)
+	if cfg.OIDC != nil {
+		if h.oidc, err = newOIDCClient(cfg.OIDC, cfg.Now); err != nil {
+			return nil, err
+		}
+	}
 	if err := h.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -343,8 +355,8 @@ type identity struct {
 	// Role is the role the user switched to (in Account), User the user's
 	// own name, Display the name the user gave the switch.
 	Role, User, Display string
-	// Federated is set for a SAML sign-in's role session (User is then
-	// the session's name).
+	// Federated is set for a SAML or OpenID Connect sign-in's role
+	// session (User is then the session's name).
 	Federated bool
 }
 

@@ -58,6 +58,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST "+samlPath, h.samlPost)
 	m.HandleFunc("POST "+Prefix+samlPath, h.samlPost)
 	m.HandleFunc("POST "+samlChoosePath, h.samlChoose)
+	h.oidcRoutes(m)
 
 	m.HandleFunc("GET "+Prefix+"/{$}", h.authed(h.dashboard))
 	m.HandleFunc("GET "+Prefix+"/users", h.authed(h.users))

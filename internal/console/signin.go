@@ -54,6 +54,8 @@ type signinData struct {
 	Email    string
 	Next     string
 	Message  string
+	// OIDC offers the sign-in through the OpenID Connect provider.
+	OIDC bool
 }
 
 // signinCSRF returns the pre-session CSRF token (a double-submit cookie),
@@ -68,6 +70,7 @@ func signinCSRF(w http.ResponseWriter, r *http.Request) string {
 }
 
 func (h *Handler) signinPage(w http.ResponseWriter, r *http.Request, status int, d signinData) {
+	d.OIDC = h.oidcReady()
 	v := &view{Title: "Sign in", CSRF: signinCSRF(w, r), Data: d}
 	if d.Message != "" {
 		v.Flash = ""
