@@ -42,6 +42,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	retention := fs.String("audit-retention", getenv(audit.EnvRetention), "remove audit events older than this, online: days (90d), a duration (36h), or 0 to keep everything (default 90d; env "+audit.EnvRetention+")")
 	deliver := deliveryFlags(fs, getenv)
 	partition := fs.String("partition", envOr(getenv, iam.EnvPartition, "aws"), "the AWS partition iamd answers as: aws, aws-cn, aws-us-gov, aws-iso or aws-iso-b; it drives every ARN and the regions requests may be signed for (env "+iam.EnvPartition+")")
+	consoleOIDC := consoleOIDCFlagSet(fs, getenv)
 	oidcCAFile := fs.String("oidc-ca-file", getenv("IAMD_OIDC_CA_FILE"), "PEM certificates to trust, besides the system's roots, when fetching OpenID Connect providers' discovery documents and keys for AssumeRoleWithWebIdentity, e.g. a private CA (env IAMD_OIDC_CA_FILE)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -52,6 +53,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return 2
 	}
 	cfg.HTTPClient = oidcClient
+	if cfg.ConsoleOIDC, err = consoleOIDC.config(); err != nil {
+		fmt.Fprintf(stderr, "iamd serve: %v\n", err)
+		return 2
+	}
 	part, err := iam.ParsePartition(*partition)
 	if err != nil {
 		fmt.Fprintf(stderr, "iamd serve: --partition: %v\n", err)

@@ -78,6 +78,10 @@ type Config struct {
 	// Partition is the AWS partition iamd answers as (ARNs, AWS-managed
 	// policies, the regions requests may be signed for); zero means aws.
 	Partition iam.Partition
+	// ConsoleOIDC, if set, offers the console's sign-in through an OpenID
+	// Connect provider; without its own HTTPClient it reaches the
+	// provider with HTTPClient, as STS does.
+	ConsoleOIDC *console.OIDC
 	// Background, if set, starts work beside the server once it is built
 	// (audit trail delivery); Run calls the function it returns when
 	// serving ends, before closing the audit log.
@@ -252,12 +256,21 @@ func (s *Server) build() (http.Handler, error) {
 	if err := console.BootstrapRoot(context.Background(), st.Writer, st.View, passwords, s.cfg.Getenv(EnvAccountID), s.cfg.Getenv, s.log); err != nil {
 		return nil, fmt.Errorf("root console password: %w", err)
 	}
+	var consoleOIDC *console.OIDC
+	if s.cfg.ConsoleOIDC != nil {
+		o := *s.cfg.ConsoleOIDC
+		if o.HTTPClient == nil {
+			o.HTTPClient = s.cfg.HTTPClient
+		}
+		consoleOIDC = &o
+	}
 	web, err := console.New(console.Config{
 		IAM: iamSvc, Validator: iamDispatch, View: st.View, Writer: st.Writer, Secrets: st.Keyring,
 		Authorizer: authorizer, Passwords: passwords, Now: s.cfg.Now, Log: s.log, Partition: s.cfg.Partition,
 		Origins: strings.FieldsFunc(s.cfg.Getenv(console.EnvOrigins), func(r rune) bool { return r == ',' }),
 		Events:  events, Trail: auditLog,
 		STS: stsSvc, STSValidator: stsDispatch, Sessions: stsSvc.Credentials(), SAML: stsSvc,
+		WebIdentity: stsSvc, OIDC: consoleOIDC,
 	})
 	if err != nil {
 		return nil, err
