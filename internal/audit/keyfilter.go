@@ -83,65 +83,87 @@ func (f keyFilter) size() int { return len(f) }
 // 2,500 segments of GetUser-like events (32 M events).
 const filterCacheBytes = 16 << 20
 
-// mayHold reports whether the sealed segment u may hold events listed
-// under key k: true unless its key filter says it does not. A segment
-// without a filter (an index file written before filters were), or whose
-// filter cannot be read or does not match its checkpoint, may hold
-// anything: its index file decides, and is rebuilt if it is damaged.
-func (t *trail) mayHold(u *sealedRef, k uint64) bool {
-	if u.cp.FilterLen == 0 || t.cache.get(u.path) != nil {
-		return true
+// sealedLookup is how a lookup reads the sealed segment u for key k:
+// skip is true if u's key filter says u does not hold k; otherwise, if k
+// is rare in u, small is u's small index, which lists all of k's entries;
+// otherwise both are zero and u's index file decides. A segment without a
+// filter (an index file written before there were filters), or whose
+// filter or small index cannot be read or does not match its checkpoint,
+// may hold anything: its index file decides, and is rebuilt if it is
+// damaged.
+func (t *trail) sealedLookup(u *sealedRef, k uint64) (skip bool, small *sealedIndex) {
+	if u.cp.Filter == "" || t.cache.get(u.path) != nil {
+		return false, nil
 	}
 	path := idxPath(u.path)
 	f := t.filters.get(path)
 	if f == nil {
-		var err error
-		if f, err = readKeyFilter(path, u.cp); err != nil {
-			if !errors.Is(err, os.ErrNotExist) {
-				t.log.Warn("audit: key filter unreadable; the index file is read instead", "file", path, "err", err)
-			}
-			return true
+		b, err := readSection(path, u.cp, 0, u.cp.FilterLen, u.cp.Filter)
+		if err != nil {
+			t.sectionUnreadable(path, err)
+			return false, nil
 		}
+		f = keyFilter(b)
 		t.filters.put(path, f)
 	}
-	return f.mayContain(k)
+	if !f.mayContain(k) {
+		return true, nil
+	}
+	if u.cp.SmallLen == 0 {
+		return false, nil
+	}
+	b, err := readSection(path, u.cp, u.cp.FilterLen, u.cp.SmallLen, u.cp.Small)
+	if err == nil {
+		small, err = parseIndexBody(b)
+	}
+	if err != nil {
+		t.sectionUnreadable(path, err)
+		return false, nil
+	}
+	if _, n := small.list(k); n == 0 {
+		return false, nil // not rare in u (or not in u at all)
+	}
+	return false, small
 }
 
-// readKeyFilter reads the key filter of the index file at path, which
-// must match cp (the index file's checkpoint, already verified).
-func readKeyFilter(path string, cp *checkpoint) (keyFilter, error) {
+func (t *trail) sectionUnreadable(path string, err error) {
+	if !errors.Is(err, os.ErrNotExist) {
+		t.log.Warn("audit: key filter unreadable; the index file is read instead", "file", path, "err", err)
+	}
+}
+
+// readSection reads n bytes at off past the checkpoint line of the index
+// file at path, which must have the SHA-256 sum: the key filter or the
+// small index of cp (the index file's checkpoint, already verified).
+func readSection(path string, cp *checkpoint, off, n int, sum string) ([]byte, error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer file.Close()
 	// The checkpoint line is well under 4 KiB (readCheckpoint).
-	buf := make([]byte, len(idxMagic)+4096+cp.FilterLen)
-	n, err := io.ReadFull(file, buf)
+	buf := make([]byte, len(idxMagic)+4096+off+n)
+	got, err := io.ReadFull(file, buf)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, err
 	}
-	buf = buf[:n]
+	buf = buf[:got]
 	if !bytes.HasPrefix(buf, []byte(idxMagic)) {
 		return nil, errors.New("not an index file")
 	}
 	i := bytes.IndexByte(buf[len(idxMagic):], '\n')
-	start := len(idxMagic) + i + 1
-	if i < 0 || start+cp.FilterLen > len(buf) {
+	start := len(idxMagic) + i + 1 + off
+	if i < 0 || start+n > len(buf) {
 		return nil, errors.New("key filter cut short")
 	}
-	f := keyFilter(bytes.Clone(buf[start : start+cp.FilterLen]))
-	if !filterMatches(f, cp) {
+	b := bytes.Clone(buf[start : start+n])
+	if sectionSum(b) != sum {
 		return nil, errors.New("key filter does not match its checkpoint (changed or damaged)")
 	}
-	return f, nil
+	return b, nil
 }
 
-func filterSum(f keyFilter) string {
-	sum := sha256.Sum256(f)
-	return hex.EncodeToString(sum[:])
-}
-
-func filterMatches(f keyFilter, cp *checkpoint) bool {
-	return len(f) == cp.FilterLen && filterSum(f) == cp.Filter
+func sectionSum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }

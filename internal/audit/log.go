@@ -492,8 +492,7 @@ func (l *Log) loadChain(dir, chain string, locked bool) (*loaded, error) {
 func (l *Log) writeSealed(x *index, cp *checkpoint) error {
 	es, minT, maxT := x.entries()
 	cp.MinTime, cp.MaxTime, cp.Events = minT, maxT, len(es)
-	body, filter := buildIndex(es, nil)
-	return writeIndexFile(idxPath(x.path), cp, body, filter, l.opts.Keys[0], l.trail.enc)
+	return writeIndexFile(idxPath(x.path), cp, buildIndex(es, nil), l.opts.Keys[0], l.trail.enc)
 }
 
 // sealJob is a segment the writer moved past, whose index file is due.
@@ -530,12 +529,10 @@ func (l *Log) seal(j sealJob) {
 		frames, zsize, cerr := compressSegment(l.trail.enc, j.u.path, j.cp.Size, zpath+".tmp")
 		if cerr != nil {
 			l.opts.Log.Error("audit: cannot compress a sealed segment; it stays uncompressed", "segment", j.u.path, "err", cerr)
-			body, filter := buildIndex(es, nil)
-			return writeIndexFile(idxPath(j.u.path), &j.cp, body, filter, l.opts.Keys[0], l.trail.enc)
+			return writeIndexFile(idxPath(j.u.path), &j.cp, buildIndex(es, nil), l.opts.Keys[0], l.trail.enc)
 		}
 		j.cp.ZSize = zsize
-		body, filter := buildIndex(es, frames)
-		if err := writeIndexFile(idxPath(j.u.path), &j.cp, body, filter, l.opts.Keys[0], l.trail.enc); err != nil {
+		if err := writeIndexFile(idxPath(j.u.path), &j.cp, buildIndex(es, frames), l.opts.Keys[0], l.trail.enc); err != nil {
 			os.Remove(zpath + ".tmp")
 			return err
 		}

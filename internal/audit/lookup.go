@@ -93,7 +93,11 @@ func (t *trail) compress(u *unit) error {
 	}
 	cp := *cp0
 	cp.ZSize = zsize
-	if err := writeIndexFile(ip, &cp, withFrames(s.data, frames), s.filter, t.keys[0], t.enc); err != nil {
+	ix := builtIndex{body: withFrames(s.data, frames), filter: s.filter}
+	if len(s.small) > 0 {
+		ix.small = withFrames(s.small, frames)
+	}
+	if err := writeIndexFile(ip, &cp, ix, t.keys[0], t.enc); err != nil {
 		os.Remove(zpath + ".tmp")
 		return err
 	}
@@ -303,12 +307,12 @@ func (t *trail) lookup1(q Query) (*Page, error) {
 		if x := s.mem; x != nil {
 			cs = x.candidates(&rq, upper, start, limit, cs)
 		} else {
-			if filtered && !t.mayHold(&s.sealed, key) {
-				continue
-			}
-			si, err := t.index(&s.sealed)
+			si, err := t.sealedIndexFor(&s.sealed, key, filtered)
 			if err != nil {
 				return nil, err
+			}
+			if si == nil {
+				continue
 			}
 			cs = si.candidates(&s.sealed, key, upper, start, limit, cs)
 		}
@@ -540,6 +544,23 @@ func (s *sealedIndex) found(u *sealedRef, e int, q *query, rd *segReader) (Found
 		EventID: m.id, EventName: m.name, ReadOnly: m.readOnly, AccessKeyID: m.key, Time: time.Unix(m.time, 0).UTC(),
 		Source: m.source, Username: m.user, Resources: m.res, JSON: buf[evDelta:],
 	}, true, nil
+}
+
+// sealedIndexFor returns the index of sealed segment u to look key up
+// in: nil if u's key filter says u does not hold it, u's small index if
+// key is rare in u, else u's index file. filtered is false for the keys
+// that are not in the filters (event IDs).
+func (t *trail) sealedIndexFor(u *sealedRef, key uint64, filtered bool) (*sealedIndex, error) {
+	if filtered {
+		skip, small := t.sealedLookup(u, key)
+		if skip {
+			return nil, nil
+		}
+		if small != nil {
+			return small, nil
+		}
+	}
+	return t.index(u)
 }
 
 // index returns u's index file through the cache. An index file that no

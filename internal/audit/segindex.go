@@ -30,8 +30,9 @@ import (
 // trail's length; `iamd audit verify` still reads everything.
 //
 // Format: the line "IAMDIDX1", the checkpoint as one JSON line, the key
-// filter (keyFilter; its length and SHA-256 are in the checkpoint), then
-// the body, compressed (one zstd frame), little-endian:
+// filter (keyFilter) and the small index (an index body of the keys rare
+// in the segment: builtIndex.small), whose lengths and SHA-256 are in the
+// checkpoint, then the body, compressed (one zstd frame), little-endian:
 //
 //	u32 entries, u32 keys, u32 positions, u32 frames
 //	entries × {i64 time, u64 seq, u32 line offset, u32 event offset in the line, u32 event length}
@@ -71,11 +72,13 @@ type checkpoint struct {
 	DigestCount uint64 `json:"digestCount"`
 	Digests     int    `json:"digests"`
 	Body        string `json:"body"` // SHA-256 of the index body
-	// The key filter (keyFilter) between the checkpoint line and the
-	// body: its SHA-256 and length; empty in index files written before
-	// there were filters.
+	// The key filter (keyFilter) and the small index (builtIndex.small)
+	// between the checkpoint line and the body: their SHA-256 and
+	// lengths; empty in index files written before there were filters.
 	Filter    string `json:"filter,omitempty"`
 	FilterLen int    `json:"filterLen,omitempty"`
+	Small     string `json:"small,omitempty"`
+	SmallLen  int    `json:"smallLen,omitempty"`
 	Key       string `json:"key"`
 	Sig       string `json:"sig"`
 }
@@ -88,7 +91,7 @@ func (c *checkpoint) message() []byte {
 	if c.Filter != "" {
 		// Only then, so that the checkpoints signed before there were
 		// filters still verify.
-		f = append(f, "filter", c.Filter, strconv.Itoa(c.FilterLen))
+		f = append(f, "filter", c.Filter, strconv.Itoa(c.FilterLen), c.Small, strconv.Itoa(c.SmallLen))
 	}
 	return []byte(strings.Join(f, "\n"))
 }
@@ -235,21 +238,94 @@ func metaKeys(m *recordMeta) (id uint64, ks []uint64) {
 	return id, ks
 }
 
-// buildIndex returns the body of an index file over es (which it sorts),
-// with the frames of the compressed segment if any, and its key filter.
-func buildIndex(es []sealedEntry, frames []block) (body, filter []byte) {
+// builtIndex is what an index file holds beyond its checkpoint.
+type builtIndex struct {
+	body   []byte    // the index body
+	filter keyFilter // the Bloom filter of its keys but event IDs
+	// small is an index body of the keys (but event IDs) with at most a
+	// few entries in the segment, all of them, and their entries: a value
+	// that is rare in the segment is found there without decompressing
+	// the body. Empty if even the rarest keys would not fit in
+	// maxSmallIndex.
+	small []byte
+}
+
+// Keys with at most smallCount entries in a segment go in its small index,
+// if their entries fit in maxSmallIndex bytes (else those with fewer).
+const (
+	smallCount    = 4
+	maxSmallIndex = 32 << 10
+)
+
+// buildIndex returns the index of a sealed segment over es (which it
+// sorts), with the frames of the compressed segment if any.
+func buildIndex(es []sealedEntry, frames []block) builtIndex {
 	slices.SortStableFunc(es, func(a, b sealedEntry) int {
 		if c := cmp.Compare(a.time, b.time); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.seq, b.seq)
 	})
+	body, count := encodeIndex(es, frames)
+	filtered := 0
+	var perCount [smallCount + 1]int // postings of the filtered keys with each small count
+	for _, n := range count {
+		if n&inFilter != 0 {
+			filtered++
+			if c := n &^ inFilter; c <= smallCount {
+				perCount[c] += int(c)
+			}
+		}
+	}
+	f := newKeyFilter(filtered)
+	for k, n := range count {
+		if n&inFilter != 0 {
+			f.add(k)
+		}
+	}
+	// The largest count whose keys' entries fit, counting each posting
+	// as an entry of its own (an upper bound).
+	upTo, size := 0, 16+len(frames)*16
+	for c := 1; c <= smallCount; c++ {
+		size += perCount[c] * (entrySize + 4 + keySize)
+		if size > maxSmallIndex {
+			break
+		}
+		upTo = c
+	}
+	var small []byte
+	if upTo > 0 {
+		var ses []sealedEntry
+		for i := range es {
+			var ks []uint64
+			for _, k := range es[i].keys {
+				if n := count[k]; n&inFilter != 0 && n&^inFilter <= uint32(upTo) && !slices.Contains(ks, k) {
+					ks = append(ks, k)
+				}
+			}
+			if len(ks) > 0 {
+				e := es[i]
+				e.id, e.keys = 0, ks
+				ses = append(ses, e)
+			}
+		}
+		small, _ = encodeIndex(ses, frames)
+	}
+	return builtIndex{body: body, filter: f, small: small}
+}
+
+// inFilter marks, in encodeIndex's counts, the keys that go in the key
+// filter: all but event IDs'.
+const inFilter = 1 << 31
+
+// encodeIndex returns the index body over es (sorted by time and
+// sequence number) and each key's number of entries, inFilter set for
+// the keys but event IDs'.
+func encodeIndex(es []sealedEntry, frames []block) ([]byte, map[uint64]uint32) {
 	// Posting lists without sorting every (key, entry) pair: the entries
 	// are counted per key, the distinct keys sorted, and the lists filled
 	// in entry order, which is their order. (Sealing runs beside the
-	// requests; sorting the pairs cost it a third more.) A count's top
-	// bit marks the keys that go in the filter: all but event IDs'.
-	const inFilter = 1 << 31
+	// requests; sorting the pairs cost it a third more.)
 	count := make(map[uint64]uint32)
 	for i := range es {
 		if id := es[i].id; id != 0 {
@@ -263,26 +339,15 @@ func buildIndex(es []sealedEntry, frames []block) (body, filter []byte) {
 		}
 	}
 	keys := make([]uint64, 0, len(count))
-	filtered := 0
-	for k, n := range count {
+	for k := range count {
 		keys = append(keys, k)
-		if n&inFilter != 0 {
-			filtered++
-		}
-	}
-	f := newKeyFilter(filtered)
-	for k, n := range count {
-		if n&inFilter != 0 {
-			f.add(k)
-			count[k] = n &^ inFilter
-		}
 	}
 	slices.Sort(keys)
 	next := make(map[uint64]uint32, len(count)) // where a key's next entry goes
 	npos := uint32(0)
 	for _, k := range keys {
 		next[k] = npos
-		npos += count[k]
+		npos += count[k] &^ inFilter
 	}
 	pos := make([]uint32, npos)
 	for i := range es {
@@ -312,10 +377,11 @@ func buildIndex(es []sealedEntry, frames []block) (body, filter []byte) {
 	}
 	start := uint32(0)
 	for _, k := range keys {
+		n := count[k] &^ inFilter
 		b = binary.LittleEndian.AppendUint64(b, k)
 		b = binary.LittleEndian.AppendUint32(b, start)
-		b = binary.LittleEndian.AppendUint32(b, count[k])
-		start += count[k]
+		b = binary.LittleEndian.AppendUint32(b, n)
+		start += n
 	}
 	for _, p := range pos {
 		b = binary.LittleEndian.AppendUint32(b, p)
@@ -324,7 +390,7 @@ func buildIndex(es []sealedEntry, frames []block) (body, filter []byte) {
 		b = binary.LittleEndian.AppendUint64(b, uint64(f.raw))
 		b = binary.LittleEndian.AppendUint64(b, uint64(f.z))
 	}
-	return b, f
+	return b, count
 }
 
 // withFrames returns an index body with its frames replaced.
@@ -343,14 +409,16 @@ func withFrames(body []byte, frames []block) []byte {
 }
 
 // writeIndexFile writes an index file atomically (a temporary file,
-// synced, renamed). cp gets the body's and the filter's checksums and is
-// signed with key.
-func writeIndexFile(path string, cp *checkpoint, body []byte, filter keyFilter, key []byte, enc *zstd.Encoder) error {
+// synced, renamed). cp gets the checksums of the body, the filter and the
+// small index, and is signed with key.
+func writeIndexFile(path string, cp *checkpoint, ix builtIndex, key []byte, enc *zstd.Encoder) error {
+	body := ix.body
 	sum := sha256.Sum256(body)
 	cp.Body = hex.EncodeToString(sum[:])
-	cp.Filter, cp.FilterLen = "", 0
-	if len(filter) > 0 {
-		cp.Filter, cp.FilterLen = filterSum(filter), len(filter)
+	cp.Filter, cp.FilterLen, cp.Small, cp.SmallLen = "", 0, "", 0
+	if len(ix.filter) > 0 {
+		cp.Filter, cp.FilterLen = sectionSum(ix.filter), len(ix.filter)
+		cp.Small, cp.SmallLen = sectionSum(ix.small), len(ix.small)
 	}
 	cp.sign(key)
 	head, err := json.Marshal(cp)
@@ -363,8 +431,11 @@ func writeIndexFile(path string, cp *checkpoint, body []byte, filter keyFilter, 
 		return err
 	}
 	// The body is stored compressed (one zstd frame): about half the size.
-	data := make([]byte, 0, len(idxMagic)+len(head)+1+len(filter)+len(body)/2)
-	data = append(append(append(append(data, idxMagic...), head...), '\n'), filter...)
+	data := make([]byte, 0, len(idxMagic)+len(head)+1+len(ix.filter)+len(ix.small)+len(body)/2)
+	data = append(append(append(data, idxMagic...), head...), '\n')
+	if cp.Filter != "" {
+		data = append(append(data, ix.filter...), ix.small...)
+	}
 	data = enc.EncodeAll(body, data)
 	_, err = f.Write(data)
 	if err == nil {
@@ -383,11 +454,13 @@ func writeIndexFile(path string, cp *checkpoint, body []byte, filter keyFilter, 
 	return syncDir(filepath.Dir(path))
 }
 
-// sealedIndex is the body of an index file, read into memory, and its key
-// filter.
+// sealedIndex is the body of an index file, read into memory (with its
+// key filter and small index, when it is a whole index file's), or a small
+// index.
 type sealedIndex struct {
 	data                             []byte
 	filter                           keyFilter
+	small                            []byte
 	n, nkeys, npos, nblocks          int
 	entOff, keyOff, posOff, frameOff int
 }
@@ -403,15 +476,17 @@ func loadIndexFile(path string, keys [][]byte, dec *zstd.Decoder) (*checkpoint, 
 		return nil, nil, err
 	}
 	var filter keyFilter
-	if cp.FilterLen > 0 {
-		if start+cp.FilterLen > len(data) {
+	var small []byte
+	if cp.Filter != "" {
+		if start+cp.FilterLen+cp.SmallLen > len(data) {
 			return nil, nil, errors.New("index key filter does not match its checkpoint (cut short)")
 		}
 		filter = keyFilter(bytes.Clone(data[start : start+cp.FilterLen]))
-		if !filterMatches(filter, cp) {
+		small = bytes.Clone(data[start+cp.FilterLen : start+cp.FilterLen+cp.SmallLen])
+		if sectionSum(filter) != cp.Filter || sectionSum(small) != cp.Small {
 			return nil, nil, errors.New("index key filter does not match its checkpoint (changed or damaged)")
 		}
-		start += cp.FilterLen
+		start += cp.FilterLen + cp.SmallLen
 	}
 	body, err := dec.DecodeAll(data[start:], nil)
 	if err != nil {
@@ -428,7 +503,7 @@ func loadIndexFile(path string, keys [][]byte, dec *zstd.Decoder) (*checkpoint, 
 	if (cp.ZSize > 0) != (s.nblocks > 0) {
 		return nil, nil, errors.New("index frames do not match the checkpoint")
 	}
-	s.filter = filter
+	s.filter, s.small = filter, small
 	return cp, s, nil
 }
 
@@ -454,7 +529,7 @@ func (s *sealedIndex) block(i int) block {
 	return block{int64(binary.LittleEndian.Uint64(b)), int64(binary.LittleEndian.Uint64(b[8:]))}
 }
 
-func (s *sealedIndex) size() int { return len(s.data) + len(s.filter) }
+func (s *sealedIndex) size() int { return len(s.data) + len(s.filter) + len(s.small) }
 
 // entry returns the time and sequence number of entry i.
 func (s *sealedIndex) entry(i int) (time int64, seq uint64) {
@@ -531,8 +606,7 @@ func rebuildIndex(u *sealedRef, enc *zstd.Encoder, dec *zstd.Decoder, keys [][]b
 		}
 	}
 	path := idxPath(u.path)
-	body, filter := buildIndex(es, frames)
-	if err := writeIndexFile(path, &cp, body, filter, keys[0], enc); err != nil {
+	if err := writeIndexFile(path, &cp, buildIndex(es, frames), keys[0], enc); err != nil {
 		return nil, nil, err
 	}
 	_, s, err := loadIndexFile(path, keys, dec)

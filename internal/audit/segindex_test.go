@@ -187,6 +187,16 @@ func TestDamagedIndexFiles(t *testing.T) {
 			data[start+1] ^= 0xff // a bit of the filter, past its number of probes
 			os.WriteFile(path, data, 0o600)
 		}, "key filter does not match its checkpoint"},
+		{"small index changed", func(t *testing.T, path string) {
+			cp, err := readCheckpoint(path, testKey)
+			if err != nil || cp.SmallLen == 0 {
+				t.Fatalf("checkpoint %+v, %v: want one with a small index", cp, err)
+			}
+			data, _ := os.ReadFile(path)
+			start := bytes.IndexByte(data[len(idxMagic):], '\n') + len(idxMagic) + 1
+			data[start+cp.FilterLen+cp.SmallLen/2] ^= 0xff
+			os.WriteFile(path, data, 0o600)
+		}, "key filter does not match its checkpoint"},
 		{"garbage", func(t *testing.T, path string) {
 			os.WriteFile(path, []byte("garbage"), 0o600)
 		}, "not an index file"},

@@ -109,8 +109,7 @@ func genTrail(tb testing.TB, dir string, n int, fullOpen bool) int {
 		closeSeg(last)
 		cp := &checkpoint{Chain: chain, First: segFirst, Last: last, Prev: hex.EncodeToString(segPrev[:]), Head: hex.EncodeToString(prev[:]),
 			Size: segSize, MinTime: minT, MaxTime: maxT, Events: len(es), DigestOff: digestsSize, DigestSig: lastSig, DigestCount: lastCount, Digests: digestN}
-		body, filter := buildIndex(es, nil)
-		if err := writeIndexFile(idxPath(segPath), cp, body, filter, keys[0], tr.enc); err != nil {
+		if err := writeIndexFile(idxPath(segPath), cp, buildIndex(es, nil), keys[0], tr.enc); err != nil {
 			tb.Fatal(err)
 		}
 		if err := tr.compress(&unit{chain: chain, first: segFirst, path: segPath, cp: cp}); err != nil {
