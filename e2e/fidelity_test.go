@@ -3,12 +3,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
 )
 
 // TestResponseShapes: responses carry the attributes AWS returns and no
@@ -120,5 +122,27 @@ func TestDocumentedDefaults(t *testing.T) {
 	for range 2 {
 		_, err = root.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)})
 		must(t, err)
+	}
+}
+
+// TestInvalidPathMessages: a path or path prefix that breaks its pattern is
+// answered with AWS's own sentence, as aws-sdk-go-v2 shows it.
+func TestInvalidPathMessages(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	_, err := root.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("r"), Path: aws.String("team"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)})
+	wantMessage(t, err, "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.")
+	_, err = root.ListUsers(ctx, &iam.ListUsersInput{PathPrefix: aws.String("team/")})
+	wantMessage(t, err, "The specified value for pathPrefix is invalid. It must begin with the / character and contain only alphanumeric characters and/or / characters.")
+}
+
+// wantMessage fails the test unless err is a ValidationError saying msg.
+func wantMessage(t *testing.T, err error, msg string) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "ValidationError" || ae.ErrorMessage() != msg {
+		t.Errorf("error = %v, want ValidationError %q", err, msg)
 	}
 }

@@ -16,10 +16,16 @@ import (
 type decoder struct {
 	form url.Values
 	errs []string
+	// invalidPath is AWS's own message for the first path member that
+	// breaks its pattern; it replaces the list of violations.
+	invalidPath string
 }
 
 // validationError joins the violations the way AWS does.
 func (d *decoder) validationError() *Error {
+	if d.invalidPath != "" {
+		return ValidationError(d.invalidPath)
+	}
 	if len(d.errs) == 0 {
 		return nil
 	}
@@ -279,6 +285,12 @@ func (d *decoder) checkString(s *Shape, raw, path string) {
 	}
 	d.checkLength(s, javaLength(raw), quote(raw), path)
 	if s.pattern != nil && !s.pattern.match(raw) {
+		if msg := invalidPathMessage(s, path); msg != "" {
+			if d.invalidPath == "" {
+				d.invalidPath = msg
+			}
+			return
+		}
 		d.fail(quote(raw), path, "Member must satisfy regular expression pattern: "+s.Pattern, s.Sensitive)
 	}
 	if s.enumSet != nil {
@@ -286,6 +298,26 @@ func (d *decoder) checkString(s *Shape, raw, path string) {
 			d.fail(quote(raw), path, "Member must satisfy enum value set: ["+strings.Join(s.Enum, ", ")+"]", s.Sensitive)
 		}
 	}
+}
+
+// pathShapes are IAM's path types. AWS does not answer a path that breaks
+// their pattern with the model's pattern but with a sentence of its own,
+// alone, even when other members are invalid too (a path too long but well
+// formed gets the usual length violation).
+var pathShapes = map[string]bool{"pathType": true, "pathPrefixType": true, "policyPathType": true}
+
+// invalidPathMessage is AWS's message for a path member at path (its name as
+// AWS spells it: "path", "newPath", "pathPrefix") that breaks its pattern,
+// or "" for any other member. Prefixes need not end with a slash, whatever
+// their shape.
+func invalidPathMessage(s *Shape, path string) string {
+	if !pathShapes[s.Name] {
+		return ""
+	}
+	if strings.HasSuffix(path, "Prefix") {
+		return "The specified value for " + path + " is invalid. It must begin with the / character and contain only alphanumeric characters and/or / characters."
+	}
+	return "The specified value for " + path + " is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters."
 }
 
 // checkLength checks min and max length; value is the rendered value.

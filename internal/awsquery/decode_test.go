@@ -96,8 +96,23 @@ func TestDecode(t *testing.T) {
 		},
 		{
 			name: "errors in member order", d: iam, action: "CreateUser",
+			form:    "PermissionsBoundary=arn&UserName=a%21",
+			wantErr: `2 validation errors detected: Value 'a!' at 'userName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]+; Value 'arn' at 'permissionsBoundary' failed to satisfy constraint: Member must have length greater than or equal to 20`,
+		},
+		{
+			name: "invalid path is AWS's sentence alone", d: iam, action: "CreateUser",
 			form:    "Path=nopath&UserName=a%21",
-			wantErr: `2 validation errors detected: Value 'nopath' at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: (\u002F)|(\u002F[\u0021-\u007E]+\u002F); Value 'a!' at 'userName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]+`,
+			wantErr: "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.",
+		},
+		{
+			name: "invalid path prefix", d: iam, action: "ListUsers",
+			form:    "PathPrefix=team",
+			wantErr: "The specified value for pathPrefix is invalid. It must begin with the / character and contain only alphanumeric characters and/or / characters.",
+		},
+		{
+			name: "well-formed path too long", d: iam, action: "CreateUser",
+			form:    "UserName=alice&Path=%2F" + strings.Repeat("a", 511) + "%2F",
+			wantErr: "1 validation error detected: Value '/" + strings.Repeat("a", 511) + "/' at 'path' failed to satisfy constraint: Member must have length less than or equal to 512",
 		},
 		{
 			name: "integer above max", d: iam, action: "ListUsers",
