@@ -233,6 +233,24 @@ func TestPartitionChinaServiceARNs(t *testing.T) {
 		}
 	}
 
+	// The audit trail names the root user behind a federation token by its
+	// aws-cn ARN.
+	fed, err := stsAs(e.root).GetFederationToken(ctx, &sts.GetFederationTokenInput{Name: aws.String("cn-fed")})
+	must(t, err)
+	fedCreds := aws.Credentials{AccessKeyID: aws.ToString(fed.Credentials.AccessKeyId), SecretAccessKey: aws.ToString(fed.Credentials.SecretAccessKey), SessionToken: aws.ToString(fed.Credentials.SessionToken)}
+	_, err = stsAs(fedCreds).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	must(t, err)
+	page := e.lookup(t, e.root, "--region", "cn-north-1", "--lookup-attributes", "AttributeKey=AccessKeyId,AttributeValue="+fedCreds.AccessKeyID)
+	if len(page.Events) != 1 {
+		t.Fatalf("events of the federation token: %+v", page.Events)
+	}
+	id, _ := page.Events[0].record(t)["userIdentity"].(map[string]any)
+	sc, _ := id["sessionContext"].(map[string]any)
+	issuer, _ := sc["sessionIssuer"].(map[string]any)
+	if issuer["type"] != "Root" || issuer["arn"] != "arn:aws-cn:iam::"+testAccount+":root" {
+		t.Errorf("federated user's session issuer = %v", issuer)
+	}
+
 	// A service-linked role and its policy are in aws-cn.
 	slr, err := root.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String("custom-resource.application-autoscaling.amazonaws.com")})
 	must(t, err)

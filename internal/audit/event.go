@@ -169,7 +169,7 @@ func IdentityOf(c *authz.Caller) UserIdentity {
 			sc.SessionIssuer = &SessionIssuer{Type: "Role", PrincipalID: c.EntityID, ARN: c.PrincipalARN, AccountID: c.Account, UserName: c.Name}
 		case authz.FederatedUser:
 			if c.EntityID == c.Account {
-				sc.SessionIssuer = &SessionIssuer{Type: "Root", PrincipalID: c.Account, ARN: "arn:aws:iam::" + c.Account + ":root", AccountID: c.Account}
+				sc.SessionIssuer = &SessionIssuer{Type: "Root", PrincipalID: c.Account, ARN: strings.Replace(c.ARN[:strings.LastIndexByte(c.ARN, ':')+1], ":sts::", ":iam::", 1) + "root", AccountID: c.Account}
 			} else {
 				sc.SessionIssuer = &SessionIssuer{Type: "IAMUser", PrincipalID: c.EntityID, AccountID: c.Account}
 			}

@@ -114,7 +114,7 @@ func (h *Handler) policyPage(q *req, arn string, actionErr *awsquery.Error, draf
 		h.render(q.w, http.StatusOK, "error", v)
 		return
 	}
-	d := &policyData{Policy: *out.Policy, AWS: strings.HasPrefix(arn, "arn:aws:iam::aws:")}
+	d := &policyData{Policy: *out.Policy, AWS: strings.HasPrefix(arn, h.cfg.Partition.Prefix("iam")+"aws:")}
 	if pv, err := call(h, q.ctx, "GetPolicyVersion", form("PolicyArn", arn, "VersionId", out.Policy.DefaultVersionId), h.iam.GetPolicyVersion); err == nil && pv.PolicyVersion != nil {
 		d.Document = prettyJSON(decodeDocument(pv.PolicyVersion.Document))
 	}

@@ -75,7 +75,7 @@ func (h *Handler) switchRolePost(q *req) {
 		fail(&awsquery.Error{Code: "ValidationError", Message: "The account must be a 12-digit account ID.", HTTPStatus: http.StatusBadRequest, Sender: true})
 		return
 	}
-	f := form("RoleArn", "arn:aws:iam::"+d.Account+":role/"+d.Role, "RoleSessionName", q.who.Name, "DurationSeconds", strconv.Itoa(switchDuration))
+	f := form("RoleArn", h.cfg.Partition.Prefix("iam")+d.Account+":role/"+d.Role, "RoleSessionName", q.who.Name, "DurationSeconds", strconv.Itoa(switchDuration))
 	in, err := h.cfg.STSValidator.Decode("AssumeRole", f)
 	if err != nil {
 		fail(err)

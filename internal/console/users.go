@@ -80,9 +80,9 @@ func (h *Handler) usersPage(q *req, actionErr *awsquery.Error) {
 	h.render(q.w, http.StatusOK, "users", v)
 }
 
-// changePasswordPolicy is the AWS managed policy the console attaches when
-// it requires a new user to reset the password, as AWS's console does.
-const changePasswordPolicy = "arn:aws:iam::aws:policy/IAMUserChangePassword"
+// changePasswordPolicy names the AWS managed policy the console attaches
+// when it requires a new user to reset the password, as AWS's console does.
+const changePasswordPolicy = "IAMUserChangePassword"
 
 func (h *Handler) createUser(q *req) {
 	r := q.r
@@ -101,7 +101,7 @@ func (h *Handler) createUser(q *req) {
 		}
 		msg += " It can sign in to the console."
 		if reset {
-			if _, err := call(h, q.ctx, "AttachUserPolicy", form("UserName", name, "PolicyArn", changePasswordPolicy), h.iam.AttachUserPolicy); err != nil {
+			if _, err := call(h, q.ctx, "AttachUserPolicy", form("UserName", name, "PolicyArn", h.cfg.Partition.AWSPolicyARN("/", changePasswordPolicy)), h.iam.AttachUserPolicy); err != nil {
 				e := h.apiError(err)
 				msg += " IAMUserChangePassword was not attached (" + e.Code + "): the user may be unable to change the password."
 			} else {

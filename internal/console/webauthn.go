@@ -175,7 +175,7 @@ func (h *Handler) webauthnRegisterFinish(q *req) {
 	if !q.s.Root {
 		owner = "user/" + q.s.UserName
 	}
-	serial := "arn:aws:iam::" + q.s.Account + ":u2f/" + owner + "/" + name
+	serial := h.cfg.Partition.Prefix("iam") + q.s.Account + ":u2f/" + owner + "/" + name
 	plain, _ := json.Marshal(cred)
 	sealed, err := h.cfg.Secrets.Seal(plain, []byte(serial))
 	if err != nil {
