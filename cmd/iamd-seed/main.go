@@ -74,7 +74,12 @@ func seed(args []string) (err error) {
 	groups := fs.Int("groups", 100, "groups g-000000 ...")
 	policies := fs.Int("policies", 200, "customer-managed policies p-000000 ...")
 	batch := fs.Int("batch", 5000, "records per commit")
+	partitionName := fs.String("partition", os.Getenv(iam.EnvPartition), "partition of the ARNs written, as iamd serve --partition (env IAMD_PARTITION)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	partition, err := iam.ParsePartition(*partitionName)
+	if err != nil {
 		return err
 	}
 	if *groups < 10 || *policies < 20 {
@@ -94,6 +99,7 @@ func seed(args []string) (err error) {
 		}
 	}
 	acct := *account
+	acctARN := partition.Prefix("iam") + acct // arn:PARTITION:iam::ACCOUNT
 	var pending []iam.Mutation
 	written := 0
 	start := time.Now()
@@ -119,10 +125,10 @@ func seed(args []string) (err error) {
 		fmt.Fprintf(os.Stderr, "%s: %d records in %s\n", what, written, time.Since(start).Round(time.Millisecond))
 	}
 
-	policyARN := func(i int) string { return iam.PartitionAWS.ARN(acct, "policy", "/", fmt.Sprintf("p-%06d", i)) }
+	policyARN := func(i int) string { return partition.ARN(acct, "policy", "/", fmt.Sprintf("p-%06d", i)) }
 	for i := range *policies {
 		name := fmt.Sprintf("p-%06d", i)
-		doc := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":"Team%d","Effect":"Allow","Action":["iam:GetUser","iam:ListGroupsForUser","iam:ListAttachedUserPolicies"],"Resource":"arn:aws:iam::%s:user/team-%d/*"},{"Effect":"Deny","Action":"iam:DeleteUser","Resource":"arn:aws:iam::%s:user/protected-%d"}]}`, i, acct, i, acct, i)
+		doc := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Sid":"Team%d","Effect":"Allow","Action":["iam:GetUser","iam:ListGroupsForUser","iam:ListAttachedUserPolicies"],"Resource":"%s:user/team-%d/*"},{"Effect":"Deny","Action":"iam:DeleteUser","Resource":"%s:user/protected-%d"}]}`, i, acctARN, i, acctARN, i)
 		p := &iam.Policy{Name: name, Path: "/", ID: secrets.NewUniqueID("ANPA"), Created: now, Updated: now, DefaultVersion: "v1",
 			Versions: []iam.PolicyVersion{{ID: "v1", Document: doc, Created: now}}, NextVersion: 2}
 		if err := add(iam.Put(iam.KindPolicy, acct, iam.Key(name), p, store.Any)); err != nil {
@@ -139,7 +145,7 @@ func seed(args []string) (err error) {
 		groupIDs[i] = secrets.NewUniqueID("AGPA")
 		g := &iam.Group{Name: name, Path: "/", ID: groupIDs[i], Created: now,
 			Attached: []string{policyARN((2 * i) % *policies), policyARN((2*i + 1) % *policies)},
-			Inline:   []iam.InlinePolicy{{Name: "inline", Document: fmt.Sprintf(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListGroups","Resource":"arn:aws:iam::%s:group/g-%06d"}}`, acct, i)}}}
+			Inline:   []iam.InlinePolicy{{Name: "inline", Document: fmt.Sprintf(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListGroups","Resource":"%s:group/g-%06d"}}`, acctARN, i)}}}
 		if err := add(iam.Put(iam.KindGroup, acct, iam.Key(name), g, store.Any)); err != nil {
 			return err
 		}
@@ -167,8 +173,8 @@ func seed(args []string) (err error) {
 	// The benchmark principal: ten groups, twenty policies, one of which
 	// allows GetUser on load-*.
 	allow := &iam.Policy{Name: "bench-allow", Path: "/", ID: secrets.NewUniqueID("ANPA"), Created: now, Updated: now, DefaultVersion: "v1",
-		Versions: []iam.PolicyVersion{{ID: "v1", Created: now, Document: fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetUser","iam:ListUsers"],"Resource":"arn:aws:iam::%s:user/load-*"}]}`, acct)}}, NextVersion: 2}
-	benchGroup := &iam.Group{Name: "bench", Path: "/", ID: secrets.NewUniqueID("AGPA"), Created: now, Attached: []string{iam.PartitionAWS.ARN(acct, "policy", "/", "bench-allow")}}
+		Versions: []iam.PolicyVersion{{ID: "v1", Created: now, Document: fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetUser","iam:ListUsers"],"Resource":"%s:user/load-*"}]}`, acctARN)}}, NextVersion: 2}
+	benchGroup := &iam.Group{Name: "bench", Path: "/", ID: secrets.NewUniqueID("AGPA"), Created: now, Attached: []string{partition.ARN(acct, "policy", "/", "bench-allow")}}
 	benchUser := &iam.User{Name: "bench", Path: "/", ID: secrets.NewUniqueID("AIDA"), Created: now, Groups: []string{benchGroup.ID}}
 	for i := 1; i < 10; i++ {
 		benchUser.Groups = append(benchUser.Groups, groupIDs[i])
