@@ -1,132 +1,22 @@
 package e2e
 
 import (
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/chromedp/cdproto/security"
+	"github.com/chromedp/chromedp"
 
-	"github.com/iamd/iamd/internal/console"
 	"github.com/iamd/iamd/internal/server"
 )
-
-// codeProvider is an OpenID Connect provider with the authorization code
-// flow: discovery, keys, an authorization endpoint that signs the user in
-// at once and redirects back with a code, and a token endpoint that
-// authenticates the client, redeems a code once with the PKCE verifier of
-// its challenge, and answers an RS256 ID token (the issuer's signer).
-type codeProvider struct {
-	*issuer
-	clientID, secret string
-
-	mu      sync.Mutex
-	grants  map[string]codeGrant // by code
-	claims  func(nonce string) map[string]any
-	secrets []string // codes and ID tokens issued: none may be logged
-}
-
-type codeGrant struct{ challenge, nonce, redirect string }
-
-func newCodeProvider(t *testing.T, clientID, secret string) *codeProvider {
-	t.Helper()
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
-	must(t, err)
-	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(t, err)
-	p := &codeProvider{issuer: &issuer{rsa: rk, ec: ek}, clientID: clientID, secret: secret, grants: map[string]codeGrant{}}
-	p.claims = p.validClaims
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
-		json.NewEncoder(w).Encode(map[string]any{"issuer": p.srv.URL, "jwks_uri": p.srv.URL + "/keys",
-			"authorization_endpoint": p.srv.URL + "/authorize", "token_endpoint": p.srv.URL + "/token",
-			"response_types_supported": []string{"code"}, "code_challenge_methods_supported": []string{"S256"}})
-	})
-	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, _ *http.Request) {
-		b64 := base64.RawURLEncoding
-		json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]any{
-			{"kty": "RSA", "kid": "r1", "use": "sig", "alg": "RS256", "n": b64.EncodeToString(rk.N.Bytes()), "e": b64.EncodeToString(big.NewInt(int64(rk.E)).Bytes())},
-		}})
-	})
-	mux.HandleFunc("GET /authorize", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if q.Get("response_type") != "code" || q.Get("client_id") != clientID || q.Get("code_challenge_method") != "S256" ||
-			q.Get("code_challenge") == "" || q.Get("state") == "" || q.Get("nonce") == "" || !strings.Contains(q.Get("scope"), "openid") {
-			http.Error(w, "bad authorization request: "+q.Encode(), http.StatusBadRequest)
-			return
-		}
-		code := base64.RawURLEncoding.EncodeToString(big.NewInt(time.Now().UnixNano()).Bytes()) + "-code"
-		p.mu.Lock()
-		p.grants[code] = codeGrant{challenge: q.Get("code_challenge"), nonce: q.Get("nonce"), redirect: q.Get("redirect_uri")}
-		p.secrets = append(p.secrets, code)
-		p.mu.Unlock()
-		http.Redirect(w, r, q.Get("redirect_uri")+"?"+url.Values{"code": {code}, "state": {q.Get("state")}}.Encode(), http.StatusFound)
-	})
-	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
-		fail := func(code string) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			json.NewEncoder(w).Encode(map[string]string{"error": code})
-		}
-		id, pw, _ := r.BasicAuth()
-		id, _ = url.QueryUnescape(id)
-		pw, _ = url.QueryUnescape(pw)
-		code := r.PostFormValue("code")
-		p.mu.Lock()
-		g, ok := p.grants[code]
-		delete(p.grants, code)
-		claims := p.claims(g.nonce)
-		p.mu.Unlock()
-		sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
-		switch {
-		case id != clientID || pw != secret:
-			fail("invalid_client")
-		case r.PostFormValue("grant_type") != "authorization_code" || !ok || r.PostFormValue("redirect_uri") != g.redirect:
-			fail("invalid_grant")
-		case base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge:
-			fail("invalid_grant")
-		default:
-			tok := p.token(t, "RS256", claims)
-			p.mu.Lock()
-			p.secrets = append(p.secrets, tok)
-			p.mu.Unlock()
-			json.NewEncoder(w).Encode(map[string]string{"token_type": "Bearer", "access_token": "opaque", "id_token": tok})
-		}
-	})
-	p.srv = httptest.NewTLSServer(mux)
-	t.Cleanup(p.srv.Close)
-	return p
-}
-
-func (p *codeProvider) validClaims(nonce string) map[string]any {
-	now := time.Now()
-	return map[string]any{"iss": p.srv.URL, "sub": "0a8f-alice", "aud": p.clientID, "email": "alice@example.com", "nonce": nonce,
-		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
-}
-
-func (p *codeProvider) setClaims(c func(nonce string) map[string]any) {
-	p.mu.Lock()
-	p.claims = c
-	p.mu.Unlock()
-}
 
 // TestConsoleOIDC signs in to the console through an OpenID Connect
 // provider (authorization code with PKCE): the sign-in page links to it,
@@ -138,32 +28,12 @@ func (p *codeProvider) setClaims(c func(nonce string) map[string]any) {
 // ConsoleLogin by the role session. Nothing logged (codes, ID tokens, the
 // client secret) would let a sign-in be replayed.
 func TestConsoleOIDC(t *testing.T) {
-	const clientID, secret = "iamd-console", "s3cret-of-the-console"
-	p := newCodeProvider(t, clientID, secret)
 	logs := &syncBuffer{}
-	e := startWith(t, func(c *server.Config) {
-		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
-		c.HTTPClient = p.srv.Client()
-		c.ConsoleOIDC = &console.OIDC{Issuer: p.srv.URL, ClientID: clientID, ClientSecret: secret}
-	})
-	ctx := context.Background()
-	root := e.rootIAM()
-	prov, err := root.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{Url: aws.String(p.srv.URL), ClientIDList: []string{clientID}})
-	must(t, err)
-	host := strings.TrimPrefix(p.srv.URL, "https://")
-	trust := func(principal string) string {
-		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"` + principal +
-			`"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"` + host + `:aud":"` + clientID + `"}}}]}`
-	}
-	roleARN := func(name string) string { return "arn:aws:iam::" + e.account + ":role/" + name }
-	mkRole := func(name, principal string) {
-		_, err := root.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust(principal))})
-		must(t, err)
-		_, err = root.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("ReadUsers"), PolicyDocument: aws.String(allowDoc("iam:ListUsers", "iam:GetUser"))})
-		must(t, err)
-	}
-	mkRole("ops", aws.ToString(prov.OpenIDConnectProviderArn))
-	mkRole("untrusting", "arn:aws:iam::"+e.account+":oidc-provider/elsewhere.example.com")
+	o := startOIDCConsole(t, func(c *server.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	e, p, host, roleARN := o.env, o.p, o.host, o.roleARN
+	const secret = oidcClientSecret
+	o.role(t, "ops", o.provARN)
+	o.role(t, "untrusting", "arn:aws:iam::"+e.account+":oidc-provider/elsewhere.example.com")
 
 	// The browser: a cookie jar, trusting the provider's certificate;
 	// tamper, when set, changes the provider's answer on its way back.
@@ -215,7 +85,7 @@ func TestConsoleOIDC(t *testing.T) {
 	signOut()
 
 	// Two roles trust it: the chooser, then the console as the chosen one.
-	mkRole("dev", aws.ToString(prov.OpenIDConnectProviderArn))
+	o.role(t, "dev", o.provARN)
 	status, _, body = get(e.url + "/console/oidc/start?account=" + e.account)
 	if status != http.StatusOK || !strings.Contains(body, `id="oidc-choose"`) || strings.Count(body, `name="role"`) != 2 || strings.Contains(body, "untrusting") {
 		t.Fatalf("chooser: %d\n%.3000s", status, body)
@@ -351,4 +221,73 @@ func between(s, prefix, suffix string) string {
 	}
 	v, _, _ := strings.Cut(after, suffix)
 	return v
+}
+
+// TestConsoleOIDCBrowser drives the OpenID Connect sign-in in Chromium:
+// the sign-in page's link, the provider (which signs alice in at once and
+// sends the browser back with a code), the role chooser and the console
+// as the chosen role; then a refusal, its "sign in again" link, the start
+// page that asks for the account, and the console again. Every page is
+// checked for accessibility (axe, Tab) and saved as a screenshot.
+func TestConsoleOIDCBrowser(t *testing.T) {
+	b := newBrowser(t)
+	o := startOIDCConsole(t, func(*server.Config) {})
+	e := o.env
+	o.role(t, "ops", o.provARN)
+	o.role(t, "dev", o.provARN)
+	o.role(t, "untrusting", "arn:aws:iam::"+e.account+":oidc-provider/elsewhere.example.com")
+	// This browser, and only it, accepts the test provider's self-signed
+	// certificate, as iamd does through the provider's HTTP client.
+	if _, err := chromedp.CallBrowser(b.ctx, security.SetIgnoreCertificateErrors, security.SetIgnoreCertificateErrorsParams{Ignore: true}); err != nil {
+		t.Fatalf("trust the test provider's certificate: %v", err)
+	}
+
+	// The sign-in page's link, the provider, the chooser of the two roles
+	// that trust it.
+	b.do("sign-in page", chromedp.Navigate(e.url+"/console/signin?account="+e.account), chromedp.WaitVisible(chromedp.CSS("#oidc-link")))
+	b.shot("signin-oidc-link")
+	b.do("through the provider to the chooser", chromedp.Click(chromedp.CSS("#oidc-link")), chromedp.WaitVisible(chromedp.CSS("#oidc-choose")))
+	b.shot("oidc-chooser")
+	if n := b.count("#oidc-choose input[type=radio]"); n != 2 {
+		t.Fatalf("the chooser offers %d roles, want 2", n)
+	}
+	chooser := b.text("#oidc-choose")
+	if strings.Contains(chooser, "untrusting") {
+		t.Errorf("the chooser offers a role that does not trust the provider: %q", chooser)
+	}
+	dev := "#oidc-role-0"
+	if strings.Index(chooser, o.roleARN("dev")) > strings.Index(chooser, o.roleARN("ops")) {
+		dev = "#oidc-role-1"
+	}
+	b.do("choose dev", chromedp.Click(chromedp.CSS(dev)), chromedp.Click(chromedp.CSS("#oidc-signin")), chromedp.WaitVisible(chromedp.CSS("#role-banner")))
+	b.shot("oidc-signed-in-dev")
+	if got := b.text("#role-banner"); !strings.Contains(got, "dev") || !strings.Contains(got, e.account) || !strings.Contains(got, "assumed-role/dev/alice@example.com") ||
+		!strings.Contains(got, "signed in through your identity provider") {
+		t.Errorf("banner = %q", got)
+	}
+	if b.count("#switch-back") != 0 || b.count("#switch-role-link") != 0 {
+		t.Errorf("an OpenID Connect session offers to go back to a user or switch role")
+	}
+	b.do("users as dev", chromedp.Navigate(e.url+"/console/users"), chromedp.WaitVisible(chromedp.CSS("#users")))
+	b.shot("oidc-users")
+	b.signOut()
+
+	// A role that does not trust the provider: the refusal page says why,
+	// and its link starts again, asking for the account.
+	b.do("refused", chromedp.Navigate(e.url+"/console/oidc/start?role="+url.QueryEscape(o.roleARN("untrusting"))), chromedp.WaitVisible(chromedp.CSS("#oidc-again")))
+	b.shot("oidc-refused")
+	if got := b.text("main"); !strings.Contains(got, "OpenID Connect sign-in refused") || !strings.Contains(got, "trust policy does not allow this OpenID Connect provider") {
+		t.Errorf("refusal page = %q", got)
+	}
+	if b.count("#signout") != 0 {
+		t.Errorf("a refused sign-in left a session")
+	}
+	b.do("start page", chromedp.Click(chromedp.CSS("#oidc-again")), chromedp.WaitVisible(chromedp.CSS("#oidc-start")))
+	b.shot("oidc-start")
+	b.do("start again", b.fill("#oidc-account", e.account), chromedp.Click(chromedp.CSS("#oidc-continue")), chromedp.WaitVisible(chromedp.CSS("#oidc-choose")))
+	b.do("choose the first role", chromedp.Click(chromedp.CSS("#oidc-signin")), chromedp.WaitVisible(chromedp.CSS("#role-banner")))
+	if got := b.text("#role-banner"); !strings.Contains(got, "alice@example.com") {
+		t.Errorf("banner = %q", got)
+	}
+	b.shot("oidc-signed-in-again")
 }

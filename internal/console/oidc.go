@@ -360,6 +360,7 @@ func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Account = acct
 	} else {
+		h.allowFormToProvider(w, r)
 		h.render(w, http.StatusOK, "oidc", &view{Title: "Sign in with OpenID Connect", Data: &oidcData{Issuer: h.oidc.cfg.Issuer, Next: f.Next}})
 		return
 	}
@@ -388,6 +389,24 @@ func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request) {
 		sep = "&"
 	}
 	http.Redirect(w, r, d.Authorization+sep+v.Encode(), http.StatusSeeOther)
+}
+
+// allowFormToProvider lets the start page's form reach the provider: the
+// form goes to oidcStart, whose answer redirects to the authorization
+// endpoint, and browsers hold a form's redirects to the page's
+// form-action too ('self' alone stops the sign-in there). The endpoint's
+// origin is the discovered one, else the issuer's.
+func (h *Handler) allowFormToProvider(w http.ResponseWriter, r *http.Request) {
+	target := h.oidc.cfg.Issuer
+	if d, err := h.oidc.discover(r.Context(), h.now()); err == nil {
+		target = d.Authorization
+	}
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsAny(u.Host, " ;,'") {
+		return
+	}
+	csp := w.Header().Get("Content-Security-Policy")
+	w.Header().Set("Content-Security-Policy", strings.Replace(csp, "form-action 'self'", "form-action 'self' https://"+u.Host, 1))
 }
 
 // oidcRedirect is the callback URL the provider sends the browser back to.
