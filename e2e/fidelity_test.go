@@ -97,7 +97,7 @@ func TestDocumentedDefaults(t *testing.T) {
 			t.Errorf("PasswordPolicy.%s = %v, want %v (%s)", field, got.PasswordPolicy[field], want, out)
 		}
 	}
-	for _, field := range []string{"MaxPasswordAge", "PasswordReusePrevention"} {
+	for _, field := range []string{"MaxPasswordAge", "PasswordReusePrevention", "HardExpiry"} {
 		if v, ok := got.PasswordPolicy[field]; ok {
 			t.Errorf("PasswordPolicy.%s = %v, want it left out when not set", field, v)
 		}

@@ -235,3 +235,69 @@ func (e *env) rawIAM(t *testing.T, form url.Values) []byte {
 	}
 	return data
 }
+
+// TestListsLeaveOutTags: IAM's resource-listing operations return a subset
+// of each resource's attributes. As the API reference says of each, they
+// leave out tags even when the resources have some, and ListRoles also
+// leaves out PermissionsBoundary and RoleLastUsed, ListUsers
+// PermissionsBoundary.
+func TestListsLeaveOutTags(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	tags := []types.Tag{{Key: aws.String("team"), Value: aws.String("blue")}}
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`
+	const boundary = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+	tc := newTLSChain(t)
+	idp := newSAMLIdP(t)
+
+	_, err := root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("u"), Tags: tags, PermissionsBoundary: aws.String(boundary)})
+	must(t, err)
+	_, err = root.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: &trust, Tags: tags, PermissionsBoundary: aws.String(boundary)})
+	must(t, err)
+	_, err = root.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("p"), PolicyDocument: &doc, Tags: tags})
+	must(t, err)
+	_, err = root.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String("ip"), Tags: tags})
+	must(t, err)
+	_, err = root.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{Url: aws.String("https://tagged.example.com"),
+		ClientIDList: []string{"sts.amazonaws.com"}, ThumbprintList: []string{strings.Repeat("a", 40)}, Tags: tags})
+	must(t, err)
+	_, err = root.CreateSAMLProvider(ctx, &iam.CreateSAMLProviderInput{Name: aws.String("saml"), SAMLMetadataDocument: aws.String(idp.metadata()), Tags: tags})
+	must(t, err)
+	_, err = root.UploadServerCertificate(ctx, &iam.UploadServerCertificateInput{ServerCertificateName: aws.String("cert"),
+		CertificateBody: aws.String(tc.leaf), PrivateKey: aws.String(tc.key), Tags: tags})
+	must(t, err)
+	_, err = root.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("mfa"), Tags: tags})
+	must(t, err)
+
+	for _, c := range []struct {
+		action, member string
+		form           url.Values
+	}{
+		{"ListUsers", "<UserName>u<", nil},
+		{"ListRoles", "<RoleName>r<", nil},
+		{"ListPolicies", "<PolicyName>p<", url.Values{"Scope": {"Local"}}},
+		{"ListInstanceProfiles", "<InstanceProfileName>ip<", nil},
+		{"ListOpenIDConnectProviders", "tagged.example.com<", nil},
+		{"ListSAMLProviders", "saml-provider/saml<", nil},
+		{"ListServerCertificates", "<ServerCertificateName>cert<", nil},
+		{"ListVirtualMFADevices", ":mfa/mfa<", nil},
+	} {
+		t.Run(c.action, func(t *testing.T) {
+			form := url.Values{"Action": {c.action}}
+			for k, v := range c.form {
+				form[k] = v
+			}
+			body := string(e.rawIAM(t, form))
+			if !strings.Contains(body, c.member) {
+				t.Fatalf("%s does not list the tagged resource: %s", c.action, body)
+			}
+			for _, el := range []string{"<Tags>", "<Tags/>", "<PermissionsBoundary>", "<RoleLastUsed>"} {
+				if strings.Contains(body, el) {
+					t.Errorf("%s returned %s: %s", c.action, el, body)
+				}
+			}
+		})
+	}
+}
