@@ -63,6 +63,7 @@ func newTrail(keys [][]byte, log *slog.Logger) *trail {
 	t := &trail{keys: keys, log: log}
 	t.cache.max = idxCacheBytes
 	t.filters.max = filterCacheBytes
+	t.filters.evictRandom = true
 	t.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
 	t.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2))
 	return t
@@ -589,6 +590,11 @@ type sizedCache[V interface{ size() int }] struct {
 	size int
 	m    map[string]*list.Element
 	lru  list.List
+	// evictRandom evicts a random value rather than the least recently
+	// used: a lookup that reads more values than fit, each once, newest
+	// first, would otherwise evict each before the next lookup reaches
+	// it, and find none cached.
+	evictRandom bool
 }
 
 type cached[V any] struct {
@@ -621,6 +627,14 @@ func (c *sizedCache[V]) put(path string, v V) {
 	c.size += v.size()
 	for c.size > c.max && c.lru.Len() > 1 {
 		e := c.lru.Back()
+		if c.evictRandom {
+			for p, pe := range c.m { // map order is random
+				if p != path {
+					e = pe
+					break
+				}
+			}
+		}
 		old := e.Value.(*cached[V])
 		c.lru.Remove(e)
 		delete(c.m, old.path)
