@@ -146,3 +146,46 @@ func wantMessage(t *testing.T, err error, msg string) {
 		t.Errorf("error = %v, want ValidationError %q", err, msg)
 	}
 }
+
+// TestMembershipMissingNames: AddUserToGroup and RemoveUserFromGroup name
+// the missing entity as AWS does: the user when neither exists (AWS's
+// recorded answer to RemoveUserFromGroup), otherwise the one missing. A
+// caller without the permission is refused before either is looked up.
+func TestMembershipMissingNames(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	_, err := root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("u")})
+	must(t, err)
+	_, err = root.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String("g")})
+	must(t, err)
+	calls := map[string]func(c *iam.Client, group, user string) error{
+		"AddUserToGroup": func(c *iam.Client, group, user string) error {
+			_, err := c.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: aws.String(group), UserName: aws.String(user)})
+			return err
+		},
+		"RemoveUserFromGroup": func(c *iam.Client, group, user string) error {
+			_, err := c.RemoveUserFromGroup(ctx, &iam.RemoveUserFromGroupInput{GroupName: aws.String(group), UserName: aws.String(user)})
+			return err
+		},
+	}
+	key, err := root.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("u")})
+	must(t, err)
+	unallowed := e.iam(aws.Credentials{AccessKeyID: aws.ToString(key.AccessKey.AccessKeyId), SecretAccessKey: aws.ToString(key.AccessKey.SecretAccessKey)})
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct{ group, user, want string }{
+				{"nogroup", "nouser", "The user with name nouser cannot be found."},
+				{"nogroup", "u", "The group with name nogroup cannot be found."},
+				{"g", "nouser", "The user with name nouser cannot be found."},
+			} {
+				err := call(root, tc.group, tc.user)
+				if errCode(err) != "NoSuchEntity" {
+					t.Errorf("%s(%s, %s) = %v, want NoSuchEntity", name, tc.group, tc.user, err)
+				}
+				wantAWSMessage(t, err, tc.want)
+			}
+			wantCode(t, call(unallowed, "nogroup", "nouser"), "AccessDenied")
+		})
+	}
+}

@@ -228,9 +228,38 @@ func (s *Service) ListGroups(ctx context.Context, in *ListGroupsRequest) (*ListG
 	return out, nil
 }
 
+// checkNeitherExists answers a membership change when neither the group nor
+// the user exists: AWS names the user (as its recorded answer to
+// RemoveUserFromGroup shows), where a missing group alone names the group.
+// The caller must still be allowed the action on the group, as for a
+// missing group alone.
+func (s *Service) checkNeitherExists(ctx context.Context, action, group, user string) error {
+	c, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	var groupExists, userExists bool
+	if err := s.read(c.Account, func(a *iam.AccountView) {
+		_, groupExists = a.Group(group)
+		_, userExists = a.User(user)
+	}); err != nil {
+		return err
+	}
+	if groupExists || userExists {
+		return nil
+	}
+	if _, err := s.authorize(ctx, action, s.partition.ARN(c.Account, "group", "/", group)); err != nil {
+		return err
+	}
+	return noSuchUser(user)
+}
+
 // AddUserToGroup adds a user to a group; adding a member again succeeds
 // without change, as in IAM.
 func (s *Service) AddUserToGroup(ctx context.Context, in *AddUserToGroupRequest) (*AddUserToGroupResponse, error) {
+	if err := s.checkNeitherExists(ctx, "iam:AddUserToGroup", in.GroupName, in.UserName); err != nil {
+		return nil, err
+	}
 	c, _, err := s.lookupHolder(ctx, iam.KindGroup, "iam:AddUserToGroup", in.GroupName, holderAuth{})
 	if err != nil {
 		return nil, err
@@ -262,6 +291,9 @@ func (s *Service) AddUserToGroup(ctx context.Context, in *AddUserToGroupRequest)
 // RemoveUserFromGroup removes a user from a group. Removing a user that is
 // not a member succeeds without change, as IAM answers it.
 func (s *Service) RemoveUserFromGroup(ctx context.Context, in *RemoveUserFromGroupRequest) (*RemoveUserFromGroupResponse, error) {
+	if err := s.checkNeitherExists(ctx, "iam:RemoveUserFromGroup", in.GroupName, in.UserName); err != nil {
+		return nil, err
+	}
 	c, _, err := s.lookupHolder(ctx, iam.KindGroup, "iam:RemoveUserFromGroup", in.GroupName, holderAuth{})
 	if err != nil {
 		return nil, err
