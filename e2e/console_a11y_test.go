@@ -85,6 +85,10 @@ func (b *browser) audit() {
 	}
 	b.audited[loc] = true
 	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(typeof axe === "undefined" ? (0, eval)(`+jsonString(src)+`) : 0, `+axeViolations+`)`, chromedp.EvalAwaitPromise))
+	if b.navigatedAway(ctx, loc, err) {
+		delete(b.audited, loc) // checked when a test waits on it
+		return
+	}
 	if err != nil {
 		b.t.Errorf("axe on %s: %v", loc, err)
 		return
@@ -100,11 +104,33 @@ func (b *browser) audit() {
 	b.keyboard(ctx, loc)
 }
 
+// navigatedAway reports whether err came from leaving the page being
+// checked: the test's last action (a click that submits a form) started a
+// navigation that it does not wait for, and the page went away under the
+// check. That page is not the one the test goes on with: it is checked
+// when a test waits on it.
+func (b *browser) navigatedAway(ctx context.Context, loc string, err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "Inspected target navigated or closed") || strings.Contains(msg, "Execution context was destroyed") ||
+		strings.Contains(msg, "Cannot find context with specified id") {
+		return true
+	}
+	now, lerr := chromedp.Run(ctx, chromedp.Location())
+	return lerr == nil && now != loc
+}
+
 // keyboard presses Tab through the page and reports the controls it never
 // reaches.
 func (b *browser) keyboard(ctx context.Context, loc string) {
 	b.t.Helper()
 	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](keyboardTargets))
+	if b.navigatedAway(ctx, loc, err) {
+		delete(b.audited, loc)
+		return
+	}
 	if err != nil {
 		b.t.Errorf("keyboard on %s: %v", loc, err)
 		return
@@ -124,6 +150,10 @@ func (b *browser) keyboard(ctx context.Context, loc string) {
 		}
 	}
 	missed, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__kbEls.filter(e => !window.__kb.has(e)).map(e => e.outerHTML.slice(0, 160))`))
+	if b.navigatedAway(ctx, loc, err) {
+		delete(b.audited, loc)
+		return
+	}
 	if err != nil {
 		b.t.Errorf("keyboard on %s: %v", loc, err)
 		return

@@ -15,9 +15,11 @@ import (
 )
 
 // TestConsoleSwitchRole drives Switch role: an IAM user whose policies
-// allow sts:AssumeRole works in the console as the role, with a banner
-// and "Back to USER"; the role's trust policy's MFA condition holds only
-// when the user signed in with MFA.
+// allow sts:AssumeRole works in the console as the role, in the same
+// account or another whose role trusts the user's account, with a banner
+// naming the role and account and "Back to USER"; the role's trust
+// policy's MFA condition holds only when the user signed in with MFA, and
+// the refusal says so.
 func TestConsoleSwitchRole(t *testing.T) {
 	b := newBrowser(t)
 	e := start(t)
@@ -45,15 +47,31 @@ func TestConsoleSwitchRole(t *testing.T) {
 		must(t, err)
 	}
 
-	switchTo := func(role string) {
+	// Account B's roles trust account A, one only with MFA.
+	const accountB = "210987654321"
+	cb := e.iam(secondAccount(t, e, accountB))
+	for name, doc := range map[string]string{
+		"ops-b":     trust(""),
+		"ops-b-mfa": trust(`,"Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}`),
+	} {
+		_, err = cb.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(doc)})
+		must(t, err)
+		_, err = cb.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String("ReadUsers"), PolicyDocument: aws.String(allowDoc("iam:ListUsers", "iam:GetUser"))})
+		must(t, err)
+	}
+	_, err = cb.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("bea-of-b")})
+	must(t, err)
+
+	switchIn := func(account, role string) {
 		t.Helper()
 		b.do("switch to "+role,
 			chromedp.Navigate(e.url+"/console/"), chromedp.WaitVisible(chromedp.CSS("#switch-role-link")),
 			chromedp.Click(chromedp.CSS("#switch-role-link")), chromedp.WaitVisible(chromedp.CSS("#switch-form")),
-			b.fill("#switch-account", e.account), b.fill("#switch-role-name", role),
+			b.fill("#switch-account", account), b.fill("#switch-role-name", role),
 			chromedp.Click(chromedp.CSS("#switch-submit")),
 		)
 	}
+	switchTo := func(role string) { t.Helper(); switchIn(e.account, role) }
 
 	// sam alone may not list users.
 	b.signInUser(e.url, e.account, "sam", aliceNewPassword)
@@ -88,6 +106,37 @@ func TestConsoleSwitchRole(t *testing.T) {
 		}
 	}
 	b.shot("switch-refused")
+
+	// In account B, as ops-b: the banner names the role and account B,
+	// the users are B's, and "Back to sam" returns to account A.
+	switchIn(accountB, "ops-b")
+	b.do("switched to account B", chromedp.WaitVisible(chromedp.CSS("#role-banner")))
+	b.shot("switched-ops-b")
+	if got := b.text("#role-banner"); !strings.Contains(got, "ops-b") || !strings.Contains(got, "account "+accountB) ||
+		!strings.Contains(got, accountB+":assumed-role/ops-b/sam") || !strings.Contains(got, "Back to sam") {
+		t.Errorf("banner in account B = %q", got)
+	}
+	b.do("account B's users", chromedp.Navigate(e.url+"/console/users"), chromedp.WaitVisible(chromedp.CSS("#users")))
+	if got := b.text("#users"); !strings.Contains(got, "bea-of-b") || strings.Contains(got, "sam") {
+		t.Errorf("as ops-b, the users are not account B's: %q", got)
+	}
+	b.shot("users-as-ops-b")
+	b.do("back from account B", b.clearFlash(), chromedp.Click(chromedp.CSS("#switch-back")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	if b.count("#role-banner") != 0 || !strings.Contains(b.text("#who"), e.account) {
+		t.Errorf("after going back from account B: banner %d, who %q", b.count("#role-banner"), b.text("#who"))
+	}
+
+	// ops-b-mfa's trust wants MFA: refused, saying so.
+	switchIn(accountB, "ops-b-mfa")
+	b.do("ops-b-mfa refused", chromedp.WaitVisible(chromedp.CSS("#denied")))
+	if b.count("#role-banner") != 0 {
+		t.Errorf("switched to ops-b-mfa without MFA")
+	}
+	if got := b.text("#denied"); !strings.Contains(got, "not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::"+accountB+":role/ops-b-mfa") ||
+		!strings.Contains(got, "You signed in without MFA") {
+		t.Errorf("refusal without MFA = %q", got)
+	}
+	b.shot("switch-refused-mfa-account-b")
 	b.signOut()
 
 	// With an MFA sign-in, ops-mfa's trust holds.
@@ -108,4 +157,17 @@ func TestConsoleSwitchRole(t *testing.T) {
 		t.Errorf("banner = %q", got)
 	}
 	b.shot("switched-ops-mfa")
+	b.do("back from ops-mfa", b.clearFlash(), chromedp.Click(chromedp.CSS("#switch-back")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+
+	// And so does ops-b-mfa's, in account B.
+	switchIn(accountB, "ops-b-mfa")
+	b.do("switched to account B with mfa", chromedp.WaitVisible(chromedp.CSS("#role-banner")))
+	if got := b.text("#role-banner"); !strings.Contains(got, "ops-b-mfa") || !strings.Contains(got, "account "+accountB) {
+		t.Errorf("banner = %q", got)
+	}
+	b.shot("switched-ops-b-mfa")
+	b.do("back to sam", b.clearFlash(), chromedp.Click(chromedp.CSS("#switch-back")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	if b.count("#role-banner") != 0 {
+		t.Errorf("the banner stays after going back")
+	}
 }

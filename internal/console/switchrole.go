@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -88,11 +89,24 @@ func (h *Handler) switchRolePost(q *req) {
 	}
 	out, err := h.cfg.STS.AssumeRole(q.ctx, ar)
 	if err != nil {
-		fail(err)
+		fail(withMFAHint(err, q.s.MFA))
 		return
 	}
 	q.s.Role = &assumed{KeyID: out.Credentials.AccessKeyId, Token: out.Credentials.SessionToken, Role: d.Role, Account: d.Account, Display: d.Display}
 	h.redirect(q, "/", "You are now working as role "+d.Role+" in account "+d.Account+".")
+}
+
+// withMFAHint adds to STS's refusal, for a user who signed in without MFA,
+// what to do when the role's trust policy wants MFA: AWS's message does
+// not say which condition failed, and MFA is the usual one.
+func withMFAHint(err error, mfa bool) error {
+	var ae *awsquery.Error
+	if mfa || !errors.As(err, &ae) || ae.Code != awsquery.CodeAccessDenied {
+		return err
+	}
+	hinted := *ae
+	hinted.Message = strings.TrimSuffix(hinted.Message, ".") + ". You signed in without MFA: if the role's trust policy requires MFA (aws:MultiFactorAuthPresent), sign in again with your MFA device, then switch role."
+	return &hinted
 }
 
 // switchBack ends the role session: the user works as themself again.
