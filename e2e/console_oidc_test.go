@@ -265,8 +265,8 @@ func TestConsoleOIDCBrowser(t *testing.T) {
 		!strings.Contains(got, "signed in through your identity provider") {
 		t.Errorf("banner = %q", got)
 	}
-	if b.count("#switch-back") != 0 || b.count("#switch-role-link") != 0 {
-		t.Errorf("an OpenID Connect session offers to go back to a user or switch role")
+	if b.count("#switch-back") != 0 || b.count("#switch-role-link") != 0 || b.count("#federated-session") != 1 {
+		t.Errorf("an OpenID Connect session offers to go back to a user or switch role, or does not say it is federated")
 	}
 	b.do("users as dev", chromedp.Navigate(e.url+"/console/users"), chromedp.WaitVisible(chromedp.CSS("#users")))
 	b.shot("oidc-users")

@@ -92,8 +92,8 @@ func TestConsoleSAML(t *testing.T) {
 	if got := b.text("#role-banner"); !strings.Contains(got, "ops") || !strings.Contains(got, "alice@example.com") || !strings.Contains(got, "assumed-role/ops/alice@example.com") {
 		t.Errorf("banner = %q", got)
 	}
-	if b.count("#switch-back") != 0 || b.count("#switch-role-link") != 0 {
-		t.Errorf("a SAML session offers to go back to a user or switch role")
+	if b.count("#switch-back") != 0 || b.count("#switch-role-link") != 0 || b.count("#federated-session") != 1 {
+		t.Errorf("a SAML session offers to go back to a user or switch role, or does not say it is federated")
 	}
 	b.do("users as ops", chromedp.Navigate(e.url+"/console/users"), chromedp.WaitVisible(chromedp.CSS("#users")))
 	b.shot("saml-users")
