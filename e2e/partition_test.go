@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -262,5 +265,72 @@ func TestPartitionChinaServiceARNs(t *testing.T) {
 	must(t, err)
 	if len(attached.AttachedPolicies) != 1 || aws.ToString(attached.AttachedPolicies[0].PolicyArn) != "arn:aws-cn:iam::aws:policy/aws-service-role/AWSApplicationAutoScalingCustomResourcePolicy" {
 		t.Errorf("service-linked role's policies = %+v", attached.AttachedPolicies)
+	}
+}
+
+// TestPartitionChinaConsole: the console builds its ARNs in the partition
+// iamd serves as. Under aws-cn a user creating a user who must reset the
+// password gets IAMUserChangePassword attached as
+// arn:aws-cn:iam::aws:policy/IAMUserChangePassword, and Switch role
+// assumes arn:aws-cn:iam::ACCOUNT:role/NAME.
+func TestPartitionChinaConsole(t *testing.T) {
+	e := startWith(t, func(c *server.Config) { c.Partition = iamstate.PartitionChina })
+	ctx := context.Background()
+	root := iam.NewFromConfig(e.config(e.root), func(o *iam.Options) { o.BaseEndpoint = aws.String(e.url); o.Region = "cn-north-1" })
+	const pfx = "arn:aws-cn:iam::" + testAccount + ":"
+	_, err := root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("admin")})
+	must(t, err)
+	_, err = root.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("admin"), Password: aws.String(goodPassword)})
+	must(t, err)
+	_, err = root.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("admin"), PolicyName: aws.String("p"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*","sts:AssumeRole"],"Resource":"*"}]}`)})
+	must(t, err)
+	_, err = root.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("ops"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + pfx + `root"},"Action":"sts:AssumeRole"}]}`)})
+	must(t, err)
+
+	c := newSigninClient(t, e.url)
+	if res, body := c.post("mode", "user", "account", testAccount, "username", "admin", "password", goodPassword); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d %s", res.StatusCode, body)
+	}
+	// form posts a console form with the session's CSRF token, read from
+	// the page at path, and wants the redirect that follows success.
+	form := func(path string, fields ...string) {
+		t.Helper()
+		res, err := c.c.Get(e.url + "/console" + path)
+		must(t, err)
+		page, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		m := csrfField.FindSubmatch(page)
+		if m == nil {
+			t.Fatalf("no CSRF token on %s: %s", path, page)
+		}
+		v := url.Values{"csrf": {string(m[1])}}
+		for i := 0; i+1 < len(fields); i += 2 {
+			v.Set(fields[i], fields[i+1])
+		}
+		res, err = c.c.PostForm(e.url+"/console"+path, v)
+		must(t, err)
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("POST %s: %d %s", path, res.StatusCode, body)
+		}
+	}
+
+	form("/users", "name", "newbie", "password", goodPassword, "reset", "on")
+	attached, err := root.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: aws.String("newbie")})
+	must(t, err)
+	if len(attached.AttachedPolicies) != 1 || aws.ToString(attached.AttachedPolicies[0].PolicyArn) != "arn:aws-cn:iam::aws:policy/IAMUserChangePassword" {
+		t.Errorf("policies attached at creation = %+v", attached.AttachedPolicies)
+	}
+
+	form("/switch-role", "account", testAccount, "role", "ops")
+	res, err := c.c.Get(e.url + "/console/")
+	must(t, err)
+	home, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(home), "You are now working as role ops") {
+		t.Errorf("after Switch role the console says: %s", home)
 	}
 }
