@@ -439,6 +439,13 @@ func TestServiceLinkedRoles(t *testing.T) {
 	if _, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("AWSServiceRoleForExampleThing")}); errCode(err) != "NoSuchEntity" {
 		t.Errorf("GetRole(AWSServiceRoleForExampleThing) = %v, want NoSuchEntity", err)
 	}
+	// An AWS service the table of role names does not list still has its
+	// service-linked role, named after its principal.
+	lex, err := c.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String("lex.amazonaws.com")})
+	must(t, err)
+	if got := aws.ToString(lex.Role.RoleName); got != "AWSServiceRoleForLex" || aws.ToString(lex.Role.Path) != "/aws-service-role/lex.amazonaws.com/" {
+		t.Errorf("lex.amazonaws.com's role = %s at %s", got, aws.ToString(lex.Role.Path))
+	}
 	custom, err := c.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String("custom-resource.application-autoscaling.amazonaws.com")})
 	must(t, err)
 	if aws.ToString(custom.Role.RoleName) != "AWSServiceRoleForApplicationAutoScaling_CustomResource" {

@@ -548,10 +548,10 @@ func (s *Service) CreateServiceLinkedRole(ctx context.Context, in *CreateService
 	if base, ok := s.partition.ServiceOfPrincipal(service); ok {
 		lookup = base + ".amazonaws.com"
 	}
-	name, known, ok := serviceLinkedRoleName(lookup)
+	name, known, ok := serviceLinkedRoleName(lookup, s.services())
 	if !ok {
-		// AWS refuses a principal of no service that has a
-		// service-linked role with InvalidInput. Its message could not
+		// AWS refuses a principal of no AWS service with
+		// InvalidInput. Its message could not
 		// be confirmed in AWS's documentation or in public code or
 		// issues, so this wording is iamd's, not a verified copy.
 		return nil, invalidInput("Invalid service name %s.", service)

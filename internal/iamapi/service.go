@@ -15,6 +15,7 @@ import (
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/managedpolicies"
 	"github.com/iamd/iamd/internal/password"
+	"github.com/iamd/iamd/internal/sar"
 	"github.com/iamd/iamd/internal/store"
 )
 
@@ -57,9 +58,13 @@ type Config struct {
 	// Managed returns the AWS-managed policy catalogue; it is loaded on
 	// first use.
 	Managed func() *managedpolicies.Catalog
-	Quotas  Quotas
-	Now     func() time.Time
-	Log     *slog.Logger
+	// Services returns the service authorization reference, which tells
+	// CreateServiceLinkedRole the AWS services its own table does not
+	// list; nil loads the embedded one on first use.
+	Services func() *sar.Catalog
+	Quotas   Quotas
+	Now      func() time.Time
+	Log      *slog.Logger
 	// Usage knows when access keys were last used.
 	Usage KeyUsage
 	// Passwords hashes console passwords; nil means
@@ -85,15 +90,16 @@ type KeyUsage interface {
 type Service struct {
 	UnimplementedServer
 
-	view    *iam.View
-	writer  *iam.Writer
-	secrets iam.Sealer
-	authz   Authorizer
-	managed func() *managedpolicies.Catalog
-	quotas  Quotas
-	usage   KeyUsage
-	now     func() time.Time
-	log     *slog.Logger
+	view     *iam.View
+	writer   *iam.Writer
+	secrets  iam.Sealer
+	authz    Authorizer
+	managed  func() *managedpolicies.Catalog
+	services func() *sar.Catalog
+	quotas   Quotas
+	usage    KeyUsage
+	now      func() time.Time
+	log      *slog.Logger
 
 	// mu serialises the rare writes that must see a consistent set of
 	// several records across accounts (aliases); per-record consistency is
@@ -119,7 +125,16 @@ func New(cfg Config) *Service {
 		view: cfg.View, writer: cfg.Writer, secrets: cfg.Secrets, authz: cfg.Authorizer,
 		managed: cfg.Managed, quotas: cfg.Quotas, usage: cfg.Usage, now: cfg.Now, log: cfg.Log,
 		passwords: cfg.Passwords, access: cfg.Access, publicURL: cfg.PublicURL,
-		partition: cfg.Partition,
+		partition: cfg.Partition, services: cfg.Services,
+	}
+	if s.services == nil {
+		s.services = sync.OnceValue(func() *sar.Catalog {
+			c, err := sar.Load()
+			if err != nil {
+				return sar.Empty()
+			}
+			return c
+		})
 	}
 	if s.passwords == nil {
 		// DefaultParams are valid, so NewHasher cannot fail here.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/iamd/iamd/internal/sar"
 )
 
 // linkedService is what IAM knows of one service that uses a service-linked
@@ -52,9 +54,34 @@ func parseLinkedServices(tsv string) (map[string]linkedService, error) {
 }
 
 // serviceLinkedRoleName returns the role name of a service principal
-// (SERVICE.amazonaws.com) and what else IAM knows of the service; ok is
-// false for a principal AWS's table does not list.
-func serviceLinkedRoleName(service string) (name string, known linkedService, ok bool) {
-	known, ok = linkedServices()[service]
-	return known.role, known, ok
+// (SERVICE.amazonaws.com, or NAME.SERVICE.amazonaws.com) and what else IAM
+// knows of the service. A principal the table does not list gets a name
+// made from the principal (AWSServiceRoleForLicenseManager), if its
+// service is an AWS service of the authorization reference services (the
+// table lists the services whose roles are named otherwise; AWS has
+// service-linked roles for many more); ok is false for a principal of no
+// AWS service. With no reference at hand, every principal gets a name.
+func serviceLinkedRoleName(service string, services *sar.Catalog) (name string, known linkedService, ok bool) {
+	if known, ok = linkedServices()[service]; ok {
+		return known.role, known, true
+	}
+	base, found := strings.CutSuffix(service, ".amazonaws.com")
+	if !found || base == "" {
+		return "", linkedService{}, false
+	}
+	prefix := base[strings.LastIndexByte(base, '.')+1:]
+	if _, isService := services.Service(prefix); services.Available() && !isService {
+		return "", linkedService{}, false
+	}
+	var b strings.Builder
+	b.WriteString("AWSServiceRoleFor")
+	n := b.Len()
+	for _, part := range strings.FieldsFunc(base, func(r rune) bool { return r == '.' || r == '-' || r == '_' }) {
+		b.WriteString(strings.ToUpper(part[:1]))
+		b.WriteString(part[1:])
+	}
+	if b.Len() == n {
+		return "", linkedService{}, false
+	}
+	return b.String(), linkedService{role: b.String(), suffix: true}, true
 }

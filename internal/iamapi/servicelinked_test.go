@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/iamd/iamd/internal/managedpolicies"
+	"github.com/iamd/iamd/internal/sar"
 )
 
 func TestServiceLinkedRoleName(t *testing.T) {
@@ -17,15 +18,25 @@ func TestServiceLinkedRoleName(t *testing.T) {
 		{"lambda.application-autoscaling.amazonaws.com", "AWSServiceRoleForApplicationAutoScaling_LambdaConcurrency", false, true},
 		{"elasticmapreduce.amazonaws.com", "AWSServiceRoleForEMRCleanup", false, true},
 		{"autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling", true, true},
+		// Services with service-linked roles that the table does not
+		// list are named after their principal.
+		{"lex.amazonaws.com", "AWSServiceRoleForLex", true, true},
+		{"license-manager.amazonaws.com", "AWSServiceRoleForLicenseManager", true, true},
 		// AWS refuses principals of services it does not know, rather
 		// than inventing a role name for them.
 		{"example-thing.amazonaws.com", "", false, false},
+		{"other.amazonaws.com", "", false, false},
+		{"lex.example.com", "", false, false},
 		{".amazonaws.com", "", false, false},
 		{"", "", false, false},
 	}
+	services, err := sar.Load()
+	if err != nil || !services.Available() {
+		t.Fatalf("service authorization reference: %v", err)
+	}
 	for _, tc := range tests {
 		t.Run(tc.service, func(t *testing.T) {
-			name, known, ok := serviceLinkedRoleName(tc.service)
+			name, known, ok := serviceLinkedRoleName(tc.service, services)
 			if ok != tc.ok || name != tc.name || known.suffix != tc.suffix {
 				t.Errorf("%q suffix %v ok %v, want %q suffix %v ok %v", name, known.suffix, ok, tc.name, tc.suffix, tc.ok)
 			}

@@ -31,6 +31,7 @@ import (
 	"github.com/iamd/iamd/internal/managedpolicies"
 	"github.com/iamd/iamd/internal/metrics"
 	"github.com/iamd/iamd/internal/password"
+	"github.com/iamd/iamd/internal/sar"
 	"github.com/iamd/iamd/internal/sigv4"
 	"github.com/iamd/iamd/internal/store"
 	"github.com/iamd/iamd/internal/stsapi"
@@ -166,6 +167,16 @@ func (s *Server) build() (http.Handler, error) {
 	// Warm the catalogue in the background so the first request that needs
 	// it does not wait and start-up does not either.
 	go managed()
+	// The service authorization reference: the console's policy summaries,
+	// and the services CreateServiceLinkedRole knows; loaded on first use.
+	services := sync.OnceValue(func() *sar.Catalog {
+		c, err := sar.Load()
+		if err != nil {
+			s.log.Error("service authorization reference", "err", err)
+			return sar.Empty()
+		}
+		return c
+	})
 	auditLog, err := s.openAudit()
 	if err != nil {
 		return nil, err
@@ -194,6 +205,7 @@ func (s *Server) build() (http.Handler, error) {
 		View: st.View, Writer: st.Writer, Secrets: st.Keyring, Authorizer: tracking,
 		Managed: managed, Quotas: s.cfg.Quotas, Now: s.cfg.Now, Log: s.log, Usage: s.usage,
 		Passwords: passwords, Access: s.access, PublicURL: publicURL, Partition: s.cfg.Partition,
+		Services: services,
 	})
 	iamDispatch, err := iamapi.NewDispatcher(iamSvc)
 	if err != nil {
@@ -270,7 +282,7 @@ func (s *Server) build() (http.Handler, error) {
 		Origins: strings.FieldsFunc(s.cfg.Getenv(console.EnvOrigins), func(r rune) bool { return r == ',' }),
 		Events:  events, Trail: auditLog,
 		STS: stsSvc, STSValidator: stsDispatch, Sessions: stsSvc.Credentials(), SAML: stsSvc,
-		WebIdentity: stsSvc, OIDC: consoleOIDC,
+		WebIdentity: stsSvc, OIDC: consoleOIDC, Catalog: services,
 	})
 	if err != nil {
 		return nil, err
