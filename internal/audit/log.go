@@ -546,7 +546,11 @@ func (l *Log) seal(j sealJob) {
 		return
 	}
 	raw := j.u.path
-	l.trail.sealed(j.u, &j.cp)
+	// The trail keeps a copy: a pointer into j would keep all of j alive,
+	// the segment's in-memory index with it, for as long as the trail
+	// holds the segment (every segment's index, ~3 MB each, leaked).
+	cp := j.cp
+	l.trail.sealed(j.u, &cp)
 	if j.cp.ZSize > 0 {
 		// A lookup reading the old file meanwhile keeps its descriptor,
 		// or retries.
