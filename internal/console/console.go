@@ -166,16 +166,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.IPLimiter = NewLimiter(20, time.Second, 15*time.Minute, cfg.Now)
 	}
 	if cfg.Catalog == nil {
-		log := cfg.Log
-		cfg.Catalog = sync.OnceValue(func() *sar.Catalog {
-			c, err := sar.Load()
-			if err != nil {
-				// Summaries then say the reference is missing.
-				log.Error("console: service authorization reference", "err", err)
-				return sar.Empty()
-			}
-			return c
-		})
+		cfg.Catalog = sar.Lazy(cfg.Log)
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = time.Hour

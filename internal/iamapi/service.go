@@ -128,13 +128,7 @@ func New(cfg Config) *Service {
 		partition: cfg.Partition, services: cfg.Services,
 	}
 	if s.services == nil {
-		s.services = sync.OnceValue(func() *sar.Catalog {
-			c, err := sar.Load()
-			if err != nil {
-				return sar.Empty()
-			}
-			return c
-		})
+		s.services = sar.Lazy(cfg.Log)
 	}
 	if s.passwords == nil {
 		// DefaultParams are valid, so NewHasher cannot fail here.

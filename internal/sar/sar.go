@@ -24,8 +24,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // EmbeddedFile is the path, inside the embedded data directory, of the
@@ -187,6 +189,23 @@ func Load() (*Catalog, error) {
 		return nil, fmt.Errorf("service authorization reference: %w", err)
 	}
 	return Decode(raw)
+}
+
+// Lazy returns a function that loads the embedded reference on its first
+// call and returns the same catalogue on every call; a reference that
+// cannot be decoded is logged to log (if not nil) and replaced by an empty
+// catalogue, whose features then say the reference is missing.
+func Lazy(log *slog.Logger) func() *Catalog {
+	return sync.OnceValue(func() *Catalog {
+		c, err := Load()
+		if err != nil {
+			if log != nil {
+				log.Error("service authorization reference", "err", err)
+			}
+			return Empty()
+		}
+		return c
+	})
 }
 
 // Empty returns a catalogue with no reference data.

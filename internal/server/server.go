@@ -169,14 +169,7 @@ func (s *Server) build() (http.Handler, error) {
 	go managed()
 	// The service authorization reference: the console's policy summaries,
 	// and the services CreateServiceLinkedRole knows; loaded on first use.
-	services := sync.OnceValue(func() *sar.Catalog {
-		c, err := sar.Load()
-		if err != nil {
-			s.log.Error("service authorization reference", "err", err)
-			return sar.Empty()
-		}
-		return c
-	})
+	services := sar.Lazy(s.log)
 	auditLog, err := s.openAudit()
 	if err != nil {
 		return nil, err
