@@ -95,7 +95,7 @@ const filterCacheBytes = 16 << 20
 // may hold anything: its index file decides, and is rebuilt if it is
 // damaged.
 func (t *trail) sealedLookup(u *sealedRef, k uint64) (skip bool, small *sealedIndex) {
-	if u.cp.Filter == "" || t.cache.get(u.path) != nil {
+	if u.cp.Filter == "" {
 		return false, nil
 	}
 	path := idxPath(u.path)

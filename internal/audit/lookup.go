@@ -548,10 +548,14 @@ func (s *sealedIndex) found(u *sealedRef, e int, q *query, rd *segReader) (Found
 }
 
 // sealedIndexFor returns the index of sealed segment u to look key up
-// in: nil if u's key filter says u does not hold it, u's small index if
-// key is rare in u, else u's index file. filtered is false for the keys
-// that are not in the filters (event IDs).
+// in: u's index file if it is cached; else nil if u's key filter says u
+// does not hold key, u's small index if key is rare in u, else u's index
+// file. filtered is false for the keys that are not in the filters (event
+// IDs).
 func (t *trail) sealedIndexFor(u *sealedRef, key uint64, filtered bool) (*sealedIndex, error) {
+	if s := t.cache.get(u.path); s != nil {
+		return s, nil
+	}
 	if filtered {
 		skip, small := t.sealedLookup(u, key)
 		if skip {
