@@ -54,15 +54,17 @@ func TestAuditRetention(t *testing.T) {
 
 	t.Setenv(audit.EnvRetention, "1d")
 	url, cmd := serveIamd(t, dir)
+	// The cut is written (the retention file) before the segments it
+	// covers are removed: wait for both.
 	eventually(t, 20*time.Second, func() error {
 		if _, err := os.Stat(filepath.Join(dir, "audit", chain, "retention")); err != nil {
 			return fmt.Errorf("no retention cut yet: %v", err)
 		}
+		if after := len(segs()); after >= before {
+			return fmt.Errorf("%d segments after the cut, %d before", after, before)
+		}
 		return nil
 	})
-	if after := len(segs()); after >= before {
-		t.Fatalf("%d segments after the cut, %d before", after, before)
-	}
 	e := &env{t: t, url: url, account: testAccount, root: aws.Credentials{AccessKeyID: rootKeyID, SecretAccessKey: rootSecretKey}}
 	_, err = e.rootIAM().CreateUser(context.Background(), &iam.CreateUserInput{UserName: aws.String("after-the-cut")})
 	must(t, err)
