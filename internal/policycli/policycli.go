@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/policy"
 )
 
@@ -209,7 +210,7 @@ func eval(args []string, stdout, stderr io.Writer) int {
 	endpointPolicy := fs.String("endpoint-policy", "", "policy of the VPC endpoint the request comes through")
 	action := fs.String("action", "", "action, e.g. s3:GetObject")
 	resource := fs.String("resource", "", "resource ARN")
-	principal := fs.String("principal", "arn:aws:iam::123456789012:user/policy-tester", "caller ARN, or \"anonymous\"")
+	principal := fs.String("principal", "", "caller ARN, or \"anonymous\" (default arn:PARTITION:iam::123456789012:user/policy-tester, PARTITION that of --resource, or else $"+iam.EnvPartition+", or else aws)")
 	principalService := fs.String("principal-service", "", "caller is this AWS service principal, e.g. lambda.amazonaws.com")
 	credential := fs.String("credential", "", "kind of temporary credentials: session-token (GetSessionToken) or federation-token (GetFederationToken)")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
@@ -270,6 +271,13 @@ func eval(args []string, stdout, stderr io.Writer) int {
 
 	principalSet := false
 	fs.Visit(func(f *flag.Flag) { principalSet = principalSet || f.Name == "principal" })
+	if !principalSet {
+		part, err := defaultPartition(*resource, os.Getenv(iam.EnvPartition))
+		if err != nil {
+			return fail(err)
+		}
+		*principal = part.Prefix("iam") + "123456789012:user/policy-tester"
+	}
 	req := policy.Request{Action: *action, Resource: *resource, ResourceAccount: *resAccount, Context: &policy.Context{}}
 	if svc := *principalService; svc != "" {
 		if principalSet {
@@ -370,6 +378,24 @@ func fillPrincipalContext(c *policy.Context, p policy.Principal) {
 		i := strings.LastIndexByte(p.ARN, '/')
 		c.Username = p.ARN[i+1:]
 	}
+}
+
+// defaultPartition is the partition of the default caller: that of the
+// resource when it is an ARN of a partition iamd knows, so that an
+// aws-cn resource is not evaluated for an arn:aws caller, or else the
+// configured one (IAMD_PARTITION, as for "iamd serve").
+func defaultPartition(resource, configured string) (iam.Partition, error) {
+	if rest, ok := strings.CutPrefix(resource, "arn:"); ok {
+		name, _, _ := strings.Cut(rest, ":")
+		if p, err := iam.ParsePartition(name); err == nil && name != "" {
+			return p, nil
+		}
+	}
+	p, err := iam.ParsePartition(configured)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", iam.EnvPartition, err)
+	}
+	return p, nil
 }
 
 func arnAccount(arn string) string {

@@ -128,6 +128,35 @@ func TestEval(t *testing.T) {
 	}
 }
 
+// TestEvalDefaultPartition: the default caller is in the resource's
+// partition, or else in the configured one (IAMD_PARTITION), not always
+// in aws.
+func TestEvalDefaultPartition(t *testing.T) {
+	dir := t.TempDir()
+	china := writeFile(t, dir, "cn.json", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws-cn:iam::*:user/*"}}}}`)
+	tests := []struct {
+		name, env, resource string
+		code                int
+		contains            string
+	}{
+		{"resource in aws-cn", "", "arn:aws-cn:s3:::b/k", 0, "Decision: Allow"},
+		{"resource in aws", "aws-cn", "arn:aws:s3:::b/k", 1, "User: arn:aws:iam::123456789012:user/policy-tester is not authorized"},
+		{"no partition in the resource, aws-cn configured", "aws-cn", "*", 0, "Decision: Allow"},
+		{"wildcard partition, aws-us-gov configured", "aws-us-gov", "arn:*:s3:::b/k", 1, "User: arn:aws-us-gov:iam::123456789012:user/policy-tester is not authorized"},
+		{"nothing configured", "", "*", 1, "User: arn:aws:iam::123456789012:user/policy-tester is not authorized"},
+		{"unknown partition configured", "aws-mars", "*", 2, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("IAMD_PARTITION", tc.env)
+			code, out, errOut := run("eval", "--policy", china, "--action", "s3:GetObject", "--resource", tc.resource)
+			if code != tc.code || !strings.Contains(out, tc.contains) {
+				t.Errorf("exit %d, want %d with %q\nstdout %s\nstderr %s", code, tc.code, tc.contains, out, errOut)
+			}
+		})
+	}
+}
+
 func TestEvalJSON(t *testing.T) {
 	dir := t.TempDir()
 	pol := writeFile(t, dir, "p.json", `{"Version":"2012-10-17","Statement":{"Sid":"A","Effect":"Allow","Action":"iam:GetUser","Resource":"*"}}`)
