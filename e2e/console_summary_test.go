@@ -169,4 +169,66 @@ func TestConsolePolicySummary(t *testing.T) {
 	if got := b.text("#summary-Allow tbody"); got != "None" {
 		t.Errorf("empty group summary = %q, want None", got)
 	}
+
+	// A role's permissions, from its page: its managed and inline
+	// policies summarized together, down to a service and an action.
+	_, err = c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("auditor"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + e.account + `:root"},"Action":"sts:AssumeRole"}}`)})
+	must(t, err)
+	_, err = c.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("auditor"), PolicyArn: out.Policy.Arn})
+	must(t, err)
+	_, err = c.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("auditor"), PolicyName: aws.String("WhoAmI"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}}`)})
+	must(t, err)
+	b.do("role permissions",
+		chromedp.Navigate(e.url+"/console/roles/auditor"),
+		chromedp.Click(chromedp.CSS("#effective-link")),
+		chromedp.WaitVisible(chromedp.CSS(`#summary-Allow tr[data-service="sts"]`)),
+	)
+	b.shot("role-permissions")
+	if got := b.text("h1"); got != "Permissions of role auditor" {
+		t.Errorf("role permissions heading = %q", got)
+	}
+	if got := b.text(iamRow + " .access"); !strings.HasPrefix(got, "Limited:") {
+		t.Errorf("role's iam row access level = %q, want Limited: ...", got)
+	}
+	if got, want := b.text(iamRow+" .count"), fmt.Sprintf("2 of %d", len(svc.Actions)); got != want {
+		t.Errorf("role's iam row count = %q, want %q", got, want)
+	}
+	if got := b.text(`#summary-Allow tr[data-service="nosuchservice"] th`); !strings.Contains(got, "unrecognized") {
+		t.Errorf("role's unknown service row = %q, want it marked unrecognized", got)
+	}
+	if got := b.text(`#summary-Deny tr[data-service="iam"] .count`); got != fmt.Sprintf("1 of %d", len(svc.Actions)) {
+		t.Errorf("role's deny row count = %q", got)
+	}
+	b.do("role service summary",
+		chromedp.Click(chromedp.CSS(iamRow+" th a")),
+		chromedp.WaitVisible(chromedp.CSS("#service-summary")),
+	)
+	b.shot("role-service-summary")
+	if got := b.text("#service-count"); got != fmt.Sprintf("2 of %d", len(svc.Actions)) {
+		t.Errorf("role's service summary count = %q", got)
+	}
+	if got := b.text("#service-summary"); !strings.Contains(got, "iam:GetUser") || !strings.Contains(got, "iam:ListUsers") || !strings.Contains(got, "Multiple") {
+		t.Errorf("role's service summary = %q", got)
+	}
+	b.do("role action summary",
+		chromedp.Click(chromedp.Search(`//table[@id="service-summary"]//a[text()="iam:GetUser"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#action-summary")),
+	)
+	b.shot("role-action-summary")
+	if loc, err := chromedp.Run(b.ctx, chromedp.Location()); err != nil || !strings.Contains(loc, "/console/roles/auditor/permissions?") {
+		t.Errorf("role's action summary at %q (%v), want it under /console/roles/auditor/permissions", loc, err)
+	}
+	if got := b.text("#action-summary"); !strings.Contains(got, "All resources") || !strings.Contains(got, "arn:aws:iam::*:user/ops/*") {
+		t.Errorf("role's action summary resources = %q", got)
+	}
+	if got := b.text("#action-conditions"); !strings.Contains(got, "aws:MultiFactorAuthPresent") {
+		t.Errorf("role's action summary conditions = %q", got)
+	}
+	b.do("role permissions json", chromedp.Click(chromedp.CSS("#tab-json")), chromedp.WaitVisible(chromedp.CSS("#effective-json")))
+	if got := b.text("#effective-json"); !strings.Contains(got, "ReadUsers (managed)") || !strings.Contains(got, "WhoAmI (inline)") {
+		t.Errorf("role's policies = %q", got)
+	}
+	b.shot("role-permissions-json")
 }
