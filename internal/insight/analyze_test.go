@@ -31,6 +31,7 @@ func codes(r *Report) []string {
 const v12 = `"Version":"2012-10-17",`
 
 func TestAnalyze(t *testing.T) {
+	t.Parallel()
 	ref := reference(t)
 	tests := []struct {
 		name    string
@@ -142,6 +143,7 @@ func TestAnalyze(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			cat := sar.Empty()
 			if tc.ref {
 				cat = ref
@@ -179,6 +181,7 @@ func TestAnalyze(t *testing.T) {
 }
 
 func TestAnalyzeResourceMismatchDetail(t *testing.T) {
+	t.Parallel()
 	doc := `{` + v12 + `"Statement":{"Effect":"Allow","Action":["iam:GetUser","iam:GetRole","iam:ListUsers"],"Resource":"arn:aws:iam::123456789012:user/bob"}}`
 	rep := Analyze([]byte(doc), policy.Identity, reference(t))
 	var got []string
@@ -194,6 +197,7 @@ func TestAnalyzeResourceMismatchDetail(t *testing.T) {
 }
 
 func TestAnalyzeLocations(t *testing.T) {
+	t.Parallel()
 	doc := "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\"Effect\": \"Allow\", \"Action\": \"s3:GetObject\", \"Resource\": \"*\"},\n    {\"Effect\": \"Allow\", \"Action\": \"iam:PassRole\", \"Resource\": \"*\"}\n  ]\n}\n"
 	rep := Analyze([]byte(doc), policy.Identity, sar.Empty())
 	var f *Finding
@@ -243,6 +247,7 @@ func fuzzReference(f *testing.F) *sar.Catalog {
 // reported unknown: SAML keys, keys of providers the reference lists, and
 // the claims of any OpenID Connect provider.
 func TestAnalyzeFederationKeys(t *testing.T) {
+	t.Parallel()
 	ref, err := sar.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -264,6 +269,7 @@ func TestAnalyzeFederationKeys(t *testing.T) {
 			`{"StringEquals":{"nosuchservice:thing":"x"}}`, []string{"ERROR INVALID_SERVICE_CONDITION_KEY"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			action := "sts:AssumeRoleWithWebIdentity"
 			if tc.name == "saml" {
 				action = "sts:AssumeRoleWithSAML"

@@ -83,6 +83,7 @@ func statements(t *testing.T, doc string) []policy.Statement {
 }
 
 func TestGenerate(t *testing.T) {
+	t.Parallel()
 	var many []call
 	for i := range 7 {
 		n := fmt.Sprintf("u%d", i)
@@ -149,6 +150,7 @@ func TestGenerate(t *testing.T) {
 	for _, tc := range tests {
 		for _, source := range []string{"dir", "log"} {
 			t.Run(tc.name+"/"+source, func(t *testing.T) {
+				t.Parallel()
 				var g *Generated
 				var err error
 				if source == "dir" {
@@ -201,6 +203,7 @@ func TestGenerate(t *testing.T) {
 }
 
 func TestGenerateOptions(t *testing.T) {
+	t.Parallel()
 	for _, o := range []GenerateOptions{{User: "a"}, {Account: acct}, {Account: acct, User: "a", Role: "b"}} {
 		if _, err := NewGenerator(o); err == nil {
 			t.Errorf("%+v: want an error", o)
@@ -209,6 +212,7 @@ func TestGenerateOptions(t *testing.T) {
 }
 
 func TestPattern(t *testing.T) {
+	t.Parallel()
 	ref := reference(t)
 	getUser, _ := ref.Action("iam:GetUser")
 	put, _ := ref.Action("fixturesvc:PutWidget")
@@ -236,6 +240,7 @@ func TestPattern(t *testing.T) {
 // TestGeneratePrincipalPartition: the generated policy's principal is in
 // the partition of its events, or the one given, aws when neither says.
 func TestGeneratePrincipalPartition(t *testing.T) {
+	t.Parallel()
 	cnEvent := `{"eventTime":"` + audit.FormatTime(t0) + `","eventSource":"iam.amazonaws.com","eventName":"GetUser","recipientAccountId":"` + acct +
 		`","userIdentity":{"type":"IAMUser","accountId":"` + acct + `","userName":"alice","arn":"arn:aws-cn:iam::` + acct + `:user/alice"}}`
 	tests := []struct {
@@ -250,6 +255,7 @@ func TestGeneratePrincipalPartition(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			g, err := NewGenerator(tc.opts)
 			if err != nil {
 				t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestSummarize(t *testing.T) {
+	t.Parallel()
 	ref := reference(t)
 	doc := `{` + v12 + `"Statement":[
 		{"Effect":"Allow","Action":["iam:Get*","iam:List*","iam:CreateUser","fixturesvc:*","nosuch:Thing"],"Resource":"*"},
@@ -39,6 +40,7 @@ func TestSummarize(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			s, err := Summarize([]byte(doc), policy.Identity, tc.cat)
 			if err != nil {
 				t.Fatal(err)
@@ -63,6 +65,7 @@ func TestSummarize(t *testing.T) {
 	}
 
 	t.Run("action details", func(t *testing.T) {
+		t.Parallel()
 		s, err := Summarize([]byte(doc), policy.Identity, ref)
 		if err != nil {
 			t.Fatal(err)
@@ -93,6 +96,7 @@ func TestSummarize(t *testing.T) {
 	})
 
 	t.Run("NotAction", func(t *testing.T) {
+		t.Parallel()
 		na := `{` + v12 + `"Statement":{"Effect":"Allow","NotAction":["iam:*"],"Resource":"*"}}`
 		s, err := Summarize([]byte(na), policy.Identity, ref)
 		if err != nil {
@@ -111,6 +115,7 @@ func TestSummarize(t *testing.T) {
 	})
 
 	t.Run("invalid policy", func(t *testing.T) {
+		t.Parallel()
 		if _, err := Summarize([]byte(`{"Statement":[]}`), policy.Identity, ref); err == nil {
 			t.Fatal("want an error")
 		}

@@ -97,6 +97,7 @@ func (s *signer) sign(t testing.TB, alg, kid string, claims any) string {
 }
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	s := newSigner(t)
 	ks, err := ParseKeySet(s.jwks())
 	if err != nil {
@@ -126,6 +127,7 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tok, err := Parse(tc.token)
 			if err != nil {
 				if tc.want == nil {
@@ -150,6 +152,7 @@ func TestVerify(t *testing.T) {
 }
 
 func TestParseMalformed(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []string{
 		"", "a", "a.b", "a.b.c.d", "!!.e30.AA", "e30.!!.AA", "e30.e30.", "e30.e30.!!",
 		b64.EncodeToString([]byte(`{"alg":"RS256"}`)) + ".bnVsbA.AA", // payload null
@@ -166,6 +169,7 @@ func TestParseMalformed(t *testing.T) {
 }
 
 func TestParseKeySetRejectsBadKeys(t *testing.T) {
+	t.Parallel()
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
 	doc, _ := json.Marshal(map[string]any{"keys": []any{
 		map[string]any{"kty": "RSA", "kid": "small", "n": b64.EncodeToString(small.N.Bytes()), "e": "AQAB"},
@@ -187,6 +191,7 @@ func TestParseKeySetRejectsBadKeys(t *testing.T) {
 }
 
 func TestFetcher(t *testing.T) {
+	t.Parallel()
 	s := newSigner(t)
 	var discovery, keys atomic.Int32
 	var srv *httptest.Server

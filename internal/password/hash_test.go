@@ -21,6 +21,7 @@ func newHasher(t testing.TB, p Params) *Hasher {
 }
 
 func TestHashFormat(t *testing.T) {
+	t.Parallel()
 	h := newHasher(t, DefaultParams())
 	enc, err := h.Hash(context.Background(), "Tr0ub4dor&3")
 	if err != nil {
@@ -39,6 +40,7 @@ func TestHashFormat(t *testing.T) {
 }
 
 func TestHashSalted(t *testing.T) {
+	t.Parallel()
 	h := newHasher(t, cheap)
 	a, _ := h.Hash(context.Background(), "same")
 	b, _ := h.Hash(context.Background(), "same")
@@ -48,6 +50,7 @@ func TestHashSalted(t *testing.T) {
 }
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	h := newHasher(t, cheap)
 	ctx := context.Background()
 	enc, _ := h.Hash(ctx, "correct horse")
@@ -77,6 +80,7 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			err := h.Verify(ctx, tc.encoded, tc.password)
 			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
 				t.Fatalf("Verify = %v, want %v", err, tc.want)
@@ -86,6 +90,7 @@ func TestVerify(t *testing.T) {
 }
 
 func TestVerifyOtherParams(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	old := newHasher(t, cheap)
 	enc, _ := old.Hash(ctx, "pw")
@@ -106,6 +111,7 @@ func TestVerifyOtherParams(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			if got := h.NeedsRehash(tc.encoded); got != tc.want {
 				t.Errorf("NeedsRehash = %v, want %v", got, tc.want)
 			}
@@ -114,6 +120,7 @@ func TestVerifyOtherParams(t *testing.T) {
 }
 
 func TestNewHasherInvalid(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		p    Params
@@ -126,6 +133,7 @@ func TestNewHasherInvalid(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			if _, err := NewHasher(tc.p, 1); !errors.Is(err, ErrInvalidParams) {
 				t.Fatalf("err = %v, want ErrInvalidParams", err)
 			}
@@ -134,6 +142,7 @@ func TestNewHasherInvalid(t *testing.T) {
 }
 
 func TestHashCanceled(t *testing.T) {
+	t.Parallel()
 	h := newHasher(t, cheap)
 	h.sem <- struct{}{} // occupy both slots so the call must wait
 	h.sem <- struct{}{}

@@ -9,6 +9,7 @@ import (
 )
 
 func TestCheckCustomPolicy(t *testing.T) {
+	t.Parallel()
 	strict := &Policy{
 		MinimumPasswordLength:      14,
 		RequireSymbols:             true,
@@ -49,12 +50,14 @@ func TestCheckCustomPolicy(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			assertViolation(t, Check(tc.policy, tc.password, tc.user), tc.want)
 		})
 	}
 }
 
 func TestCheckDefaultRules(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		password string
@@ -72,6 +75,7 @@ func TestCheckDefaultRules(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			assertViolation(t, Check(nil, tc.password, tc.names...), tc.want)
 		})
 	}
@@ -101,6 +105,7 @@ func assertViolation(t *testing.T, err error, want []string) {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		p    Policy
@@ -119,6 +124,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			err := tc.p.Validate()
 			if tc.want == "" {
 				if err != nil {
@@ -134,6 +140,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestExpiry(t *testing.T) {
+	t.Parallel()
 	changed := time.Date(2025, 1, 31, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name    string
@@ -148,6 +155,7 @@ func TestExpiry(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			p := Policy{MinimumPasswordLength: 8, MaxPasswordAge: tc.maxAge}
 			if p.ExpirePasswords() != (tc.maxAge > 0) {
 				t.Error("ExpirePasswords wrong")
@@ -160,6 +168,7 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestCheckReuse(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h := newHasher(t, cheap)
 	var history []string // newest first
@@ -183,6 +192,7 @@ func TestCheckReuse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			err := h.CheckReuse(ctx, tc.policy, tc.password, history)
 			if got := errors.Is(err, ErrPolicyViolation); got != tc.reused {
 				t.Fatalf("CheckReuse = %v, reused want %v", err, tc.reused)

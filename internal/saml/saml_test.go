@@ -110,6 +110,7 @@ func (p *idp) response(t testing.TB, now time.Time, audience, signWhat string, a
 const aws = "https://signin.aws.amazon.com/saml"
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	p := newIdP(t)
 	md, err := ParseMetadata(p.metadata())
 	if err != nil {
@@ -154,6 +155,7 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			a, err := Verify(tc.resp, md, tc.opts)
 			if tc.want != nil {
 				if !errors.Is(err, tc.want) {
@@ -173,6 +175,7 @@ func TestVerify(t *testing.T) {
 }
 
 func TestParseMetadataErrors(t *testing.T) {
+	t.Parallel()
 	for _, doc := range []string{
 		"", "<x/>", "not xml",
 		`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>`,

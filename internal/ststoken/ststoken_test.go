@@ -63,6 +63,7 @@ func bigPolicy() string {
 }
 
 func TestSealOpenRoundTrip(t *testing.T) {
+	t.Parallel()
 	s := mustSealer(t, key(1))
 	big := roleSession()
 	big.Policy = bigPolicy()
@@ -92,6 +93,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tok, err := s.Seal(tc.sess)
 			if err != nil {
 				t.Fatal(err)
@@ -117,6 +119,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 }
 
 func TestTokenSize(t *testing.T) {
+	t.Parallel()
 	s := mustSealer(t, key(1))
 	sess := roleSession()
 	plain, _ := s.Seal(sess)
@@ -129,6 +132,7 @@ func TestTokenSize(t *testing.T) {
 }
 
 func TestOpenRejects(t *testing.T) {
+	t.Parallel()
 	s := mustSealer(t, key(1))
 	sess := roleSession()
 	tok, _ := s.Seal(sess)
@@ -165,6 +169,7 @@ func TestOpenRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := tc.sealer.Open(tc.akid, tc.token, tc.now)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Open err = %v, want %v", err, tc.want)
@@ -181,6 +186,7 @@ func TestOpenRejects(t *testing.T) {
 }
 
 func TestRotation(t *testing.T) {
+	t.Parallel()
 	old := mustSealer(t, key(1))
 	tok, _ := old.Seal(roleSession())
 	rotated := mustSealer(t, key(2), key(1))
@@ -194,6 +200,7 @@ func TestRotation(t *testing.T) {
 }
 
 func TestSealRejects(t *testing.T) {
+	t.Parallel()
 	s := mustSealer(t, key(1))
 	mod := func(f func(*Session)) Session { x := roleSession(); f(&x); return x }
 	tests := []struct {
@@ -214,6 +221,7 @@ func TestSealRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			if _, err := s.Seal(tc.sess); !errors.Is(err, ErrInvalidSession) {
 				t.Fatalf("Seal err = %v, want ErrInvalidSession", err)
 			}
@@ -222,6 +230,7 @@ func TestSealRejects(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		keys [][]byte
@@ -232,6 +241,7 @@ func TestNew(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			if _, err := New(tc.keys...); !errors.Is(err, ErrInvalidKey) {
 				t.Fatalf("New err = %v, want ErrInvalidKey", err)
 			}
@@ -240,6 +250,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		k    Kind
 		want string
@@ -249,6 +260,7 @@ func TestKindString(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.want, func(t *testing.T) {
+			t.Parallel()
 			if got := tc.k.String(); got != tc.want {
 				t.Errorf("String = %q", got)
 			}

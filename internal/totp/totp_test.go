@@ -13,9 +13,11 @@ import (
 var rfcSeed = []byte("12345678901234567890")
 
 func TestHOTPRFC4226(t *testing.T) {
+	t.Parallel()
 	want := []string{"755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"}
 	for counter, w := range want {
 		t.Run(w, func(t *testing.T) {
+			t.Parallel()
 			if got := HOTP(rfcSeed, uint64(counter), 6); got != w {
 				t.Errorf("HOTP(%d) = %s, want %s", counter, got, w)
 			}
@@ -24,6 +26,7 @@ func TestHOTPRFC4226(t *testing.T) {
 }
 
 func TestTOTPRFC6238(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		unix int64
@@ -38,6 +41,7 @@ func TestTOTPRFC6238(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			at := time.Unix(tc.unix, 0)
 			if got := HOTP(rfcSeed, Counter(at), 8); got != tc.want {
 				t.Errorf("8-digit TOTP = %s, want %s", got, tc.want)
@@ -50,6 +54,7 @@ func TestTOTPRFC6238(t *testing.T) {
 }
 
 func TestSeedEncoding(t *testing.T) {
+	t.Parallel()
 	seed := NewSeed()
 	enc := EncodeSeed(seed)
 	if len(enc) != 64 || strings.ContainsAny(enc, "=abcdefghijklmnopqrstuvwxyz01") {
@@ -71,6 +76,7 @@ func TestSeedEncoding(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := DecodeSeed(tc.in)
 			if !errors.Is(err, tc.err) || !bytes.Equal(got, tc.want) {
 				t.Fatalf("DecodeSeed = %x, %v; want %x, %v", got, err, tc.want, tc.err)
@@ -80,6 +86,7 @@ func TestSeedEncoding(t *testing.T) {
 }
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1700000000, 0)
 	cur := Counter(now)
 	code := func(c uint64) string { return HOTP(rfcSeed, c, Digits) }
@@ -107,6 +114,7 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			if tc.code == "000000" && (code(cur-1) == "000000" || code(cur) == "000000" || code(cur+1) == "000000") {
 				t.Skip("fixture collides")
 			}
@@ -119,6 +127,7 @@ func TestVerify(t *testing.T) {
 }
 
 func TestVerifyOnceOnly(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1700000000, 0)
 	code := TOTP(rfcSeed, now)
 	last, err := Verify(rfcSeed, code, now, 0)
@@ -131,6 +140,7 @@ func TestVerifyOnceOnly(t *testing.T) {
 }
 
 func TestVerifyConsecutive(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1700000000, 0)
 	cur := Counter(now)
 	code := func(c uint64) string { return HOTP(rfcSeed, c, Digits) }
@@ -152,6 +162,7 @@ func TestVerifyConsecutive(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := VerifyConsecutive(rfcSeed, tc.code1, tc.code2, now)
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) || got != tc.want {
 				t.Fatalf("VerifyConsecutive = %d, %v; want %d, %v", got, err, tc.want, tc.wantErr)
@@ -166,6 +177,7 @@ func TestVerifyConsecutive(t *testing.T) {
 }
 
 func TestCounter(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		t    time.Time
@@ -178,6 +190,7 @@ func TestCounter(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			if got := Counter(tc.t); got != tc.want {
 				t.Errorf("Counter = %d, want %d", got, tc.want)
 			}
@@ -186,6 +199,7 @@ func TestCounter(t *testing.T) {
 }
 
 func TestURI(t *testing.T) {
+	t.Parallel()
 	seed := []byte("12345678901234567890")
 	tests := []struct {
 		name          string
@@ -200,6 +214,7 @@ func TestURI(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			if got := URI(tc.issuer, tc.label, seed); got != tc.want {
 				t.Errorf("URI =\n%s\nwant\n%s", got, tc.want)
 			}
@@ -208,6 +223,7 @@ func TestURI(t *testing.T) {
 }
 
 func TestQRCodePNG(t *testing.T) {
+	t.Parallel()
 	uri := URI("", "my-device@alice", NewSeed())
 	b, err := QRCodePNG(uri)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestNew(t *testing.T) {
+	t.Parallel()
 	form := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	seen := map[string]bool{}
 	for range 1000 {
@@ -23,6 +24,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestNewV7(t *testing.T) {
+	t.Parallel()
 	form := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 	at := time.Date(2026, 12, 7, 5, 10, 11, 123456789, time.UTC)
 	seen := map[string]bool{}
@@ -49,6 +51,7 @@ func TestNewV7(t *testing.T) {
 }
 
 func TestParseFormat(t *testing.T) {
+	t.Parallel()
 	for range 100 {
 		id := New()
 		b, ok := Parse(id)
