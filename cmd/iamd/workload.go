@@ -66,6 +66,12 @@ func workloadCmd(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	if sub == "create" && *role == "" {
 		return fail(errors.New("--role is required"))
 	}
+	// The partition of the server the workload calls: its trust check
+	// below reads aws:SourceArn as that server computes it.
+	partition, err := iam.ParsePartition(getenv(iam.EnvPartition))
+	if err != nil {
+		return fail(err)
+	}
 	st, err := server.OpenState(ctx, *dataDir, *storeURL, getenv)
 	if err != nil {
 		return fail(err)
@@ -86,7 +92,7 @@ func workloadCmd(ctx context.Context, args []string, stdout, stderr io.Writer, g
 			return fail(err)
 		}
 		fmt.Fprintf(stdout, "workload %s created in account %s for role %s\n", wl.Name, *account, wl.RoleName)
-		if !trusts(st.View, *account, wl) {
+		if !trusts(st.View, partition, *account, wl) {
 			fmt.Fprintf(stdout, "warning: the trust policy of role %s does not allow the service principal %s to perform sts:AssumeRole; the workload will be refused until it does\n",
 				wl.RoleName, workload.ServicePrincipal)
 		}
@@ -126,7 +132,7 @@ func printEnv(w io.Writer, endpoint, account, name, token string) {
 
 // trusts reports whether the workload's role trusts the workload service
 // principal, ignoring conditions on the request's network origin.
-func trusts(v *iam.View, account string, wl *iam.Workload) bool {
+func trusts(v *iam.View, p iam.Partition, account string, wl *iam.Workload) bool {
 	var role *iam.Role
 	v.Read(account, func(a *iam.AccountView) {
 		if r, ok := a.Role(wl.RoleName); ok {
@@ -136,5 +142,5 @@ func trusts(v *iam.View, account string, wl *iam.Workload) bool {
 	if role == nil {
 		return false
 	}
-	return authz.New(v, nil).TrustAllows(workload.TrustRequest(iam.PartitionAWS, account, wl.Name, role, time.Now()))
+	return authz.New(v, nil).TrustAllows(workload.TrustRequest(p, account, wl.Name, role, time.Now()))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	iampkg "github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/server"
 )
 
@@ -45,6 +46,8 @@ func TestWorkloadCommand(t *testing.T) {
 	for name, trust := range map[string]string{
 		"app":     `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"workloads.iamd.internal"},"Action":"sts:AssumeRole"}]}`,
 		"unready": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"sts:AssumeRole"}]}`,
+		"cn": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"workloads.iamd.internal"},"Action":"sts:AssumeRole",` +
+			`"Condition":{"ArnEquals":{"aws:SourceArn":"arn:aws-cn:iamd::123456789012:workload/cnweb"}}}]}`,
 	} {
 		if _, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
 			t.Fatal(err)
@@ -91,6 +94,30 @@ func TestWorkloadCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "warning: the trust policy of role unready does not allow") {
 		t.Errorf("create for an untrusting role: %d\n%s", code, out)
 	}
+	// The trust check reads the workload's aws:SourceArn in the
+	// configured partition.
+	code, out, _ = cmd("create", "--name", "cnweb", "--role", "cn")
+	if code != 0 || !strings.Contains(out, "warning: the trust policy of role cn does not allow") {
+		t.Errorf("create in aws for a role trusting an aws-cn workload: %d\n%s", code, out)
+	}
+	vars[iampkg.EnvPartition] = "aws-cn"
+	code, out, _ = cmd("create", "--name", "cnweb2", "--role", "cn")
+	if code != 0 || !strings.Contains(out, "warning: the trust policy of role cn does not allow") {
+		t.Errorf("create in aws-cn for another workload: %d\n%s", code, out)
+	}
+	if code, out, errOut := cmd("delete", "--name", "cnweb"); code != 0 {
+		t.Fatalf("delete: %s%s", out, errOut)
+	}
+	code, out, _ = cmd("create", "--name", "cnweb", "--role", "cn")
+	if code != 0 || strings.Contains(out, "warning") {
+		t.Errorf("create in aws-cn for the trusted workload: %d\n%s", code, out)
+	}
+	vars[iampkg.EnvPartition] = "aws-mars"
+	if code, _, errOut := cmd("list"); code != 1 || !strings.Contains(errOut, "unknown partition") {
+		t.Errorf("list with an unknown partition: %d %s", code, errOut)
+	}
+	delete(vars, iampkg.EnvPartition)
+
 	code, out, _ = cmd("list")
 	if code != 0 || !regexp.MustCompile(`(?m)^batch\s+unready\s+\d{4}-`).MatchString(out) || !regexp.MustCompile(`(?m)^web\s+app\s`).MatchString(out) {
 		t.Errorf("list: %d\n%s", code, out)
