@@ -123,6 +123,18 @@ func TestDocumentedDefaults(t *testing.T) {
 		_, err = root.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)})
 		must(t, err)
 	}
+	// Idempotent for a caller the IAM action allows, and only for it: a
+	// caller without iam:DeleteOpenIDConnectProvider on the ARN is denied
+	// whether the provider exists or not.
+	allowed := e.iam(userWithKey(t, root, "oidc-deleter", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:DeleteOpenIDConnectProvider","Resource":"`+arn+`"}}`))
+	_, err = allowed.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)})
+	must(t, err)
+	other := "arn:aws:iam::" + e.account + ":oidc-provider/other.example.com"
+	_, err = allowed.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(other)})
+	wantCode(t, err, "AccessDenied")
+	denied := e.iam(userWithKey(t, root, "oidc-nobody", ""))
+	_, err = denied.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)})
+	wantCode(t, err, "AccessDenied")
 }
 
 // TestInvalidPathMessages: a path or path prefix that breaks its pattern is
