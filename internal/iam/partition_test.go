@@ -1,6 +1,9 @@
 package iam
 
-import "testing"
+import (
+	"regexp"
+	"testing"
+)
 
 func TestPartition(t *testing.T) {
 	for _, tc := range []struct {
@@ -102,4 +105,27 @@ func TestServiceOfPrincipal(t *testing.T) {
 			t.Errorf("%s.ServiceOfPrincipal(%q) = %q, %v", tc.p, tc.principal, got, ok)
 		}
 	}
+}
+
+// regionRegexes are botocore's endpoints.json regionRegex of each
+// partition, which HasRegion implements by hand.
+var regionRegexes = map[Partition]*regexp.Regexp{
+	PartitionAWS:      regexp.MustCompile(`^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$`),
+	PartitionChina:    regexp.MustCompile(`^cn-\w+-\d+$`),
+	PartitionGovCloud: regexp.MustCompile(`^us-gov-\w+-\d+$`),
+	PartitionISO:      regexp.MustCompile(`^us-iso-\w+-\d+$`),
+	PartitionISOB:     regexp.MustCompile(`^us-isob-\w+-\d+$`),
+}
+
+func FuzzHasRegion(f *testing.F) {
+	for _, s := range []string{"us-east-1", "us-gov-west-1", "cn-north-1", "us-iso-east-1", "us-isob-east-1", "eu-", "us--1", "us-east-", "us-east-1a", "us-e_st-12", "us-east-1-2", "us-\u00e9-1", "local", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, region string) {
+		for p, re := range regionRegexes {
+			if got, want := p.HasRegion(region), re.MatchString(region); got != want {
+				t.Errorf("%s.HasRegion(%q) = %v, regionRegex says %v", p, region, got, want)
+			}
+		}
+	})
 }
