@@ -34,7 +34,7 @@ type partitionInfo struct {
 	// Matched by hand: every signed request checks its region, and the
 	// regular expression cost a tenth of SigV4's verification.
 	regionPrefixes []string
-	globalRegion string // the region IAM's global endpoint signs for
+	globalRegion   string // the region IAM's global endpoint signs for
 	// cnSuffix: service principals may also end in .amazonaws.com.cn.
 	cnSuffix bool
 }
