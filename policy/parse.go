@@ -656,7 +656,7 @@ func (p *parser) validAWSPrincipal(s string) bool {
 	if s == "*" {
 		return true
 	}
-	if isAccountID(s) {
+	if ValidAccountID(s) {
 		return true
 	}
 	a, ok := splitARN(s)
@@ -666,7 +666,7 @@ func (p *parser) validAWSPrincipal(s string) bool {
 	if strings.ContainsAny(s, "*?") {
 		return false
 	}
-	if !isAccountID(a.account) {
+	if !ValidAccountID(a.account) {
 		return false
 	}
 	switch a.service {
@@ -687,7 +687,8 @@ func hasAnyPrefix(s string, prefixes ...string) bool {
 	return false
 }
 
-func isAccountID(s string) bool {
+// ValidAccountID reports whether s is an AWS account ID: 12 decimal digits.
+func ValidAccountID(s string) bool {
 	if len(s) != 12 {
 		return false
 	}

@@ -177,3 +177,16 @@ func TestSize(t *testing.T) {
 		t.Errorf("CheckSize over limit = %v", err)
 	}
 }
+
+func TestValidAccountID(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]bool{
+		"123456789012": true, "000000000000": true,
+		"": false, "12345678901": false, "1234567890123": false,
+		"12345678901a": false, "-12345678901": false, " 23456789012": false, "１23456789012": false,
+	} {
+		if got := ValidAccountID(s); got != want {
+			t.Errorf("ValidAccountID(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -143,7 +143,7 @@ func compilePrincipals(p *Principals) *principalMatcher {
 		switch {
 		case a == "*":
 			pm.wildcard = true
-		case isAccountID(a):
+		case ValidAccountID(a):
 			pm.accounts = append(pm.accounts, a)
 		default:
 			if ap, ok := splitARN(a); ok && ap.service == "iam" && ap.resource == "root" {

@@ -17,6 +17,7 @@ import (
 	"github.com/iamd/iamd/internal/iamapi"
 	"github.com/iamd/iamd/internal/managedpolicies"
 	"github.com/iamd/iamd/internal/server"
+	"github.com/iamd/iamd/policy"
 )
 
 // accountService opens the state and an in-process IAM API on it. Calls go
@@ -161,7 +162,7 @@ func accountImport(ctx context.Context, args []string, stdout, stderr io.Writer,
 		fmt.Fprintf(stderr, "iamd account import: %v\n", err)
 		return 1
 	}
-	if !iam.ValidAccountID(*account) {
+	if !policy.ValidAccountID(*account) {
 		return fail(fmt.Errorf("--account %q: an account ID is 12 digits", *account))
 	}
 	quotas, err := parseQuotas(*quotaFlag)

@@ -128,7 +128,7 @@ func (in *wireRequest) validate() *apiError {
 			return invalid("resourceAccount is required: the resource ARN " + in.resource + " has no account ID, and whether the request is cross-account depends on the resource's owner.")
 		}
 	}
-	if in.resourceAccount != "" && !isAccountID(in.resourceAccount) {
+	if in.resourceAccount != "" && !policy.ValidAccountID(in.resourceAccount) {
 		return invalid("resourceAccount must be a 12-digit account ID.")
 	}
 	if s := in.raw.SourceIP; s != "" {
@@ -248,18 +248,6 @@ func arnAccount(arn string) string {
 		return ""
 	}
 	return rest[:i]
-}
-
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // The response is written by hand: it is on every call's path and its

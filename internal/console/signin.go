@@ -16,6 +16,7 @@ import (
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/password"
 	"github.com/iamd/iamd/internal/totp"
+	"github.com/iamd/iamd/policy"
 )
 
 // Messages of the sign-in pages. A failed sign-in says the same whatever
@@ -120,7 +121,7 @@ func throttleKeys(root bool, account, user, email string, ip netip.Addr) (userKe
 // resolveAccount turns an account ID or alias into an account ID.
 func (h *Handler) resolveAccount(s string) (string, bool) {
 	s = strings.TrimSpace(s)
-	if iam.ValidAccountID(s) {
+	if policy.ValidAccountID(s) {
 		_, ok := h.cfg.View.Account(s)
 		return s, ok
 	}

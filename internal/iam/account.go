@@ -10,6 +10,7 @@ import (
 
 	"github.com/iamd/iamd/internal/secrets"
 	"github.com/iamd/iamd/internal/store"
+	"github.com/iamd/iamd/policy"
 )
 
 // Sealer encrypts secrets at rest; *secrets.Keyring implements it.
@@ -51,26 +52,13 @@ func RandomAccountID() string {
 	return fmt.Sprintf("%012d", n.Int64())
 }
 
-// ValidAccountID reports whether s is 12 decimal digits.
-func ValidAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // CreateAccount creates an account with its root user and, unless told not
 // to, a root access key.
 func (w *Writer) CreateAccount(ctx context.Context, sealer Sealer, na NewAccount, now time.Time) (*NewAccountResult, error) {
 	if na.ID == "" {
 		na.ID = RandomAccountID()
 	}
-	if !ValidAccountID(na.ID) {
+	if !policy.ValidAccountID(na.ID) {
 		return nil, fmt.Errorf("account ID %q must be 12 digits", na.ID)
 	}
 	acct := &Account{

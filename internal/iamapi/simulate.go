@@ -198,7 +198,7 @@ func (s *Service) prepare(sim *simulation, set *policy.PolicySet, in *simInput) 
 
 // accountOfOwner accepts an account ID or arn:PARTITION:iam::ACCOUNT:root.
 func (s *Service) accountOfOwner(owner string) (string, bool) {
-	if isAccountID(owner) {
+	if policy.ValidAccountID(owner) {
 		return owner, true
 	}
 	rest, ok := s.partition.CutIAM(owner)
@@ -206,22 +206,10 @@ func (s *Service) accountOfOwner(owner string) (string, bool) {
 		return "", false
 	}
 	acct, res, ok := strings.Cut(rest, ":")
-	if !ok || !isAccountID(acct) || res != "root" {
+	if !ok || !policy.ValidAccountID(acct) || res != "root" {
 		return "", false
 	}
 	return acct, true
-}
-
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // resourceHandling lists the resources each EC2 scenario needs.
@@ -368,7 +356,7 @@ func (s *Service) iamEntityARN(arn string) (account, kind string, ok bool) {
 		return "", "", false
 	}
 	account, res, found := strings.Cut(rest, ":")
-	if !found || !isAccountID(account) {
+	if !found || !policy.ValidAccountID(account) {
 		return "", "", false
 	}
 	kind, path, found := strings.Cut(res, "/")
@@ -528,7 +516,7 @@ func (s *Service) addTrustPolicies(sim *simulation, in *simInput) error {
 // roleOfARN splits arn:PARTITION:iam::ACCOUNT:role/PATH/NAME.
 func roleOfARN(arn string) (account, name string, ok bool) {
 	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[2] != "iam" || !isAccountID(parts[4]) || !strings.HasPrefix(parts[5], "role/") {
+	if len(parts) != 6 || parts[2] != "iam" || !policy.ValidAccountID(parts[4]) || !strings.HasPrefix(parts[5], "role/") {
 		return "", "", false
 	}
 	return parts[4], parts[5][strings.LastIndexByte(parts[5], '/')+1:], true
@@ -554,7 +542,7 @@ func layerDecision(ex *policy.Explanation, l policy.Layer) string {
 // field, else ResourceOwner, else the caller's account.
 func (sim *simulation) resourceAccount(resource string) string {
 	parts := strings.SplitN(resource, ":", 6)
-	if len(parts) == 6 && isAccountID(parts[4]) {
+	if len(parts) == 6 && policy.ValidAccountID(parts[4]) {
 		return parts[4]
 	}
 	if sim.owner != "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/iamd/iamd/internal/store"
 	"github.com/iamd/iamd/internal/store/postgres"
 	"github.com/iamd/iamd/internal/store/sqlite"
+	"github.com/iamd/iamd/policy"
 )
 
 // Environment variables read at start-up.
@@ -340,7 +341,7 @@ func (s *State) Bootstrap(ctx context.Context, dataDir string, getenv func(strin
 	if (keyID == "") != (secret == "") {
 		return fmt.Errorf("%s and %s must be set together", EnvRootAccessKey, EnvRootSecretKey)
 	}
-	if id != "" && !iam.ValidAccountID(id) {
+	if id != "" && !policy.ValidAccountID(id) {
 		return fmt.Errorf("%s=%q: an account ID is 12 digits", EnvAccountID, id)
 	}
 	accounts := s.View.Accounts()

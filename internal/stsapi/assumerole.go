@@ -7,6 +7,7 @@ import (
 
 	"github.com/iamd/iamd/internal/authz"
 	"github.com/iamd/iamd/internal/iam"
+	"github.com/iamd/iamd/policy"
 )
 
 const (
@@ -32,7 +33,7 @@ func parseRoleARN(p iam.Partition, arn string) (roleRef, bool) {
 		return roleRef{}, false
 	}
 	account, res, ok := strings.Cut(rest, ":")
-	if !ok || !iam.ValidAccountID(account) {
+	if !ok || !policy.ValidAccountID(account) {
 		return roleRef{}, false
 	}
 	res, ok = strings.CutPrefix(res, "role/")

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/iamd/iamd/internal/authz"
+	"github.com/iamd/iamd/policy"
 )
 
 // rootTaskPolicies are the AWS-managed policies AssumeRoot sessions are
@@ -30,7 +31,7 @@ func (s *Service) AssumeRoot(ctx context.Context, in *AssumeRootRequest) (*Assum
 	if c.Type == authz.Root {
 		return nil, accessDenied("Cannot call AssumeRoot with root user credentials")
 	}
-	if !isAccountID(in.TargetPrincipal) {
+	if !policy.ValidAccountID(in.TargetPrincipal) {
 		return nil, validationError("TargetPrincipal %s must be the ID of a member account of your organization.", in.TargetPrincipal)
 	}
 	// The task policies are AWS-managed policies of iamd's partition.
@@ -56,16 +57,4 @@ func (s *Service) GetDelegatedAccessToken(ctx context.Context, _ *GetDelegatedAc
 		return nil, err
 	}
 	return nil, ExpiredTradeInTokenError("The trade-in token provided in the request has expired or is not valid. Request a new token and retry the operation.")
-}
-
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
