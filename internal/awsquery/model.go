@@ -426,6 +426,8 @@ func ParseModel(r io.Reader) (*Model, error) {
 // pattern is a model pattern compiled for full-string matching.
 type pattern struct {
 	re *regexp.Regexp
+	// run, if not nil, matches as re does, faster (see runOfClass).
+	run *runOfClass
 	// forbid lists substrings the value must not contain; it stands in for
 	// negative lookaheads RE2 cannot express.
 	forbid []string
@@ -436,6 +438,9 @@ func (p *pattern) match(s string) bool {
 		if strings.Contains(s, f) {
 			return false
 		}
+	}
+	if p.run != nil {
+		return p.run.match(s)
 	}
 	return p.re.MatchString(s)
 }
@@ -460,11 +465,12 @@ func compilePattern(src string) (*pattern, error) {
 		}
 		return &pattern{re: re, forbid: rw.forbid}, nil
 	}
-	re, err := regexp.Compile(`^(?:` + translatePattern(src) + `)$`)
+	expr := `^(?:` + translatePattern(src) + `)$`
+	re, err := regexp.Compile(expr)
 	if err != nil {
 		return nil, fmt.Errorf("pattern %q: %w", src, err)
 	}
-	return &pattern{re: re}, nil
+	return &pattern{re: re, run: compileRunOfClass(expr)}, nil
 }
 
 // translatePattern rewrites the Java regular expression syntax botocore
