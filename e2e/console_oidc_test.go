@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,9 +26,11 @@ import (
 // the account's role that trusts the provider, or on the role chooser when
 // several do. A role that does not trust the provider, an ID token with
 // another nonce and an answer with another state are refused with a
-// clear page and recorded as failed ConsoleLogins; the successful one as
-// ConsoleLogin by the role session. Nothing logged (codes, ID tokens, the
-// client secret) would let a sign-in be replayed.
+// clear page and recorded as failed ConsoleLogins, as are ID tokens for
+// another audience, expired or signed by another key; none sets a session
+// cookie. The successful ones are ConsoleLogins by the role session.
+// Nothing logged (codes, ID tokens, session cookies, the client secret)
+// would let a sign-in or a session be replayed.
 func TestConsoleOIDC(t *testing.T) {
 	logs := &syncBuffer{}
 	o := startOIDCConsole(t, func(c *server.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
@@ -48,6 +52,19 @@ func TestConsoleOIDC(t *testing.T) {
 		}
 		return nil
 	}}
+	// sessions returns the console session cookies the browser holds.
+	consoleURL, err := url.Parse(e.url + "/console/")
+	must(t, err)
+	sessions := func() []string {
+		var out []string
+		for _, c := range jar.Cookies(consoleURL) {
+			if strings.Contains(c.Name, "iamd_console") && c.Value != "" {
+				out = append(out, c.Value)
+			}
+		}
+		return out
+	}
+	var sessionValues []string // every session cookie issued: none may be logged
 	get := func(u string) (int, string, string) {
 		t.Helper()
 		r, err := browser.Get(u)
@@ -72,6 +89,9 @@ func TestConsoleOIDC(t *testing.T) {
 	}
 	if strings.Contains(body, `id="switch-back"`) || strings.Contains(body, `id="switch-role-link"`) {
 		t.Errorf("an OpenID Connect session offers to go back to a user or switch role")
+	}
+	if sessionValues = append(sessionValues, sessions()...); len(sessionValues) != 1 {
+		t.Fatalf("after the sign-in the browser holds %d session cookies, want 1", len(sessionValues))
 	}
 	signOut := func() {
 		t.Helper()
@@ -103,7 +123,11 @@ func TestConsoleOIDC(t *testing.T) {
 	if r.StatusCode != http.StatusOK || !strings.Contains(body, "assumed-role/dev/alice@example.com") {
 		t.Fatalf("chose dev: %d\n%.3000s", r.StatusCode, body)
 	}
+	sessionValues = append(sessionValues, sessions()...)
 	signOut()
+	if n := len(sessions()); n != 0 {
+		t.Fatalf("after sign-out the browser holds %d session cookies", n)
+	}
 	// The choice signs in once.
 	r, err = browser.PostForm(e.url+"/console/oidc/choose", url.Values{"choice": {choice}, "role": {devIndex}})
 	must(t, err)
@@ -114,18 +138,30 @@ func TestConsoleOIDC(t *testing.T) {
 	}
 
 	// Refusals: a clear page, no session.
-	otherNonce := func(nonce string) map[string]any { c := p.validClaims(nonce); c["nonce"] = "not-" + nonce; return c }
+	claims := func(change func(map[string]any)) func(string) map[string]any {
+		return func(nonce string) map[string]any { c := p.validClaims(nonce); change(c); return c }
+	}
+	otherNonce := claims(func(c map[string]any) { c["nonce"] = "not-" + c["nonce"].(string) })
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	must(t, err)
 	cases := []struct {
 		name, start string
 		claims      func(string) map[string]any
+		signer      *rsa.PrivateKey // signs the ID token instead of the provider's key
 		tamper      func(url.Values)
 		status      int
 		want        string
 	}{
-		{"role not trusting the provider", "role=" + url.QueryEscape(roleARN("untrusting")), nil, nil, http.StatusForbidden, "trust policy does not allow this OpenID Connect provider"},
-		{"another nonce", "role=" + url.QueryEscape(roleARN("ops")), otherNonce, nil, http.StatusBadRequest, "nonce is not this sign-in"},
-		{"another state", "role=" + url.QueryEscape(roleARN("ops")), nil, func(q url.Values) { q.Set("state", "forged") }, http.StatusBadRequest, "state is not this sign-in"},
-		{"another code", "account=" + e.account, nil, func(q url.Values) { q.Set("code", "forged-code") }, http.StatusBadGateway, "IDPCommunicationError"},
+		{"role not trusting the provider", "role=" + url.QueryEscape(roleARN("untrusting")), nil, nil, nil, http.StatusForbidden, "trust policy does not allow this OpenID Connect provider"},
+		{"another nonce", "role=" + url.QueryEscape(roleARN("ops")), otherNonce, nil, nil, http.StatusBadRequest, "nonce is not this sign-in"},
+		{"another state", "role=" + url.QueryEscape(roleARN("ops")), nil, nil, func(q url.Values) { q.Set("state", "forged") }, http.StatusBadRequest, "state is not this sign-in"},
+		{"another code", "account=" + e.account, nil, nil, func(q url.Values) { q.Set("code", "forged-code") }, http.StatusBadGateway, "IDPCommunicationError"},
+		{"wrong audience", "role=" + url.QueryEscape(roleARN("ops")), claims(func(c map[string]any) { c["aud"] = "another-client" }), nil, nil,
+			http.StatusBadRequest, "Incorrect token audience"},
+		{"expired ID token", "role=" + url.QueryEscape(roleARN("ops")), claims(func(c map[string]any) {
+			c["iat"], c["exp"] = time.Now().Add(-2*time.Hour).Unix(), time.Now().Add(-time.Minute).Unix()
+		}), nil, nil, http.StatusBadRequest, "The ID token has expired"},
+		{"signed by another key", "role=" + url.QueryEscape(roleARN("ops")), nil, otherKey, nil, http.StatusBadRequest, "signature could not be verified"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,11 +169,18 @@ func TestConsoleOIDC(t *testing.T) {
 				p.setClaims(tc.claims)
 				defer p.setClaims(p.validClaims)
 			}
+			if tc.signer != nil {
+				p.setSigner(tc.signer)
+				defer p.setSigner(nil)
+			}
 			tamper = tc.tamper
 			defer func() { tamper = nil }()
 			status, path, body := get(e.url + "/console/oidc/start?" + tc.start)
 			if status != tc.status || path != "/console/oidc/callback" || !strings.Contains(body, tc.want) || !strings.Contains(body, "OpenID Connect sign-in refused") {
 				t.Errorf("%d at %s, want %d with %q\n%.3000s", status, path, tc.status, tc.want, body)
+			}
+			if n := len(sessions()); n != 0 {
+				t.Errorf("a refused sign-in set %d session cookies", n)
 			}
 			if _, path, _ := get(e.url + "/console/users"); path != "/console/signin" {
 				t.Errorf("a refused sign-in left a session: /console/users is at %s", path)
@@ -154,6 +197,9 @@ func TestConsoleOIDC(t *testing.T) {
 		{"WebIdentityUser", "Failure", host, "trust policy does not allow this OpenID Connect provider"},
 		{"WebIdentityUser", "Failure", host, "nonce is not this sign-in"},
 		{"WebIdentityUser", "Failure", host, "state is not this sign-in"},
+		{"WebIdentityUser", "Failure", host, "Incorrect token audience"},
+		{"WebIdentityUser", "Failure", host, "The ID token has expired"},
+		{"WebIdentityUser", "Failure", host, "signature could not be verified"},
 	}
 	eventually(t, 10*time.Second, func() error {
 		var got []login
@@ -194,8 +240,18 @@ func TestConsoleOIDC(t *testing.T) {
 			t.Errorf("a code or ID token is in the log")
 		}
 	}
+	for _, s := range sessionValues {
+		if strings.Contains(out, s[:min(len(s), 40)]) {
+			t.Errorf("a console session cookie is in the log")
+		}
+	}
 	if strings.Contains(out, secret) || strings.Contains(out, "SessionToken") || strings.Contains(out, "code_verifier") {
 		t.Errorf("the log names the client secret, a session token or a PKCE verifier")
+	}
+	for _, code := range []string{"InvalidIdentityToken", "ExpiredTokenException"} {
+		if !strings.Contains(out, "code="+code) {
+			t.Errorf("the refusals (%s) are not logged", code)
+		}
 	}
 	if !strings.Contains(out, "console OIDC sign-in") {
 		t.Errorf("the sign-ins are not logged")

@@ -37,6 +37,7 @@ type codeProvider struct {
 	mu      sync.Mutex
 	grants  map[string]codeGrant // by code
 	claims  func(nonce string) map[string]any
+	signer  *issuer  // signs the ID tokens: the provider itself unless set
 	secrets []string // codes and ID tokens issued: none may be logged
 }
 
@@ -89,8 +90,11 @@ func newCodeProvider(t *testing.T, clientID, secret string) *codeProvider {
 		p.mu.Lock()
 		g, ok := p.grants[code]
 		delete(p.grants, code)
-		claims := p.claims(g.nonce)
+		claims, signer := p.claims(g.nonce), p.signer
 		p.mu.Unlock()
+		if signer == nil {
+			signer = p.issuer
+		}
 		sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
 		switch {
 		case id != clientID || pw != secret:
@@ -100,7 +104,7 @@ func newCodeProvider(t *testing.T, clientID, secret string) *codeProvider {
 		case base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge:
 			fail("invalid_grant")
 		default:
-			tok := p.token(t, "RS256", claims)
+			tok := signer.token(t, "RS256", claims)
 			p.mu.Lock()
 			p.secrets = append(p.secrets, tok)
 			p.mu.Unlock()
@@ -122,6 +126,18 @@ func (p *codeProvider) setClaims(c func(nonce string) map[string]any) {
 	p.mu.Lock()
 	p.claims = c
 	p.mu.Unlock()
+}
+
+// setSigner has the token endpoint sign ID tokens with another key under
+// the provider's key ID (nil: the provider's own key).
+func (p *codeProvider) setSigner(k *rsa.PrivateKey) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if k == nil {
+		p.signer = nil
+		return
+	}
+	p.signer = &issuer{rsa: k}
 }
 
 // oidcConsole is iamd with its console's OpenID Connect sign-in through a
