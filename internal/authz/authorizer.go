@@ -9,14 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/managedpolicies"
 	"github.com/iamd/iamd/policy"
@@ -68,8 +66,8 @@ type compiledEntry struct {
 	err     error
 }
 
-// Authorize returns nil if the caller may make the request, or an
-// AccessDenied error in AWS's wording.
+// Authorize returns nil if the caller may make the request, or a *Denied
+// in AWS's wording.
 func (a *Authorizer) Authorize(ctx context.Context, c *Caller, req *Request) error {
 	d, _, err := a.decide(c, req, false)
 	if err != nil {
@@ -88,27 +86,34 @@ func (a *Authorizer) Explain(c *Caller, req *Request) (*policy.Explanation, erro
 	return ex, err
 }
 
-// AccessDenied is the IAM AccessDenied error for a denied decision: a
-// *Denied carrying the explanation, which unwraps to the wire error.
+// AccessDenied is the refusal of a denied decision: a *Denied carrying the
+// explanation and AWS's message for it.
 func AccessDenied(ex *policy.Explanation) error {
-	return &Denied{Explanation: ex, wire: &awsquery.Error{Code: "AccessDenied", Message: ex.Message(), HTTPStatus: http.StatusForbidden, Sender: true}}
+	return &Denied{Explanation: ex, message: ex.Message()}
 }
 
-// Denied is a refused authorization: the decision behind it, and the AWS
-// AccessDenied error the protocol edge answers (errors.As finds it).
+// Denied is a refused authorization: the decision behind it and AWS's
+// message for it. The protocol edge answers it as AccessDenied (403):
+// awsquery.As maps it, as an awsquery.Denial.
 type Denied struct {
+	// Explanation is the decision; nil for the refusal of a role's trust
+	// policy (AuthorizeTrust), which AWS words without a reason.
 	Explanation *policy.Explanation
-	wire        *awsquery.Error
+	message     string
 }
 
-func (d *Denied) Error() string { return d.wire.Error() }
+func (d *Denied) Error() string { return "AccessDenied: " + d.message }
 
-// Unwrap returns the AWS error for the wire.
-func (d *Denied) Unwrap() error { return d.wire }
+// DenialMessage is AWS's message for the refusal: "User: ARN is not
+// authorized to perform: ACTION on resource: RESOURCE ...".
+func (d *Denied) DenialMessage() string { return d.message }
 
 // Explicit reports whether an explicit deny refused the request, which no
-// implied permission can override.
-func (d *Denied) Explicit() bool { return d.Explanation.Decision == policy.ExplicitDeny }
+// implied permission can override. A trust policy's refusal, which has no
+// explanation, counts as explicit: nothing implied lifts it.
+func (d *Denied) Explicit() bool {
+	return d.Explanation == nil || d.Explanation.Decision == policy.ExplicitDeny
+}
 
 // ImplicitlyDenied reports whether err is a refusal for want of an allow
 // (no explicit deny), which a permission AWS implies may lift.

@@ -2,11 +2,9 @@ package authz
 
 import (
 	"context"
-	"net/http"
 	"net/netip"
 	"time"
 
-	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/policy"
 )
 
@@ -37,7 +35,7 @@ type TrustRequest struct {
 // caller itself, or when the role is in another account, the caller's
 // identity-based policies (within its boundary and session policies) must
 // allow too. An explicit deny anywhere wins. It returns nil when allowed,
-// or an AccessDenied error in STS's wording.
+// or a *Denied in STS's wording.
 func (a *Authorizer) AuthorizeTrust(ctx context.Context, c *Caller, tr *TrustRequest) error {
 	ok, err := a.decideTrust(c, tr)
 	if err != nil {
@@ -46,10 +44,7 @@ func (a *Authorizer) AuthorizeTrust(ctx context.Context, c *Caller, tr *TrustReq
 	if ok {
 		return nil
 	}
-	return &awsquery.Error{
-		Code: "AccessDenied", HTTPStatus: http.StatusForbidden, Sender: true,
-		Message: "User: " + c.ARN + " is not authorized to perform: " + tr.Action + " on resource: " + tr.RoleARN,
-	}
+	return &Denied{message: "User: " + c.ARN + " is not authorized to perform: " + tr.Action + " on resource: " + tr.RoleARN}
 }
 
 func (a *Authorizer) decideTrust(c *Caller, tr *TrustRequest) (bool, error) {

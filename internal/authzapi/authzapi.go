@@ -309,8 +309,7 @@ func (h *Handler) serve(r *http.Request, body []byte, st *callState, rec *audit.
 	if err := h.cfg.Decider.Authorize(ctx, caller, &authz.Request{
 		Action: Action, Resource: in.resource, Context: askCtx,
 	}); err != nil {
-		var ae *awsquery.Error
-		if errors.As(err, &ae) {
+		if ae, ok := awsquery.As(err); ok {
 			return nil, &apiError{code: ae.Code, message: ae.Message, origin: OriginCaller, status: ae.HTTPStatus}
 		}
 		h.cfg.Log.Error("authorize caller", "err", err)
@@ -356,8 +355,7 @@ func (h *Handler) serve(r *http.Request, body []byte, st *callState, rec *audit.
 			out.decision = policy.Allowed
 			return out, nil
 		}
-		var ae *awsquery.Error
-		if !errors.As(err, &ae) {
+		if _, ok := awsquery.As(err); !ok {
 			return nil, h.decideError(err)
 		}
 	}

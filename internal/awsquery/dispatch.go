@@ -222,18 +222,19 @@ func (bo *boundOp) call(ctx context.Context, in any) (out any, err error) {
 }
 
 // WriteError writes err as an awsQuery ErrorResponse. An *Error anywhere in
-// err's chain is written as is; anything else becomes InternalFailure. It
-// returns err.
+// err's chain is written as is, a Denial as AccessDenied; anything else
+// becomes InternalFailure. It returns err.
 func (d *Dispatcher) WriteError(w http.ResponseWriter, err error, requestID string) error {
 	WriteError(w, d.model.XMLNamespace, err, requestID)
 	return err
 }
 
 // WriteError writes err as an awsQuery ErrorResponse in namespace ns; for
-// use before a Dispatcher is known. Non-*Error errors become InternalFailure.
+// use before a Dispatcher is known. Errors other than an *Error or a
+// Denial become InternalFailure.
 func WriteError(w http.ResponseWriter, ns string, err error, requestID string) {
-	var e *Error
-	if !errors.As(err, &e) {
+	e, ok := As(err)
+	if !ok {
 		e = InternalFailure()
 	}
 	writeXML(w, e.HTTPStatus, appendErrorXML(make([]byte, 0, 512), ns, e, requestID), requestID)

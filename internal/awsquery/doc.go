@@ -11,7 +11,8 @@
 //     Name.entry.N.key/value) into the input struct and validates it against
 //     the model, answering ValidationError in AWS's wording and order;
 //   - calls the operation and writes the XML response, or the ErrorResponse
-//     for an *Error (any other error becomes InternalFailure).
+//     for an *Error, or AccessDenied for a Denial (authz's refusal); any
+//     other error becomes InternalFailure.
 //
 // It does not authenticate, authorize, or know what an operation means: the
 // server verifies SigV4 first and puts the caller in the context, and the
@@ -44,8 +45,7 @@
 //		return
 //	}
 //	if err := d.ServeOperation(ctx, w, form, requestID); err != nil {
-//		var e *awsquery.Error
-//		if !errors.As(err, &e) {
+//		if _, ok := awsquery.As(err); !ok {
 //			log.Error("operation failed", "request_id", requestID, "err", err)
 //		}
 //	}

@@ -1,6 +1,7 @@
 package awsquery
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -110,6 +111,29 @@ func NotImplemented(operation string) *Error {
 // AccessDenied is the 403 error of an unauthorized call.
 func AccessDenied(message string) *Error {
 	return &Error{Code: CodeAccessDenied, Message: message, HTTPStatus: http.StatusForbidden, Sender: true}
+}
+
+// A Denial is a refused authorization from outside the protocol (the
+// policy decision's authz.Denied), which the protocol answers as
+// AccessDenied with the denial's message.
+type Denial interface {
+	error
+	DenialMessage() string
+}
+
+// As returns the AWS error err is answered with: the *Error in err's chain,
+// or AccessDenied for a Denial in it. It reports false for any other error,
+// which the protocol answers as InternalFailure.
+func As(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	var d Denial
+	if errors.As(err, &d) {
+		return AccessDenied(d.DenialMessage()), true
+	}
+	return nil, false
 }
 
 // appendErrorXML appends the awsQuery ErrorResponse document.

@@ -81,15 +81,15 @@ func (h *Handler) Serve(ctx context.Context, w http.ResponseWriter, target strin
 }
 
 // WriteError writes err as {"__type": ..., "message": ...}. An
-// *awsquery.Error (from authentication or authorization) keeps its status;
-// its code becomes the JSON protocol's (AccessDenied →
+// *awsquery.Error (from authentication) or an authorization's denial keeps
+// its status; its code becomes the JSON protocol's (AccessDenied →
 // AccessDeniedException, ...). Anything else is an InternalFailure.
 func WriteError(w http.ResponseWriter, err error, requestID string) {
 	var e *Error
-	var qe *awsquery.Error
+	qe, isQuery := awsquery.As(err)
 	switch {
 	case errors.As(err, &e):
-	case errors.As(err, &qe):
+	case isQuery:
 		e = &Error{Type: jsonCode(qe.Code), Message: qe.Message, Status: qe.HTTPStatus}
 	default:
 		e = &Error{Type: "InternalFailure", Message: "An internal error occurred.", Status: http.StatusInternalServerError}

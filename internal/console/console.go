@@ -384,8 +384,7 @@ func (h *Handler) apiError(err error) *awsquery.Error {
 	if err == nil {
 		return nil
 	}
-	var ae *awsquery.Error
-	if errors.As(err, &ae) {
+	if ae, ok := awsquery.As(err); ok {
 		return ae
 	}
 	h.log.Error("console: internal failure", "err", err)

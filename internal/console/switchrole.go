@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -100,8 +99,8 @@ func (h *Handler) switchRolePost(q *req) {
 // what to do when the role's trust policy wants MFA: AWS's message does
 // not say which condition failed, and MFA is the usual one.
 func withMFAHint(err error, mfa bool) error {
-	var ae *awsquery.Error
-	if mfa || !errors.As(err, &ae) || ae.Code != awsquery.CodeAccessDenied {
+	ae, ok := awsquery.As(err)
+	if mfa || !ok || ae.Code != awsquery.CodeAccessDenied {
 		return err
 	}
 	hinted := *ae

@@ -264,6 +264,6 @@ func (h *Handler) deleteUserFirst(ctx context.Context, name string) error {
 }
 
 func isCode(err error, code string) bool {
-	var ae *awsquery.Error
-	return errors.As(err, &ae) && ae.Code == code
+	ae, ok := awsquery.As(err)
+	return ok && ae.Code == code
 }

@@ -249,8 +249,7 @@ func (f *queryFront) serveJSON(w http.ResponseWriter, r *http.Request, body []by
 	call.SetCaller(caller)
 	if err := f.cloudtrail.Serve(authz.WithCaller(r.Context(), caller), w, target, body, requestID); err != nil {
 		var ce *cloudtrailapi.Error
-		var ae *awsquery.Error
-		if !errors.As(err, &ce) && !errors.As(err, &ae) {
+		if _, ok := awsquery.As(err); !errors.As(err, &ce) && !ok {
 			f.log.Error("internal failure", "request_id", requestID, "target", target, "err", err)
 		}
 	}
@@ -259,8 +258,7 @@ func (f *queryFront) serveJSON(w http.ResponseWriter, r *http.Request, body []by
 
 func (f *queryFront) serve(ctx context.Context, api QueryAPI, w http.ResponseWriter, form url.Values, requestID string) {
 	if err := api.ServeOperation(ctx, w, form, requestID); err != nil {
-		var ae *awsquery.Error
-		if !errors.As(err, &ae) {
+		if _, ok := awsquery.As(err); !ok {
 			f.log.Error("internal failure", "request_id", requestID, "action", form.Get("Action"), "err", err)
 		}
 	}

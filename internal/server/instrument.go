@@ -57,8 +57,8 @@ func (a countingAuthorizer) Explain(c *authz.Caller, req *authz.Request) (*polic
 }
 
 // count counts a decision from its error: nil is an allow, a refusal
-// (authz.Denied, or an API error such as a trust policy's AccessDenied) a
-// deny, anything else a failure to decide.
+// (authz.Denied, or an API error) a deny, anything else a failure to
+// decide.
 func (a countingAuthorizer) count(err error) {
 	if err == nil {
 		a.m.Decision(true, false)
