@@ -111,7 +111,11 @@ const (
 // index is the in-memory index of one segment's events (the segment being
 // written, or one without an index file yet), in time order (events
 // appended live are near enough: a request's time precedes its append by
-// at most its duration, covered by timeSlack).
+// at most its duration, covered by timeSlack). It keeps no posting lists:
+// a lookup scans the segment's events, newest first (a 16 MiB segment holds
+// some 14,000 typical events: a scan of well under a millisecond), which
+// spares every request the lists' upkeep; sealed segments' index files
+// have posting lists.
 type index struct {
 	chain string
 	first uint64   // sequence number of the segment's first record
@@ -133,20 +137,12 @@ type index struct {
 	// than the one before it; sortLoaded puts them in order.
 	unsorted bool
 	res      chunked[[2]uint32] // resources (type, name) of the events
-	post     map[postKey]uint32 // → lists
-	lists    []chunked[uint32]  // posting lists: positions in events
 
-	// The last string interned per field and the last posting list per
-	// attribute: events come in runs (one caller, one operation), so these
-	// spare most map lookups.
+	// The last string interned per field: events come in runs (one
+	// caller, one operation), so this spares most map lookups.
 	lastStr [numFields]struct {
 		s  string
 		id uint32
-	}
-	lastPost [numPosts]struct {
-		k    postKey
-		list uint32
-		ok   bool
 	}
 }
 
@@ -164,7 +160,7 @@ const timeSlack = 5 * 60
 
 func newIndex(chain string, first uint64, path string, seg *os.File) *index {
 	return &index{chain: chain, first: first, path: path, seg: seg, minTime: 1 << 62, maxTime: -1 << 62,
-		ids: map[string]uint32{"": 0}, strs: []string{""}, post: make(map[postKey]uint32)}
+		ids: map[string]uint32{"": 0}, strs: []string{""}}
 }
 
 // internField is intern with a one-entry cache per field.
@@ -214,7 +210,7 @@ func (x *index) wait(n uint32) {
 }
 
 // sortLoaded puts the events indexed while loading in time order (stable)
-// if they were not, rebuilding the posting lists: a chain's records are in
+// if they were not: a chain's records are in
 // the order they were written, which is the order of their times only to
 // within a request's duration.
 func (x *index) sortLoaded() {
@@ -245,9 +241,6 @@ func (x *index) sortLoaded() {
 	})
 	var res chunked[[2]uint32]
 	x.events, x.count = nil, 0
-	clear(x.post)
-	x.lists = nil
-	clear(x.lastPost[:])
 	for _, m := range all {
 		e := m.e
 		e.res = uint32(res.len())
@@ -261,7 +254,6 @@ func (x *index) sortLoaded() {
 		last := &x.events[len(x.events)-1]
 		*last = append(*last, e)
 		x.count++
-		x.post1(&e, m.res, pos)
 	}
 	x.res = res
 }
@@ -292,63 +284,16 @@ func (x *index) appendMeta(m *meta) {
 		x.events = append(x.events, make([]ievent, 0, eventChunk))
 	}
 	last := &x.events[len(x.events)-1]
-	var res [4][2]uint32
-	ids := res[:0]
 	for _, r := range m.res[:e.nres] {
-		id := [2]uint32{x.internField(fResType, r.Type), x.internField(fResName, r.Name)}
-		x.res.add(id)
-		ids = append(ids, id)
+		x.res.add([2]uint32{x.internField(fResType, r.Type), x.internField(fResName, r.Name)})
 	}
 	*last = append(*last, e)
 	x.count++
-	x.post1(&e, ids, pos)
 	x.minTime, x.maxTime = min(x.minTime, m.time), max(x.maxTime, m.time)
 	if x.filled != nil && x.count >= x.waitFor {
 		close(x.filled)
 		x.filled = nil
 	}
-}
-
-// post1 adds the event at pos to its posting lists.
-func (x *index) post1(e *ievent, res [][2]uint32, pos uint32) {
-	x.add(postKey{postAccount, e.account, 0}, pos)
-	x.add(postKey{postName, e.account, e.name}, pos)
-	if e.user != 0 {
-		x.add(postKey{postUser, e.account, e.user}, pos)
-	}
-	if e.key != 0 {
-		x.add(postKey{postKeyID, e.account, e.key}, pos)
-	}
-	for _, r := range res {
-		x.add(postKey{postResType, e.account, r[0]}, pos)
-		x.add(postKey{postResName, e.account, r[1]}, pos)
-	}
-}
-
-func (x *index) add(k postKey, pos uint32) {
-	c := &x.lastPost[k.attr]
-	if !c.ok || c.k != k {
-		i, ok := x.post[k]
-		if !ok {
-			i = uint32(len(x.lists))
-			x.lists = append(x.lists, chunked[uint32]{})
-			x.post[k] = i
-		}
-		c.k, c.list, c.ok = k, i, true
-	}
-	l := &x.lists[c.list]
-	if last, ok := l.last(); ok && last == pos {
-		return // an event naming the same resource twice
-	}
-	l.add(pos)
-}
-
-// postings returns the posting list under k, empty if none.
-func (x *index) postings(k postKey) *chunked[uint32] {
-	if i, ok := x.post[k]; ok {
-		return &x.lists[i]
-	}
-	return &chunked[uint32]{}
 }
 
 // resources returns the resources of an indexed event.

@@ -412,45 +412,57 @@ func (x *index) candidates(q *query, upper cursor, start int64, limit int, cs []
 	if !ok {
 		return cs
 	}
-	var list *chunked[uint32]
+	// keep says whether an event of the account matches q.
 	var keep func(e *ievent) bool
 	switch q.attr {
 	case "":
-		list = x.postings(postKey{postAccount, account, 0})
+		keep = func(*ievent) bool { return true }
 	case AttrEventID:
-		list = x.postings(postKey{postAccount, account, 0})
 		keep = func(e *ievent) bool { return e.id == q.id }
-	case AttrEventName, AttrUsername, AttrAccessKeyID, AttrResourceType, AttrResourceName:
-		v, ok := x.ids[q.value]
-		if !ok {
-			return cs
-		}
-		attr := map[string]uint8{AttrEventName: postName, AttrUsername: postUser, AttrAccessKeyID: postKeyID,
-			AttrResourceType: postResType, AttrResourceName: postResName}[q.attr]
-		list = x.postings(postKey{attr, account, v})
-	case AttrEventSource:
-		v, ok := x.ids[q.value]
-		if !ok {
-			return cs
-		}
-		list = x.postings(postKey{postAccount, account, 0})
-		keep = func(e *ievent) bool { return e.source == v }
 	case AttrReadOnly:
-		list = x.postings(postKey{postAccount, account, 0})
 		keep = func(e *ievent) bool { return e.readOnly == q.ro }
+	default:
+		v, ok := x.ids[q.value]
+		if !ok {
+			return cs
+		}
+		switch q.attr {
+		case AttrEventName:
+			keep = func(e *ievent) bool { return e.name == v }
+		case AttrUsername:
+			keep = func(e *ievent) bool { return e.user == v }
+		case AttrAccessKeyID:
+			keep = func(e *ievent) bool { return e.key == v }
+		case AttrEventSource:
+			keep = func(e *ievent) bool { return e.source == v }
+		case AttrResourceType, AttrResourceName:
+			field := 0
+			if q.attr == AttrResourceName {
+				field = 1
+			}
+			keep = func(e *ievent) bool {
+				for i := range int(e.nres) {
+					if x.res.at(int(e.res) + i)[field] == v {
+						return true
+					}
+				}
+				return false
+			}
+		default:
+			return cs
+		}
 	}
 	from := len(cs)
-	for i := list.len() - 1; i >= 0; i-- {
-		pos := list.at(i)
-		e := x.event(pos)
+	for pos := x.count; pos > 0; pos-- {
+		e := x.event(pos - 1)
 		if e.time < start-timeSlack {
 			break // earlier events are older still (within timeSlack)
 		}
 		c := cursor{e.time, x.chain, e.seq}
-		if e.time < start || !c.less(upper) || (keep != nil && !keep(e)) {
+		if e.account != account || e.time < start || !c.less(upper) || !keep(e) {
 			continue
 		}
-		cs = append(cs, cand{cursor: c, mem: x, pos: pos})
+		cs = append(cs, cand{cursor: c, mem: x, pos: pos - 1})
 	}
 	if len(cs)-from > limit {
 		mine := cs[from:]
