@@ -66,48 +66,7 @@ func TestConsolePolicySummary(t *testing.T) {
 	if got := b.text(iamRow + " th"); !strings.Contains(got, "Identity and Access Management") && !strings.Contains(got, "IAM") {
 		t.Errorf("iam row service = %q", got)
 	}
-	if got := b.text(iamRow + " .access"); !strings.HasPrefix(got, "Limited:") {
-		t.Errorf("iam row access level = %q, want Limited: ...", got)
-	}
-	if got, want := b.text(iamRow+" .count"), fmt.Sprintf("2 of %d", len(svc.Actions)); got != want {
-		t.Errorf("iam row count = %q, want %q", got, want)
-	}
-	if got := b.text(`#summary-Allow tr[data-service="nosuchservice"] th`); !strings.Contains(got, "unrecognized") {
-		t.Errorf("unknown service row = %q, want it marked unrecognized", got)
-	}
-	if got := b.text(`#summary-Deny tr[data-service="iam"] .count`); got != fmt.Sprintf("1 of %d", len(svc.Actions)) {
-		t.Errorf("deny row count = %q", got)
-	}
-	if got := b.text("#summary-findings"); !strings.Contains(got, "nosuchservice") {
-		t.Errorf("findings = %q, want the unknown service reported", got)
-	}
-
-	// The service summary: the actions by access level, reached with the
-	// keyboard-focusable link of the row.
-	b.do("service summary",
-		chromedp.Click(chromedp.CSS(iamRow+" th a")),
-		chromedp.WaitVisible(chromedp.CSS("#service-summary")),
-	)
-	b.shot("service-summary")
-	if got := b.text("#service-count"); got != fmt.Sprintf("2 of %d", len(svc.Actions)) {
-		t.Errorf("service summary count = %q", got)
-	}
-	if got := b.text("#service-summary"); !strings.Contains(got, "iam:GetUser") || !strings.Contains(got, "iam:ListUsers") || !strings.Contains(got, "Multiple") {
-		t.Errorf("service summary = %q", got)
-	}
-
-	// The action summary: the resources and conditions of one action.
-	b.do("action summary",
-		chromedp.Click(chromedp.Search(`//table[@id="service-summary"]//a[text()="iam:GetUser"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#action-summary")),
-	)
-	b.shot("action-summary")
-	if got := b.text("#action-summary"); !strings.Contains(got, "All resources") || !strings.Contains(got, "arn:aws:iam::*:user/ops/*") {
-		t.Errorf("action summary resources = %q", got)
-	}
-	if got := b.text("#action-conditions"); !strings.Contains(got, "aws:MultiFactorAuthPresent") {
-		t.Errorf("action summary conditions = %q", got)
-	}
+	checkSummaryDrillDown(t, b, "", len(svc.Actions))
 
 	// The JSON is one click away, and the summary one click back.
 	b.do("json view",
@@ -189,46 +148,68 @@ func TestConsolePolicySummary(t *testing.T) {
 	if got := b.text("h1"); got != "Permissions of role auditor" {
 		t.Errorf("role permissions heading = %q", got)
 	}
-	if got := b.text(iamRow + " .access"); !strings.HasPrefix(got, "Limited:") {
-		t.Errorf("role's iam row access level = %q, want Limited: ...", got)
-	}
-	if got, want := b.text(iamRow+" .count"), fmt.Sprintf("2 of %d", len(svc.Actions)); got != want {
-		t.Errorf("role's iam row count = %q, want %q", got, want)
-	}
-	if got := b.text(`#summary-Allow tr[data-service="nosuchservice"] th`); !strings.Contains(got, "unrecognized") {
-		t.Errorf("role's unknown service row = %q, want it marked unrecognized", got)
-	}
-	if got := b.text(`#summary-Deny tr[data-service="iam"] .count`); got != fmt.Sprintf("1 of %d", len(svc.Actions)) {
-		t.Errorf("role's deny row count = %q", got)
-	}
-	b.do("role service summary",
-		chromedp.Click(chromedp.CSS(iamRow+" th a")),
-		chromedp.WaitVisible(chromedp.CSS("#service-summary")),
-	)
-	b.shot("role-service-summary")
-	if got := b.text("#service-count"); got != fmt.Sprintf("2 of %d", len(svc.Actions)) {
-		t.Errorf("role's service summary count = %q", got)
-	}
-	if got := b.text("#service-summary"); !strings.Contains(got, "iam:GetUser") || !strings.Contains(got, "iam:ListUsers") || !strings.Contains(got, "Multiple") {
-		t.Errorf("role's service summary = %q", got)
-	}
-	b.do("role action summary",
-		chromedp.Click(chromedp.Search(`//table[@id="service-summary"]//a[text()="iam:GetUser"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#action-summary")),
-	)
-	b.shot("role-action-summary")
+	checkSummaryDrillDown(t, b, "role", len(svc.Actions))
 	if loc, err := chromedp.Run(b.ctx, chromedp.Location()); err != nil || !strings.Contains(loc, "/console/roles/auditor/permissions?") {
 		t.Errorf("role's action summary at %q (%v), want it under /console/roles/auditor/permissions", loc, err)
-	}
-	if got := b.text("#action-summary"); !strings.Contains(got, "All resources") || !strings.Contains(got, "arn:aws:iam::*:user/ops/*") {
-		t.Errorf("role's action summary resources = %q", got)
-	}
-	if got := b.text("#action-conditions"); !strings.Contains(got, "aws:MultiFactorAuthPresent") {
-		t.Errorf("role's action summary conditions = %q", got)
 	}
 	b.do("role permissions json", chromedp.Click(chromedp.CSS("#tab-json")), chromedp.WaitVisible(chromedp.CSS("#effective-json")))
 	if got := b.text("#effective-json"); !strings.Contains(got, "ReadUsers (managed)") || !strings.Contains(got, "WhoAmI (inline)") {
 		t.Errorf("role's policies = %q", got)
 	}
 	b.shot("role-permissions-json")
+}
+
+// checkSummaryDrillDown checks the summary of summaryPolicy's grants on the
+// page (a policy's, or an identity's permissions: of, e.g. "role", names
+// it in messages and screenshots): IAM's row, with AWS's access level and
+// "2 of N" count (N: IAM's actions), the unrecognised service, the deny;
+// then, through the row's link, IAM's service summary, and through that,
+// iam:GetUser's action summary, with its resources and conditions.
+func checkSummaryDrillDown(t *testing.T, b *browser, of string, iamActions int) {
+	t.Helper()
+	prefix, shot := "", ""
+	if of != "" {
+		prefix, shot = of+"'s ", of+"-"
+	}
+	iamRow := `#summary-Allow tr[data-service="iam"]`
+	count := fmt.Sprintf("2 of %d", iamActions)
+	if got := b.text(iamRow + " .access"); !strings.HasPrefix(got, "Limited:") {
+		t.Errorf("%siam row access level = %q, want Limited: ...", prefix, got)
+	}
+	if got := b.text(iamRow + " .count"); got != count {
+		t.Errorf("%siam row count = %q, want %q", prefix, got, count)
+	}
+	if got := b.text(`#summary-Allow tr[data-service="nosuchservice"] th`); !strings.Contains(got, "unrecognized") {
+		t.Errorf("%sunknown service row = %q, want it marked unrecognized", prefix, got)
+	}
+	if got := b.text(`#summary-Deny tr[data-service="iam"] .count`); got != fmt.Sprintf("1 of %d", iamActions) {
+		t.Errorf("%sdeny row count = %q", prefix, got)
+	}
+
+	// The service summary: the actions by access level, reached with the
+	// keyboard-focusable link of the row.
+	b.do(prefix+"service summary",
+		chromedp.Click(chromedp.CSS(iamRow+" th a")),
+		chromedp.WaitVisible(chromedp.CSS("#service-summary")),
+	)
+	b.shot(shot + "service-summary")
+	if got := b.text("#service-count"); got != count {
+		t.Errorf("%sservice summary count = %q, want %q", prefix, got, count)
+	}
+	if got := b.text("#service-summary"); !strings.Contains(got, "iam:GetUser") || !strings.Contains(got, "iam:ListUsers") || !strings.Contains(got, "Multiple") {
+		t.Errorf("%sservice summary = %q", prefix, got)
+	}
+
+	// The action summary: the resources and conditions of one action.
+	b.do(prefix+"action summary",
+		chromedp.Click(chromedp.Search(`//table[@id="service-summary"]//a[text()="iam:GetUser"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#action-summary")),
+	)
+	b.shot(shot + "action-summary")
+	if got := b.text("#action-summary"); !strings.Contains(got, "All resources") || !strings.Contains(got, "arn:aws:iam::*:user/ops/*") {
+		t.Errorf("%saction summary resources = %q", prefix, got)
+	}
+	if got := b.text("#action-conditions"); !strings.Contains(got, "aws:MultiFactorAuthPresent") {
+		t.Errorf("%saction summary conditions = %q", prefix, got)
+	}
 }
