@@ -82,57 +82,9 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 		return nil, InvalidIdentityTokenError("No OpenIDConnect provider found in your account for " + issuer)
 	}
 
-	var ks *oidc.KeySet
-	if provider.JWKS != "" {
-		if ks, err = oidc.ParseKeySet([]byte(provider.JWKS)); err != nil {
-			return nil, noVerificationKey()
-		}
-	} else if ks, err = s.jwks.KeySet(ctx, issuer, tok.Header.Kid); err != nil {
-		if errors.Is(err, oidc.ErrFetch) {
-			s.log.Warn("identity provider unreachable", "issuer", issuer, "err", err)
-			return nil, IDPCommunicationErrorError("Couldn't connect to the identity provider " + issuer + ". Retry the request.")
-		}
-		s.log.Warn("identity provider keys unusable", "issuer", issuer, "err", err)
-		return nil, noVerificationKey()
-	}
-	if err := tok.Verify(ks); err != nil {
-		switch {
-		case errors.Is(err, oidc.ErrUnsupportedAlgorithm):
-			return nil, InvalidIdentityTokenError("Unsupported token signing algorithm " + tok.Header.Alg + ".")
-		case errors.Is(err, oidc.ErrNoKey):
-			return nil, noVerificationKey()
-		}
-		return nil, InvalidIdentityTokenError("The token's signature could not be verified.")
-	}
-
-	if cl.Expiry.IsZero() {
-		return nil, InvalidIdentityTokenError("The token has no expiration time (exp).")
-	}
-	if !now.Before(cl.Expiry) {
-		return nil, ExpiredTokenError(fmt.Sprintf("Token expired: current date/time %d must be before the expiration date/time %d", now.Unix(), cl.Expiry.Unix()))
-	}
-	if !cl.NotBefore.IsZero() && cl.NotBefore.After(now.Add(clockSkew)) {
-		return nil, InvalidIdentityTokenError("The token is not valid yet (nbf).")
-	}
-	if !cl.IssuedAt.IsZero() && cl.IssuedAt.After(now.Add(clockSkew)) {
-		return nil, InvalidIdentityTokenError("The token was issued in the future (iat).")
-	}
-	audience := ""
-	if cl.AuthorizedParty != "" && slices.Contains(provider.ClientIDs, cl.AuthorizedParty) {
-		audience = cl.AuthorizedParty
-	} else {
-		for _, a := range cl.Audience {
-			if slices.Contains(provider.ClientIDs, a) {
-				audience = a
-				break
-			}
-		}
-	}
-	if audience == "" {
-		return nil, InvalidIdentityTokenError("Incorrect token audience")
-	}
-	if cl.Subject == "" {
-		return nil, InvalidIdentityTokenError("The token has no subject (sub).")
+	audience, err := s.verifyWebIdentityToken(ctx, tok, provider, issuer, now)
+	if err != nil {
+		return nil, err
 	}
 
 	denied := accessDenied("Not authorized to perform sts:AssumeRoleWithWebIdentity")
@@ -151,25 +103,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 	}
 	sourceIdentity, _ := cl.StringClaim(sourceIdentityClaim)
 
-	kvs := []authz.KV{
-		{Key: providerURL + ":sub", Values: []string{cl.Subject}},
-		{Key: providerURL + ":aud", Values: []string{audience}},
-		{Key: "sts:RoleSessionName", Values: []string{in.RoleSessionName}},
-	}
-	if audience == cl.AuthorizedParty && len(cl.Audience) > 0 {
-		kvs = append(kvs, authz.KV{Key: providerURL + ":oaud", Values: cl.Audience})
-	}
-	if amr, ok := cl.StringsClaim("amr"); ok {
-		kvs = append(kvs, authz.KV{Key: providerURL + ":amr", Values: amr})
-	}
-	if sourceIdentity != "" {
-		kvs = append(kvs, authz.KV{Key: "sts:SourceIdentity", Values: []string{sourceIdentity}})
-	}
-	wireTags := make([]Tag, len(tags))
-	for i, t := range tags {
-		wireTags[i] = Tag{Key: t.Key, Value: t.Value}
-	}
-	kvs = append(kvs, tagContext(wireTags, transitive)...)
+	kvs := webIdentityContext(providerURL, cl, audience, in.RoleSessionName, sourceIdentity, tags, transitive)
 	kvs = roleContext(r, kvs)
 	fr := &authz.FederatedTrustRequest{
 		Principal: policy.Principal{Type: policy.PrincipalWebIdentity, Federated: OIDCProviderARN(s.partition, ref.account, providerURL)},
@@ -195,6 +129,96 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, in *AssumeRoleW
 		Audience:                    audience,
 		SourceIdentity:              sourceIdentity,
 	}, nil
+}
+
+// verifyWebIdentityToken checks tok, issued by provider (at issuer, its
+// https:// URL): its signature against the provider's keys (registered
+// with it, or fetched from the issuer), its times against now, and its
+// audience against the provider's client IDs. It returns the audience
+// the token was accepted for.
+func (s *Service) verifyWebIdentityToken(ctx context.Context, tok *oidc.Token, provider *iam.OIDCProvider, issuer string, now time.Time) (string, error) {
+	cl := &tok.Claims
+	var (
+		ks  *oidc.KeySet
+		err error
+	)
+	if provider.JWKS != "" {
+		if ks, err = oidc.ParseKeySet([]byte(provider.JWKS)); err != nil {
+			return "", noVerificationKey()
+		}
+	} else if ks, err = s.jwks.KeySet(ctx, issuer, tok.Header.Kid); err != nil {
+		if errors.Is(err, oidc.ErrFetch) {
+			s.log.Warn("identity provider unreachable", "issuer", issuer, "err", err)
+			return "", IDPCommunicationErrorError("Couldn't connect to the identity provider " + issuer + ". Retry the request.")
+		}
+		s.log.Warn("identity provider keys unusable", "issuer", issuer, "err", err)
+		return "", noVerificationKey()
+	}
+	if err := tok.Verify(ks); err != nil {
+		switch {
+		case errors.Is(err, oidc.ErrUnsupportedAlgorithm):
+			return "", InvalidIdentityTokenError("Unsupported token signing algorithm " + tok.Header.Alg + ".")
+		case errors.Is(err, oidc.ErrNoKey):
+			return "", noVerificationKey()
+		}
+		return "", InvalidIdentityTokenError("The token's signature could not be verified.")
+	}
+
+	if cl.Expiry.IsZero() {
+		return "", InvalidIdentityTokenError("The token has no expiration time (exp).")
+	}
+	if !now.Before(cl.Expiry) {
+		return "", ExpiredTokenError(fmt.Sprintf("Token expired: current date/time %d must be before the expiration date/time %d", now.Unix(), cl.Expiry.Unix()))
+	}
+	if !cl.NotBefore.IsZero() && cl.NotBefore.After(now.Add(clockSkew)) {
+		return "", InvalidIdentityTokenError("The token is not valid yet (nbf).")
+	}
+	if !cl.IssuedAt.IsZero() && cl.IssuedAt.After(now.Add(clockSkew)) {
+		return "", InvalidIdentityTokenError("The token was issued in the future (iat).")
+	}
+	audience := ""
+	if cl.AuthorizedParty != "" && slices.Contains(provider.ClientIDs, cl.AuthorizedParty) {
+		audience = cl.AuthorizedParty
+	} else {
+		for _, a := range cl.Audience {
+			if slices.Contains(provider.ClientIDs, a) {
+				audience = a
+				break
+			}
+		}
+	}
+	if audience == "" {
+		return "", InvalidIdentityTokenError("Incorrect token audience")
+	}
+	if cl.Subject == "" {
+		return "", InvalidIdentityTokenError("The token has no subject (sub).")
+	}
+	return audience, nil
+}
+
+// webIdentityContext is the trust policy's request context of a web
+// identity: the provider's keys (sub, aud, oaud, amr), the session's name
+// and source identity, and the tags the token's claims pass.
+func webIdentityContext(providerURL string, cl *oidc.Claims, audience, sessionName, sourceIdentity string, tags []ststoken.Tag, transitive []string) []authz.KV {
+	kvs := []authz.KV{
+		{Key: providerURL + ":sub", Values: []string{cl.Subject}},
+		{Key: providerURL + ":aud", Values: []string{audience}},
+		{Key: "sts:RoleSessionName", Values: []string{sessionName}},
+	}
+	if audience == cl.AuthorizedParty && len(cl.Audience) > 0 {
+		kvs = append(kvs, authz.KV{Key: providerURL + ":oaud", Values: cl.Audience})
+	}
+	if amr, ok := cl.StringsClaim("amr"); ok {
+		kvs = append(kvs, authz.KV{Key: providerURL + ":amr", Values: amr})
+	}
+	if sourceIdentity != "" {
+		kvs = append(kvs, authz.KV{Key: "sts:SourceIdentity", Values: []string{sourceIdentity}})
+	}
+	wireTags := make([]Tag, len(tags))
+	for i, t := range tags {
+		wireTags[i] = Tag{Key: t.Key, Value: t.Value}
+	}
+	return append(kvs, tagContext(wireTags, transitive)...)
 }
 
 // federatedAllow decides the actions of a federated role assumption
