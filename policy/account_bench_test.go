@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iamd/iamd/internal/cputime"
 	"github.com/iamd/iamd/internal/managedpolicies"
 )
 
@@ -493,7 +494,7 @@ func BenchmarkAccount(b *testing.B) {
 	decide := func(b *testing.B, users []*Compiled) {
 		b.ReportAllocs()
 		i := 0
-		cpu := cpuTime()
+		cpu := cputime.Process()
 		for b.Loop() {
 			rq := &a.requests[i]
 			users[rq.user].Decide(&rq.req)
@@ -501,7 +502,7 @@ func BenchmarkAccount(b *testing.B) {
 				i = 0
 			}
 		}
-		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 	}
 	b.Run("decide=shared", func(b *testing.B) {
 		users, buckets := a.compileShared(b)
@@ -517,14 +518,14 @@ func BenchmarkAccount(b *testing.B) {
 		base := a.baseline()
 		b.ReportAllocs()
 		i := 0
-		cpu := cpuTime()
+		cpu := cputime.Process()
 		for b.Loop() {
 			base.decide(&a.requests[i])
 			if i++; i == len(a.requests) {
 				i = 0
 			}
 		}
-		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 	})
 	// Compilation: parsed documents in, compiled account out. The heap
 	// figure is what the compiled account keeps beyond the parsed
@@ -533,22 +534,22 @@ func BenchmarkAccount(b *testing.B) {
 	b.Run("compile=shared", func(b *testing.B) {
 		var users []*Compiled
 		before := heapInUse()
-		cpu := cpuTime()
+		cpu := cputime.Process()
 		for b.Loop() {
 			users, _ = a.compileShared(b)
 		}
-		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
+		b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
 		b.ReportMetric(float64(heapInUse()-before)/(1<<20), "heap-MiB")
 		runtime.KeepAlive(users)
 	})
 	b.Run("compile=per-principal", func(b *testing.B) {
 		var users []*Compiled
 		before := heapInUse()
-		cpu := cpuTime()
+		cpu := cputime.Process()
 		for b.Loop() {
 			users, _ = a.compilePerPrincipal(b, len(a.users))
 		}
-		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
+		b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
 		b.ReportMetric(float64(heapInUse()-before)/(1<<20), "heap-MiB")
 		runtime.KeepAlive(users)
 	})
@@ -566,7 +567,7 @@ func BenchmarkAccount(b *testing.B) {
 		}
 		changed := a.users[0].docs[0]
 		b.ReportAllocs()
-		cpu := cpuTime()
+		cpu := cputime.Process()
 		for b.Loop() {
 			d, err := CompileDocument(a.docs[changed].doc)
 			if err != nil {
@@ -575,7 +576,7 @@ func BenchmarkAccount(b *testing.B) {
 			docs[changed] = d
 			a.compose(b, docs)
 		}
-		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
+		b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
 	})
 	b.Run("parse", func(b *testing.B) {
 		for b.Loop() {
