@@ -2,7 +2,6 @@ package authz
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/iam"
-	"github.com/iamd/iamd/internal/store"
 	"github.com/iamd/iamd/policy"
 )
 
@@ -19,26 +17,11 @@ import (
 // AccessDenied: 403, Sender, the message of the decision.
 func TestDeniedOnTheWire(t *testing.T) {
 	t.Parallel()
-	v := iam.NewView()
-	apply := func(kind, key string, rev int64, val any) {
-		t.Helper()
-		data, err := json.Marshal(val)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := store.Record{Kind: kind, Account: testAccount, Key: iam.Key(key), Version: 1, Rev: rev, Data: data}
-		if kind == iam.KindAccount {
-			r.Account, r.Key = "", key
-		}
-		if err := v.Apply(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	apply(iam.KindAccount, testAccount, 1, iam.Account{ID: testAccount})
-	apply(iam.KindUser, "alice", 2, iam.User{Name: "alice", Path: "/", ID: "AIDAALICE"})
+	v := newTestView(t)
+	v.put(iam.KindUser, "alice", iam.User{Name: "alice", Path: "/", ID: "AIDAALICE"})
 	alice := &Caller{Account: testAccount, Type: User, ARN: "arn:aws:iam::" + testAccount + ":user/alice",
 		PrincipalARN: "arn:aws:iam::" + testAccount + ":user/alice", UserID: "AIDAALICE", Name: "alice", EntityID: "AIDAALICE", Time: time.Now()}
-	a := New(v, nil)
+	a := New(v.View, nil)
 	ctx := context.Background()
 
 	req := &Request{Action: "iam:ListUsers", Resource: "*"}

@@ -2,13 +2,11 @@ package authz
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/iamd/iamd/internal/iam"
-	"github.com/iamd/iamd/internal/store"
 	"github.com/iamd/iamd/policy"
 )
 
@@ -18,19 +16,7 @@ import (
 // once, not once per user, while every user's decision follows it.
 func TestManagedPolicyChangeCompilesItOnce(t *testing.T) {
 	t.Parallel()
-	v := iam.NewView()
-	rev := int64(0)
-	put := func(kind, name string, val any) {
-		t.Helper()
-		data, err := json.Marshal(val)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rev++
-		if err := v.Apply(store.Record{Kind: kind, Account: testAccount, Key: iam.Key(name), Version: rev, Rev: rev, Data: data}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	v := newTestView(t)
 	allow := func(action string) string {
 		return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"` + action + `","Resource":"*"}]}`
 	}
@@ -38,22 +24,17 @@ func TestManagedPolicyChangeCompilesItOnce(t *testing.T) {
 		return iam.Policy{Name: "Shared", Path: "/", ID: "ANPASHARED", DefaultVersion: "v1",
 			Versions: []iam.PolicyVersion{{ID: "v1", Document: doc}}, NextVersion: 2}
 	}
-	rev++
-	data, _ := json.Marshal(iam.Account{ID: testAccount})
-	if err := v.Apply(store.Record{Kind: iam.KindAccount, Key: testAccount, Version: 1, Rev: rev, Data: data}); err != nil {
-		t.Fatal(err)
-	}
 	arn := "arn:aws:iam::" + testAccount + ":policy/Shared"
-	put(iam.KindPolicy, "Shared", shared(allow("s3:GetObject")))
+	v.put(iam.KindPolicy, "Shared", shared(allow("s3:GetObject")))
 	var callers []*Caller
 	for i := range 10 {
 		name := fmt.Sprintf("user%d", i)
 		id := fmt.Sprintf("AIDAUSER%d", i)
-		put(iam.KindUser, name, iam.User{Name: name, Path: "/", ID: id, Attached: []string{arn}})
+		v.put(iam.KindUser, name, iam.User{Name: name, Path: "/", ID: id, Attached: []string{arn}})
 		callers = append(callers, &Caller{Account: testAccount, Type: User, ARN: "arn:aws:iam::" + testAccount + ":user/" + name,
 			PrincipalARN: "arn:aws:iam::" + testAccount + ":user/" + name, UserID: id, Name: name, EntityID: id, Time: time.Now()})
 	}
-	a := New(v, nil)
+	a := New(v.View, nil)
 	decide := func(action string, want policy.Decision) {
 		t.Helper()
 		for _, c := range callers {
@@ -73,7 +54,7 @@ func TestManagedPolicyChangeCompilesItOnce(t *testing.T) {
 	if n := a.compiles.Load(); n != 1 {
 		t.Fatalf("10 users with one managed policy: %d documents compiled, want 1", n)
 	}
-	put(iam.KindPolicy, "Shared", shared(allow("s3:PutObject")))
+	v.put(iam.KindPolicy, "Shared", shared(allow("s3:PutObject")))
 	decide("s3:GetObject", policy.ImplicitDeny)
 	decide("s3:PutObject", policy.Allowed)
 	if n := a.compiles.Load(); n != 2 {
