@@ -95,13 +95,16 @@ func (m *runOfClass) match(s string) bool {
 }
 
 func (m *runOfClass) has(r rune) bool {
-	for i := 0; i+1 < len(m.ranges); i += 2 {
-		if r < m.ranges[i] {
-			return false
-		}
-		if r <= m.ranges[i+1] {
-			return true
+	// The first pair whose upper bound is at least r (classes such as
+	// \p{L} have hundreds of pairs).
+	lo, hi := 0, len(m.ranges)/2
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if m.ranges[2*mid+1] < r {
+			lo = mid + 1
+		} else {
+			hi = mid
 		}
 	}
-	return false
+	return lo < len(m.ranges)/2 && m.ranges[2*lo] <= r
 }
