@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/xml"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -10,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/iamd/iamd/internal/awsquery"
-	"github.com/iamd/iamd/internal/sigv4"
 )
 
 // TestEveryOperationImplemented walks botocore's IAM and STS models and
@@ -33,21 +31,10 @@ func TestEveryOperationImplemented(t *testing.T) {
 			ops = append(ops, name)
 		}
 		sort.Strings(ops)
-		signer := &sigv4.Signer{Credentials: sigv4.Credentials{AccessKeyID: e.root.AccessKeyID, SecretAccessKey: e.root.SecretAccessKey},
-			Region: "us-east-1", Service: service}
 		for _, op := range ops {
 			t.Run(service+"/"+op, func(t *testing.T) {
-				body := url.Values{"Action": {op}, "Version": {m.APIVersion}}.Encode()
-				req, err := http.NewRequest(http.MethodPost, e.url+"/", strings.NewReader(body))
-				must(t, err)
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-				must(t, signer.Sign(req, []byte(body)))
-				resp, err := http.DefaultClient.Do(req)
-				must(t, err)
-				defer resp.Body.Close()
-				data, err := io.ReadAll(resp.Body)
-				must(t, err)
-				if resp.StatusCode == http.StatusOK {
+				status, data := e.rootQuery(t, service, url.Values{"Action": {op}, "Version": {m.APIVersion}})
+				if status == http.StatusOK {
 					return
 				}
 				var er struct {
@@ -55,10 +42,10 @@ func TestEveryOperationImplemented(t *testing.T) {
 					Message string `xml:"Error>Message"`
 				}
 				if err := xml.Unmarshal(data, &er); err != nil || er.Code == "" {
-					t.Fatalf("HTTP %d, not an AWS error: %s", resp.StatusCode, data)
+					t.Fatalf("HTTP %d, not an AWS error: %s", status, data)
 				}
-				if er.Code == awsquery.CodeNotImplemented || resp.StatusCode >= 500 && er.Code != "ServiceFailure" {
-					t.Fatalf("HTTP %d %s: %s", resp.StatusCode, er.Code, data)
+				if er.Code == awsquery.CodeNotImplemented || status >= 500 && er.Code != "ServiceFailure" {
+					t.Fatalf("HTTP %d %s: %s", status, er.Code, data)
 				}
 				var required []string
 				if in := m.Operations[op].Input; in != nil {
@@ -70,7 +57,7 @@ func TestEveryOperationImplemented(t *testing.T) {
 				}
 				if len(required) > 0 {
 					if er.Code != awsquery.CodeValidationError {
-						t.Fatalf("HTTP %d %s, want ValidationError for the missing %v: %s", resp.StatusCode, er.Code, required, data)
+						t.Fatalf("HTTP %d %s, want ValidationError for the missing %v: %s", status, er.Code, required, data)
 					}
 					for _, name := range required {
 						want := "Value null at '" + strings.ToLower(name[:1]) + name[1:] + "' failed to satisfy constraint: Member must not be null"
@@ -87,7 +74,7 @@ func TestEveryOperationImplemented(t *testing.T) {
 					declared = declared || s.Error != nil && s.Error.Code == er.Code || s.Name == er.Code
 				}
 				if !declared {
-					t.Errorf("HTTP %d %s, an error %s does not declare: %s", resp.StatusCode, er.Code, op, data)
+					t.Errorf("HTTP %d %s, an error %s does not declare: %s", status, er.Code, op, data)
 				}
 			})
 		}

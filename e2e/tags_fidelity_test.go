@@ -218,22 +218,30 @@ func tagsElement(t *testing.T, body []byte) (present bool, members int) {
 func (e *env) rawIAM(t *testing.T, form url.Values) []byte {
 	t.Helper()
 	form.Set("Version", "2010-05-08")
+	status, data := e.rootQuery(t, "iam", form)
+	if status != http.StatusOK {
+		t.Fatalf("%s: HTTP %d: %s", form.Get("Action"), status, data)
+	}
+	return data
+}
+
+// rootQuery posts form to the query API of service ("iam", "sts"), signed
+// with the root user's key, and returns the response's status and body.
+func (e *env) rootQuery(t *testing.T, service string, form url.Values) (int, []byte) {
+	t.Helper()
 	body := form.Encode()
 	req, err := http.NewRequest(http.MethodPost, e.url+"/", strings.NewReader(body))
 	must(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	signer := &sigv4.Signer{Credentials: sigv4.Credentials{AccessKeyID: e.root.AccessKeyID, SecretAccessKey: e.root.SecretAccessKey},
-		Region: "us-east-1", Service: "iam"}
+		Region: "us-east-1", Service: service}
 	must(t, signer.Sign(req, []byte(body)))
 	resp, err := http.DefaultClient.Do(req)
 	must(t, err)
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	must(t, err)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s: HTTP %d: %s", form.Get("Action"), resp.StatusCode, data)
-	}
-	return data
+	return resp.StatusCode, data
 }
 
 // TestListsLeaveOutTags: IAM's resource-listing operations return a subset
