@@ -26,12 +26,26 @@ import (
 //
 // A record line is
 //
-//	{"seq":N,"prev":"<hex SHA-256 of line N-1>","meta":{...},"event":{...}}
+//	{"seq":N,"prev8":"<first 8 hex digits of record N-1's chain hash>","meta":{...},"event":{...}}
 //
 // where meta repeats the fields the index needs (time, account, event
 // name, source, user name, access key, event ID, read-only, resources).
-// where line 0's hash is the chain's genesis, SHA-256("iamd-audit-chain/v1:" + chain).
-// The hash of a line covers its bytes without the newline.
+// Record N's chain hash is SHA-256 of record N-1's chain hash (32 bytes)
+// followed by line N without its newline; record 0's is the chain's
+// genesis, SHA-256("iamd-audit-chain/v1:" + chain). prev8 lets a reader
+// tell, record by record, where a chain was changed and which staged
+// records continue it; the hash chain itself covers the whole previous
+// hash.
+//
+// Trails written before 2026-12 hold lines of the earlier form, which
+// carry the previous chain hash in full, and whose chain hash is SHA-256
+// of the line alone:
+//
+//	{"seq":N,"prev":"<hex SHA-256 of line N-1>","meta":{...},"event":{...}}
+//
+// Readers take both; a chain may change form from one record to the next.
+// (Storing the whole hash cost 75 bytes per record, of which about 34
+// survived compression: random digits compress badly.)
 
 // KeyPurpose derives the audit signing key from the master keyring
 // (secrets.Keyring.DeriveKeys(KeyPurpose)).
@@ -215,10 +229,56 @@ func segmentName(first uint64) string { return fmt.Sprintf("%020d%s", first, seg
 // event, which holds a copy of the event's indexed fields so that a start
 // need not parse events.
 type recordLine struct {
-	Seq  uint64     `json:"seq"`
-	Prev string     `json:"prev"`
-	Meta recordMeta `json:"meta"`
+	Seq uint64 `json:"seq"`
+	// Prev8 is the first 8 hex digits of the previous record's chain
+	// hash; Prev, in lines of the earlier form, all of it.
+	Prev8 string     `json:"prev8,omitempty"`
+	Prev  string     `json:"prev,omitempty"`
+	Meta  recordMeta `json:"meta"`
+	// before is the chain hash before the record as scanChain read the
+	// chain (the last good one once it is broken); set by scanChain only.
+	before [32]byte
 }
+
+// prevTagLen is the length of a record's prev8.
+const prevTagLen = 8
+
+// follows reports whether rec names head as the previous record's chain
+// hash.
+func (rec *recordLine) follows(head [32]byte) bool {
+	if rec.Prev8 != "" {
+		var tag [prevTagLen]byte
+		hex.Encode(tag[:], head[:prevTagLen/2])
+		return rec.Prev8 == string(tag[:])
+	}
+	return rec.Prev == hex.EncodeToString(head[:])
+}
+
+// chainHasher computes records' chain hashes, reusing its buffer.
+type chainHasher struct{ buf []byte }
+
+// next returns the chain hash of the record line body (without its
+// newline), parsed as rec, that follows a record of chain hash prev.
+func (h *chainHasher) next(prev [32]byte, rec *recordLine, body []byte) [32]byte {
+	if rec.Prev8 == "" {
+		return sha256.Sum256(body) // the earlier form
+	}
+	h.buf = append(append(h.buf[:0], prev[:]...), body...)
+	return sha256.Sum256(h.buf)
+}
+
+// appendRecordPrefix appends the start of record seq's line, which
+// follows a record of chain hash prev: {"seq":N,"prev8":"HEX (the meta,
+// which appendMeta appends, closes the string).
+func appendRecordPrefix(b []byte, seq uint64, prev [32]byte) []byte {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, `,"prev8":"`...)
+	return hex.AppendEncode(b, prev[:prevTagLen/2])
+}
+
+// maxRecordPrefix is the longest prefix appendRecordPrefix appends.
+const maxRecordPrefix = len(`{"seq":`) + 20 + len(`,"prev8":"`) + prevTagLen
 
 type recordMeta struct {
 	Time     int64       `json:"t"`
@@ -296,6 +356,7 @@ func scanChain(dir, chain string, from scanFrom, want map[uint64]bool, fn func(p
 	}
 	broken := false
 	var head []byte // scratch for the head of a line
+	var hasher chainHasher
 	for si, sf := range segs {
 		if sf.first != expect && !broken {
 			if sf.first > expect {
@@ -377,7 +438,7 @@ func scanChain(dir, chain string, from scanFrom, want map[uint64]bool, fn func(p
 						st.problems = append(st.problems, fmt.Sprintf("record %d appears again or out of order after record %d", rec.Seq, expect-1))
 					}
 					broken = true
-				case rec.Prev != hex.EncodeToString(st.head[:]):
+				case !rec.follows(st.head):
 					st.problems = append(st.problems, fmt.Sprintf("record %d was changed (record %d's hash does not match)", expect-1, expect))
 					if expect == 1 {
 						st.problems[len(st.problems)-1] = "record 1 does not start this chain (changed or replaced)"
@@ -385,8 +446,9 @@ func scanChain(dir, chain string, from scanFrom, want map[uint64]bool, fn func(p
 					broken = true
 				}
 			}
+			rec.before = st.head
 			if !broken {
-				st.head = sha256.Sum256(body)
+				st.head = hasher.next(st.head, &rec, body)
 				st.count = rec.Seq
 				if from.progress != nil && st.count%progressEvery == 0 {
 					from.progress(st.count)

@@ -391,7 +391,7 @@ func (l *Log) loadChain(dir, chain string, locked bool) (*loaded, error) {
 				return
 			}
 			x = newIndex(chain, firstOf[path], path, f)
-			mems[path], prevOf[path] = x, rec.Prev
+			mems[path], prevOf[path] = x, hex.EncodeToString(rec.before[:])
 		}
 		endOf[path] = off + int64(len(line)) + 1
 		s, e, ok := eventSpan(line)
@@ -840,13 +840,10 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 	return l.syncTo(seq)
 }
 
-var (
-	seqPrefix  = []byte(`{"seq":`)
-	prevPrefix = []byte(`,"prev":"`)
-)
-
-// prefixRoom is the longest record prefix: {"seq":N,"prev":"HASH.
-const prefixRoom = len(`{"seq":`) + 20 + len(`,"prev":"`) + 64
+// prefixRoom is the room Record leaves in front of a record's meta: for
+// the longest record prefix, and the previous chain hash in front of it,
+// which the record's hash covers (see chain.go).
+const prefixRoom = 32 + maxRecordPrefix
 
 // append writes one record with l.mu held: rec holds the record from
 // offset prefixRoom (meta, event, closing brace and newline; the event
@@ -878,15 +875,15 @@ func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
 		}
 	}
 	seq := l.seq + 1
-	var pre [prefixRoom]byte
-	p := append(pre[:0], seqPrefix...)
-	p = strconv.AppendUint(p, seq, 10)
-	p = append(p, prevPrefix...)
-	p = hex.AppendEncode(p, l.prev[:])
+	var pre [maxRecordPrefix]byte
+	p := appendRecordPrefix(pre[:0], seq, l.prev)
 	start := prefixRoom - len(p)
 	copy(rec[start:], p)
 	line := rec[start:]
-	prev := sha256.Sum256(line[:len(line)-1]) // without the newline
+	// The chain hash covers the previous one, then the line without its
+	// newline: the previous one goes in the room in front of the line.
+	copy(rec[start-len(l.prev):], l.prev[:])
+	prev := sha256.Sum256(rec[start-len(l.prev) : len(rec)-1])
 	if staged {
 		if !l.stage.room(len(line)) {
 			// The background writes fell a whole staging file behind.
@@ -1007,7 +1004,7 @@ func (l *Log) recoverStaged() error {
 			m.seq, m.line, m.off, m.n = r.rec.Seq, l.segSize, l.segSize+int64(s), uint32(e-s)
 			l.cur.appendOne(&m)
 		}
-		l.seq, l.prev = l.seq+1, sha256.Sum256(body)
+		l.seq, l.prev = l.seq+1, r.hash
 		l.segSize += int64(len(r.line))
 		l.records.Add(1)
 		l.sinceDigest++
@@ -1387,7 +1384,7 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// appendMeta appends the closing quote of prev and the meta object.
+// appendMeta appends the closing quote of prev8 and the meta object.
 func appendMeta(b []byte, m *meta) []byte {
 	b = append(b, `","meta":{"t":`...)
 	b = strconv.AppendInt(b, m.time, 10)

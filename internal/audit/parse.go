@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
 // parseHead reads the head of a record line (everything before the event)
@@ -11,7 +12,8 @@ import (
 // Lines in any other (valid JSON) form fall back to encoding/json.
 func parseHead(head []byte, rec *recordLine) error {
 	p := headParser{b: head}
-	if p.lit(`{"seq":`) && p.uint(&rec.Seq) && p.lit(`,"prev":`) && p.str(&rec.Prev) &&
+	if p.lit(`{"seq":`) && p.uint(&rec.Seq) &&
+		(p.lit(`,"prev8":`) && p.str(&rec.Prev8) || p.lit(`,"prev":`) && p.str(&rec.Prev)) &&
 		p.lit(`,"meta":{"t":`) && p.int(&rec.Meta.Time) &&
 		p.lit(`,"a":`) && p.str(&rec.Meta.Account) && p.lit(`,"n":`) && p.str(&rec.Meta.Name) &&
 		p.lit(`,"s":`) && p.str(&rec.Meta.Source) && p.lit(`,"u":`) && p.str(&rec.Meta.User) &&
@@ -72,20 +74,26 @@ func (p *headParser) str(v *string) bool {
 	if len(p.b) == 0 || p.b[0] != '"' {
 		return false
 	}
-	escaped := false
+	plain := true // no escapes, and valid UTF-8 (encoding/json replaces invalid bytes)
 	for i := 1; i < len(p.b); i++ {
-		switch p.b[i] {
-		case '\\':
-			escaped = true
+		switch c := p.b[i]; {
+		case c == '\\':
+			plain = false
 			i++
-		case '"':
+		case c == '"':
 			raw := p.b[:i+1]
 			p.b = p.b[i+1:]
-			if !escaped {
+			if plain {
 				*v = string(raw[1 : len(raw)-1])
 				return true
 			}
 			return json.Unmarshal(raw, v) == nil
+		case c >= utf8.RuneSelf && plain:
+			_, n := utf8.DecodeRune(p.b[i:])
+			if n == 1 {
+				plain = false
+			}
+			i += n - 1
 		}
 	}
 	return false

@@ -3,8 +3,6 @@ package audit
 import (
 	"bytes"
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -122,18 +120,19 @@ func openStage(dir string, size int) (*stage, error) {
 }
 
 // stagedRecord is a record found in a staging file: its line (with the
-// newline) and its parsed head.
+// newline), its parsed head and its chain hash.
 type stagedRecord struct {
 	line []byte
 	rec  recordLine
+	hash [32]byte
 }
 
 // stagedRecords reads the staging file of the chain in dir, without
 // mapping it, and returns the records there that continue a chain of count
 // records ending in hash head, in order: records a writer acknowledged but
 // had not yet moved to a segment (it was killed, or is running). A record
-// is taken only if it carries the next sequence number and the previous
-// record's hash, so records already in the segment, stale ones from
+// is taken only if it carries the next sequence number and names the
+// previous record's hash, so records already in the segment, stale ones from
 // earlier rounds, torn ones and ones a running writer is changing are
 // left out.
 func stagedRecords(dir string, count uint64, head [32]byte) []stagedRecord {
@@ -161,16 +160,18 @@ func stagedRecords(dir string, count uint64, head [32]byte) []stagedRecord {
 		if parseHead(append(slices.Clip(body[:j]), '}'), &r) != nil || r.Seq <= count {
 			continue
 		}
-		recs = append(recs, stagedRecord{line, r})
+		recs = append(recs, stagedRecord{line: line, rec: r})
 	}
 	slices.SortFunc(recs, func(a, b stagedRecord) int { return cmp.Compare(a.rec.Seq, b.rec.Seq) })
 	out := recs[:0]
+	var hasher chainHasher
 	for _, r := range recs {
-		if r.rec.Seq != count+1 || r.rec.Prev != hex.EncodeToString(head[:]) {
+		if r.rec.Seq != count+1 || !r.rec.follows(head) {
 			continue
 		}
+		r.hash = hasher.next(head, &r.rec, r.line[:len(r.line)-1])
 		out = append(out, r)
-		count, head = r.rec.Seq, sha256.Sum256(r.line[:len(r.line)-1])
+		count, head = r.rec.Seq, r.hash
 	}
 	return out
 }

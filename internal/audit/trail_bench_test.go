@@ -130,19 +130,17 @@ func genTrail(tb testing.TB, dir string, n int, fullOpen bool) int {
 		n = max(n, i)
 		ev := benchEvent(i, t0.Add(time.Duration(i)*time.Millisecond))
 		m := metaOfEvent(ev)
-		buf = append(buf[:0], seqPrefix...)
-		buf = strconv.AppendUint(buf, uint64(i), 10)
-		buf = append(buf, prevPrefix...)
-		buf = hex.AppendEncode(buf, prev[:])
+		buf = append(buf[:0], prev[:]...)
+		buf = appendRecordPrefix(buf, uint64(i), prev)
 		buf = appendMeta(buf, &m)
 		buf = append(buf, eventKey...)
-		evStart := len(buf)
+		evStart := len(buf) - len(prev)
 		buf = appendEvent(buf, ev)
-		evLen := len(buf) - evStart
+		evLen := len(buf) - len(prev) - evStart
 		buf = append(buf, '}')
-		prev = sha256.Sum256(buf)
+		prev = sha256.Sum256(buf) // the previous hash, then the line
 		buf = append(buf, '\n')
-		if _, err := w.Write(buf); err != nil {
+		if _, err := w.Write(buf[len(prev):]); err != nil {
 			tb.Fatal(err)
 		}
 		rm := recordMeta{Time: m.time, Account: m.account, Name: m.name, Source: m.source, User: m.user, Key: m.key, ID: m.id, ReadOnly: m.readOnly}
@@ -153,7 +151,7 @@ func genTrail(tb testing.TB, dir string, n int, fullOpen bool) int {
 		e := &es[len(es)-1]
 		e.id, e.keys = metaKeys(&rm)
 		minT, maxT = min(minT, m.time), max(maxT, m.time)
-		segSize += int64(len(buf))
+		segSize += int64(len(buf) - len(prev))
 		if i%digestEvery == 0 || i == n {
 			s := signed{Chain: chain, Count: uint64(i), Head: hex.EncodeToString(prev[:]), Time: FormatTime(t0), Prev: lastSig}
 			s.sign("digest", keys[0])

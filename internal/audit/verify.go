@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -110,8 +109,7 @@ func VerifyProgress(dir string, keys [][]byte, progress func(chain string, recor
 		if len(cr.Problems) == 0 {
 			if staged := stagedRecords(chainDir, st.count, st.head); len(staged) > 0 {
 				// They continue the hash chain; no head signs them yet.
-				last := staged[len(staged)-1].line
-				h := sha256.Sum256(last[:len(last)-1])
+				h := staged[len(staged)-1].hash
 				cr.Warnings = append(cr.Warnings, fmt.Sprintf("records %d to %d are in the staging file, not yet in a segment (the server was killed, or is writing them now): they chain to the records before them, and move to a segment when iamd starts", cr.Records+1, cr.Records+uint64(len(staged))))
 				cr.Records += uint64(len(staged))
 				cr.Head = hex.EncodeToString(h[:])
