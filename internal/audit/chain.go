@@ -172,7 +172,7 @@ func segments(dir string) ([]segmentFile, error) {
 	seen := make(map[uint64]int)
 	for _, e := range ents {
 		name := e.Name()
-		base := strings.TrimSuffix(name, zstExt)
+		base := uncompressedPath(name)
 		if e.IsDir() || !strings.HasSuffix(base, segmentExt) || name == digestsFile {
 			continue
 		}
