@@ -20,7 +20,10 @@ import (
 // On-disk layout of one chain (one replica) under the audit directory:
 //
 //	audit/<chain>/LOCK                 flock'ed by the process writing the chain
-//	audit/<chain>/<firstseq:020d>.log  segments of records, one JSON line each
+//	audit/<chain>/<firstseq:020d>.log  segments of records, one JSON line each;
+//	                                   a sealed one is compressed, .log.s2 (or
+//	                                   .log.zst, sealed by an older iamd): see compress.go
+//	audit/<chain>/<firstseq:020d>.idx  a sealed segment's index file (see segindex.go)
 //	audit/<chain>/head                 two fixed-size slots holding the signed head
 //	audit/<chain>/digests.log          signed digests, one JSON line each
 //
@@ -186,7 +189,7 @@ func segments(dir string) ([]segmentFile, error) {
 	seen := make(map[uint64]int)
 	for _, e := range ents {
 		name := e.Name()
-		base := strings.TrimSuffix(name, zstExt)
+		base := uncompressedPath(name)
 		if e.IsDir() || !strings.HasSuffix(base, segmentExt) || name == digestsFile {
 			continue
 		}

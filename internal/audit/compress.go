@@ -8,28 +8,108 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
-// Sealed segments are compressed: NNNN.log becomes NNNN.log.zst, a series
-// of independent zstd frames of about blockBytes of whole records each,
-// so that one record is read by decompressing one frame. Where each frame
-// starts (in the records and in the file) is in the segment's index file.
-// The hash chain covers the records, not their compressed form: `iamd
+// Sealed segments are compressed: NNNN.log becomes NNNN.log.s2, a series
+// of frames of about blockBytes of whole records each, every frame a
+// complete S2 stream (stream identifier, then chunks with the CRC of their
+// records), so that one record is read by decompressing one frame, and the
+// whole file, the frames one after the other, is itself one S2 stream.
+// Where each frame starts (in the records and in the file) is in the
+// segment's index file. Segments sealed by an older iamd are NNNN.log.zst,
+// the same frames in zstd; they are read as they are, never rewritten to
+// S2. The hash chain covers the records, not their compressed form: `iamd
 // audit verify` decompresses as it reads.
 const (
+	s2Ext      = ".s2"
 	zstExt     = ".zst"
 	blockBytes = 256 << 10
 )
+
+// compressedExt returns the extension naming the codec of a compressed
+// segment's path (s2Ext or zstExt), or "" for an uncompressed one.
+func compressedExt(path string) string {
+	for _, ext := range []string{s2Ext, zstExt} {
+		if len(path) > len(ext) && strings.HasSuffix(path, ext) {
+			return ext
+		}
+	}
+	return ""
+}
+
+func isCompressed(path string) bool { return compressedExt(path) != "" }
+
+// uncompressedPath returns the path of a segment's uncompressed form.
+func uncompressedPath(path string) string {
+	return strings.TrimSuffix(path, compressedExt(path))
+}
 
 // block is where one frame of a compressed segment starts: in the records
 // (raw) and in the file (z).
 type block struct{ raw, z int64 }
 
+// frameEncoder compresses the frames of one segment, one at a time.
+type frameEncoder interface {
+	// appendFrame appends src to dst as one frame, decodable alone.
+	appendFrame(dst, src []byte) ([]byte, error)
+}
+
+// s2Frames writes each frame as a complete S2 stream.
+type s2Frames struct{ w *s2.Writer }
+
+func newS2Frames() *s2Frames {
+	return &s2Frames{s2.NewWriter(nil, s2.WriterConcurrency(1))}
+}
+
+func (e *s2Frames) appendFrame(dst, src []byte) ([]byte, error) {
+	out := bytes.NewBuffer(dst)
+	e.w.Reset(out)
+	// With one goroutine, EncodeBuffer compresses src now, without
+	// copying it first.
+	if err := e.w.EncodeBuffer(src); err != nil {
+		return dst, err
+	}
+	if err := e.w.Close(); err != nil {
+		return dst, err
+	}
+	return out.Bytes(), nil
+}
+
+// zstdFrames writes each frame as one zstd frame, as an older iamd did.
+type zstdFrames struct{ enc *zstd.Encoder }
+
+func (e zstdFrames) appendFrame(dst, src []byte) ([]byte, error) {
+	return e.enc.EncodeAll(src, dst), nil
+}
+
+// compressedPath returns the path a segment compressed now gets.
+func compressedPath(raw string) string { return raw + s2Ext }
+
+// compressedForm returns the path of the compressed form of the segment
+// raw: in S2 unless an older iamd compressed it in zstd.
+func compressedForm(raw string) string {
+	if _, err := os.Stat(raw + zstExt); err == nil {
+		return raw + zstExt
+	}
+	return compressedPath(raw)
+}
+
+// frameEncoderFor returns the encoder of the codec the compressed segment
+// path is named for; enc is the zstd one.
+func frameEncoderFor(path string, enc *zstd.Encoder) frameEncoder {
+	if compressedExt(path) == zstExt {
+		return zstdFrames{enc}
+	}
+	return newS2Frames()
+}
+
 // compressSegment writes the first size bytes of the segment at src (whole
 // records) compressed to dst, synced, and returns its frames and size.
-func compressSegment(enc *zstd.Encoder, src string, size int64, dst string) ([]block, int64, error) {
+func compressSegment(enc frameEncoder, src string, size int64, dst string) ([]block, int64, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return nil, 0, err
@@ -48,7 +128,10 @@ func compressSegment(enc *zstd.Encoder, src string, size int64, dst string) ([]b
 		if len(buf) == 0 {
 			return nil
 		}
-		zbuf = enc.EncodeAll(buf, zbuf[:0])
+		var err error
+		if zbuf, err = enc.appendFrame(zbuf[:0], buf); err != nil {
+			return err
+		}
 		if _, err := out.Write(zbuf); err != nil {
 			return err
 		}
@@ -95,16 +178,27 @@ func openSegment(path string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !isCompressed(path) {
-		return f, nil
+	switch compressedExt(path) {
+	case s2Ext:
+		// The frames, one after the other, are one S2 stream.
+		return &s2File{s2.NewReader(f), f}, nil
+	case zstExt:
+		d, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return &zstdFile{d, f}, nil
 	}
-	d, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &zstdFile{d, f}, nil
+	return f, nil
 }
+
+type s2File struct {
+	*s2.Reader
+	f *os.File
+}
+
+func (s *s2File) Close() error { return s.f.Close() }
 
 type zstdFile struct {
 	*zstd.Decoder
@@ -116,14 +210,11 @@ func (z *zstdFile) Close() error {
 	return z.f.Close()
 }
 
-func isCompressed(path string) bool {
-	return len(path) > len(zstExt) && path[len(path)-len(zstExt):] == zstExt
-}
-
 // segReader reads records of sealed segments for one lookup, keeping the
 // files it opened and the frames it decompressed.
 type segReader struct {
-	dec    *zstd.Decoder
+	dec    *zstd.Decoder // the trail's, for .zst segments
+	s2     *s2.Reader    // for .s2 segments, made at the first
 	files  map[string]*os.File
 	frames map[frameKey][]byte
 }
@@ -172,16 +263,18 @@ func (r *segReader) read(u *sealedRef, s *sealedIndex, off, n int64) ([]byte, er
 	k := frameKey{u.path, i}
 	raw, ok := r.frames[k]
 	if !ok {
-		b := s.block(i)
-		end := u.cp.ZSize
+		b, end := s.block(i), block{u.cp.Size, u.cp.ZSize}
 		if i+1 < s.nblocks {
-			end = s.block(i + 1).z
+			end = s.block(i + 1)
 		}
-		z := make([]byte, end-b.z)
+		if b.raw > end.raw || b.z > end.z {
+			return nil, errors.New("frames out of order: the index does not match the segment")
+		}
+		z := make([]byte, end.z-b.z)
 		if _, err := f.ReadAt(z, b.z); err != nil {
 			return nil, err
 		}
-		if raw, err = r.dec.DecodeAll(z, nil); err != nil {
+		if raw, err = r.decodeFrame(u.path, z, end.raw-b.raw); err != nil {
 			return nil, err
 		}
 		if r.frames == nil {
@@ -194,4 +287,21 @@ func (r *segReader) read(u *sealedRef, s *sealedIndex, off, n int64) ([]byte, er
 		return nil, errors.New("record crosses a frame")
 	}
 	return bytes.Clone(raw[start : start+n]), nil
+}
+
+// decodeFrame decompresses one frame, z, of the compressed segment path,
+// which holds size bytes of records (an S2 stream does not say how many).
+func (r *segReader) decodeFrame(path string, z []byte, size int64) ([]byte, error) {
+	if compressedExt(path) == zstExt {
+		return r.dec.DecodeAll(z, nil)
+	}
+	if r.s2 == nil {
+		r.s2 = s2.NewReader(nil, s2.ReaderAllocBlock(blockBytes))
+	}
+	r.s2.Reset(bytes.NewReader(z))
+	raw := make([]byte, size)
+	if _, err := io.ReadFull(r.s2, raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
 }

@@ -525,8 +525,8 @@ func (l *Log) seal(j sealJob) {
 		// a start reads the uncompressed one (see cleanChain).
 		es, minT, maxT := j.x.entries()
 		j.cp.MinTime, j.cp.MaxTime, j.cp.Events = minT, maxT, len(es)
-		zpath := j.u.path + zstExt
-		frames, zsize, cerr := compressSegment(l.trail.enc, j.u.path, j.cp.Size, zpath+".tmp")
+		zpath := compressedPath(j.u.path)
+		frames, zsize, cerr := compressSegment(newS2Frames(), j.u.path, j.cp.Size, zpath+".tmp")
 		if cerr != nil {
 			l.opts.Log.Error("audit: cannot compress a sealed segment; it stays uncompressed", "segment", j.u.path, "err", cerr)
 			return writeIndexFile(idxPath(j.u.path), &j.cp, buildIndex(es, nil), l.opts.Keys[0], l.trail.enc)
@@ -592,8 +592,8 @@ func (l *Log) cleanChain(dir string) {
 		switch {
 		case strings.HasSuffix(name, ".tmp"):
 			os.Remove(path)
-		case strings.HasSuffix(name, segmentExt+zstExt):
-			raw := strings.TrimSuffix(path, zstExt)
+		case isCompressed(name) && strings.HasSuffix(uncompressedPath(name), segmentExt):
+			raw := uncompressedPath(path)
 			if _, err := os.Stat(raw); err != nil {
 				continue
 			}

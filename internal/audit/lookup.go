@@ -30,8 +30,8 @@ import (
 type trail struct {
 	keys  [][]byte
 	log   *slog.Logger
-	enc   *zstd.Encoder // compresses sealed segments
-	dec   *zstd.Decoder // reads them
+	enc   *zstd.Encoder // compresses index files (and rebuilt .zst segments)
+	dec   *zstd.Decoder // reads them, and .zst segments
 	mu    sync.RWMutex
 	units []*unit
 	cache sizedCache[*sealedIndex] // index files, by segment path
@@ -69,7 +69,7 @@ func newTrail(keys [][]byte, log *slog.Logger) *trail {
 	return t
 }
 
-// compress compresses the sealed, uncompressed segment of u (whose index
+// compress compresses (in S2) the sealed, uncompressed segment of u (whose index
 // file is written), rewrites its index file with the frames, and removes
 // the uncompressed segment. Until the new index file and the compressed
 // segment are both in place, the uncompressed one stays the one a start
@@ -81,8 +81,8 @@ func (t *trail) compress(u *unit) error {
 	if cp0 == nil || isCompressed(path) {
 		return nil
 	}
-	zpath := path + zstExt
-	frames, zsize, err := compressSegment(t.enc, path, cp0.Size, zpath+".tmp")
+	zpath := compressedPath(path)
+	frames, zsize, err := compressSegment(newS2Frames(), path, cp0.Size, zpath+".tmp")
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (t *trail) sealed(u *unit, cp *checkpoint) {
 	t.mu.Lock()
 	u.cp, u.mem = cp, nil
 	if cp.ZSize > 0 && !isCompressed(u.path) {
-		u.path += zstExt
+		u.path = compressedPath(u.path)
 	}
 	t.mu.Unlock()
 }

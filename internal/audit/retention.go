@@ -166,8 +166,8 @@ func (l *Log) applyRetention() error {
 
 // removeSegment removes a segment (either form) and its index file.
 func removeSegment(path string) error {
-	raw := strings.TrimSuffix(path, zstExt)
-	for _, p := range []string{raw + zstExt, raw, idxPath(raw)} {
+	raw := uncompressedPath(path)
+	for _, p := range []string{raw + s2Ext, raw + zstExt, raw, idxPath(raw)} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}

@@ -122,7 +122,7 @@ func (c *checkpoint) verify(keys [][]byte) bool {
 }
 
 func idxPath(segPath string) string {
-	return strings.TrimSuffix(strings.TrimSuffix(segPath, zstExt), segmentExt) + idxExt
+	return strings.TrimSuffix(uncompressedPath(segPath), segmentExt) + idxExt
 }
 
 // readCheckpoint reads the checkpoint of an index file (not its body).
@@ -568,7 +568,8 @@ func (s *sealedIndex) pos(i int) int {
 
 // rebuildIndex rebuilds the index file of a sealed segment from the
 // segment, which must still match the segment's signed checkpoint; a
-// compressed segment is compressed again, to know its frames.
+// compressed segment is compressed again, in its own codec (the file keeps
+// its name), to know its frames.
 func rebuildIndex(u *sealedRef, enc *zstd.Encoder, dec *zstd.Decoder, keys [][]byte) (*checkpoint, *sealedIndex, error) {
 	cp := *u.cp
 	prev, err := hex.DecodeString(cp.Prev)
@@ -592,11 +593,11 @@ func rebuildIndex(u *sealedRef, enc *zstd.Encoder, dec *zstd.Decoder, keys [][]b
 	}
 	var frames []block
 	if isCompressed(u.path) {
-		raw := strings.TrimSuffix(u.path, zstExt) + ".raw.tmp"
+		raw := uncompressedPath(u.path) + ".raw.tmp"
 		if err := decompressTo(u.path, raw); err != nil {
 			return nil, nil, err
 		}
-		frames, cp.ZSize, err = compressSegment(enc, raw, cp.Size, u.path+".tmp")
+		frames, cp.ZSize, err = compressSegment(frameEncoderFor(u.path, enc), raw, cp.Size, u.path+".tmp")
 		os.Remove(raw)
 		if err != nil {
 			return nil, nil, err

@@ -91,8 +91,8 @@ func TestStartFromCheckpoints(t *testing.T) {
 	if len(idx) < 10 || len(idx) != len(segs)-1 {
 		t.Fatalf("%d index files for %d segments", len(idx), len(segs))
 	}
-	// Sealed segments are compressed.
-	if z, _ := filepath.Glob(filepath.Join(dir, "*", "0*"+segmentExt+zstExt)); len(z) != len(idx) {
+	// Sealed segments are compressed, in S2.
+	if z, _ := filepath.Glob(filepath.Join(dir, "*", "0*"+segmentExt+s2Ext)); len(z) != len(idx) {
 		t.Fatalf("%d compressed segments of %d sealed", len(z), len(idx))
 	}
 	l, err := Open(opts)
@@ -249,29 +249,36 @@ func (b *syncBuffer) String() string {
 // (both forms of a segment, temporary files) keeps one form and finds
 // every event.
 func TestCompressionCutShort(t *testing.T) {
-	dir := t.TempDir()
-	const n = 200
-	opts := writeSegments(t, dir, n)
-	z, _ := filepath.Glob(filepath.Join(dir, "*", "0*"+segmentExt+zstExt))
-	raw := strings.TrimSuffix(z[2], zstExt)
-	if err := decompressTo(z[2], raw); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(z[3]+".tmp", []byte("partial"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if got := len(pageAll(t, l, Query{Account: "111111111111", Max: 50})); got != n {
-		t.Fatalf("%d events, want %d", got, n)
-	}
-	for _, p := range []string{raw, z[3] + ".tmp"} {
-		if _, err := os.Stat(p); err == nil {
-			t.Errorf("%s left behind", p)
-		}
+	for _, codec := range segmentCodecs() {
+		t.Run(codec.name, func(t *testing.T) {
+			dir := t.TempDir()
+			const n = 200
+			opts := writeSegments(t, dir, n)
+			z := codec.sealed(t, dir)
+			raw := uncompressedPath(z[2])
+			if err := decompressTo(z[2], raw); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(z[3]+".tmp", []byte("partial"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			l, err := Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			if got := len(pageAll(t, l, Query{Account: "111111111111", Max: 50})); got != n {
+				t.Fatalf("%d events, want %d", got, n)
+			}
+			for _, p := range []string{raw, z[3] + ".tmp"} {
+				if _, err := os.Stat(p); err == nil {
+					t.Errorf("%s left behind", p)
+				}
+			}
+			if _, err := os.Stat(z[2]); err != nil {
+				t.Errorf("compressed segment gone: %v", err)
+			}
+		})
 	}
 }
 
@@ -280,36 +287,45 @@ func TestCompressionCutShort(t *testing.T) {
 // log opens; lookups skip what cannot be read and say so; verify reports
 // the damage.
 func TestDamagedSealedSegment(t *testing.T) {
-	dir := t.TempDir()
-	const n = 200
-	opts := writeSegments(t, dir, n)
-	z, _ := filepath.Glob(filepath.Join(dir, "*", "0*"+segmentExt+zstExt))
-	data, err := os.ReadFile(z[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := len(data) / 3; i < len(data)/3+16; i++ {
-		data[i] ^= 0x55
-	}
-	if err := os.WriteFile(z[1], data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
-	opts.Log = slog.New(slog.NewTextHandler(&logs, nil))
-	l, err := Open(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	got := len(pageAll(t, l, Query{Account: "111111111111", Max: 50}))
-	if got >= n || got < n/2 {
-		t.Fatalf("%d events of %d", got, n)
-	}
-	if !strings.Contains(logs.String(), "a record cannot be read") {
-		t.Fatalf("log:\n%s", logs.String())
-	}
-	rep, err := Verify(dir, testKey)
-	if err != nil || rep.OK() {
-		t.Fatalf("damage not reported: %v %+v", err, rep)
+	for _, codec := range segmentCodecs() {
+		t.Run(codec.name, func(t *testing.T) {
+			dir := t.TempDir()
+			const n = 200
+			opts := writeSegments(t, dir, n)
+			z := codec.sealed(t, dir)
+			data, err := os.ReadFile(z[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := len(data) / 3; i < len(data)/3+16; i++ {
+				data[i] ^= 0x55
+			}
+			if err := os.WriteFile(z[1], data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var logs syncBuffer
+			opts.Log = slog.New(slog.NewTextHandler(&logs, nil))
+			l, err := Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			got := len(pageAll(t, l, Query{Account: "111111111111", Max: 50}))
+			if got >= n || got < n/2 {
+				t.Fatalf("%d events of %d", got, n)
+			}
+			if !strings.Contains(logs.String(), "a record cannot be read") {
+				t.Fatalf("log:\n%s", logs.String())
+			}
+			rep, err := Verify(dir, testKey)
+			if err != nil || rep.OK() {
+				t.Fatalf("damage not reported: %v %+v", err, rep)
+			}
+			// The damage is evidence, named as such.
+			want := "segment " + filepath.Base(z[1]) + " cannot be decompressed"
+			if !strings.Contains(strings.Join(rep.Chains[0].Problems, "\n"), want) {
+				t.Fatalf("problems %q, want %q", rep.Chains[0].Problems, want)
+			}
+		})
 	}
 }

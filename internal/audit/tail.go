@@ -158,7 +158,7 @@ func (t *Tail) openCur() error {
 		if !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		path += zstExt // compressed since it was listed
+		path = compressedForm(path) // compressed since it was listed
 	}
 	f, err := openSegment(path)
 	if err != nil {
