@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -146,6 +147,23 @@ func TestEntriesMatchMetaKeys(t *testing.T) {
 		id, keys := metaKeys(&rm)
 		if id != es[i].id || !slices.Equal(keys, es[i].keys) {
 			t.Fatalf("event %d: entries has %x %x, metaKeys %x %x", i, es[i].id, es[i].keys, id, keys)
+		}
+	}
+}
+
+// TestRadixSort: radixSort orders keys as a comparison sort does, and
+// keeps equal keys in their order.
+func TestRadixSort(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 100, 5000} {
+		ks := make([]numberedKey, n)
+		for i := range ks {
+			// Keys alike in some bytes, and some equal.
+			ks[i] = numberedKey{uint64(i*7919%(n/2+1))<<40 | 0xabcd, uint32(i)}
+		}
+		want := slices.Clone(ks)
+		slices.SortStableFunc(want, func(a, b numberedKey) int { return cmp.Compare(a.key, b.key) })
+		if got := radixSort(ks, make([]numberedKey, n)); !slices.Equal(got, want) {
+			t.Fatalf("%d keys: not sorted as slices.SortStableFunc sorts them", n)
 		}
 	}
 }
