@@ -343,6 +343,10 @@ type postings struct {
 const (
 	noKey    = ^uint32(0)
 	sameAsID = 1 << 31
+	// A segment's distinct keys but event IDs are a few thousand:
+	// countPostings finds most of them by their top recentBits (the last
+	// key seen with those bits is remembered), without a map look-up.
+	recentBits = 13
 )
 
 // countPostings numbers and counts the keys of es.
@@ -353,8 +357,8 @@ func countPostings(es []sealedEntry) postings {
 	}
 	pl := postings{keys: make([]uint64, 0, len(es)+len(es)/4), counts: make([]uint32, 0, len(es)+len(es)/4),
 		ids: make([]uint32, 0, len(es)), nums: make([]uint32, 0, nkeys), ends: make([]uint32, 0, len(es))}
-	number := make(map[uint64]uint32)
-	var last [8]uint32 // the number of the key last seen at each place of an entry's keys
+	number := make(map[uint64]uint32, len(es)/4) // a typical segment has one distinct key (but event IDs) in six or seven events
+	recent := make([]uint32, 1<<recentBits)      // by a key's top bits, 1 + the number of the last such key seen
 	for i := range es {
 		id, ks := es[i].id, es[i].keys
 		idNum := noKey
@@ -367,10 +371,11 @@ func countPostings(es []sealedEntry) postings {
 			if slices.Contains(ks[:j], k) { // an event naming a resource twice
 				continue
 			}
-			n := last[j%len(last)]
-			if int(n) >= len(pl.keys) || pl.keys[n] != k {
+			r := &recent[k>>(64-recentBits)]
+			n := *r - 1
+			if *r == 0 || pl.keys[n] != k {
 				n = pl.numberOf(k, number)
-				last[j%len(last)] = n
+				*r = n + 1
 			}
 			if k == id {
 				pl.nums = append(pl.nums, n|sameAsID)
