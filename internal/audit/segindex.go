@@ -214,12 +214,13 @@ func fnvString(h uint64, s string) uint64 {
 // key prefix (and the two ReadOnly keys) computed once: an event's keys
 // then cost the hashing of their values alone.
 type accountKeys struct {
+	account  string
 	prefix   [postEventID + 1]uint64 // by attribute
 	readOnly [2]uint64               // false, true
 }
 
 func newAccountKeys(account string) *accountKeys {
-	a := &accountKeys{}
+	a := &accountKeys{account: account}
 	for attr := range a.prefix {
 		a.prefix[attr] = keyPrefix(uint8(attr), account)
 	}
@@ -261,23 +262,24 @@ const (
 // metaKeys returns the key hashes an event is listed under: that of its
 // event ID (zero if it has none), and the others.
 func metaKeys(m *recordMeta) (id uint64, ks []uint64) {
-	ks = []uint64{
-		keyHash(postAccount, m.Account, ""),
-		keyHash(postName, m.Account, m.Name),
-		keyHash(postSource, m.Account, m.Source),
-		keyHash(postReadOnly, m.Account, strconv.FormatBool(m.ReadOnly)),
-	}
+	return appendMetaKeys(nil, m, newAccountKeys(m.Account))
+}
+
+// appendMetaKeys is metaKeys appending to ks, with ak the key hashes of
+// the event's account.
+func appendMetaKeys(ks []uint64, m *recordMeta, ak *accountKeys) (id uint64, _ []uint64) {
+	ks = append(ks, ak.hash(postAccount, ""), ak.hash(postName, m.Name), ak.hash(postSource, m.Source), ak.readOnlyKey(m.ReadOnly))
 	if uid := parseUUID(m.ID); uid != ([16]byte{}) {
-		id = idKey(m.Account, uid)
+		id = ak.id(uid)
 	}
 	if m.User != "" {
-		ks = append(ks, keyHash(postUser, m.Account, m.User))
+		ks = append(ks, ak.hash(postUser, m.User))
 	}
 	if m.Key != "" {
-		ks = append(ks, keyHash(postKeyID, m.Account, m.Key))
+		ks = append(ks, ak.hash(postKeyID, m.Key))
 	}
 	for _, r := range m.Res {
-		ks = append(ks, keyHash(postResType, m.Account, r[0]), keyHash(postResName, m.Account, r[1]))
+		ks = append(ks, ak.hash(postResType, r[0]), ak.hash(postResName, r[1]))
 	}
 	return id, ks
 }
@@ -793,12 +795,18 @@ func rebuildIndex(u *sealedRef, enc *zstd.Encoder, dec *zstd.Decoder, keys [][]b
 		return nil, nil, errors.New("checkpoint names no previous hash")
 	}
 	var es []sealedEntry
+	var entryKeys []uint64 // the entries' keys, one after the other
+	var ak *accountKeys
 	from := scanFrom{count: cp.First - 1, head: [32]byte(prev), set: true, segs: 1}
 	st, err := scanChain(filepath.Dir(u.path), u.chain, from, nil, func(_ string, off int64, line []byte, rec *recordLine) {
 		if s, e, ok := eventSpan(line); ok {
+			if ak == nil || ak.account != rec.Meta.Account {
+				ak = newAccountKeys(rec.Meta.Account)
+			}
 			es = append(es, sealedEntry{time: rec.Meta.Time, seq: rec.Seq, line: uint32(off), evDelta: uint32(s), evLen: uint32(e - s)})
-			e := &es[len(es)-1]
-			e.id, e.keys = metaKeys(&rec.Meta)
+			e, start := &es[len(es)-1], len(entryKeys)
+			e.id, entryKeys = appendMetaKeys(entryKeys, &rec.Meta, ak)
+			e.keys = entryKeys[start:len(entryKeys):len(entryKeys)]
 		}
 	})
 	if err != nil {
