@@ -520,11 +520,11 @@ const inFilter = 1 << 31
 // encodeIndex returns the index body over es (sorted by time and
 // sequence number), whose keys pl counted.
 func encodeIndex(es []sealedEntry, pl *postings, frames []block) []byte {
-	pos := pl.positions()
-	b := make([]byte, 0, 16+len(es)*entrySize+len(pl.keys)*keySize+len(pos)*4+len(frames)*16)
+	npos := pl.positions()
+	b := make([]byte, 0, 16+len(es)*entrySize+len(pl.keys)*keySize+npos*4+len(frames)*16)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(es)))
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(pl.keys)))
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(pos)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(npos))
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(frames)))
 	for _, e := range es {
 		b = binary.LittleEndian.AppendUint64(b, uint64(e.time))
@@ -541,9 +541,8 @@ func encodeIndex(es []sealedEntry, pl *postings, frames []block) []byte {
 		b = binary.LittleEndian.AppendUint32(b, c)
 		start += c
 	}
-	for _, p := range pos {
-		b = binary.LittleEndian.AppendUint32(b, p)
-	}
+	b = b[:len(b)+npos*4]
+	pl.putPositions(b[len(b)-npos*4:])
 	for _, f := range frames {
 		b = binary.LittleEndian.AppendUint64(b, uint64(f.raw))
 		b = binary.LittleEndian.AppendUint64(b, uint64(f.z))
@@ -551,30 +550,39 @@ func encodeIndex(es []sealedEntry, pl *postings, frames []block) []byte {
 	return b
 }
 
-// positions returns the posting lists, keys in order, each the entries
-// of its key in entry order (which is their order): the lists are filled
-// entry after entry, each key's at where its list starts.
-func (pl *postings) positions() []uint32 {
-	next := make([]uint32, len(pl.keys)) // by key number, where its next entry goes
-	npos := uint32(0)
-	for n := range pl.keys {
-		next[n] = npos
-		npos += pl.count(uint32(n))
+// positions returns the number of positions: entries under each key,
+// each once.
+func (pl *postings) positions() int {
+	n := 0
+	for _, c := range pl.counts {
+		n += int(c &^ inFilter)
 	}
-	pos := make([]uint32, npos)
+	return n
+}
+
+// putPositions puts the posting lists in dst (4 bytes a position), keys
+// in order, each the entries of its key in entry order (which is their
+// order): the lists are filled entry after entry, each key's at where its
+// list starts.
+func (pl *postings) putPositions(dst []byte) {
+	next := make([]uint32, len(pl.keys)) // by key number, where its next entry goes
+	at := uint32(0)
+	for n := range pl.keys {
+		next[n] = at
+		at += pl.count(uint32(n))
+	}
 	for i, id := range pl.ids {
 		if id != noKey {
-			pos[next[id]] = uint32(i)
+			binary.LittleEndian.PutUint32(dst[4*next[id]:], uint32(i))
 			next[id]++
 		}
 		for _, n := range pl.entryNums(i) {
 			if n&sameAsID == 0 {
-				pos[next[n]] = uint32(i)
+				binary.LittleEndian.PutUint32(dst[4*next[n]:], uint32(i))
 				next[n]++
 			}
 		}
 	}
-	return pos
 }
 
 type numberedKey struct {
