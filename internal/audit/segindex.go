@@ -346,8 +346,8 @@ const (
 	noKey    = ^uint32(0)
 	sameAsID = 1 << 31
 	// A segment's distinct keys but event IDs are a few thousand:
-	// countPostings finds most of them by their top recentBits (the last
-	// key seen with those bits is remembered), without a map look-up.
+	// countPostings finds most of them in a table of 1<<recentBits keys
+	// (recentSlot), without a map look-up.
 	recentBits = 13
 )
 
@@ -360,7 +360,7 @@ func countPostings(es []sealedEntry) postings {
 	pl := postings{keys: make([]uint64, 0, len(es)+len(es)/4), counts: make([]uint32, 0, len(es)+len(es)/4),
 		ids: make([]uint32, 0, len(es)), nums: make([]uint32, 0, nkeys), ends: make([]uint32, 0, len(es))}
 	number := make(map[uint64]uint32, len(es)/4) // a typical segment has one distinct key (but event IDs) in six or seven events
-	recent := make([]uint32, 1<<recentBits)      // by a key's top bits, 1 + the number of the last such key seen
+	recent := make([]uint32, 1<<recentBits)      // by recentSlot, 1 + the number of the last key seen there
 	for i := range es {
 		id, ks := es[i].id, es[i].keys
 		idNum := noKey
@@ -373,7 +373,7 @@ func countPostings(es []sealedEntry) postings {
 			if slices.Contains(ks[:j], k) { // an event naming a resource twice
 				continue
 			}
-			r := &recent[k>>(64-recentBits)]
+			r := &recent[recentSlot(k)]
 			n := *r - 1
 			if *r == 0 || pl.keys[n] != k {
 				n = pl.numberOf(k, number)
@@ -391,6 +391,11 @@ func countPostings(es []sealedEntry) postings {
 	pl.renumberInOrder()
 	return pl
 }
+
+// recentSlot is where countPostings remembers key k: the top bits of k
+// times a large odd constant (Fibonacci hashing), which depend on all of
+// k's bits (FNV-1a's top bits vary little with a value's last byte).
+func recentSlot(k uint64) uint64 { return k * 0x9e3779b97f4a7c15 >> (64 - recentBits) }
 
 // newNumber numbers key k, uncounted.
 func (pl *postings) newNumber(k uint64) uint32 {
