@@ -370,6 +370,7 @@ func (x *index) entries() (es []sealedEntry, minT, maxT int64) {
 	keys := make([]uint64, 0, int(x.count)*8)
 	accounts := make(map[uint32]*accountKeys)
 	var ak *accountKeys
+	var last lastHashes
 	lastAccount := ^uint32(0)
 	for pos := range x.count {
 		e := x.event(pos)
@@ -381,7 +382,7 @@ func (x *index) entries() (es []sealedEntry, minT, maxT int64) {
 			lastAccount = e.account
 		}
 		start := len(keys)
-		keys = x.appendKeys(keys, e, ak)
+		keys = x.appendKeys(keys, e, ak, &last)
 		var id uint64
 		if e.id != ([16]byte{}) {
 			id = ak.id(e.id)
@@ -393,18 +394,37 @@ func (x *index) entries() (es []sealedEntry, minT, maxT int64) {
 
 // appendKeys appends the keys of e but its event ID's, those of its
 // account ak, in metaKeys's order.
-func (x *index) appendKeys(keys []uint64, e *ievent, ak *accountKeys) []uint64 {
-	keys = append(keys, ak.hash(postAccount, ""), ak.hash(postName, x.strs[e.name]),
-		ak.hash(postSource, x.strs[e.source]), ak.readOnlyKey(e.readOnly))
+func (x *index) appendKeys(keys []uint64, e *ievent, ak *accountKeys, last *lastHashes) []uint64 {
+	hash := func(attr uint8, value uint32) uint64 { return last.hash(attr, value, ak, x.strs) }
+	keys = append(keys, ak.hash(postAccount, ""), hash(postName, e.name), hash(postSource, e.source), ak.readOnlyKey(e.readOnly))
 	if e.user != 0 {
-		keys = append(keys, ak.hash(postUser, x.strs[e.user]))
+		keys = append(keys, hash(postUser, e.user))
 	}
 	if e.key != 0 {
-		keys = append(keys, ak.hash(postKeyID, x.strs[e.key]))
+		keys = append(keys, hash(postKeyID, e.key))
 	}
 	for i := range int(e.nres) {
 		r := x.res.at(int(e.res) + i)
-		keys = append(keys, ak.hash(postResType, x.strs[r[0]]), ak.hash(postResName, x.strs[r[1]]))
+		keys = append(keys, hash(postResType, r[0]), hash(postResName, r[1]))
 	}
 	return keys
+}
+
+// lastHashes holds, by attribute, the last value's key that entries
+// hashed: events come in runs (one source, one resource type, one
+// caller), so many keys are those of the event before.
+type lastHashes [postSource + 1]struct {
+	ak    *accountKeys
+	value uint32
+	key   uint64
+}
+
+// hash returns the key of attr and value (an interned string of strs) in
+// ak's account.
+func (l *lastHashes) hash(attr uint8, value uint32, ak *accountKeys, strs []string) uint64 {
+	h := &l[attr]
+	if h.ak != ak || h.value != value {
+		h.ak, h.value, h.key = ak, value, ak.hash(attr, strs[value])
+	}
+	return h.key
 }
