@@ -80,12 +80,6 @@ const (
 	AttrAccessKeyID  = "AccessKeyId"
 )
 
-type postKey struct {
-	attr    uint8
-	account uint32
-	value   uint32
-}
-
 const (
 	postAccount = iota
 	postName
@@ -366,60 +360,71 @@ func formatUUID(id [16]byte) string {
 }
 
 // entries returns the events as an index file holds them, and their time
-// bounds. Keys are hashed once per distinct key and share one slice:
-// sealing runs beside the requests, so it allocates little per event.
+// bounds. Keys share one slice, and each account's key prefixes are
+// hashed once (accountKeys): sealing runs beside the requests, so it
+// allocates little per event.
 func (x *index) entries() (es []sealedEntry, minT, maxT int64) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	es = make([]sealedEntry, 0, x.count)
-	keys := make([]uint64, 0, int(x.count)*10)
-	hashes := make(map[postKey]uint64)
-	hash := func(attr uint8, account, value uint32) uint64 {
-		k := postKey{attr, account, value}
-		h, ok := hashes[k]
-		if !ok {
-			h = keyHash(attr, x.strs[account], x.strs[value])
-			hashes[k] = h
-		}
-		return h
-	}
-	roHashes := make(map[[2]uint32]uint64) // (account, read-only)
-	readOnly := func(account uint32, ro bool) uint64 {
-		k := [2]uint32{account, uint32(b2i(ro))}
-		h, ok := roHashes[k]
-		if !ok {
-			h = keyHash(postReadOnly, x.strs[account], strconv.FormatBool(ro))
-			roHashes[k] = h
-		}
-		return h
-	}
+	keys := make([]uint64, 0, int(x.count)*8)
+	accounts := make(map[uint32]*accountKeys)
+	var ak *accountKeys
+	var last lastHashes
+	lastAccount := ^uint32(0)
 	for pos := range x.count {
 		e := x.event(pos)
+		if e.account != lastAccount {
+			if ak = accounts[e.account]; ak == nil {
+				ak = newAccountKeys(x.strs[e.account])
+				accounts[e.account] = ak
+			}
+			lastAccount = e.account
+		}
 		start := len(keys)
-		keys = append(keys, hash(postAccount, e.account, 0), hash(postName, e.account, e.name),
-			hash(postSource, e.account, e.source), readOnly(e.account, e.readOnly))
+		keys = x.appendKeys(keys, e, ak, &last)
 		var id uint64
 		if e.id != ([16]byte{}) {
-			id = idKey(x.strs[e.account], e.id)
-		}
-		if e.user != 0 {
-			keys = append(keys, hash(postUser, e.account, e.user))
-		}
-		if e.key != 0 {
-			keys = append(keys, hash(postKeyID, e.account, e.key))
-		}
-		for i := range int(e.nres) {
-			r := x.res.at(int(e.res) + i)
-			keys = append(keys, hash(postResType, e.account, r[0]), hash(postResName, e.account, r[1]))
+			id = ak.id(e.id)
 		}
 		es = append(es, sealedEntry{time: e.time, seq: e.seq, line: uint32(e.off) - e.lineDelta, evDelta: e.lineDelta, evLen: e.n, id: id, keys: keys[start:len(keys):len(keys)]})
 	}
 	return es, x.minTime, x.maxTime
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
+// appendKeys appends the keys of e but its event ID's, those of its
+// account ak, in metaKeys's order.
+func (x *index) appendKeys(keys []uint64, e *ievent, ak *accountKeys, last *lastHashes) []uint64 {
+	hash := func(attr uint8, value uint32) uint64 { return last.hash(attr, value, ak, x.strs) }
+	keys = append(keys, ak.hash(postAccount, ""), hash(postName, e.name), hash(postSource, e.source), ak.readOnlyKey(e.readOnly))
+	if e.user != 0 {
+		keys = append(keys, hash(postUser, e.user))
 	}
-	return 0
+	if e.key != 0 {
+		keys = append(keys, hash(postKeyID, e.key))
+	}
+	for i := range int(e.nres) {
+		r := x.res.at(int(e.res) + i)
+		keys = append(keys, hash(postResType, r[0]), hash(postResName, r[1]))
+	}
+	return keys
+}
+
+// lastHashes holds, by attribute, the last value's key that entries
+// hashed: events come in runs (one source, one resource type, one
+// caller), so many keys are those of the event before.
+type lastHashes [postSource + 1]struct {
+	ak    *accountKeys
+	value uint32
+	key   uint64
+}
+
+// hash returns the key of attr and value (an interned string of strs) in
+// ak's account.
+func (l *lastHashes) hash(attr uint8, value uint32, ak *accountKeys, strs []string) uint64 {
+	h := &l[attr]
+	if h.ak != ak || h.value != value {
+		h.ak, h.value, h.key = ak, value, ak.hash(attr, strs[value])
+	}
+	return h.key
 }

@@ -180,25 +180,70 @@ type sealedEntry struct {
 // It is FNV-1a of attr, account, a zero byte and value, computed without
 // allocating: sealing hashes every key of every event.
 func keyHash(attr uint8, account, value string) uint64 {
-	h := fnvMix(fnvOffset, attr)
-	for i := range len(account) {
-		h = fnvMix(h, account[i])
-	}
-	h = fnvMix(h, 0)
-	for i := range len(value) {
-		h = fnvMix(h, value[i])
-	}
-	return h
+	return fnvString(keyPrefix(attr, account), value)
+}
+
+// keyPrefix is the FNV-1a state after attr, account and the zero byte,
+// which keyHash goes on from with the value.
+func keyPrefix(attr uint8, account string) uint64 {
+	return fnvMix(fnvString(fnvMix(fnvOffset, attr), account), 0)
 }
 
 // idKey is the key of an event ID (its 16 bytes).
 func idKey(account string, id [16]byte) uint64 {
-	h := keyHash(postEventID, account, "")
+	return idKeyFrom(keyPrefix(postEventID, account), id)
+}
+
+// idKeyFrom is idKey from the key prefix of postEventID and the account.
+func idKeyFrom(prefix uint64, id [16]byte) uint64 {
+	h := prefix
 	for _, b := range id {
 		h = fnvMix(h, b)
 	}
 	return h
 }
+
+func fnvString(h uint64, s string) uint64 {
+	for i := range len(s) {
+		h = fnvMix(h, s[i])
+	}
+	return h
+}
+
+// accountKeys hashes the keys of one account's events, each attribute's
+// key prefix (and the two ReadOnly keys) computed once: an event's keys
+// then cost the hashing of their values alone.
+type accountKeys struct {
+	account  string
+	prefix   [postEventID + 1]uint64 // by attribute
+	readOnly [2]uint64               // false, true
+}
+
+func newAccountKeys(account string) *accountKeys {
+	a := &accountKeys{account: account}
+	for attr := range a.prefix {
+		a.prefix[attr] = keyPrefix(uint8(attr), account)
+	}
+	a.readOnly[0] = a.hash(postReadOnly, "false")
+	a.readOnly[1] = a.hash(postReadOnly, "true")
+	return a
+}
+
+// hash is keyHash of attr, the account and value.
+func (a *accountKeys) hash(attr uint8, value string) uint64 {
+	return fnvString(a.prefix[attr], value)
+}
+
+// readOnlyKey is the key of ReadOnly ro.
+func (a *accountKeys) readOnlyKey(ro bool) uint64 {
+	if ro {
+		return a.readOnly[1]
+	}
+	return a.readOnly[0]
+}
+
+// id is idKey of the account and id.
+func (a *accountKeys) id(id [16]byte) uint64 { return idKeyFrom(a.prefix[postEventID], id) }
 
 const (
 	fnvOffset = 14695981039346656037
@@ -217,23 +262,24 @@ const (
 // metaKeys returns the key hashes an event is listed under: that of its
 // event ID (zero if it has none), and the others.
 func metaKeys(m *recordMeta) (id uint64, ks []uint64) {
-	ks = []uint64{
-		keyHash(postAccount, m.Account, ""),
-		keyHash(postName, m.Account, m.Name),
-		keyHash(postSource, m.Account, m.Source),
-		keyHash(postReadOnly, m.Account, strconv.FormatBool(m.ReadOnly)),
-	}
+	return appendMetaKeys(nil, m, newAccountKeys(m.Account))
+}
+
+// appendMetaKeys is metaKeys appending to ks, with ak the key hashes of
+// the event's account.
+func appendMetaKeys(ks []uint64, m *recordMeta, ak *accountKeys) (id uint64, _ []uint64) {
+	ks = append(ks, ak.hash(postAccount, ""), ak.hash(postName, m.Name), ak.hash(postSource, m.Source), ak.readOnlyKey(m.ReadOnly))
 	if uid := parseUUID(m.ID); uid != ([16]byte{}) {
-		id = idKey(m.Account, uid)
+		id = ak.id(uid)
 	}
 	if m.User != "" {
-		ks = append(ks, keyHash(postUser, m.Account, m.User))
+		ks = append(ks, ak.hash(postUser, m.User))
 	}
 	if m.Key != "" {
-		ks = append(ks, keyHash(postKeyID, m.Account, m.Key))
+		ks = append(ks, ak.hash(postKeyID, m.Key))
 	}
 	for _, r := range m.Res {
-		ks = append(ks, keyHash(postResType, m.Account, r[0]), keyHash(postResName, m.Account, r[1]))
+		ks = append(ks, ak.hash(postResType, r[0]), ak.hash(postResName, r[1]))
 	}
 	return id, ks
 }
@@ -266,25 +312,179 @@ func buildIndex(es []sealedEntry, frames []block) builtIndex {
 		}
 		return cmp.Compare(a.seq, b.seq)
 	})
-	body, count := encodeIndex(es, frames)
+	pl := countPostings(es)
+	body := encodeIndex(es, &pl, frames)
+	upTo := smallUpTo(&pl, frames)
+	var small []byte
+	if upTo > 0 {
+		ses := rareEntries(es, &pl, upTo)
+		spl := countPostings(ses)
+		small = encodeIndex(ses, &spl, frames)
+	}
+	return builtIndex{body: body, filter: pl.filter(), small: small}
+}
+
+// postings are the posting lists of a segment's entries, counted: its
+// distinct keys, numbered in their order, and each entry's keys by
+// number. The entries' keys are numbered as they come (a map look-up per
+// key but event IDs, which are nearly all distinct and take the next
+// number), then sorted and renumbered; filling the lists then takes no
+// look-up by hash.
+type postings struct {
+	keys   []uint64 // by number, ascending
+	counts []uint32 // entries per key number, inFilter set for the keys but event IDs'
+	ids    []uint32 // each entry's event ID key number, noKey if it has none
+	// nums are the numbers of the entries' other keys, each once, entry
+	// after entry; ends says where each entry's end. A key that is also
+	// the entry's event ID key (a hash collision) has sameAsID set: it is
+	// not counted again.
+	nums []uint32
+	ends []uint32
+}
+
+const (
+	noKey    = ^uint32(0)
+	sameAsID = 1 << 31
+	// A segment's distinct keys but event IDs are a few thousand:
+	// countPostings finds most of them in a table of 1<<recentBits keys
+	// (recentSlot), without a map look-up.
+	recentBits = 13
+)
+
+// countPostings numbers and counts the keys of es.
+func countPostings(es []sealedEntry) postings {
+	nkeys := 0
+	for i := range es {
+		nkeys += len(es[i].keys)
+	}
+	pl := postings{keys: make([]uint64, 0, len(es)+len(es)/4), counts: make([]uint32, 0, len(es)+len(es)/4),
+		ids: make([]uint32, 0, len(es)), nums: make([]uint32, 0, nkeys), ends: make([]uint32, 0, len(es))}
+	number := make(map[uint64]uint32, len(es)/4) // a typical segment has one distinct key (but event IDs) in six or seven events
+	recent := make([]uint32, 1<<recentBits)      // by recentSlot, 1 + the number of the last key seen there
+	for i := range es {
+		id, ks := es[i].id, es[i].keys
+		idNum := noKey
+		if id != 0 {
+			idNum = pl.newNumber(id)
+			pl.counts[idNum]++
+		}
+		pl.ids = append(pl.ids, idNum)
+		for j, k := range ks {
+			if slices.Contains(ks[:j], k) { // an event naming a resource twice
+				continue
+			}
+			r := &recent[recentSlot(k)]
+			n := *r - 1
+			if *r == 0 || pl.keys[n] != k {
+				n = pl.numberOf(k, number)
+				*r = n + 1
+			}
+			if k == id {
+				pl.nums = append(pl.nums, n|sameAsID)
+				continue
+			}
+			pl.counts[n] = (pl.counts[n] + 1) | inFilter
+			pl.nums = append(pl.nums, n)
+		}
+		pl.ends = append(pl.ends, uint32(len(pl.nums)))
+	}
+	pl.renumberInOrder()
+	return pl
+}
+
+// recentSlot is where countPostings remembers key k: the top bits of k
+// times a large odd constant (Fibonacci hashing), which depend on all of
+// k's bits (FNV-1a's top bits vary little with a value's last byte).
+func recentSlot(k uint64) uint64 { return k * 0x9e3779b97f4a7c15 >> (64 - recentBits) }
+
+// newNumber numbers key k, uncounted.
+func (pl *postings) newNumber(k uint64) uint32 {
+	pl.keys, pl.counts = append(pl.keys, k), append(pl.counts, 0)
+	return uint32(len(pl.keys) - 1)
+}
+
+// numberOf returns the number of k in number, numbering it if new.
+func (pl *postings) numberOf(k uint64, number map[uint64]uint32) uint32 {
+	n, ok := number[k]
+	if !ok {
+		n = pl.newNumber(k)
+		number[k] = n
+	}
+	return n
+}
+
+// renumberInOrder numbers the keys in their order, one number for the
+// numbers of a key (an event ID twice, or the key of an event ID and of
+// something else), whose counts add up.
+func (pl *postings) renumberInOrder() {
+	sorted := make([]numberedKey, len(pl.keys))
+	for n, k := range pl.keys {
+		sorted[n] = numberedKey{k, uint32(n)}
+	}
+	sorted = radixSort(sorted, make([]numberedKey, len(sorted)))
+	renumbered := make([]uint32, len(sorted)) // by old number
+	keys, counts := pl.keys[:0], make([]uint32, 0, len(sorted))
+	for i, k := range sorted {
+		if i == 0 || k.key != sorted[i-1].key {
+			keys, counts = append(keys, k.key), append(counts, 0)
+		}
+		last := len(counts) - 1
+		c := pl.counts[k.n]
+		counts[last] = (counts[last]&^inFilter + c&^inFilter) | (counts[last]|c)&inFilter
+		renumbered[k.n] = uint32(last)
+	}
+	pl.keys, pl.counts = keys, counts
+	for i, n := range pl.ids {
+		if n != noKey {
+			pl.ids[i] = renumbered[n]
+		}
+	}
+	for i, n := range pl.nums {
+		pl.nums[i] = renumbered[n&^sameAsID] | n&sameAsID
+	}
+}
+
+// entryNums returns the numbers of entry i's keys but its event ID's.
+func (pl *postings) entryNums(i int) []uint32 {
+	start := uint32(0)
+	if i > 0 {
+		start = pl.ends[i-1]
+	}
+	return pl.nums[start:pl.ends[i]]
+}
+
+// count returns the number of entries of key number n.
+func (pl *postings) count(n uint32) uint32 { return pl.counts[n] &^ inFilter }
+
+// filter returns the key filter of the keys but event IDs'.
+func (pl *postings) filter() keyFilter {
 	filtered := 0
-	var perCount [smallCount + 1]int // postings of the filtered keys with each small count
-	for _, n := range count {
-		if n&inFilter != 0 {
+	for _, c := range pl.counts {
+		if c&inFilter != 0 {
 			filtered++
-			if c := n &^ inFilter; c <= smallCount {
+		}
+	}
+	f := newKeyFilter(filtered)
+	for n, c := range pl.counts {
+		if c&inFilter != 0 {
+			f.add(pl.keys[n])
+		}
+	}
+	return f
+}
+
+// smallUpTo returns the largest count whose keys' entries fit in the
+// small index, counting each posting as an entry of its own (an upper
+// bound); zero if none do.
+func smallUpTo(pl *postings, frames []block) int {
+	var perCount [smallCount + 1]int // postings of the filtered keys with each small count
+	for n, c := range pl.counts {
+		if c&inFilter != 0 {
+			if c := pl.count(uint32(n)); c <= smallCount {
 				perCount[c] += int(c)
 			}
 		}
 	}
-	f := newKeyFilter(filtered)
-	for k, n := range count {
-		if n&inFilter != 0 {
-			f.add(k)
-		}
-	}
-	// The largest count whose keys' entries fit, counting each posting
-	// as an entry of its own (an upper bound).
 	upTo, size := 0, 16+len(frames)*16
 	for c := 1; c <= smallCount; c++ {
 		size += perCount[c] * (entrySize + 4 + keySize)
@@ -293,80 +493,43 @@ func buildIndex(es []sealedEntry, frames []block) builtIndex {
 		}
 		upTo = c
 	}
-	var small []byte
-	if upTo > 0 {
-		var ses []sealedEntry
-		for i := range es {
-			var ks []uint64
-			for _, k := range es[i].keys {
-				if n := count[k]; n&inFilter != 0 && n&^inFilter <= uint32(upTo) && !slices.Contains(ks, k) {
-					ks = append(ks, k)
-				}
-			}
-			if len(ks) > 0 {
-				e := es[i]
-				e.id, e.keys = 0, ks
-				ses = append(ses, e)
-			}
-		}
-		small, _ = encodeIndex(ses, frames)
-	}
-	return builtIndex{body: body, filter: f, small: small}
+	return upTo
 }
 
-// inFilter marks, in encodeIndex's counts, the keys that go in the key
+// rareEntries returns the entries of es with keys (but event IDs) of at
+// most upTo entries, with those keys alone.
+func rareEntries(es []sealedEntry, pl *postings, upTo int) []sealedEntry {
+	var ses []sealedEntry
+	var keys []uint64
+	for i := range es {
+		start := len(keys)
+		for _, n := range pl.entryNums(i) {
+			n &^= sameAsID
+			if pl.counts[n]&inFilter != 0 && pl.count(n) <= uint32(upTo) {
+				keys = append(keys, pl.keys[n])
+			}
+		}
+		if len(keys) > start {
+			e := es[i]
+			e.id, e.keys = 0, keys[start:len(keys):len(keys)]
+			ses = append(ses, e)
+		}
+	}
+	return ses
+}
+
+// inFilter marks, in postings' counts, the keys that go in the key
 // filter: all but event IDs'.
 const inFilter = 1 << 31
 
 // encodeIndex returns the index body over es (sorted by time and
-// sequence number) and each key's number of entries, inFilter set for
-// the keys but event IDs'.
-func encodeIndex(es []sealedEntry, frames []block) ([]byte, map[uint64]uint32) {
-	// Posting lists without sorting every (key, entry) pair: the entries
-	// are counted per key, the distinct keys sorted, and the lists filled
-	// in entry order, which is their order. (Sealing runs beside the
-	// requests; sorting the pairs cost it a third more.)
-	count := make(map[uint64]uint32)
-	for i := range es {
-		if id := es[i].id; id != 0 {
-			count[id]++
-		}
-		ks := es[i].keys
-		for j, k := range ks {
-			if !slices.Contains(ks[:j], k) && k != es[i].id { // an event naming a resource twice
-				count[k] = (count[k] + 1) | inFilter
-			}
-		}
-	}
-	keys := make([]uint64, 0, len(count))
-	for k := range count {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	next := make(map[uint64]uint32, len(count)) // where a key's next entry goes
-	npos := uint32(0)
-	for _, k := range keys {
-		next[k] = npos
-		npos += count[k] &^ inFilter
-	}
-	pos := make([]uint32, npos)
-	for i := range es {
-		if id := es[i].id; id != 0 {
-			pos[next[id]] = uint32(i)
-			next[id]++
-		}
-		ks := es[i].keys
-		for j, k := range ks {
-			if !slices.Contains(ks[:j], k) && k != es[i].id {
-				pos[next[k]] = uint32(i)
-				next[k]++
-			}
-		}
-	}
-	b := make([]byte, 0, 16+len(es)*entrySize+len(keys)*keySize+len(pos)*4+len(frames)*16)
+// sequence number), whose keys pl counted.
+func encodeIndex(es []sealedEntry, pl *postings, frames []block) []byte {
+	npos := pl.positions()
+	b := make([]byte, 0, 16+len(es)*entrySize+len(pl.keys)*keySize+npos*4+len(frames)*16)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(es)))
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(keys)))
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(pos)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(pl.keys)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(npos))
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(frames)))
 	for _, e := range es {
 		b = binary.LittleEndian.AppendUint64(b, uint64(e.time))
@@ -376,21 +539,90 @@ func encodeIndex(es []sealedEntry, frames []block) ([]byte, map[uint64]uint32) {
 		b = binary.LittleEndian.AppendUint32(b, e.evLen)
 	}
 	start := uint32(0)
-	for _, k := range keys {
-		n := count[k] &^ inFilter
+	for n, k := range pl.keys {
+		c := pl.count(uint32(n))
 		b = binary.LittleEndian.AppendUint64(b, k)
 		b = binary.LittleEndian.AppendUint32(b, start)
-		b = binary.LittleEndian.AppendUint32(b, n)
-		start += n
+		b = binary.LittleEndian.AppendUint32(b, c)
+		start += c
 	}
-	for _, p := range pos {
-		b = binary.LittleEndian.AppendUint32(b, p)
-	}
+	b = b[:len(b)+npos*4]
+	pl.putPositions(b[len(b)-npos*4:])
 	for _, f := range frames {
 		b = binary.LittleEndian.AppendUint64(b, uint64(f.raw))
 		b = binary.LittleEndian.AppendUint64(b, uint64(f.z))
 	}
-	return b, count
+	return b
+}
+
+// positions returns the number of positions: entries under each key,
+// each once.
+func (pl *postings) positions() int {
+	n := 0
+	for _, c := range pl.counts {
+		n += int(c &^ inFilter)
+	}
+	return n
+}
+
+// putPositions puts the posting lists in dst (4 bytes a position), keys
+// in order, each the entries of its key in entry order (which is their
+// order): the lists are filled entry after entry, each key's at where its
+// list starts.
+func (pl *postings) putPositions(dst []byte) {
+	next := make([]uint32, len(pl.keys)) // by key number, where its next entry goes
+	at := uint32(0)
+	for n := range pl.keys {
+		next[n] = at
+		at += pl.count(uint32(n))
+	}
+	for i, id := range pl.ids {
+		if id != noKey {
+			binary.LittleEndian.PutUint32(dst[4*next[id]:], uint32(i))
+			next[id]++
+		}
+		for _, n := range pl.entryNums(i) {
+			if n&sameAsID == 0 {
+				binary.LittleEndian.PutUint32(dst[4*next[n]:], uint32(i))
+				next[n]++
+			}
+		}
+	}
+}
+
+type numberedKey struct {
+	key uint64
+	n   uint32
+}
+
+// radixSort sorts ks by key, a byte at a time from the lowest (stable),
+// with tmp (as long) as the other buffer, and returns the one sorted.
+// The keys are hashes: a comparison sort's branches are unpredictable.
+func radixSort(ks, tmp []numberedKey) []numberedKey {
+	if len(ks) < 2 {
+		return ks
+	}
+	for shift := 0; shift < 64; shift += 8 {
+		var counts [256]int
+		for _, k := range ks {
+			counts[byte(k.key>>shift)]++
+		}
+		if counts[byte(ks[0].key>>shift)] == len(ks) {
+			continue // all alike in this byte
+		}
+		at := 0
+		for d, c := range counts {
+			counts[d] = at
+			at += c
+		}
+		for _, k := range ks {
+			d := byte(k.key >> shift)
+			tmp[counts[d]] = k
+			counts[d]++
+		}
+		ks, tmp = tmp, ks
+	}
+	return ks
 }
 
 // withFrames returns an index body with its frames replaced.
@@ -577,12 +809,18 @@ func rebuildIndex(u *sealedRef, enc *zstd.Encoder, dec *zstd.Decoder, keys [][]b
 		return nil, nil, errors.New("checkpoint names no previous hash")
 	}
 	var es []sealedEntry
+	var entryKeys []uint64 // the entries' keys, one after the other
+	var ak *accountKeys
 	from := scanFrom{count: cp.First - 1, head: [32]byte(prev), set: true, segs: 1}
 	st, err := scanChain(filepath.Dir(u.path), u.chain, from, nil, func(_ string, off int64, line []byte, rec *recordLine) {
 		if s, e, ok := eventSpan(line); ok {
+			if ak == nil || ak.account != rec.Meta.Account {
+				ak = newAccountKeys(rec.Meta.Account)
+			}
 			es = append(es, sealedEntry{time: rec.Meta.Time, seq: rec.Seq, line: uint32(off), evDelta: uint32(s), evLen: uint32(e - s)})
-			e := &es[len(es)-1]
-			e.id, e.keys = metaKeys(&rec.Meta)
+			e, start := &es[len(es)-1], len(entryKeys)
+			e.id, entryKeys = appendMetaKeys(entryKeys, &rec.Meta, ak)
+			e.keys = entryKeys[start:len(entryKeys):len(entryKeys)]
 		}
 	})
 	if err != nil {
