@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,8 +26,7 @@ type Call struct {
 	time      time.Time
 	requestID string
 	sourceIP  string
-	userAgent string
-	authz     string // the Authorization header, for failed authentication
+	header    http.Header // the request's: User-Agent, and Authorization for failed authentication
 
 	service, region string
 	action          string
@@ -38,7 +38,13 @@ type Call struct {
 	decisions []decision
 	done      bool
 
-	ev Event // the event Event builds, reused with the Call
+	// The event Event builds and the memory it uses, reused with the
+	// Call: the request's parameters, the JSON fragments of the event
+	// (requestParameters, additionalEventData) and its resources.
+	ev        Event
+	params    []formParam
+	json      []byte
+	resources []Resource
 }
 
 type decision struct {
@@ -55,9 +61,17 @@ func (l *Log) Begin(w http.ResponseWriter, r *http.Request, requestID string, no
 	if c == nil {
 		c = &Call{}
 	}
-	c.log, c.w, c.time, c.requestID, c.sourceIP = l, w, now, requestID, remoteIP(r.RemoteAddr)
-	c.userAgent, c.authz = r.UserAgent(), r.Header.Get("Authorization")
+	c.log, c.w, c.time, c.requestID, c.sourceIP, c.header = l, w, now, requestID, remoteIP(r.RemoteAddr), r.Header
 	return c
+}
+
+// headerValue is h.Get(key) for a key in canonical form, which it need
+// not canonicalize.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // Header implements http.ResponseWriter.
@@ -150,12 +164,13 @@ func (c *Call) Close() {
 	if !c.done {
 		c.end()
 	}
-	if c.body.Cap() > 64<<10 {
-		return // let an unusually large response go
+	if c.body.Cap() > 64<<10 || cap(c.json) > 64<<10 || cap(c.params) > 1024 {
+		return // let an unusually large request or response go
 	}
 	c.body.Reset()
-	c.decisions = c.decisions[:0]
-	*c = Call{body: c.body, decisions: c.decisions}
+	clear(c.params)
+	clear(c.resources)
+	*c = Call{body: c.body, decisions: c.decisions[:0], params: c.params[:0], json: c.json[:0], resources: c.resources[:0]}
 	l.callPool.Put(c)
 }
 
@@ -178,7 +193,7 @@ var credentialIssuers = map[string]bool{
 func (c *Call) Event() *Event {
 	service, region, keyID := c.service, c.region, ""
 	if c.caller == nil {
-		s, r, k := CredentialScope(c.authz)
+		s, r, k := CredentialScope(headerValue(c.header, "Authorization"))
 		if service == "" {
 			service = s
 		}
@@ -196,7 +211,7 @@ func (c *Call) Event() *Event {
 	ev := &c.ev
 	*ev = Event{
 		EventTime: c.log.formatTime(c.time), EventSource: SourceOf(service), EventName: c.action,
-		AWSRegion: region, SourceIPAddress: c.sourceIP, UserAgent: c.userAgent, RequestID: c.requestID,
+		AWSRegion: region, SourceIPAddress: c.sourceIP, UserAgent: headerValue(c.header, "User-Agent"), RequestID: c.requestID,
 		UserIdentity: IdentityOf(c.caller), Username: LookupUsername(c.caller),
 		time: c.time, trusted: true,
 	}
@@ -219,7 +234,10 @@ func (c *Call) Event() *Event {
 	if c.jsonBody != nil {
 		ev.RequestParameters = JSONParameters(c.jsonBody)
 	} else if c.form != nil {
-		ev.RequestParameters = RequestParameters(c.form)
+		c.params = appendFormParams(c.params[:0], c.form)
+		start := len(c.json)
+		c.json = appendRequestParameters(c.json, c.params)
+		ev.RequestParameters = c.fragment(start)
 		if c.caller == nil {
 			c.federated(ev, failed)
 		}
@@ -232,25 +250,39 @@ func (c *Call) Event() *Event {
 		if !failed {
 			resp = body
 		}
-		ev.Resources = ResourcesOf(ev.EventName, c.form, resp)
+		c.resources = appendResourcesOf(c.resources[:0], ev.EventName, c.params, resp)
+		ev.Resources = c.resources
 	}
 	c.mu.Lock()
 	if len(c.decisions) > 0 {
-		b := append(make([]byte, 0, 128), `{"authorizationDecisions":[`...)
-		for i, d := range c.decisions {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"action":`...)
-			b = appendString(b, d.Action)
-			b = appendOptional(b, "resource", d.Resource)
-			b = appendField(b, "decision", d.Decision)
-			b = append(b, '}')
-		}
-		ev.AdditionalEventData = append(b, "]}"...)
+		start := len(c.json)
+		c.json = appendDecisions(c.json, c.decisions)
+		ev.AdditionalEventData = c.fragment(start)
 	}
 	c.mu.Unlock()
 	return ev
+}
+
+// fragment returns the JSON appended to c.json from start on.
+func (c *Call) fragment(start int) json.RawMessage {
+	return c.json[start:len(c.json):len(c.json)]
+}
+
+// appendDecisions appends the additionalEventData of authorization
+// decisions.
+func appendDecisions(b []byte, ds []decision) []byte {
+	b = append(b, `{"authorizationDecisions":[`...)
+	for i, d := range ds {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"action":`...)
+		b = appendString(b, d.Action)
+		b = appendOptional(b, "resource", d.Resource)
+		b = appendField(b, "decision", d.Decision)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
 }
 
 // federated describes the unsigned federation calls' principals
