@@ -19,10 +19,29 @@ import (
 // request's event is durable. A nil *Call ignores every call, so that the
 // server can run without an audit log.
 type Call struct {
+	callFacts // zeroed by Close
+
+	// Memory reused with the Call: the response body, the decisions, the
+	// event (Event overwrites it whole) and what the event refers to: the
+	// request's parameters, the event's JSON fragments (requestParameters,
+	// additionalEventData) and its resources.
+	body      bytes.Buffer
+	mu        sync.Mutex // guards decisions
+	decisions []decision
+	ev        Event
+	params    []formParam
+	json      []byte
+	resources []Resource
+}
+
+// callFacts are what a Call learns of its request. They are apart from
+// the memory a Call reuses so that Close can zero them alone: zeroing or
+// copying a whole Call, event included, costs a write barrier per pointer
+// while the garbage collector runs.
+type callFacts struct {
 	log       *Log
 	w         http.ResponseWriter
 	status    int
-	body      bytes.Buffer
 	time      time.Time
 	requestID string
 	sourceIP  string
@@ -33,18 +52,7 @@ type Call struct {
 	form            url.Values
 	jsonBody        []byte
 	caller          *authz.Caller
-
-	mu        sync.Mutex
-	decisions []decision
-	done      bool
-
-	// The event Event builds and the memory it uses, reused with the
-	// Call: the request's parameters, the JSON fragments of the event
-	// (requestParameters, additionalEventData) and its resources.
-	ev        Event
-	params    []formParam
-	json      []byte
-	resources []Resource
+	done            bool
 }
 
 type decision struct {
@@ -170,7 +178,8 @@ func (c *Call) Close() {
 	c.body.Reset()
 	clear(c.params)
 	clear(c.resources)
-	*c = Call{body: c.body, decisions: c.decisions[:0], params: c.params[:0], json: c.json[:0], resources: c.resources[:0]}
+	c.decisions, c.params, c.json, c.resources = c.decisions[:0], c.params[:0], c.json[:0], c.resources[:0]
+	c.callFacts = callFacts{}
 	l.callPool.Put(c)
 }
 

@@ -197,3 +197,95 @@ func TestCallRecords(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCall measures the audit trail's work on a request's goroutine
+// for a signed GetUser: "event" builds the event only, "record" also
+// encodes, writes and indexes it.
+func BenchmarkCall(b *testing.B) {
+	tc := testCallCases()[0]
+	t0 := time.Now()
+	l, err := Open(Options{Dir: b.TempDir(), Keys: testKey, NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Header, r.RemoteAddr = tc.header, tc.remote
+	w := httptest.NewRecorder()
+	caller := *tc.caller
+	begin := func() *Call {
+		c := l.Begin(w, r, "req", t0)
+		c.SetService(tc.service, "")
+		c.SetForm(tc.form)
+		c.SetCaller(&caller)
+		c.RecordDecision("iam:GetUser", "arn:aws:iam::123456789012:user/bob", true)
+		_, _ = c.Write([]byte(tc.body))
+		return c
+	}
+	b.Run("event", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c := begin()
+			c.end()
+			c.Event()
+			c.Close()
+		}
+	})
+	b.Run("record", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c := begin()
+			if err := c.Finish(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			c.Close()
+			w.Body.Reset()
+			clear(w.HeaderMap)
+		}
+	})
+}
+
+// BenchmarkEncode measures the parts of Record on a request's goroutine
+// outside the log's lock: building a signed GetUser's record and
+// indexing it.
+func BenchmarkEncode(b *testing.B) {
+	tc := testCallCases()[0]
+	l, err := Open(Options{Dir: b.TempDir(), Keys: testKey, NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Header, r.RemoteAddr = tc.header, tc.remote
+	c := l.Begin(httptest.NewRecorder(), r, "req", time.Now())
+	c.SetService(tc.service, "")
+	c.SetForm(tc.form)
+	c.SetCaller(tc.caller)
+	c.RecordDecision("iam:GetUser", "arn:aws:iam::123456789012:user/bob", true)
+	if err := c.Finish(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ev := &c.ev
+	b.Run("record", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 2048)
+		for b.Loop() {
+			m := metaOfEvent(ev)
+			buf = appendMeta(buf[:prefixRoom], &m)
+			buf = append(buf, eventKey...)
+			buf = appendEvent(buf, ev)
+		}
+	})
+	b.Run("index", func(b *testing.B) {
+		b.ReportAllocs()
+		m := metaOfEvent(ev)
+		x := newIndex("c", 1, "", nil)
+		for i := 0; b.Loop(); i++ {
+			if i%(1<<16) == 0 {
+				x = newIndex("c", 1, "", nil)
+			}
+			x.appendOne(&m)
+		}
+	})
+}
