@@ -22,13 +22,15 @@ type Call struct {
 	callFacts // zeroed by Close
 
 	// Memory reused with the Call: the response body, the decisions, the
-	// event (Event overwrites it whole) and what the event refers to: the
-	// request's parameters, the event's JSON fragments (requestParameters,
-	// additionalEventData) and its resources.
+	// event (Event overwrites it whole) and what the event refers to: its
+	// identity's session context, the request's parameters, the event's
+	// JSON fragments (requestParameters, additionalEventData) and its
+	// resources.
 	body      bytes.Buffer
 	mu        sync.Mutex // guards decisions
 	decisions []decision
 	ev        Event
+	session   sessionMemory
 	params    []formParam
 	json      []byte
 	resources []Resource
@@ -221,7 +223,7 @@ func (c *Call) Event() *Event {
 	*ev = Event{
 		EventTime: c.log.formatTime(c.time), EventSource: SourceOf(service), EventName: c.action,
 		AWSRegion: region, SourceIPAddress: c.sourceIP, UserAgent: headerValue(c.header, "User-Agent"), RequestID: c.requestID,
-		UserIdentity: IdentityOf(c.caller), Username: LookupUsername(c.caller),
+		UserIdentity: identityOf(c.caller, &c.session), Username: LookupUsername(c.caller),
 		time: c.time, trusted: true,
 	}
 	if c.caller != nil {

@@ -48,6 +48,12 @@ func testCallCases() []callCase {
 		Session: &authz.Session{Name: "bob", IssuedAt: t0}}
 	root := &authz.Caller{Account: "123456789012", Type: authz.Root, ARN: "arn:aws:iam::123456789012:root", UserID: "123456789012",
 		EntityID: "123456789012", AccessKeyID: "AKIAROOT"}
+	fedUser := &authz.Caller{Account: "123456789012", Type: authz.FederatedUser, ARN: "arn:aws:sts::123456789012:federated-user/carol",
+		UserID: "123456789012:carol", Name: "carol", EntityID: "AIDAALICE", AccessKeyID: "ASIAFEDU",
+		Session: &authz.Session{Name: "carol", IssuedAt: t0.Add(-time.Minute)}}
+	userSession := &authz.Caller{Account: "123456789012", Type: authz.User, ARN: "arn:aws:iam::123456789012:user/alice",
+		UserID: "AIDAALICE", Name: "alice", EntityID: "AIDAALICE", AccessKeyID: "ASIAUSER",
+		Session: &authz.Session{Name: "alice", IssuedAt: t0.Add(-2 * time.Minute), MFA: true}}
 	signed := http.Header{"Authorization": {"AWS4-HMAC-SHA256 Credential=AKIAALICE/20250102/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=abc"},
 		"User-Agent": {"aws-cli/2.15.0 \"quoted\" é"}}
 	return []callCase{
@@ -62,6 +68,10 @@ func testCallCases() []callCase {
 		{name: "federated root session", header: http.Header{}, remote: "[::ffff:10.1.2.3]:80", service: "sts", caller: fedRoot,
 			form:   url.Values{"Action": {"GetCallerIdentity"}, "Version": {"2011-06-15"}},
 			status: 200, body: `<GetCallerIdentityResponse><GetCallerIdentityResult><Account>123456789012</Account></GetCallerIdentityResult></GetCallerIdentityResponse>`},
+		{name: "federated user session", remote: "127.0.0.1:1", service: "sts", caller: fedUser,
+			form: url.Values{"Action": {"GetCallerIdentity"}}, status: 200, body: `<R></R>`},
+		{name: "user session", remote: "127.0.0.1:1", service: "iam", caller: userSession,
+			form: url.Values{"Action": {"ListRoles"}}, status: 200, body: `<R></R>`},
 		{name: "root creates an access key", remote: "127.0.0.1:1", service: "iam", caller: root,
 			form:   url.Values{"Action": {"CreateAccessKey"}, "Version": {"2010-05-08"}, "UserName": {"alice"}},
 			status: 200, body: `<CreateAccessKeyResponse><CreateAccessKeyResult><AccessKey><UserName>alice</UserName><AccessKeyId>AKIANEW</AccessKeyId><SecretAccessKey>s3cr3t</SecretAccessKey></AccessKey></CreateAccessKeyResult></CreateAccessKeyResponse>`},
