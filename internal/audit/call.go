@@ -256,6 +256,9 @@ func (c *Call) Event() *Event {
 	if !failed && c.form != nil && (!ev.ReadOnly || (ev.EventSource == SourceSTS && credentialIssuers[ev.EventName])) {
 		ev.ResponseElements = ResponseElements(body)
 	}
+	if ev.ResponseElements == nil {
+		ev.ResponseElements = c.null() // as Record would, without allocating
+	}
 	if c.form != nil {
 		var resp []byte
 		if !failed {
@@ -272,6 +275,13 @@ func (c *Call) Event() *Event {
 	}
 	c.mu.Unlock()
 	return ev
+}
+
+// null returns JSON null, in c.json.
+func (c *Call) null() json.RawMessage {
+	start := len(c.json)
+	c.json = append(c.json, "null"...)
+	return c.fragment(start)
 }
 
 // fragment returns the JSON appended to c.json from start on.
