@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,27 +19,42 @@ import (
 // request's event is durable. A nil *Call ignores every call, so that the
 // server can run without an audit log.
 type Call struct {
+	callFacts // zeroed by Close
+
+	// Memory reused with the Call: the response body, the decisions, the
+	// event (Event overwrites it whole) and what the event refers to: its
+	// identity's session context, the request's parameters, the event's
+	// JSON fragments (requestParameters, additionalEventData) and its
+	// resources.
+	body      bytes.Buffer
+	mu        sync.Mutex // guards decisions
+	decisions []decision
+	ev        Event
+	session   sessionMemory
+	params    []formParam
+	json      []byte
+	resources []Resource
+}
+
+// callFacts are what a Call learns of its request. They are apart from
+// the memory a Call reuses so that Close can zero them alone: zeroing or
+// copying a whole Call, event included, costs a write barrier per pointer
+// while the garbage collector runs.
+type callFacts struct {
 	log       *Log
 	w         http.ResponseWriter
 	status    int
-	body      bytes.Buffer
 	time      time.Time
 	requestID string
 	sourceIP  string
-	userAgent string
-	authz     string // the Authorization header, for failed authentication
+	header    http.Header // the request's: User-Agent, and Authorization for failed authentication
 
 	service, region string
 	action          string
 	form            url.Values
 	jsonBody        []byte
 	caller          *authz.Caller
-
-	mu        sync.Mutex
-	decisions []decision
-	done      bool
-
-	ev Event // the event Event builds, reused with the Call
+	done            bool
 }
 
 type decision struct {
@@ -55,9 +71,17 @@ func (l *Log) Begin(w http.ResponseWriter, r *http.Request, requestID string, no
 	if c == nil {
 		c = &Call{}
 	}
-	c.log, c.w, c.time, c.requestID, c.sourceIP = l, w, now, requestID, remoteIP(r.RemoteAddr)
-	c.userAgent, c.authz = r.UserAgent(), r.Header.Get("Authorization")
+	c.log, c.w, c.time, c.requestID, c.sourceIP, c.header = l, w, now, requestID, remoteIP(r.RemoteAddr), r.Header
 	return c
+}
+
+// headerValue is h.Get(key) for a key in canonical form, which it need
+// not canonicalize.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // Header implements http.ResponseWriter.
@@ -150,12 +174,14 @@ func (c *Call) Close() {
 	if !c.done {
 		c.end()
 	}
-	if c.body.Cap() > 64<<10 {
-		return // let an unusually large response go
+	if c.body.Cap() > 64<<10 || cap(c.json) > 64<<10 || cap(c.params) > 1024 {
+		return // let an unusually large request or response go
 	}
 	c.body.Reset()
-	c.decisions = c.decisions[:0]
-	*c = Call{body: c.body, decisions: c.decisions}
+	clear(c.params)
+	clear(c.resources)
+	c.decisions, c.params, c.json, c.resources = c.decisions[:0], c.params[:0], c.json[:0], c.resources[:0]
+	c.callFacts = callFacts{}
 	l.callPool.Put(c)
 }
 
@@ -178,7 +204,7 @@ var credentialIssuers = map[string]bool{
 func (c *Call) Event() *Event {
 	service, region, keyID := c.service, c.region, ""
 	if c.caller == nil {
-		s, r, k := CredentialScope(c.authz)
+		s, r, k := CredentialScope(headerValue(c.header, "Authorization"))
 		if service == "" {
 			service = s
 		}
@@ -196,8 +222,8 @@ func (c *Call) Event() *Event {
 	ev := &c.ev
 	*ev = Event{
 		EventTime: c.log.formatTime(c.time), EventSource: SourceOf(service), EventName: c.action,
-		AWSRegion: region, SourceIPAddress: c.sourceIP, UserAgent: c.userAgent, RequestID: c.requestID,
-		UserIdentity: IdentityOf(c.caller), Username: LookupUsername(c.caller),
+		AWSRegion: region, SourceIPAddress: c.sourceIP, UserAgent: headerValue(c.header, "User-Agent"), RequestID: c.requestID,
+		UserIdentity: identityOf(c.caller, &c.session), Username: LookupUsername(c.caller),
 		time: c.time, trusted: true,
 	}
 	if c.caller != nil {
@@ -219,7 +245,10 @@ func (c *Call) Event() *Event {
 	if c.jsonBody != nil {
 		ev.RequestParameters = JSONParameters(c.jsonBody)
 	} else if c.form != nil {
-		ev.RequestParameters = RequestParameters(c.form)
+		c.params = appendFormParams(c.params[:0], c.form)
+		start := len(c.json)
+		c.json = appendRequestParameters(c.json, c.params)
+		ev.RequestParameters = c.fragment(start)
 		if c.caller == nil {
 			c.federated(ev, failed)
 		}
@@ -227,30 +256,54 @@ func (c *Call) Event() *Event {
 	if !failed && c.form != nil && (!ev.ReadOnly || (ev.EventSource == SourceSTS && credentialIssuers[ev.EventName])) {
 		ev.ResponseElements = ResponseElements(body)
 	}
+	if ev.ResponseElements == nil {
+		ev.ResponseElements = c.null() // as Record would, without allocating
+	}
 	if c.form != nil {
 		var resp []byte
 		if !failed {
 			resp = body
 		}
-		ev.Resources = ResourcesOf(ev.EventName, c.form, resp)
+		c.resources = appendResourcesOf(c.resources[:0], ev.EventName, c.params, resp)
+		ev.Resources = c.resources
 	}
 	c.mu.Lock()
 	if len(c.decisions) > 0 {
-		b := append(make([]byte, 0, 128), `{"authorizationDecisions":[`...)
-		for i, d := range c.decisions {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"action":`...)
-			b = appendString(b, d.Action)
-			b = appendOptional(b, "resource", d.Resource)
-			b = appendField(b, "decision", d.Decision)
-			b = append(b, '}')
-		}
-		ev.AdditionalEventData = append(b, "]}"...)
+		start := len(c.json)
+		c.json = appendDecisions(c.json, c.decisions)
+		ev.AdditionalEventData = c.fragment(start)
 	}
 	c.mu.Unlock()
 	return ev
+}
+
+// null returns JSON null, in c.json.
+func (c *Call) null() json.RawMessage {
+	start := len(c.json)
+	c.json = append(c.json, "null"...)
+	return c.fragment(start)
+}
+
+// fragment returns the JSON appended to c.json from start on.
+func (c *Call) fragment(start int) json.RawMessage {
+	return c.json[start:len(c.json):len(c.json)]
+}
+
+// appendDecisions appends the additionalEventData of authorization
+// decisions.
+func appendDecisions(b []byte, ds []decision) []byte {
+	b = append(b, `{"authorizationDecisions":[`...)
+	for i, d := range ds {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"action":`...)
+		b = appendString(b, d.Action)
+		b = appendOptional(b, "resource", d.Resource)
+		b = appendField(b, "decision", d.Decision)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
 }
 
 // federated describes the unsigned federation calls' principals

@@ -135,7 +135,18 @@ const TimeFormat = "2006-01-02T15:04:05Z"
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
 
 // IdentityOf describes an authenticated caller as CloudTrail's userIdentity.
-func IdentityOf(c *authz.Caller) UserIdentity {
+func IdentityOf(c *authz.Caller) UserIdentity { return identityOf(c, nil) }
+
+// sessionMemory holds the session context and issuer of an identity, for
+// a caller that reuses them (Call); IdentityOf allocates its own.
+type sessionMemory struct {
+	context SessionContext
+	issuer  SessionIssuer
+}
+
+// identityOf is IdentityOf with the session context in mem (when not
+// nil), which the identity refers to.
+func identityOf(c *authz.Caller, mem *sessionMemory) UserIdentity {
 	if c == nil {
 		return UserIdentity{Type: "Unknown"}
 	}
@@ -157,22 +168,29 @@ func IdentityOf(c *authz.Caller) UserIdentity {
 		id.Type = "Unknown"
 	}
 	if s := c.Session; s != nil {
-		sc := &SessionContext{
+		if mem == nil {
+			mem = new(sessionMemory)
+		}
+		sc := &mem.context
+		*sc = SessionContext{
 			Attributes: SessionAttributes{
 				CreationDate:     FormatTime(s.IssuedAt),
 				MFAAuthenticated: boolString(s.MFA),
 			},
 			SourceIdentity: s.SourceIdentity,
 		}
+		si := &mem.issuer
 		switch c.Type {
 		case authz.AssumedRole:
-			sc.SessionIssuer = &SessionIssuer{Type: "Role", PrincipalID: c.EntityID, ARN: c.PrincipalARN, AccountID: c.Account, UserName: c.Name}
+			*si = SessionIssuer{Type: "Role", PrincipalID: c.EntityID, ARN: c.PrincipalARN, AccountID: c.Account, UserName: c.Name}
+			sc.SessionIssuer = si
 		case authz.FederatedUser:
 			if c.EntityID == c.Account {
-				sc.SessionIssuer = &SessionIssuer{Type: "Root", PrincipalID: c.Account, ARN: strings.Replace(c.ARN[:strings.LastIndexByte(c.ARN, ':')+1], ":sts::", ":iam::", 1) + "root", AccountID: c.Account}
+				*si = SessionIssuer{Type: "Root", PrincipalID: c.Account, ARN: strings.Replace(c.ARN[:strings.LastIndexByte(c.ARN, ':')+1], ":sts::", ":iam::", 1) + "root", AccountID: c.Account}
 			} else {
-				sc.SessionIssuer = &SessionIssuer{Type: "IAMUser", PrincipalID: c.EntityID, AccountID: c.Account}
+				*si = SessionIssuer{Type: "IAMUser", PrincipalID: c.EntityID, AccountID: c.Account}
 			}
+			sc.SessionIssuer = si
 		}
 		id.SessionContext = sc
 	}

@@ -30,6 +30,10 @@ type meta struct {
 	off  int64  // where the event starts
 	n    uint32 // the event's length
 	unit *index // the in-memory index of the segment
+
+	// idBytes is id decoded when Record made it, which spares the index
+	// parsing it; zero otherwise.
+	idBytes [16]byte
 }
 
 func metaOfEvent(ev *Event) meta {
@@ -42,6 +46,14 @@ func metaOfEvent(ev *Event) meta {
 		user: ev.Username, key: ev.UserIdentity.AccessKeyID, id: ev.EventID, readOnly: ev.ReadOnly,
 		res: ev.Resources,
 	}
+}
+
+// uuid returns the event ID decoded.
+func (m *meta) uuid() [16]byte {
+	if m.idBytes != ([16]byte{}) {
+		return m.idBytes
+	}
+	return parseUUID(m.id)
 }
 
 func metaOfRecord(r *recordLine) meta {
@@ -270,7 +282,7 @@ func (x *index) appendMeta(m *meta) {
 		time: m.time, seq: m.seq, off: m.off, n: m.n, lineDelta: uint32(m.off - m.line),
 		account: x.internField(fAccount, m.account), name: x.internField(fName, m.name),
 		source: x.internField(fSource, m.source), user: x.internField(fUser, m.user),
-		key: x.internField(fKey, m.key), id: parseUUID(m.id), readOnly: m.readOnly,
+		key: x.internField(fKey, m.key), id: m.uuid(), readOnly: m.readOnly,
 		res: uint32(x.res.len()), nres: uint8(min(len(m.res), 255)),
 	}
 	pos := x.count

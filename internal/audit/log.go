@@ -778,6 +778,7 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 		ev.time = l.opts.Now()
 		ev.EventTime = l.formatTime(ev.time)
 	}
+	var id [16]byte // the EventID made here, which the index need not parse
 	if ev.EventID == "" {
 		// Time-ordered, of the event's second: a lookup by event ID
 		// visits only the segments that hold that second.
@@ -785,7 +786,8 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 		if t.IsZero() {
 			t, _ = time.Parse(TimeFormat, ev.EventTime)
 		}
-		ev.EventID = uuid.NewV7(t)
+		id = uuid.V7(t)
+		ev.EventID = uuid.Format(id)
 	}
 	if ev.EventVersion == "" {
 		ev.EventVersion = EventVersion
@@ -813,6 +815,7 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 	// The record is built outside the lock, leaving room at the front
 	// for its sequence number and the previous record's hash.
 	m := metaOfEvent(ev)
+	m.idBytes = id
 	buf := l.getEventBuf()[:prefixRoom]
 	buf = appendMeta(buf, &m)
 	buf = append(buf, eventKey...)

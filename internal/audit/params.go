@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Secret reports whether a parameter or response element holds a secret
@@ -15,8 +16,33 @@ import (
 // session tokens, SAML assertions, web identity tokens, MFA codes and
 // seeds, private keys.
 func Secret(name string) bool {
-	n := strings.ToLower(name)
-	switch n {
+	var buf [48]byte
+	if lower, ok := appendLowerASCII(buf[:0], name); ok {
+		return secretLower(lower)
+	}
+	// Unicode case folding can turn a non-ASCII letter into an ASCII one
+	// (the Kelvin sign into k).
+	return secretLower([]byte(strings.ToLower(name)))
+}
+
+// appendLowerASCII appends s in lower case; ok is false if s is not ASCII.
+func appendLowerASCII(b []byte, s string) (lower []byte, ok bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return b, false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b, true
+}
+
+// secretLower is Secret of a name in lower case.
+func secretLower(n []byte) bool {
+	switch string(n) {
 	case "secretaccesskey", "sessiontoken", "samlassertion", "webidentitytoken",
 		"authenticationcode1", "authenticationcode2", "tokencode", "privatekey",
 		"base32stringseed", "qrcodepng", "servicepassword", "servicecredentialsecret", "password",
@@ -25,8 +51,8 @@ func Secret(name string) bool {
 	}
 	// Names such as PasswordResetRequired or NextToken are not secrets;
 	// only these suffixes are.
-	return strings.HasSuffix(n, "secretaccesskey") || strings.HasSuffix(n, "sessiontoken") ||
-		strings.HasSuffix(n, "privatekey")
+	return bytes.HasSuffix(n, []byte("secretaccesskey")) || bytes.HasSuffix(n, []byte("sessiontoken")) ||
+		bytes.HasSuffix(n, []byte("privatekey"))
 }
 
 // lowerFirst turns an AWS member name into CloudTrail's key: the first
@@ -74,71 +100,107 @@ func (n *paramNode) item(i int, isMap bool) *paramNode {
 	return c
 }
 
+// formParam is a request parameter: its name and first value.
+type formParam struct{ name, value string }
+
+// appendFormParams appends the parameters of an awsQuery form that
+// requestParameters records (all but Action, Version and the
+// authentication parameters of a presigned request), sorted by name.
+func appendFormParams(ps []formParam, form url.Values) []formParam {
+	start := len(ps)
+	for k, v := range form {
+		switch k {
+		case "Action", "Version", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date",
+			"X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token":
+			continue
+		}
+		p := formParam{name: k}
+		if len(v) > 0 {
+			p.value = v[0]
+		}
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps[start:], func(a, b formParam) int { return strings.Compare(a.name, b.name) })
+	return ps
+}
+
 // RequestParameters turns an awsQuery form (without Action, Version and
 // authentication parameters) into CloudTrail's requestParameters object:
 // camelCase keys, lists for "member.N", objects for "entry.N", secrets
 // replaced by HIDDEN_DUE_TO_SECURITY_REASONS. It returns JSON null when
 // there are no parameters.
 func RequestParameters(form url.Values) json.RawMessage {
+	return appendRequestParameters(nil, appendFormParams(nil, form))
+}
+
+// appendRequestParameters appends the requestParameters of parameters
+// sorted by name (appendFormParams).
+func appendRequestParameters(b []byte, ps []formParam) []byte {
+	if len(ps) == 0 {
+		return append(b, "null"...)
+	}
+	if !flat(ps) {
+		return appendParamTree(b, ps)
+	}
+	b = append(b, '{')
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendKey(b, p.name)
+		b = append(b, ':')
+		v := p.value
+		if Secret(p.name) {
+			v = Hidden
+		}
+		b = appendString(b, v)
+	}
+	return append(b, '}')
+}
+
+// appendKey appends an AWS member name as CloudTrail's key, a JSON string
+// of lowerFirst(name).
+func appendKey(b []byte, name string) []byte {
+	start := len(b)
+	b = appendString(b, name)
+	if name != "" && 'A' <= name[0] && name[0] <= 'Z' {
+		b[start+1] += 'a' - 'A' // an ASCII letter is copied as it is
+	}
+	return b
+}
+
+// appendParamTree appends the requestParameters of nested parameters
+// ("Tags.member.1.Key").
+func appendParamTree(b []byte, ps []formParam) []byte {
 	root := &paramNode{}
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		switch k {
-		case "Action", "Version", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date",
-			"X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token":
-			continue
-		}
-		keys = append(keys, k)
-	}
-	if len(keys) == 0 {
-		return json.RawMessage("null")
-	}
-	slices.Sort(keys)
-	if flat(keys) {
-		b := make([]byte, 0, 64)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, lowerFirst(k))
-			b = append(b, ':')
-			v := form.Get(k)
-			if Secret(k) {
-				v = Hidden
-			}
-			b = appendString(b, v)
-		}
-		return append(b, '}')
-	}
-	for _, k := range keys {
+	for _, p := range ps {
 		n := root
-		parts := strings.Split(k, ".")
+		parts := strings.Split(p.name, ".")
 		for i := 0; i < len(parts); i++ {
-			p := parts[i]
-			if (p == "member" || p == "entry") && i+1 < len(parts) {
+			part := parts[i]
+			if (part == "member" || part == "entry") && i+1 < len(parts) {
 				if idx, err := strconv.Atoi(parts[i+1]); err == nil {
-					n = n.item(idx, p == "entry")
+					n = n.item(idx, part == "entry")
 					i++
 					continue
 				}
 			}
-			n = n.child(p)
+			n = n.child(part)
 		}
 		n.leaf = true
-		n.value = form.Get(k)
+		n.value = p.value
 		if Secret(parts[0]) || Secret(parts[len(parts)-1]) {
 			n.value = Hidden
 		}
 	}
-	var b bytes.Buffer
-	writeParam(&b, root)
-	return b.Bytes()
+	buf := bytes.NewBuffer(b)
+	writeParam(buf, root)
+	return buf.Bytes()
 }
 
-func flat(keys []string) bool {
-	for _, k := range keys {
-		if strings.IndexByte(k, '.') >= 0 {
+func flat(ps []formParam) bool {
+	for _, p := range ps {
+		if strings.IndexByte(p.name, '.') >= 0 {
 			return false
 		}
 	}
@@ -311,14 +373,28 @@ var resourceParams = [...]struct{ param, typ string }{
 // ResourcesOf derives the resources of a call from its parameters and,
 // for calls that create them, its response (an access key's ID).
 func ResourcesOf(action string, form url.Values, response []byte) []Resource {
-	var out []Resource
-	for _, rp := range resourceParams {
-		if rp.param == "PolicyName" && action != "CreatePolicy" {
+	return appendResourcesOf(nil, action, appendFormParams(nil, form), response)
+}
+
+// appendResourcesOf appends ResourcesOf for the parameters of a form
+// (appendFormParams).
+func appendResourcesOf(out []Resource, action string, ps []formParam, response []byte) []Resource {
+	var names [len(resourceParams)]string
+	for _, p := range ps {
+		if p.value == "" {
+			continue
+		}
+		for i := range resourceParams {
+			if resourceParams[i].param == p.name {
+				names[i] = p.value
+			}
+		}
+	}
+	for i, rp := range resourceParams {
+		if names[i] == "" || rp.param == "PolicyName" && action != "CreatePolicy" {
 			continue // inline policy names are not resources
 		}
-		if v := form.Get(rp.param); v != "" {
-			out = append(out, Resource{Type: rp.typ, Name: v})
-		}
+		out = append(out, Resource{Type: rp.typ, Name: names[i]})
 	}
 	if action == "CreateAccessKey" && len(response) > 0 {
 		if i := bytes.Index(response, []byte("<AccessKeyId>")); i >= 0 {

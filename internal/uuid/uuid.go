@@ -26,13 +26,16 @@ func New() string {
 
 // NewV7 returns a version 7 UUID (RFC 9562) for time t, in its
 // 36-character form: t's Unix milliseconds, then 74 random bits.
-func NewV7(t time.Time) string {
+func NewV7(t time.Time) string { return Format(V7(t)) }
+
+// V7 returns a version 7 UUID for time t, as NewV7 does, in its 16 bytes.
+func V7(t time.Time) [16]byte {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[0:8], uint64(t.UnixMilli())<<16|rand.Uint64()&0xffff)
 	binary.LittleEndian.PutUint64(b[8:16], rand.Uint64())
 	b[6] = b[6]&0x0f | 0x70 // version 7
 	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
-	return Format(b)
+	return b
 }
 
 // TimeV7 returns the time, to the millisecond, of a version 7 UUID; ok is
