@@ -426,7 +426,7 @@ func scanChain(dir, chain string, from scanFrom, want map[uint64]bool, fn func(p
 			}
 			if jerr != nil {
 				if !broken {
-					st.problems = append(st.problems, fmt.Sprintf("record after %d is not readable (changed): %v", st.count, jerr))
+					st.problems = append(st.problems, fmt.Sprintf("record after %d in segment %s is not readable (changed): %v", st.count, filepath.Base(sf.path), jerr))
 					broken = true
 				}
 				off += n
