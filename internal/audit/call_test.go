@@ -250,7 +250,7 @@ func BenchmarkCall(b *testing.B) {
 			}
 			c.Close()
 			w.Body.Reset()
-			clear(w.HeaderMap)
+			clear(w.Header())
 		}
 	})
 }
