@@ -80,7 +80,7 @@ type Log struct {
 	// Per-request garbage avoided: Calls and encoded events are reused,
 	// and the formatted event time is kept for the current second.
 	callPool  sync.Pool // *Call
-	eventBufs sync.Pool // *[]byte
+	eventBufs sync.Pool // *recordBuf
 	clock     atomic.Pointer[formattedSecond]
 
 	records atomic.Uint64
@@ -164,16 +164,20 @@ func (l *Log) formatTime(t time.Time) string {
 	return f.text
 }
 
-func (l *Log) getEventBuf() []byte {
-	if bp, ok := l.eventBufs.Get().(*[]byte); ok {
-		return (*bp)[:0]
+// recordBuf is a buffer Record builds a record in, pooled (a pointer, so
+// that putting it back allocates nothing).
+type recordBuf struct{ b []byte }
+
+func (l *Log) getRecordBuf() *recordBuf {
+	if rb, ok := l.eventBufs.Get().(*recordBuf); ok {
+		return rb
 	}
-	return make([]byte, 0, 1536)
+	return &recordBuf{b: make([]byte, 0, 1536)}
 }
 
-func (l *Log) putEventBuf(b []byte) {
-	if cap(b) <= 16<<10 {
-		l.eventBufs.Put(&b)
+func (l *Log) putRecordBuf(rb *recordBuf) {
+	if cap(rb.b) <= 16<<10 {
+		l.eventBufs.Put(rb)
 	}
 }
 
@@ -816,7 +820,8 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 	// for its sequence number and the previous record's hash.
 	m := metaOfEvent(ev)
 	m.idBytes = id
-	buf := l.getEventBuf()[:prefixRoom]
+	rb := l.getRecordBuf()
+	buf := rb.b[:prefixRoom]
 	buf = appendMeta(buf, &m)
 	buf = append(buf, eventKey...)
 	evStart := len(buf)
@@ -826,7 +831,8 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 	l.mu.Lock()
 	seq, err := l.append(buf, evStart, &m)
 	l.mu.Unlock()
-	l.putEventBuf(buf)
+	rb.b = buf
+	l.putRecordBuf(rb)
 	if m.unit != nil {
 		// Written (even if a digest then failed): indexed.
 		m.unit.appendOne(&m)
