@@ -249,7 +249,7 @@ func BenchmarkLongTrail(b *testing.B) {
 	filepath.Walk(dir, func(path string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() {
 			disk += fi.Size()
-			if strings.HasSuffix(path, zstExt) || strings.HasSuffix(path, idxExt) {
+			if isCompressed(path) || strings.HasSuffix(path, idxExt) {
 				sealed += fi.Size()
 			}
 			if strings.HasSuffix(path, idxExt) {
