@@ -167,3 +167,38 @@ func TestRadixSort(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildIndexPinnedCases: buildIndex builds the bytes the index had
+// before sealing got cheaper (pinned from that code), also with event IDs
+// twice and keys that collide.
+func TestBuildIndexPinnedCases(t *testing.T) {
+	es, _, _ := pinnedIndex(1000).entries()
+	collide := func(es []sealedEntry) {
+		es[10].id = es[20].id                       // an event ID twice
+		es[30].id = es[31].keys[4]                  // an event ID that is another event's user key
+		es[40].id = es[40].keys[1]                  // an event ID that is its own event's name key
+		es[50].id = es[60].keys[len(es[60].keys)-1] // a rare key
+		es[70].id = 0
+		es[80].keys = append(es[80].keys[:len(es[80].keys):len(es[80].keys)], es[80].keys[2])
+	}
+	tests := []struct {
+		name                string
+		es                  []sealedEntry
+		frames              []block
+		body, filter, small string
+	}{
+		{"pinned", es, nil, "bbc01dd9dc1d95f8", "128176d186c83cae", "b0b6be605641f669"},
+		{"collisions", slices.Clone(es), []block{{0, 0}, {1 << 18, 1 << 16}}, "ba40ad376a48dc2f", "128176d186c83cae", "27bf5392a9467493"},
+		{"one", es[:1], nil, "4d13b9c8824e8895", "fb2cb3b4f991994f", "993cccb3744ee8bc"},
+		{"none", nil, nil, "374708fff7719dd5", "cbb62b60edd4cf46", "374708fff7719dd5"},
+	}
+	collide(tests[1].es)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := buildIndex(slices.Clone(tc.es), tc.frames)
+			if g, w := []string{pinSum(got.body), pinSum(got.filter), pinSum(got.small)}, []string{tc.body, tc.filter, tc.small}; !slices.Equal(g, w) {
+				t.Fatalf("body, filter, small index: got %q, want %q", g, w)
+			}
+		})
+	}
+}
