@@ -208,22 +208,22 @@ func TestCallRecords(t *testing.T) {
 	}
 }
 
-// BenchmarkCall measures the audit trail's work on a request's goroutine
-// for a signed GetUser: "event" builds the event only, "record" also
-// encodes, writes and indexes it.
-func BenchmarkCall(b *testing.B) {
+// benchSignedGetUser opens a log for a benchmark and returns a
+// function that begins, on it, the Call of a signed GetUser (the first
+// test case), its decision and response written to w.
+func benchSignedGetUser(b *testing.B, w http.ResponseWriter) func() *Call {
+	b.Helper()
 	tc := testCallCases()[0]
-	t0 := time.Now()
 	l, err := Open(Options{Dir: b.TempDir(), Keys: testKey, NoSync: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
+	b.Cleanup(func() { l.Close() })
 	r := httptest.NewRequest(http.MethodPost, "/", nil)
 	r.Header, r.RemoteAddr = tc.header, tc.remote
-	w := httptest.NewRecorder()
 	caller := *tc.caller
-	begin := func() *Call {
+	t0 := time.Now()
+	return func() *Call {
 		c := l.Begin(w, r, "req", t0)
 		c.SetService(tc.service, "")
 		c.SetForm(tc.form)
@@ -232,6 +232,14 @@ func BenchmarkCall(b *testing.B) {
 		_, _ = c.Write([]byte(tc.body))
 		return c
 	}
+}
+
+// BenchmarkCall measures the audit trail's work on a request's goroutine
+// for a signed GetUser: "event" builds the event only, "record" also
+// encodes, writes and indexes it.
+func BenchmarkCall(b *testing.B) {
+	w := httptest.NewRecorder()
+	begin := benchSignedGetUser(b, w)
 	b.Run("event", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -259,19 +267,8 @@ func BenchmarkCall(b *testing.B) {
 // outside the log's lock: building a signed GetUser's record and
 // indexing it.
 func BenchmarkEncode(b *testing.B) {
-	tc := testCallCases()[0]
-	l, err := Open(Options{Dir: b.TempDir(), Keys: testKey, NoSync: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	r := httptest.NewRequest(http.MethodPost, "/", nil)
-	r.Header, r.RemoteAddr = tc.header, tc.remote
-	c := l.Begin(httptest.NewRecorder(), r, "req", time.Now())
-	c.SetService(tc.service, "")
-	c.SetForm(tc.form)
-	c.SetCaller(tc.caller)
-	c.RecordDecision("iam:GetUser", "arn:aws:iam::123456789012:user/bob", true)
+	begin := benchSignedGetUser(b, httptest.NewRecorder())
+	c := begin()
 	if err := c.Finish(context.Background()); err != nil {
 		b.Fatal(err)
 	}
