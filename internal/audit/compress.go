@@ -1,12 +1,12 @@
 package audit
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -119,41 +119,55 @@ func compressSegment(enc frameEncoder, src string, size int64, dst string) ([]bl
 	if err != nil {
 		return nil, 0, err
 	}
-	r := bufio.NewReaderSize(io.LimitReader(in, size), 1<<20)
+	// A frame ends at the first record end at least blockBytes into it.
+	// The records are read in large pieces and compressed where they
+	// were read to, without splitting them into lines first.
+	r := io.LimitReader(in, size)
 	var blocks []block
 	var raw, z int64
-	buf := make([]byte, 0, blockBytes+64<<10)
+	data := make([]byte, 0, 4*blockBytes)
+	start, scanned := 0, 0 // the frame being read starts at data[start]; no record ends in data[start+blockBytes-1:scanned]
 	var zbuf []byte
-	flush := func() error {
-		if len(buf) == 0 {
-			return nil
-		}
+	flush := func(frame []byte) error {
 		var err error
-		if zbuf, err = enc.appendFrame(zbuf[:0], buf); err != nil {
+		if zbuf, err = enc.appendFrame(zbuf[:0], frame); err != nil {
 			return err
 		}
 		if _, err := out.Write(zbuf); err != nil {
 			return err
 		}
 		blocks = append(blocks, block{raw, z})
-		raw, z, buf = raw+int64(len(buf)), z+int64(len(zbuf)), buf[:0]
+		raw, z = raw+int64(len(frame)), z+int64(len(zbuf))
 		return nil
 	}
-	for err == nil {
-		var line []byte
-		line, err = r.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			buf = append(buf, line...)
-			err = nil
+	for eof := false; err == nil; {
+		from := max(start+blockBytes-1, scanned)
+		if i := bytes.IndexByte(data[min(from, len(data)):], '\n'); i >= 0 {
+			end := from + i + 1
+			err = flush(data[start:end])
+			start, scanned = end, end
 			continue
 		}
-		buf = append(buf, line...)
-		if len(buf) >= blockBytes && err == nil {
-			err = flush()
+		if eof {
+			if start < len(data) {
+				err = flush(data[start:])
+			}
+			break
 		}
-	}
-	if errors.Is(err, io.EOF) {
-		err = flush()
+		scanned = len(data)
+		if start > 0 {
+			n := copy(data, data[start:])
+			data, scanned, start = data[:n], scanned-start, 0
+		}
+		if len(data) == cap(data) {
+			data = slices.Grow(data, cap(data))
+		}
+		var n int
+		n, err = r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if errors.Is(err, io.EOF) {
+			eof, err = true, nil
+		}
 	}
 	if err == nil && raw != size {
 		err = fmt.Errorf("compressed %d bytes of %d", raw, size)
