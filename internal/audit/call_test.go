@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,13 +180,24 @@ func TestCallRecords(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// The golden file holds each record's meta and its event as readers
+	// render it: API calls are stored in the compact form.
 	var got bytes.Buffer
 	for _, line := range lines(t, segmentPath(t, dir)) {
 		i := bytes.Index(line, []byte(`"meta":`))
-		if i < 0 {
-			t.Fatalf("record without meta: %s", line)
+		s, e, ok := eventSpan(bytes.TrimSuffix(line, []byte("\n")))
+		if i < 0 || !ok {
+			t.Fatalf("record without meta or event: %s", line)
 		}
-		got.Write(uuidPattern.ReplaceAll(line[i:], []byte("UUID")))
+		var rec recordLine
+		if err := parseHead(append(slices.Clip(line[:s-len(eventKey)]), '}'), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(line[s:e], compactEventStart) {
+			t.Errorf("record of %s is not in the compact form: %s", rec.Meta.Name, line)
+		}
+		r := append(slices.Clip(line[i:s]), renderEvent(nil, line[s:e], rec.Meta.ID, rec.Meta.ReadOnly, rec.Meta.Account)...)
+		got.Write(uuidPattern.ReplaceAll(append(r, "}\n"...), []byte("UUID")))
 	}
 	golden := filepath.Join("testdata", "call_records.golden")
 	if *updateGolden {
@@ -281,7 +293,7 @@ func BenchmarkEncode(b *testing.B) {
 			m := metaOfEvent(ev)
 			buf = appendMeta(buf[:prefixRoom], &m)
 			buf = append(buf, eventKey...)
-			buf = appendEvent(buf, ev)
+			buf = appendCompactEvent(buf, ev)
 		}
 	})
 	b.Run("index", func(b *testing.B) {

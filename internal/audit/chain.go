@@ -40,6 +40,10 @@ import (
 // records continue it; the hash chain itself covers the whole previous
 // hash.
 //
+// The event of an API call is stored in a compact form, without the
+// members the meta holds or that are constants (see compactEventStart);
+// readers render the CloudTrail event (renderEvent).
+//
 // Trails written before 2026-12 hold lines of the earlier form, which
 // carry the previous chain hash in full, and whose chain hash is SHA-256
 // of the line alone:
@@ -370,6 +374,12 @@ func scanChain(dir, chain string, from scanFrom, want map[uint64]bool, fn func(p
 			broken = true
 		}
 		f, err := openSegment(sf.path)
+		if errors.Is(err, os.ErrNotExist) && !isCompressed(sf.path) {
+			// Compressed since it was listed: the sealer removes the
+			// uncompressed form once the compressed one is in place.
+			sf.path = compressedForm(sf.path)
+			f, err = openSegment(sf.path)
+		}
 		if err != nil {
 			return nil, err
 		}

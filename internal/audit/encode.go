@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 
@@ -13,7 +14,72 @@ import (
 func appendEvent(b []byte, ev *Event) []byte {
 	b = append(b, `{"eventVersion":`...)
 	b = appendString(b, ev.EventVersion)
-	b = append(b, `,"userIdentity":`...)
+	b = append(b, ',')
+	b = appendEventBody(b, ev)
+	b = appendEventTail(b, ev.EventID, ev.ReadOnly, ev.EventType, ev.ManagementEvent, ev.RecipientAccountID, ev.EventCategory)
+	return append(b, '}')
+}
+
+// A record stores the event of an API call in a compact form when its
+// members after requestID hold nothing its meta does not (the event ID,
+// read-only, the recipient account) and its constants are the usual ones:
+// the event without eventVersion and without those members,
+//
+//	{"userIdentity":...,"requestID":"..."}
+//
+// which is some 200 bytes shorter, so cheaper to hash, write and
+// compress. Readers render the CloudTrail event from it and the meta
+// (renderEvent); an event in full starts with eventVersion.
+var compactEventStart = []byte(`{"userIdentity":`)
+
+// compactEventVersion is the eventVersion of every event stored in the
+// compact form (should EventVersion change, compactable must keep events
+// of the new version in full, or renderEvent tell the two apart).
+const compactEventVersion = "1.09"
+
+// compactable reports whether Record may store ev in the compact form:
+// id is the event ID Record made for it (zero if it came with one).
+func compactable(ev *Event, id [16]byte) bool {
+	return id != [16]byte{} && ev.EventVersion == compactEventVersion && ev.EventType == TypeAPICall &&
+		ev.ManagementEvent && ev.EventCategory == categoryManagement
+}
+
+// appendCompactEvent appends ev in the compact form.
+func appendCompactEvent(b []byte, ev *Event) []byte {
+	b = append(b, '{')
+	b = appendEventBody(b, ev)
+	return append(b, '}')
+}
+
+// renderEvent appends the CloudTrail event a record stores as stored:
+// stored itself, unless it is in the compact form, whose missing members
+// come from the record's meta (its event ID, read-only and account).
+func renderEvent(b, stored []byte, id string, readOnly bool, account string) []byte {
+	if !bytes.HasPrefix(stored, compactEventStart) || stored[len(stored)-1] != '}' {
+		return append(b, stored...)
+	}
+	b = append(b, `{"eventVersion":"`+compactEventVersion+`",`...)
+	b = append(b, stored[1:len(stored)-1]...)
+	b = appendEventTail(b, id, readOnly, TypeAPICall, true, account, categoryManagement)
+	return append(b, '}')
+}
+
+// renderedEvent is renderEvent into a new slice, or stored itself when
+// it is in full.
+func renderedEvent(stored []byte, id string, readOnly bool, account string) []byte {
+	if !bytes.HasPrefix(stored, compactEventStart) {
+		return stored
+	}
+	return renderEvent(make([]byte, 0, len(stored)+compactEventExtra+len(id)+len(account)), stored, id, readOnly, account)
+}
+
+// compactEventExtra is about what renderEvent adds to a compact event,
+// besides its ID and account.
+const compactEventExtra = 160
+
+// appendEventBody appends ev's members from userIdentity to requestID.
+func appendEventBody(b []byte, ev *Event) []byte {
+	b = append(b, `"userIdentity":`...)
 	b = appendIdentity(b, &ev.UserIdentity)
 	b = appendField(b, "eventTime", ev.EventTime)
 	b = appendField(b, "eventSource", ev.EventSource)
@@ -38,15 +104,19 @@ func appendEvent(b []byte, ev *Event) []byte {
 	if ev.RequestID != "" {
 		b = appendField(b, "requestID", ev.RequestID)
 	}
-	b = appendField(b, "eventID", ev.EventID)
+	return b
+}
+
+// appendEventTail appends an event's members after requestID.
+func appendEventTail(b []byte, id string, readOnly bool, eventType string, management bool, account, category string) []byte {
+	b = appendField(b, "eventID", id)
 	b = append(b, `,"readOnly":`...)
-	b = strconv.AppendBool(b, ev.ReadOnly)
-	b = appendField(b, "eventType", ev.EventType)
+	b = strconv.AppendBool(b, readOnly)
+	b = appendField(b, "eventType", eventType)
 	b = append(b, `,"managementEvent":`...)
-	b = strconv.AppendBool(b, ev.ManagementEvent)
-	b = appendField(b, "recipientAccountId", ev.RecipientAccountID)
-	b = appendField(b, "eventCategory", ev.EventCategory)
-	return append(b, '}')
+	b = strconv.AppendBool(b, management)
+	b = appendField(b, "recipientAccountId", account)
+	return appendField(b, "eventCategory", category)
 }
 
 func appendRaw(b []byte, raw json.RawMessage) []byte {

@@ -47,6 +47,10 @@ const (
 	TypeConsoleSignIn = "AwsConsoleSignIn"
 )
 
+// categoryManagement is the eventCategory of management events, the
+// only ones iamd records.
+const categoryManagement = "Management"
+
 // Hidden replaces secret values, as CloudTrail does.
 const Hidden = "HIDDEN_DUE_TO_SECURITY_REASONS"
 

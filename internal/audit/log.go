@@ -800,7 +800,7 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 		ev.EventType = TypeAPICall
 	}
 	if ev.EventCategory == "" {
-		ev.EventCategory = "Management"
+		ev.EventCategory = categoryManagement
 		ev.ManagementEvent = true
 	}
 	if ev.RequestParameters == nil {
@@ -825,7 +825,11 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 	buf = appendMeta(buf, &m)
 	buf = append(buf, eventKey...)
 	evStart := len(buf)
-	buf = appendEvent(buf, ev)
+	if compactable(ev, id) {
+		buf = appendCompactEvent(buf, ev)
+	} else {
+		buf = appendEvent(buf, ev)
+	}
 	m.n = uint32(len(buf) - evStart)
 	buf = append(buf, '}', '\n')
 	l.mu.Lock()

@@ -491,6 +491,7 @@ func (x *index) found(pos uint32) (Found, bool, error) {
 	for _, r := range x.resources(&e) {
 		f.Resources = append(f.Resources, Resource{Type: x.strs[r[0]], Name: x.strs[r[1]]})
 	}
+	account := x.strs[e.account]
 	seg := x.seg
 	buf := make([]byte, e.n)
 	var err error
@@ -509,7 +510,7 @@ func (x *index) found(pos uint32) (Found, bool, error) {
 	if err != nil {
 		return Found{}, false, fmt.Errorf("audit: read event: %w", err)
 	}
-	f.JSON = buf
+	f.JSON = renderedEvent(buf, f.EventID, e.readOnly, account)
 	return f, true, nil
 }
 
@@ -555,7 +556,8 @@ func (s *sealedIndex) found(u *sealedRef, e int, q *query, rd *segReader) (Found
 	m := metaOfRecord(&rec)
 	return Found{
 		EventID: m.id, EventName: m.name, ReadOnly: m.readOnly, AccessKeyID: m.key, Time: time.Unix(m.time, 0).UTC(),
-		Source: m.source, Username: m.user, Resources: m.res, JSON: buf[evDelta:],
+		Source: m.source, Username: m.user, Resources: m.res,
+		JSON: renderedEvent(buf[evDelta:], m.id, m.readOnly, m.account),
 	}, true, nil
 }
 

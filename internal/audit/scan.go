@@ -46,6 +46,7 @@ func Scan(dir string, f ScanFilter, fn func(event []byte) error) error {
 			continue
 		}
 		var cbErr error
+		var ev []byte
 		each := func(_ string, _ int64, line []byte, rec *recordLine) {
 			if cbErr != nil || rec.Meta.Time < start || rec.Meta.Time > end {
 				return
@@ -57,7 +58,8 @@ func Scan(dir string, f ScanFilter, fn func(event []byte) error) error {
 			if !ok {
 				return
 			}
-			cbErr = fn(line[s:t])
+			ev = renderEvent(ev[:0], line[s:t], rec.Meta.ID, rec.Meta.ReadOnly, rec.Meta.Account)
+			cbErr = fn(ev)
 		}
 		chainDir := filepath.Join(dir, e.Name())
 		var from scanFrom

@@ -110,6 +110,7 @@ func ReadSealed(s SealedSegment, fn func(r *SealedRecord) error) error {
 	}
 	var cbErr error
 	var r SealedRecord
+	var ev []byte
 	st, err := scanChain(s.dir, s.Chain, scanFrom{count: s.First - 1, head: prev, set: true, segs: 1}, nil,
 		func(_ string, _ int64, line []byte, rec *recordLine) {
 			if cbErr != nil || rec.Seq < s.First || rec.Seq > s.Last {
@@ -120,7 +121,8 @@ func ReadSealed(s SealedSegment, fn func(r *SealedRecord) error) error {
 				cbErr = fmt.Errorf("audit: record %d has no event", rec.Seq)
 				return
 			}
-			r = SealedRecord{Seq: rec.Seq, Account: rec.Meta.Account, Time: rec.Meta.Time, Event: line[a:b]}
+			ev = renderEvent(ev[:0], line[a:b], rec.Meta.ID, rec.Meta.ReadOnly, rec.Meta.Account)
+			r = SealedRecord{Seq: rec.Seq, Account: rec.Meta.Account, Time: rec.Meta.Time, Event: ev}
 			cbErr = fn(&r)
 		})
 	if errors.Is(err, os.ErrNotExist) || err == nil && (len(st.problems) > 0 || st.count < s.First) && !present() {

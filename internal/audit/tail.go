@@ -60,6 +60,7 @@ type Tail struct {
 	off  int64
 	buf  []byte
 	head []byte
+	ev   []byte // the record's event, rendered (renderEvent)
 	rec  ChainRecord
 }
 
@@ -261,8 +262,10 @@ func (t *Tail) emit(body []byte, fn func(*ChainRecord) error) (bool, error) {
 	r := &t.rec
 	*r = ChainRecord{
 		Seq: rec.Seq, Time: m.Time, Account: m.Account, EventName: m.Name, Source: m.Source, Username: m.User,
-		AccessKeyID: m.Key, EventID: m.ID, ReadOnly: m.ReadOnly, Resources: r.Resources[:0], Event: body[s:e],
+		AccessKeyID: m.Key, EventID: m.ID, ReadOnly: m.ReadOnly, Resources: r.Resources[:0],
 	}
+	t.ev = renderEvent(t.ev[:0], body[s:e], m.ID, m.ReadOnly, m.Account)
+	r.Event = t.ev
 	for _, p := range m.Res {
 		r.Resources = append(r.Resources, Resource{Type: p[0], Name: p[1]})
 	}

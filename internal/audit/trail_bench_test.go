@@ -135,7 +135,11 @@ func genTrail(tb testing.TB, dir string, n int, fullOpen bool) int {
 		buf = appendMeta(buf, &m)
 		buf = append(buf, eventKey...)
 		evStart := len(buf) - len(prev)
-		buf = appendEvent(buf, ev)
+		if compactable(ev, m.uuid()) { // as Record stores the events it names
+			buf = appendCompactEvent(buf, ev)
+		} else {
+			buf = appendEvent(buf, ev)
+		}
 		evLen := len(buf) - len(prev) - evStart
 		buf = append(buf, '}')
 		prev = sha256.Sum256(buf) // the previous hash, then the line

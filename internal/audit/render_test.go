@@ -1,0 +1,194 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestEventsReadAsRecorded records events stored in the compact form and
+// in full, and checks that every reader (lookups in the open and in sealed
+// segments, Scan, Tail, ReadSealed) returns each as appendEvent writes it
+// in full.
+func TestEventsReadAsRecorded(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	l, err := Open(Options{Dir: dir, Keys: testKey, Now: func() time.Time { return t0 }, NoSync: true, SegmentBytes: 8192})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const account = "111122223333"
+	kinds := []struct {
+		name    string
+		compact bool
+		event   func(i int) *Event
+	}{
+		{"API call", true, func(i int) *Event {
+			return &Event{
+				EventSource: SourceIAM, EventName: "GetUser", AWSRegion: "eu-west-1", SourceIPAddress: "10.0.0.1", UserAgent: "ua \"q\" é",
+				RecipientAccountID: account, ReadOnly: true, RequestID: fmt.Sprintf("req-%d", i),
+				UserIdentity:      UserIdentity{Type: "IAMUser", UserName: "alice", AccessKeyID: "AKIAALICE", AccountID: account},
+				RequestParameters: json.RawMessage(`{"userName":"bob"}`), Username: "alice",
+				Resources: []Resource{{Type: "AWS::IAM::User", Name: "bob"}},
+			}
+		}},
+		{"failed write without request ID", true, func(int) *Event {
+			return &Event{
+				EventSource: SourceIAM, EventName: "DeleteUser", AWSRegion: "us-east-1", RecipientAccountID: account,
+				ErrorCode: "DeleteConflict", ErrorMessage: "Cannot delete entity, must delete policies first.",
+				UserIdentity: UserIdentity{Type: "Root", AccountID: account},
+			}
+		}},
+		{"console sign-in", false, func(int) *Event {
+			return &Event{
+				EventSource: SourceSignin, EventName: "ConsoleLogin", AWSRegion: "us-east-1", RecipientAccountID: account,
+				EventType: TypeConsoleSignIn, UserIdentity: UserIdentity{Type: "IAMUser", UserName: "alice", AccountID: account},
+				ResponseElements: json.RawMessage(`{"ConsoleLogin":"Success"}`),
+			}
+		}},
+		{"event ID given", false, func(i int) *Event {
+			return &Event{
+				EventSource: SourceSTS, EventName: "GetCallerIdentity", AWSRegion: "us-east-1", RecipientAccountID: account,
+				EventID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), ReadOnly: true,
+				UserIdentity: UserIdentity{Type: "AssumedRole", AccountID: account},
+			}
+		}},
+		{"another account, not read-only", true, func(int) *Event {
+			return &Event{
+				EventSource: SourceIAM, EventName: "CreateUser", AWSRegion: "us-east-1", RecipientAccountID: "444455556666",
+				UserIdentity: UserIdentity{Type: "AWSAccount", AccountID: "444455556666"},
+			}
+		}},
+	}
+	want := make(map[string]string) // event ID → the event in full
+	for i := range 150 {
+		k := kinds[i%len(kinds)]
+		ev := k.event(i)
+		ev.time = t0.Add(time.Duration(i) * time.Second)
+		ev.EventTime = FormatTime(ev.time)
+		if err := l.Record(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+		want[ev.EventID] = string(appendEvent(nil, ev))
+	}
+	seen := make(map[string]map[string]bool) // reader → event IDs read
+	check := func(reader string, event []byte) error {
+		var ev struct {
+			EventID string `json:"eventID"`
+		}
+		if err := json.Unmarshal(event, &ev); err != nil {
+			return fmt.Errorf("%s: %v: %s", reader, err, event)
+		}
+		if w, ok := want[ev.EventID]; !ok || w != string(event) {
+			return fmt.Errorf("%s: read\n%s\nwant\n%s", reader, event, w)
+		}
+		if seen[reader] == nil {
+			seen[reader] = make(map[string]bool)
+		}
+		seen[reader][ev.EventID] = true
+		return nil
+	}
+
+	for _, acct := range []string{account, "444455556666"} {
+		q := Query{Account: acct, Max: 7}
+		for {
+			p, err := l.Lookup(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range p.Events {
+				if err := check("Lookup", f.JSON); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if p.NextToken == "" {
+				break
+			}
+			q.Token = p.NextToken
+		}
+	}
+	if err := Scan(dir, ScanFilter{}, func(ev []byte) error { return check("Scan", ev) }); err != nil {
+		t.Fatal(err)
+	}
+	tl := NewTail(l.ChainDir(), 0)
+	defer tl.Close()
+	for {
+		n, err := tl.Read(40, func(r *ChainRecord) error { return check("Tail", r.Event) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	segs, err := SealedSegments(dir, filepath.Base(l.ChainDir()), testKey, 0)
+	if err != nil || len(segs) < 2 {
+		t.Fatalf("%d sealed segments (%v), want several", len(segs), err)
+	}
+	for _, s := range segs {
+		if err := ReadSealed(s, func(r *SealedRecord) error { return check("ReadSealed", r.Event) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, reader := range []string{"Lookup", "Scan", "Tail"} {
+		if len(seen[reader]) != len(want) {
+			t.Errorf("%s read %d events, want %d", reader, len(seen[reader]), len(want))
+		}
+	}
+
+	// The events are stored as their kinds say.
+	for i, ev := range storedEvents(t, dir) {
+		if got, w := bytes.HasPrefix(ev, compactEventStart), kinds[i%len(kinds)].compact; got != w {
+			t.Errorf("event %d (%s) stored compact: %v, want %v: %s", i, kinds[i%len(kinds)].name, got, w, ev)
+		}
+	}
+}
+
+// storedEvents returns the events of every record in dir's chain, as
+// stored, in order.
+func storedEvents(t *testing.T, dir string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	chains, err := filepath.Glob(filepath.Join(dir, "*", lockFile))
+	if err != nil || len(chains) != 1 {
+		t.Fatalf("chains: %v %v", chains, err)
+	}
+	_, err = scanChain(filepath.Dir(chains[0]), filepath.Base(filepath.Dir(chains[0])), scanFrom{}, nil, func(_ string, _ int64, line []byte, _ *recordLine) {
+		if s, e, ok := eventSpan(line); ok {
+			out = append(out, bytes.Clone(line[s:e]))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// FuzzRenderEvent checks that rendering any stored event never panics,
+// and that an event rendered from the compact form is appendEvent's.
+func FuzzRenderEvent(f *testing.F) {
+	f.Add([]byte(`{"userIdentity":{"type":"Root"},"requestID":"r"}`), "01a251b2-442f-73cc-90af-8a947cd482a1", true, "111122223333", "ua", "GetUser")
+	f.Add([]byte(`{"userIdentity":`), "", false, "", "", "")
+	f.Add([]byte(`{"eventVersion":"1.08"}`), "x", false, "a", "\x00", "\"")
+	f.Fuzz(func(t *testing.T, stored []byte, id string, readOnly bool, account, agent, name string) {
+		renderEvent(nil, stored, id, readOnly, account)
+		renderedEvent(stored, id, readOnly, account)
+		ev := &Event{
+			EventVersion: EventVersion, EventType: TypeAPICall, ManagementEvent: true, EventCategory: categoryManagement,
+			EventID: id, ReadOnly: readOnly, RecipientAccountID: account, UserAgent: agent, EventName: name,
+			UserIdentity: UserIdentity{Type: "IAMUser", UserName: name},
+		}
+		full := appendEvent(nil, ev)
+		if got := renderEvent(nil, appendCompactEvent(nil, ev), id, readOnly, account); !bytes.Equal(got, full) {
+			t.Fatalf("rendered\n%s\nwant\n%s", got, full)
+		}
+		if !json.Valid(full) {
+			t.Fatalf("invalid JSON: %s", full)
+		}
+	})
+}
