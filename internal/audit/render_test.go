@@ -21,7 +21,12 @@ func TestEventsReadAsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	closed := false
+	defer func() {
+		if !closed {
+			l.Close()
+		}
+	}()
 	const account = "111122223333"
 	kinds := []struct {
 		name    string
@@ -112,10 +117,17 @@ func TestEventsReadAsRecorded(t *testing.T) {
 			q.Token = p.NextToken
 		}
 	}
+	// The readers of files next, once every segment but the last is
+	// sealed: Close waits for the sealing.
+	chainDir := l.ChainDir()
+	closed = true
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := Scan(dir, ScanFilter{}, func(ev []byte) error { return check("Scan", ev) }); err != nil {
 		t.Fatal(err)
 	}
-	tl := NewTail(l.ChainDir(), 0)
+	tl := NewTail(chainDir, 0)
 	defer tl.Close()
 	for {
 		n, err := tl.Read(40, func(r *ChainRecord) error { return check("Tail", r.Event) })
@@ -126,7 +138,7 @@ func TestEventsReadAsRecorded(t *testing.T) {
 			break
 		}
 	}
-	segs, err := SealedSegments(dir, filepath.Base(l.ChainDir()), testKey, 0)
+	segs, err := SealedSegments(dir, filepath.Base(chainDir), testKey, 0)
 	if err != nil || len(segs) < 2 {
 		t.Fatalf("%d sealed segments (%v), want several", len(segs), err)
 	}
