@@ -123,12 +123,21 @@ func appendValue(b []byte, p *typePlan, v reflect.Value) []byte {
 	return b
 }
 
+// plainASCII has bit c set for the bytes c below 64 that appendEscaped
+// copies as they are: tab, newline, and from space on all but the quote,
+// ampersand and angle brackets. (Every byte from 64 to 127 is copied.)
+const plainASCII uint64 = 1<<'\t' | 1<<'\n' | (1<<64-1)&^(1<<' '-1)&^(1<<'"'|1<<'&'|1<<'<'|1<<'>')
+
 // appendEscaped appends s as XML character data (also safe in a quoted
 // attribute). Characters XML cannot carry, and invalid UTF-8, become U+FFFD.
 func appendEscaped(b []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if c < utf8.RuneSelf && (c >= 64 || plainASCII>>c&1 != 0) {
+			i++
+			continue
+		}
 		var esc string
 		size := 1
 		if c < utf8.RuneSelf {

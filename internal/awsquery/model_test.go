@@ -151,6 +151,30 @@ func TestAppendEscaped(t *testing.T) {
 			t.Errorf("appendEscaped(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+	// Every ASCII byte but these is copied as it is.
+	escaped := map[byte]bool{'&': true, '<': true, '>': true, '"': true, '\r': true}
+	for c := range byte(0x20) {
+		escaped[c] = c != '\t' && c != '\n'
+	}
+	for c := range byte(0x80) {
+		in := "a" + string(c) + "b"
+		if got := string(appendEscaped(nil, in)); (got != in) != escaped[c] {
+			t.Errorf("appendEscaped(%q) = %q", in, got)
+		}
+	}
+}
+
+// BenchmarkAppendEscaped escapes the strings of a GetUser response (ARN,
+// name, ID, path, request ID), none of which needs escaping.
+func BenchmarkAppendEscaped(b *testing.B) {
+	ss := []string{"arn:aws:iam::111122223333:user/load-000001", "load-000001", "AIDAFLOOR0000000000001", "/", "2b7a9b56-7d65-4c1f-9e0a-7b1f7e3a8c11"}
+	buf := make([]byte, 0, 512)
+	for b.Loop() {
+		buf = buf[:0]
+		for _, s := range ss {
+			buf = appendEscaped(buf, s)
+		}
+	}
 }
 
 func TestAppendPercentEncoded(t *testing.T) {

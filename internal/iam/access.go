@@ -149,10 +149,16 @@ func (t *AccessTracker) Accessed(account, entityID, action, region string, at ti
 		t.pending[k] = r
 	}
 	s := r.Services[svc]
+	a, ok := s.Actions[name]
+	if ok && a.Last == at && a.Region == region && s.Last == at && s.Region == region {
+		// Already recorded this second (the common case under load):
+		// nothing would change.
+		return
+	}
 	if !at.Before(s.Last) {
 		s.Last, s.Region = at, region
 	}
-	if a, ok := s.Actions[name]; !ok || !at.Before(a.Last) {
+	if !ok || !at.Before(a.Last) {
 		if s.Actions == nil {
 			s.Actions = make(map[string]ActionAccess, 1)
 		}

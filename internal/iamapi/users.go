@@ -10,11 +10,16 @@ import (
 )
 
 func (s *Service) userOut(account string, u *iam.User) User {
+	return userWithARN(u, s.partition.ARN(account, "user", u.Path, u.Name))
+}
+
+// userWithARN is userOut for a caller that already has the user's ARN.
+func userWithARN(u *iam.User, arn string) User {
 	out := User{
 		Path:             u.Path,
 		UserName:         u.Name,
 		UserId:           u.ID,
-		Arn:              s.partition.ARN(account, "user", u.Path, u.Name),
+		Arn:              arn,
 		CreateDate:       u.Created,
 		PasswordLastUsed: u.PasswordLastUsed,
 		Tags:             fromTags(u.Tags),
@@ -134,10 +139,11 @@ func (s *Service) GetUser(ctx context.Context, in *GetUserRequest) (*GetUserResp
 		}
 		return nil, noSuchUser(name)
 	}
-	if _, err := s.authorize(ctx, "iam:GetUser", s.partition.ARN(c.Account, "user", u.Path, u.Name), resourceTags(u.Tags)); err != nil {
+	arn := s.partition.ARN(c.Account, "user", u.Path, u.Name)
+	if _, err := s.authorize(ctx, "iam:GetUser", arn, resourceTags(u.Tags)); err != nil {
 		return nil, err
 	}
-	return &GetUserResponse{User: s.userOut(c.Account, u)}, nil
+	return &GetUserResponse{User: userWithARN(u, arn)}, nil
 }
 
 // lookupUser authorizes action on the named user (with any further

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -316,7 +317,29 @@ func (s *Server) build() (http.Handler, error) {
 	if auditLog != nil {
 		s.metrics.AuditRecords(auditLog.Records)
 	}
-	return clientAddress(s.cfg.TrustedProxies, mux), nil
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		if _, p := mux.Handler(&http.Request{Method: m, URL: &url.URL{Path: "/"}}); p != "/" {
+			return nil, fmt.Errorf("%s / is routed to %q, not to the Query APIs", m, p)
+		}
+	}
+	return clientAddress(s.cfg.TrustedProxies, queryFirst{front: front, mux: mux}), nil
+}
+
+// queryFirst hands requests for "/", the Query APIs' path where every
+// SDK request goes, straight to their front; the mux, which has no other
+// pattern for "/", would route them there after matching the path against
+// its patterns. Other paths go through the mux.
+type queryFirst struct {
+	front http.Handler
+	mux   *http.ServeMux
+}
+
+func (q queryFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/" && r.Method != http.MethodConnect {
+		q.front.ServeHTTP(w, r)
+		return
+	}
+	q.mux.ServeHTTP(w, r)
 }
 
 // EnvAudit chooses how the audit trail is written. By default every event
