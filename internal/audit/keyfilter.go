@@ -80,12 +80,6 @@ func (f keyFilter) mayContain(k uint64) bool {
 	return found
 }
 
-func (f keyFilter) size() int { return len(f) }
-
-// filterCacheBytes bounds the key filters held in memory: those of about
-// 2,900 typical segments (38 M events).
-const filterCacheBytes = 16 << 20
-
 // sealedLookup is how a lookup reads the sealed segment u for key k:
 // skip is true if u's key filter says u does not hold k; otherwise, if k
 // is rare in u, small is u's small index, which lists all of k's entries;
@@ -94,28 +88,38 @@ const filterCacheBytes = 16 << 20
 // filter or small index cannot be read or does not match its checkpoint,
 // may hold anything: its index file decides, and is rebuilt if it is
 // damaged.
-func (t *trail) sealedLookup(u *sealedRef, k uint64) (skip bool, small *sealedIndex) {
-	if u.cp.Filter == "" {
+//
+// The filter is read from the index file at every lookup (into scratch,
+// which the lookup reuses) and checked against the signed checkpoint each
+// time, not kept in memory: the filters of a long trail (5.5 KB a
+// segment, 21 MB at 50 M events) would make the process grow with the
+// trail. Read from the page cache, which is not the process's memory, a
+// filter costs a few µs.
+func (t *trail) sealedLookup(u *sealedRef, k uint64, scratch *[]byte) (skip bool, small *sealedIndex) {
+	cp := u.cp
+	if cp.Filter == "" {
 		return false, nil
 	}
 	path := idxPath(u.path)
-	f := t.filters.get(path)
-	if f == nil {
-		b, err := readSection(path, u.cp, 0, u.cp.FilterLen, u.cp.Filter)
-		if err != nil {
-			t.sectionUnreadable(path, err)
-			return false, nil
-		}
-		f = keyFilter(b)
-		t.filters.put(path, f)
-	}
-	if !f.mayContain(k) {
-		return true, nil
-	}
-	if u.cp.SmallLen == 0 {
+	file, err := os.Open(path)
+	if err != nil {
+		t.sectionUnreadable(path, err)
 		return false, nil
 	}
-	b, err := readSection(path, u.cp, u.cp.FilterLen, u.cp.SmallLen, u.cp.Small)
+	defer file.Close()
+	at := cp.sections
+	f, err := readSection(file, &at, 0, cp.FilterLen, cp.Filter, scratch)
+	if err != nil {
+		t.sectionUnreadable(path, err)
+		return false, nil
+	}
+	if !keyFilter(f).mayContain(k) {
+		return true, nil
+	}
+	if cp.SmallLen == 0 {
+		return false, nil
+	}
+	b, err := readSection(file, &at, cp.FilterLen, cp.SmallLen, cp.Small, nil)
 	if err == nil {
 		small, err = parseIndexBody(b)
 	}
@@ -135,35 +139,71 @@ func (t *trail) sectionUnreadable(path string, err error) {
 	}
 }
 
-// readSection reads n bytes at off past the checkpoint line of the index
-// file at path, which must have the SHA-256 sum: the key filter or the
-// small index of cp (the index file's checkpoint, already verified).
-func readSection(path string, cp *checkpoint, off, n int, sum string) ([]byte, error) {
-	file, err := os.Open(path)
+// readSection reads n bytes at off past the checkpoint line of an index
+// file, which must have the SHA-256 sum: the key filter or the small
+// index of the file's checkpoint (already verified). *at is where the
+// checkpoint line ends, zero if not known: it is then found, and set. The
+// bytes are read into *buf (grown as needed) if buf is not nil, else into
+// a new slice.
+func readSection(file *os.File, at *int, off, n int, sum string, buf *[]byte) ([]byte, error) {
+	var b []byte
+	if buf != nil {
+		if cap(*buf) < n {
+			*buf = make([]byte, n)
+		}
+		b = (*buf)[:n]
+	} else {
+		b = make([]byte, n)
+	}
+	if *at > 0 {
+		if _, err := file.ReadAt(b, int64(*at+off)); err == nil && sumIs(b, sum) {
+			return b, nil
+		}
+		// The file may have been rewritten since (a segment compressed
+		// under the lookup, its checkpoint line longer): found again.
+	}
+	start, err := sectionsStart(file)
 	if err != nil {
 		return nil, err
 	}
-	defer file.Close()
-	// The checkpoint line is well under 4 KiB (readCheckpoint).
-	buf := make([]byte, len(idxMagic)+4096+off+n)
-	got, err := io.ReadFull(file, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+	*at = start
+	if _, err := file.ReadAt(b, int64(start+off)); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("key filter cut short")
+		}
 		return nil, err
 	}
-	buf = buf[:got]
-	if !bytes.HasPrefix(buf, []byte(idxMagic)) {
-		return nil, errors.New("not an index file")
-	}
-	i := bytes.IndexByte(buf[len(idxMagic):], '\n')
-	start := len(idxMagic) + i + 1 + off
-	if i < 0 || start+n > len(buf) {
-		return nil, errors.New("key filter cut short")
-	}
-	b := bytes.Clone(buf[start : start+n])
-	if sectionSum(b) != sum {
+	if !sumIs(b, sum) {
 		return nil, errors.New("key filter does not match its checkpoint (changed or damaged)")
 	}
 	return b, nil
+}
+
+// sectionsStart returns where the checkpoint line of an index file ends.
+func sectionsStart(file *os.File) (int, error) {
+	// The checkpoint line is well under 4 KiB (readCheckpoint).
+	buf := make([]byte, len(idxMagic)+4096)
+	got, err := file.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	buf = buf[:got]
+	if !bytes.HasPrefix(buf, []byte(idxMagic)) {
+		return 0, errors.New("not an index file")
+	}
+	i := bytes.IndexByte(buf[len(idxMagic):], '\n')
+	if i < 0 {
+		return 0, errors.New("key filter cut short")
+	}
+	return len(idxMagic) + i + 1, nil
+}
+
+// sumIs reports whether the SHA-256 of b is sum (in hex).
+func sumIs(b []byte, sum string) bool {
+	h := sha256.Sum256(b)
+	var x [2 * sha256.Size]byte
+	hex.Encode(x[:], h[:])
+	return string(x[:]) == sum
 }
 
 func sectionSum(b []byte) string {

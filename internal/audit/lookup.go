@@ -35,9 +35,6 @@ type trail struct {
 	mu    sync.RWMutex
 	units []*unit
 	cache sizedCache[*sealedIndex] // index files, by segment path
-	// Key filters, by index file path (which compressing a segment does
-	// not change).
-	filters sizedCache[keyFilter]
 	// ignoreFilters reads every index file in a lookup's time range, as
 	// before there were key filters: BenchmarkLongTrail's baseline.
 	ignoreFilters bool
@@ -62,8 +59,6 @@ const idxCacheBytes = 32 << 20
 func newTrail(keys [][]byte, log *slog.Logger) *trail {
 	t := &trail{keys: keys, log: log}
 	t.cache.max = idxCacheBytes
-	t.filters.max = filterCacheBytes
-	t.filters.evictRandom = true
 	t.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
 	t.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2))
 	return t
@@ -145,7 +140,6 @@ func (t *trail) close() {
 	}
 	t.units = nil
 	t.cache.clear()
-	t.filters.clear()
 	_ = t.enc.Close() // nothing was left to write
 	t.dec.Close()
 }
@@ -292,6 +286,7 @@ func (t *trail) lookup1(q Query) (*Page, error) {
 	key := rq.key()
 	filtered := rq.attr != AttrEventID && !t.ignoreFilters // event IDs are not in the filters
 	var cs []cand
+	var scratch []byte // the key filters read, one after the other
 	byKey := func(a, b cand) int {
 		if b.less(a.cursor) {
 			return -1
@@ -308,7 +303,7 @@ func (t *trail) lookup1(q Query) (*Page, error) {
 		if x := s.mem; x != nil {
 			cs = x.candidates(&rq, upper, start, limit, cs)
 		} else {
-			si, err := t.sealedIndexFor(&s.sealed, key, filtered)
+			si, err := t.sealedIndexFor(&s.sealed, key, filtered, &scratch)
 			if err != nil {
 				return nil, err
 			}
@@ -563,13 +558,13 @@ func (s *sealedIndex) found(u *sealedRef, e int, q *query, rd *segReader) (Found
 // in: u's index file if it is cached; else nil if u's key filter says u
 // does not hold key, u's small index if key is rare in u, else u's index
 // file. filtered is false for the keys that are not in the filters (event
-// IDs).
-func (t *trail) sealedIndexFor(u *sealedRef, key uint64, filtered bool) (*sealedIndex, error) {
+// IDs). scratch is sealedLookup's.
+func (t *trail) sealedIndexFor(u *sealedRef, key uint64, filtered bool, scratch *[]byte) (*sealedIndex, error) {
 	if s := t.cache.get(u.path); s != nil {
 		return s, nil
 	}
 	if filtered {
-		skip, small := t.sealedLookup(u, key)
+		skip, small := t.sealedLookup(u, key, scratch)
 		if skip {
 			return nil, nil
 		}
@@ -598,19 +593,14 @@ func (t *trail) index(u *sealedRef) (*sealedIndex, error) {
 	return s, nil
 }
 
-// sizedCache holds recently used values (index files, key filters) by
-// path, up to max bytes.
+// sizedCache holds recently used values (index files) by path, up to max
+// bytes.
 type sizedCache[V interface{ size() int }] struct {
 	mu   sync.Mutex
 	max  int
 	size int
 	m    map[string]*list.Element
 	lru  list.List
-	// evictRandom evicts a random value rather than the least recently
-	// used: a lookup that reads more values than fit, each once, newest
-	// first, would otherwise evict each before the next lookup reaches
-	// it, and find none cached.
-	evictRandom bool
 }
 
 type cached[V any] struct {
@@ -643,14 +633,6 @@ func (c *sizedCache[V]) put(path string, v V) {
 	c.size += v.size()
 	for c.size > c.max && c.lru.Len() > 1 {
 		e := c.lru.Back()
-		if c.evictRandom {
-			for p, pe := range c.m { // map order is random
-				if p != path {
-					e = pe
-					break
-				}
-			}
-		}
 		old := e.Value.(*cached[V])
 		c.lru.Remove(e)
 		delete(c.m, old.path)

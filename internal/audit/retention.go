@@ -154,7 +154,6 @@ func (l *Log) applyRetention() error {
 	}
 	for _, p := range paths {
 		l.trail.cache.drop(p)
-		l.trail.filters.drop(idxPath(p))
 		if err := removeSegment(p); err != nil {
 			return err
 		}
