@@ -104,7 +104,7 @@ func (t *trail) compress(u *unit) error {
 		return err
 	}
 	t.mu.Lock()
-	u.path, u.cp = zpath, &cp
+	u.path, u.cp = zpath, kept(&cp, nil)
 	t.mu.Unlock()
 	t.cache.drop(path)
 	// A lookup reading the old file meanwhile keeps its descriptor, or
@@ -114,8 +114,40 @@ func (t *trail) compress(u *unit) error {
 
 func (t *trail) add(u *unit) {
 	t.mu.Lock()
+	if u.cp != nil {
+		u.cp = kept(u.cp, t.before(u, len(t.units)))
+	}
 	t.units = append(t.units, u)
 	t.mu.Unlock()
+}
+
+// before returns the sealed unit before u in its chain, searching
+// t.units back from end; nil if there is none. Under t.mu.
+func (t *trail) before(u *unit, end int) *checkpoint {
+	for i := end - 1; i >= 0; i-- {
+		if p := t.units[i]; p != u && p.chain == u.chain && p.first < u.first {
+			return p.cp
+		}
+	}
+	return nil
+}
+
+// kept is what a unit keeps in memory of its verified checkpoint cp, one
+// per sealed segment for as long as the trail is open: a copy without
+// the signature, its key and the body's checksum (the index file's own
+// checkpoint is verified whenever the file is read, and writing one signs
+// it anew), and sharing the chain hash before it with the checkpoint
+// before (prev), which ends with it. That is about a third of it.
+func kept(cp, prev *checkpoint) *checkpoint {
+	k := *cp
+	k.Key, k.Sig, k.Body = "", "", ""
+	if prev != nil && prev.Head == k.Prev {
+		k.Prev = prev.Head
+	}
+	if prev != nil && prev.Chain == k.Chain {
+		k.Chain = prev.Chain
+	}
+	return &k
 }
 
 // sealed replaces the in-memory index of u by its index file.
@@ -123,7 +155,7 @@ func (t *trail) sealed(u *unit, cp *checkpoint) {
 	// The in-memory index is not closed: a lookup may still read through
 	// it (its file closes when it is collected).
 	t.mu.Lock()
-	u.cp, u.mem = cp, nil
+	u.cp, u.mem = kept(cp, t.before(u, len(t.units))), nil
 	if cp.ZSize > 0 && !isCompressed(u.path) {
 		u.path = compressedPath(u.path)
 	}
