@@ -101,7 +101,7 @@ func (t *trail) sealedLookup(u *sealedRef, k uint64, scratch *[]byte) (skip bool
 		return false, nil
 	}
 	path := idxPath(u.path)
-	file, err := os.Open(path)
+	file, err := openSectionFile(path)
 	if err != nil {
 		t.sectionUnreadable(path, err)
 		return false, nil
@@ -145,7 +145,7 @@ func (t *trail) sectionUnreadable(path string, err error) {
 // checkpoint line ends, zero if not known: it is then found, and set. The
 // bytes are read into *buf (grown as needed) if buf is not nil, else into
 // a new slice.
-func readSection(file *os.File, at *int, off, n int, sum string, buf *[]byte) ([]byte, error) {
+func readSection(file sectionFile, at *int, off, n int, sum string, buf *[]byte) ([]byte, error) {
 	var b []byte
 	if buf != nil {
 		if cap(*buf) < n {
@@ -180,7 +180,7 @@ func readSection(file *os.File, at *int, off, n int, sum string, buf *[]byte) ([
 }
 
 // sectionsStart returns where the checkpoint line of an index file ends.
-func sectionsStart(file *os.File) (int, error) {
+func sectionsStart(file sectionFile) (int, error) {
 	// The checkpoint line is well under 4 KiB (readCheckpoint).
 	buf := make([]byte, len(idxMagic)+4096)
 	got, err := file.ReadAt(buf, 0)
