@@ -318,7 +318,15 @@ func (t *trail) lookup1(q Query) (*Page, error) {
 	key := rq.key()
 	filtered := rq.attr != AttrEventID && !t.ignoreFilters // event IDs are not in the filters
 	var cs []cand
-	var scratch []byte // the key filters read, one after the other
+	var filters *filterReader
+	if filtered {
+		filters = &filterReader{t: t, key: key, n: len(spans), ref: func(i int) *sealedRef {
+			if spans[i].mem != nil {
+				return nil
+			}
+			return &spans[i].sealed
+		}}
+	}
 	byKey := func(a, b cand) int {
 		if b.less(a.cursor) {
 			return -1
@@ -328,14 +336,14 @@ func (t *trail) lookup1(q Query) (*Page, error) {
 		}
 		return 0
 	}
-	for _, s := range spans {
+	for i, s := range spans {
 		if len(cs) >= limit && s.maxT < cs[limit-1].time {
 			break
 		}
 		if x := s.mem; x != nil {
 			cs = x.candidates(&rq, upper, start, limit, cs)
 		} else {
-			si, err := t.sealedIndexFor(&s.sealed, key, filtered, &scratch)
+			si, err := t.sealedIndexFor(&s.sealed, filters, i)
 			if err != nil {
 				return nil, err
 			}
@@ -586,17 +594,17 @@ func (s *sealedIndex) found(u *sealedRef, e int, q *query, rd *segReader) (Found
 	}, true, nil
 }
 
-// sealedIndexFor returns the index of sealed segment u to look key up
-// in: u's index file if it is cached; else nil if u's key filter says u
-// does not hold key, u's small index if key is rare in u, else u's index
-// file. filtered is false for the keys that are not in the filters (event
-// IDs). scratch is sealedLookup's.
-func (t *trail) sealedIndexFor(u *sealedRef, key uint64, filtered bool, scratch *[]byte) (*sealedIndex, error) {
+// sealedIndexFor returns the index of sealed segment u (span i of the
+// lookup) to look the lookup's key up in: u's index file if it is
+// cached; else nil if u's key filter says u does not hold the key, u's
+// small index if the key is rare in u, else u's index file. filters is
+// nil for the keys that are not in the filters (event IDs).
+func (t *trail) sealedIndexFor(u *sealedRef, filters *filterReader, i int) (*sealedIndex, error) {
 	if s := t.cache.get(u.path); s != nil {
 		return s, nil
 	}
-	if filtered {
-		skip, small := t.sealedLookup(u, key, scratch)
+	if filters != nil {
+		skip, small := filters.lookup(i)
 		if skip {
 			return nil, nil
 		}
@@ -650,6 +658,15 @@ func (c *sizedCache[V]) get(path string) V {
 	}
 	var zero V
 	return zero
+}
+
+// has reports whether a value is cached for path, without making it
+// the most recently used.
+func (c *sizedCache[V]) has(path string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[path]
+	return ok
 }
 
 func (c *sizedCache[V]) put(path string, v V) {
