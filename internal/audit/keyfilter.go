@@ -97,43 +97,154 @@ func (f keyFilter) mayContain(k uint64) bool {
 // time, not kept in memory: the filters of a long trail (5.5 KB a
 // segment, 21 MB at 50 M events) would make the process grow with the
 // trail. Read from the page cache, which is not the process's memory, a
-// filter costs a few µs.
+// filter costs a few µs; the index file is kept open (t.files) for the
+// next lookup, as opening and closing it costs nearly as much.
 func (t *trail) sealedLookup(u *sealedRef, k uint64, scratch *[]byte) (skip bool, small *sealedIndex) {
 	cp := u.cp
 	if cp.Filter == "" {
 		return false, nil
 	}
 	path := idxPath(u.path)
-	file, err := openSectionFile(path)
-	if err != nil {
-		t.sectionUnreadable(path, err)
-		return false, nil
+	for try := 0; ; try++ {
+		file, cached, err := t.files.open(path)
+		if err != nil {
+			t.sectionUnreadable(path, err)
+			return false, nil
+		}
+		skip, small, err = readSections(file.f, cp, k, scratch)
+		t.files.release(file)
+		if err != nil && cached && try == 0 {
+			// Kept open from before the file was replaced (a segment
+			// compressed, its index file rebuilt): once more, opened anew.
+			t.files.drop(path)
+			continue
+		}
+		if err != nil {
+			t.sectionUnreadable(path, err)
+			return false, nil
+		}
+		return skip, small
 	}
-	defer file.Close()
+}
+
+// readSections is sealedLookup on an open index file.
+func readSections(file sectionFile, cp *checkpoint, k uint64, scratch *[]byte) (skip bool, small *sealedIndex, err error) {
 	at := cp.sections
 	f, err := readSection(file, &at, 0, cp.FilterLen, cp.Filter, scratch)
 	if err != nil {
-		t.sectionUnreadable(path, err)
-		return false, nil
+		return false, nil, err
 	}
 	if !keyFilter(f).mayContain(k) {
-		return true, nil
+		return true, nil, nil
 	}
 	if cp.SmallLen == 0 {
-		return false, nil
+		return false, nil, nil
 	}
 	b, err := readSection(file, &at, cp.FilterLen, cp.SmallLen, cp.Small, nil)
 	if err == nil {
 		small, err = parseIndexBody(b)
 	}
 	if err != nil {
-		t.sectionUnreadable(path, err)
-		return false, nil
+		return false, nil, err
 	}
 	if _, n := small.list(k); n == 0 {
-		return false, nil // not rare in u (or not in u at all)
+		return false, nil, nil // not rare in u (or not in u at all)
 	}
-	return false, small
+	return false, small, nil
+}
+
+// openFiles keeps index files open for reading their key filters, by
+// path, up to max of them (evicting at random: a lookup that reads more
+// filters than fit, newest first, would under LRU find none open). What
+// they cost is descriptors, not the process's memory. An index file
+// replaced or removed is dropped (its descriptor would keep the old file
+// on disk).
+type openFiles struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]*openFile
+}
+
+// openFile is an index file kept open; refs counts its users, plus one
+// while it is kept.
+type openFile struct {
+	f    sectionFile
+	refs int
+}
+
+// open returns the index file at path, opened, and whether it was kept
+// open from before. The caller releases it.
+func (c *openFiles) open(path string) (*openFile, bool, error) {
+	c.mu.Lock()
+	if o, ok := c.m[path]; ok {
+		o.refs++
+		c.mu.Unlock()
+		return o, true, nil
+	}
+	c.mu.Unlock()
+	f, err := openSectionFile(path)
+	if err != nil {
+		return nil, false, err
+	}
+	o := &openFile{f: f, refs: 1}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.max <= 0 {
+		return o, false, nil
+	}
+	if c.m == nil {
+		c.m = make(map[string]*openFile)
+	}
+	if other, ok := c.m[path]; ok {
+		// Opened meanwhile by another lookup.
+		other.refs++
+		o.unref()
+		return other, true, nil
+	}
+	for p, old := range c.m { // map order is random
+		if len(c.m) < c.max {
+			break
+		}
+		delete(c.m, p)
+		old.unref()
+	}
+	o.refs++
+	c.m[path] = o
+	return o, false, nil
+}
+
+// release ends a use of o.
+func (c *openFiles) release(o *openFile) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o.unref()
+}
+
+// drop closes the index file at path once no lookup reads it.
+func (c *openFiles) drop(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o, ok := c.m[path]; ok {
+		delete(c.m, path)
+		o.unref()
+	}
+}
+
+func (c *openFiles) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p, o := range c.m {
+		delete(c.m, p)
+		o.unref()
+	}
+}
+
+// unref drops a reference to o, closing it with the last; under
+// openFiles.mu.
+func (o *openFile) unref() {
+	if o.refs--; o.refs == 0 {
+		o.f.Close()
+	}
 }
 
 // filterResult is what the key filter (and small index) of a sealed

@@ -193,3 +193,59 @@ func TestFiltersReadAtEachLookup(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenFiles: index files are kept open up to the bound, and one in
+// use stays readable while it is evicted or dropped, until released.
+func TestOpenFiles(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i := range 6 {
+		p := fmt.Sprintf("%s/%d%s", dir, i, idxExt)
+		if err := os.WriteFile(p, []byte{byte(i)}, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	tests := []struct {
+		name string
+		max  int
+	}{
+		{"none kept", 0},
+		{"one kept", 1},
+		{"some kept", 3},
+		{"all kept", 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := openFiles{max: tc.max}
+			defer c.clear()
+			var held []*openFile
+			for _, p := range paths {
+				o, _, err := c.open(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				held = append(held, o)
+				c.drop(paths[0])
+			}
+			if kept := len(c.m); kept > tc.max {
+				t.Errorf("%d files kept open, want at most %d", kept, tc.max)
+			}
+			for i, o := range held {
+				b := make([]byte, 1)
+				if _, err := o.f.ReadAt(b, 0); err != nil || b[0] != byte(i) {
+					t.Errorf("file %d in use: read %v, %v", i, b, err)
+				}
+				c.release(o)
+			}
+			o, cached, err := c.open(paths[len(paths)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.release(o)
+			if want := tc.max > 0; cached != want {
+				t.Errorf("the last file opened kept open: %v, want %v", cached, want)
+			}
+		})
+	}
+}

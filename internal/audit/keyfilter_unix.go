@@ -51,3 +51,15 @@ func (f sectionFile) ReadAt(b []byte, off int64) (int, error) {
 }
 
 func (f sectionFile) Close() error { return unix.Close(f.fd) }
+
+// maxOpenIndexFiles is how many index files a trail keeps open for their
+// key filters: a quarter of the process's limit on open files (which Go
+// raises to the hard limit at start), at most 4,096 (the segments of
+// 50 M typical events are 3,850).
+func maxOpenIndexFiles() int {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil {
+		return 0
+	}
+	return int(min(rl.Cur/4, 4096))
+}

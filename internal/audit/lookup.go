@@ -35,6 +35,7 @@ type trail struct {
 	mu    sync.RWMutex
 	units []*unit
 	cache sizedCache[*sealedIndex] // index files, by segment path
+	files openFiles                // index files kept open, for their key filters
 	// ignoreFilters reads every index file in a lookup's time range, as
 	// before there were key filters: BenchmarkLongTrail's baseline.
 	ignoreFilters bool
@@ -59,6 +60,7 @@ const idxCacheBytes = 32 << 20
 func newTrail(keys [][]byte, log *slog.Logger) *trail {
 	t := &trail{keys: keys, log: log}
 	t.cache.max = idxCacheBytes
+	t.files.max = maxOpenIndexFiles()
 	t.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
 	t.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2))
 	return t
@@ -97,6 +99,7 @@ func (t *trail) compress(u *unit) error {
 		os.Remove(zpath + ".tmp")
 		return err
 	}
+	t.files.drop(ip)
 	if err := os.Rename(zpath+".tmp", zpath); err != nil {
 		return err
 	}
@@ -172,6 +175,7 @@ func (t *trail) close() {
 	}
 	t.units = nil
 	t.cache.clear()
+	t.files.clear()
 	_ = t.enc.Close() // nothing was left to write
 	t.dec.Close()
 }
@@ -628,6 +632,7 @@ func (t *trail) index(u *sealedRef) (*sealedIndex, error) {
 		if _, s, err = rebuildIndex(u, t.enc, t.dec, t.keys); err != nil {
 			return nil, fmt.Errorf("audit: index %s: %w", path, err)
 		}
+		t.files.drop(path)
 	}
 	t.cache.put(u.path, s)
 	return s, nil
