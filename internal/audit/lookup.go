@@ -124,8 +124,9 @@ func (t *trail) add(u *unit) {
 	t.mu.Unlock()
 }
 
-// before returns the sealed unit before u in its chain, searching
-// t.units back from end; nil if there is none. Under t.mu.
+// before returns the checkpoint of the unit before u in its chain,
+// searching t.units back from end; nil if there is none or it is not
+// sealed. Under t.mu.
 func (t *trail) before(u *unit, end int) *checkpoint {
 	for i := end - 1; i >= 0; i-- {
 		if p := t.units[i]; p != u && p.chain == u.chain && p.first < u.first {
