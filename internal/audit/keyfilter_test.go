@@ -1,8 +1,11 @@
 package audit
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -122,4 +125,127 @@ func TestLookupSkipsSegmentsByFilter(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestFiltersReadAtEachLookup: key filters are not kept in memory, so an
+// index file changed while the log is open is caught at the next lookup
+// (its filter no longer matches the checkpoint: the index file decides),
+// and one rewritten with a longer checkpoint line (as compressing a
+// segment does) is still read through its filter, wherever it now starts.
+func TestFiltersReadAtEachLookup(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, path string)
+		log    string // what the log must say; "" for nothing
+	}{
+		{"unchanged", func(*testing.T, string) {}, ""},
+		{"key filter changed", func(t *testing.T, path string) {
+			data, _ := os.ReadFile(path)
+			start := bytes.IndexByte(data[len(idxMagic):], '\n') + len(idxMagic) + 1
+			data[start+1] ^= 0xff // a bit of the filter, past its number of probes
+			os.WriteFile(path, data, 0o600)
+		}, "key filter does not match its checkpoint"},
+		{"checkpoint line longer", func(t *testing.T, path string) {
+			// The signature covers the checkpoint's fields, not its
+			// spacing.
+			data, _ := os.ReadFile(path)
+			data = bytes.Replace(data, []byte(`{"chain"`), []byte(`{  "chain"`), 1)
+			os.WriteFile(path, data, 0o600)
+		}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			const n = 200
+			opts := writeSegments(t, dir, n)
+			var logs syncBuffer
+			opts.Log = slog.New(slog.NewTextHandler(&logs, nil))
+			l, err := Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			q := Query{Account: "111111111111", Attribute: AttrUsername, Value: "u1", Max: 50}
+			if got := len(pageAll(t, l, q)); got != n/5 {
+				t.Fatalf("before: %d events, want %d", got, n/5)
+			}
+			idx := sealedIndexes(t, dir)
+			for _, path := range idx {
+				tc.change(t, path)
+			}
+			l.trail.cache.clear()
+			if absent := pageAll(t, l, Query{Account: "111111111111", Attribute: AttrUsername, Value: "nobody", Max: 50}); len(absent) != 0 {
+				t.Fatalf("%d events of an absent user", len(absent))
+			}
+			l.trail.cache.mu.Lock()
+			read := l.trail.cache.lru.Len()
+			l.trail.cache.mu.Unlock()
+			if tc.log == "" && read > 1 {
+				t.Errorf("an absent value read %d index files, want none (1 with a false positive)", read)
+			}
+			if got := len(pageAll(t, l, q)); got != n/5 {
+				t.Fatalf("after: %d events, want %d", got, n/5)
+			}
+			said := logs.String()
+			if tc.log == "" && strings.Contains(said, "unreadable") || tc.log != "" && !strings.Contains(said, tc.log) {
+				t.Fatalf("log, want %q:\n%s", tc.log, said)
+			}
+		})
+	}
+}
+
+// TestOpenFiles: index files are kept open up to the bound, and one in
+// use stays readable while it is evicted or dropped, until released.
+func TestOpenFiles(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i := range 6 {
+		p := fmt.Sprintf("%s/%d%s", dir, i, idxExt)
+		if err := os.WriteFile(p, []byte{byte(i)}, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	tests := []struct {
+		name string
+		max  int
+	}{
+		{"none kept", 0},
+		{"one kept", 1},
+		{"some kept", 3},
+		{"all kept", 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := openFiles{max: tc.max}
+			defer c.clear()
+			var held []*openFile
+			for _, p := range paths {
+				o, _, err := c.open(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				held = append(held, o)
+				c.drop(paths[0])
+			}
+			if kept := len(c.m); kept > tc.max {
+				t.Errorf("%d files kept open, want at most %d", kept, tc.max)
+			}
+			for i, o := range held {
+				b := make([]byte, 1)
+				if _, err := o.f.ReadAt(b, 0); err != nil || b[0] != byte(i) {
+					t.Errorf("file %d in use: read %v, %v", i, b, err)
+				}
+				c.release(o)
+			}
+			o, cached, err := c.open(paths[len(paths)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.release(o)
+			if want := tc.max > 0; cached != want {
+				t.Errorf("the last file opened kept open: %v, want %v", cached, want)
+			}
+		})
+	}
 }

@@ -35,9 +35,7 @@ type trail struct {
 	mu    sync.RWMutex
 	units []*unit
 	cache sizedCache[*sealedIndex] // index files, by segment path
-	// Key filters, by index file path (which compressing a segment does
-	// not change).
-	filters sizedCache[keyFilter]
+	files openFiles                // index files kept open, for their key filters
 	// ignoreFilters reads every index file in a lookup's time range, as
 	// before there were key filters: BenchmarkLongTrail's baseline.
 	ignoreFilters bool
@@ -62,8 +60,7 @@ const idxCacheBytes = 32 << 20
 func newTrail(keys [][]byte, log *slog.Logger) *trail {
 	t := &trail{keys: keys, log: log}
 	t.cache.max = idxCacheBytes
-	t.filters.max = filterCacheBytes
-	t.filters.evictRandom = true
+	t.files.max = maxOpenIndexFiles()
 	t.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
 	t.dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2))
 	return t
@@ -102,6 +99,7 @@ func (t *trail) compress(u *unit) error {
 		os.Remove(zpath + ".tmp")
 		return err
 	}
+	t.files.drop(ip)
 	if err := os.Rename(zpath+".tmp", zpath); err != nil {
 		return err
 	}
@@ -109,7 +107,7 @@ func (t *trail) compress(u *unit) error {
 		return err
 	}
 	t.mu.Lock()
-	u.path, u.cp = zpath, &cp
+	u.path, u.cp = zpath, kept(&cp, nil)
 	t.mu.Unlock()
 	t.cache.drop(path)
 	// A lookup reading the old file meanwhile keeps its descriptor, or
@@ -119,8 +117,41 @@ func (t *trail) compress(u *unit) error {
 
 func (t *trail) add(u *unit) {
 	t.mu.Lock()
+	if u.cp != nil {
+		u.cp = kept(u.cp, t.before(u, len(t.units)))
+	}
 	t.units = append(t.units, u)
 	t.mu.Unlock()
+}
+
+// before returns the checkpoint of the unit before u in its chain,
+// searching t.units back from end; nil if there is none or it is not
+// sealed. Under t.mu.
+func (t *trail) before(u *unit, end int) *checkpoint {
+	for i := end - 1; i >= 0; i-- {
+		if p := t.units[i]; p != u && p.chain == u.chain && p.first < u.first {
+			return p.cp
+		}
+	}
+	return nil
+}
+
+// kept is what a unit keeps in memory of its verified checkpoint cp, one
+// per sealed segment for as long as the trail is open: a copy without
+// the signature, its key and the body's checksum (the index file's own
+// checkpoint is verified whenever the file is read, and writing one signs
+// it anew), and sharing the chain hash before it with the checkpoint
+// before (prev), which ends with it. That is about a third of it.
+func kept(cp, prev *checkpoint) *checkpoint {
+	k := *cp
+	k.Key, k.Sig, k.Body = "", "", ""
+	if prev != nil && prev.Head == k.Prev {
+		k.Prev = prev.Head
+	}
+	if prev != nil && prev.Chain == k.Chain {
+		k.Chain = prev.Chain
+	}
+	return &k
 }
 
 // sealed replaces the in-memory index of u by its index file.
@@ -128,7 +159,7 @@ func (t *trail) sealed(u *unit, cp *checkpoint) {
 	// The in-memory index is not closed: a lookup may still read through
 	// it (its file closes when it is collected).
 	t.mu.Lock()
-	u.cp, u.mem = cp, nil
+	u.cp, u.mem = kept(cp, t.before(u, len(t.units))), nil
 	if cp.ZSize > 0 && !isCompressed(u.path) {
 		u.path = compressedPath(u.path)
 	}
@@ -145,7 +176,7 @@ func (t *trail) close() {
 	}
 	t.units = nil
 	t.cache.clear()
-	t.filters.clear()
+	t.files.clear()
 	_ = t.enc.Close() // nothing was left to write
 	t.dec.Close()
 }
@@ -292,6 +323,15 @@ func (t *trail) lookup1(q Query) (*Page, error) {
 	key := rq.key()
 	filtered := rq.attr != AttrEventID && !t.ignoreFilters // event IDs are not in the filters
 	var cs []cand
+	var filters *filterReader
+	if filtered {
+		filters = &filterReader{t: t, key: key, n: len(spans), ref: func(i int) *sealedRef {
+			if spans[i].mem != nil {
+				return nil
+			}
+			return &spans[i].sealed
+		}}
+	}
 	byKey := func(a, b cand) int {
 		if b.less(a.cursor) {
 			return -1
@@ -301,14 +341,14 @@ func (t *trail) lookup1(q Query) (*Page, error) {
 		}
 		return 0
 	}
-	for _, s := range spans {
+	for i, s := range spans {
 		if len(cs) >= limit && s.maxT < cs[limit-1].time {
 			break
 		}
 		if x := s.mem; x != nil {
 			cs = x.candidates(&rq, upper, start, limit, cs)
 		} else {
-			si, err := t.sealedIndexFor(&s.sealed, key, filtered)
+			si, err := t.sealedIndexFor(&s.sealed, filters, i)
 			if err != nil {
 				return nil, err
 			}
@@ -561,17 +601,17 @@ func (s *sealedIndex) found(u *sealedRef, e int, q *query, rd *segReader) (Found
 	}, true, nil
 }
 
-// sealedIndexFor returns the index of sealed segment u to look key up
-// in: u's index file if it is cached; else nil if u's key filter says u
-// does not hold key, u's small index if key is rare in u, else u's index
-// file. filtered is false for the keys that are not in the filters (event
-// IDs).
-func (t *trail) sealedIndexFor(u *sealedRef, key uint64, filtered bool) (*sealedIndex, error) {
+// sealedIndexFor returns the index of sealed segment u (span i of the
+// lookup) to look the lookup's key up in: u's index file if it is
+// cached; else nil if u's key filter says u does not hold the key, u's
+// small index if the key is rare in u, else u's index file. filters is
+// nil for the keys that are not in the filters (event IDs).
+func (t *trail) sealedIndexFor(u *sealedRef, filters *filterReader, i int) (*sealedIndex, error) {
 	if s := t.cache.get(u.path); s != nil {
 		return s, nil
 	}
-	if filtered {
-		skip, small := t.sealedLookup(u, key)
+	if filters != nil {
+		skip, small := filters.lookup(i)
 		if skip {
 			return nil, nil
 		}
@@ -595,24 +635,20 @@ func (t *trail) index(u *sealedRef) (*sealedIndex, error) {
 		if _, s, err = rebuildIndex(u, t.enc, t.dec, t.keys); err != nil {
 			return nil, fmt.Errorf("audit: index %s: %w", path, err)
 		}
+		t.files.drop(path)
 	}
 	t.cache.put(u.path, s)
 	return s, nil
 }
 
-// sizedCache holds recently used values (index files, key filters) by
-// path, up to max bytes.
+// sizedCache holds recently used values (index files) by path, up to max
+// bytes.
 type sizedCache[V interface{ size() int }] struct {
 	mu   sync.Mutex
 	max  int
 	size int
 	m    map[string]*list.Element
 	lru  list.List
-	// evictRandom evicts a random value rather than the least recently
-	// used: a lookup that reads more values than fit, each once, newest
-	// first, would otherwise evict each before the next lookup reaches
-	// it, and find none cached.
-	evictRandom bool
 }
 
 type cached[V any] struct {
@@ -632,6 +668,15 @@ func (c *sizedCache[V]) get(path string) V {
 	return zero
 }
 
+// has reports whether a value is cached for path, without making it
+// the most recently used.
+func (c *sizedCache[V]) has(path string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[path]
+	return ok
+}
+
 func (c *sizedCache[V]) put(path string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -645,14 +690,6 @@ func (c *sizedCache[V]) put(path string, v V) {
 	c.size += v.size()
 	for c.size > c.max && c.lru.Len() > 1 {
 		e := c.lru.Back()
-		if c.evictRandom {
-			for p, pe := range c.m { // map order is random
-				if p != path {
-					e = pe
-					break
-				}
-			}
-		}
 		old := e.Value.(*cached[V])
 		c.lru.Remove(e)
 		delete(c.m, old.path)

@@ -2,10 +2,14 @@ package audit
 
 import (
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestSealedSegmentsFreeTheirIndexes: once a segment is sealed, its
@@ -62,4 +66,64 @@ func TestSealedSegmentsFreeTheirIndexes(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("%d of the %d sealed segments' in-memory indexes are still reachable", int64(made-1)-freed.Load(), made-1)
+}
+
+// TestKeptCheckpoint: what a sealed unit keeps of its checkpoint leaves
+// out the signature, its key and the body's checksum, shares the chain
+// hash before it with the checkpoint before when they are equal, and
+// still writes (compressing a segment, rebuilding its index) the index
+// file the whole checkpoint would, signed alike.
+func TestKeptCheckpoint(t *testing.T) {
+	es, minT, maxT := pinnedIndex(200).entries()
+	ix := buildIndex(es, nil)
+	const chain = "00000000be0c4a11"
+	hash := func(b byte) string { return strings.Repeat(string("0123456789abcdef"[b&15]), 64) }
+	tests := []struct {
+		name       string
+		prev       *checkpoint
+		sharesPrev bool
+	}{
+		{"first of its chain", nil, false},
+		{"after the one it follows", &checkpoint{Chain: chain, Head: strings.Clone(hash(1))}, true},
+		{"after another", &checkpoint{Chain: chain, Head: hash(2)}, false},
+	}
+	tr := newTrail(testKey, slog.New(slog.DiscardHandler))
+	defer tr.close()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cp := &checkpoint{Chain: strings.Clone(chain), First: 201, Last: 400, Prev: strings.Clone(hash(1)), Head: hash(3), Size: 1 << 20,
+				MinTime: minT, MaxTime: maxT, Events: len(es), DigestOff: 4096, DigestSig: hash(4), DigestCount: 399, Digests: 9}
+			whole := filepath.Join(dir, "whole"+idxExt)
+			if err := writeIndexFile(whole, cp, ix, testKey[0], tr.enc); err != nil {
+				t.Fatal(err)
+			}
+			k := kept(cp, tc.prev)
+			if k.Sig != "" || k.Key != "" || k.Body != "" {
+				t.Errorf("kept the signature, key or body checksum: %q, %q, %q", k.Sig, k.Key, k.Body)
+			}
+			if shared := tc.prev != nil && unsafe.StringData(k.Prev) == unsafe.StringData(tc.prev.Head); shared != tc.sharesPrev {
+				t.Errorf("previous hash shared: %v, want %v", shared, tc.sharesPrev)
+			}
+			if tc.prev != nil && unsafe.StringData(k.Chain) != unsafe.StringData(tc.prev.Chain) {
+				t.Error("chain name not shared")
+			}
+			again := *k
+			part := filepath.Join(dir, "kept"+idxExt)
+			if err := writeIndexFile(part, &again, ix, testKey[0], tr.enc); err != nil {
+				t.Fatal(err)
+			}
+			got, err := readCheckpoint(part, testKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := readCheckpoint(whole, testKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *got != *want {
+				t.Errorf("index file written from the kept checkpoint:\n%+v\nfrom the whole one:\n%+v", *got, *want)
+			}
+		})
+	}
 }

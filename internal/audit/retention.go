@@ -154,7 +154,7 @@ func (l *Log) applyRetention() error {
 	}
 	for _, p := range paths {
 		l.trail.cache.drop(p)
-		l.trail.filters.drop(idxPath(p))
+		l.trail.files.drop(idxPath(p))
 		if err := removeSegment(p); err != nil {
 			return err
 		}

@@ -81,6 +81,9 @@ type checkpoint struct {
 	SmallLen  int    `json:"smallLen,omitempty"`
 	Key       string `json:"key"`
 	Sig       string `json:"sig"`
+	// sections is where the key filter starts in the index file (where
+	// the checkpoint line ends), zero if not known: not in the file.
+	sections int
 }
 
 func (c *checkpoint) message() []byte {
@@ -159,7 +162,8 @@ func parseCheckpoint(data []byte, keys [][]byte) (*checkpoint, int, error) {
 	if !cp.verify(keys) {
 		return nil, 0, errors.New("checkpoint has an invalid signature (changed or forged)")
 	}
-	return &cp, len(idxMagic) + i + 1, nil
+	cp.sections = len(idxMagic) + i + 1
+	return &cp, cp.sections, nil
 }
 
 // sealedEntry is an event as an index file holds it.
@@ -657,6 +661,7 @@ func writeIndexFile(path string, cp *checkpoint, ix builtIndex, key []byte, enc 
 	if err != nil {
 		return err
 	}
+	cp.sections = len(idxMagic) + len(head) + 1
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
