@@ -150,7 +150,7 @@ func (t *AccessTracker) Accessed(account, entityID, action, region string, at ti
 	}
 	s := r.Services[svc]
 	a, ok := s.Actions[name]
-	if ok && a.Last == at && a.Region == region && s.Last == at && s.Region == region {
+	if ok && a.Last.Equal(at) && a.Region == region && s.Last.Equal(at) && s.Region == region {
 		// Already recorded this second (the common case under load):
 		// nothing would change.
 		return
