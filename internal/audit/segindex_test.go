@@ -181,12 +181,7 @@ func TestDamagedIndexFiles(t *testing.T) {
 			data, _ := os.ReadFile(path)
 			os.WriteFile(path, data[:len(data)/2], 0o600)
 		}, "does not match its checkpoint"},
-		{"key filter changed", func(t *testing.T, path string) {
-			data, _ := os.ReadFile(path)
-			start := bytes.IndexByte(data[len(idxMagic):], '\n') + len(idxMagic) + 1
-			data[start+1] ^= 0xff // a bit of the filter, past its number of probes
-			os.WriteFile(path, data, 0o600)
-		}, "key filter does not match its checkpoint"},
+		{"key filter changed", changeKeyFilter, "key filter does not match its checkpoint"},
 		{"small index changed", func(t *testing.T, path string) {
 			cp, err := readCheckpoint(path, testKey)
 			if err != nil || cp.SmallLen == 0 {
@@ -335,4 +330,13 @@ func TestDamagedSealedSegment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// changeKeyFilter flips bits of the key filter of the index file at path,
+// past its number of probes.
+func changeKeyFilter(t *testing.T, path string) {
+	data, _ := os.ReadFile(path)
+	start := bytes.IndexByte(data[len(idxMagic):], '\n') + len(idxMagic) + 1
+	data[start+1] ^= 0xff
+	os.WriteFile(path, data, 0o600)
 }
