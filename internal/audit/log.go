@@ -774,7 +774,7 @@ func (l *Log) Chain() string { return l.chain }
 // Record appends ev and returns once it is durable (written and, unless
 // NoSync, fsynced), or the error that kept it from being so. EventTime,
 // EventID, EventVersion, EventType and EventCategory are filled in if
-// empty. An EventID given by the caller must be random (version 4) or a
+// empty (but EventID of a Call's event, which only the record needs). An EventID given by the caller must be random (version 4) or a
 // version 7 UUID of EventTime, as Record makes them: a lookup by a
 // version 7 ID looks only at that time.
 func (l *Log) Record(ctx context.Context, ev *Event) error {
@@ -791,7 +791,11 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 			t, _ = time.Parse(TimeFormat, ev.EventTime)
 		}
 		id = uuid.V7(t)
-		ev.EventID = uuid.Format(id)
+		if !ev.trusted {
+			// A trusted event (a Call's) is the log's own: its ID goes
+			// into the record from id, without a string (see below).
+			ev.EventID = uuid.Format(id)
+		}
 	}
 	if ev.EventVersion == "" {
 		ev.EventVersion = EventVersion
@@ -818,6 +822,10 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 	}
 	// The record is built outside the lock, leaving room at the front
 	// for its sequence number and the previous record's hash.
+	compact := compactable(ev, id)
+	if !compact && ev.EventID == "" {
+		ev.EventID = uuid.Format(id) // the full form holds it
+	}
 	m := metaOfEvent(ev)
 	m.idBytes = id
 	rb := l.getRecordBuf()
@@ -825,7 +833,7 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 	buf = appendMeta(buf, &m)
 	buf = append(buf, eventKey...)
 	evStart := len(buf)
-	if compactable(ev, id) {
+	if compact {
 		buf = appendCompactEvent(buf, ev)
 	} else {
 		buf = appendEvent(buf, ev)
@@ -1406,7 +1414,13 @@ func appendMeta(b []byte, m *meta) []byte {
 	b = appendField(b, "s", m.source)
 	b = appendField(b, "u", m.user)
 	b = appendField(b, "k", m.key)
-	b = appendField(b, "i", m.id)
+	if m.id == "" && m.idBytes != ([16]byte{}) {
+		b = append(b, `,"i":"`...)
+		b = uuid.Append(b, m.idBytes)
+		b = append(b, '"')
+	} else {
+		b = appendField(b, "i", m.id)
+	}
 	b = append(b, `,"ro":`...)
 	b = strconv.AppendBool(b, m.readOnly)
 	b = append(b, `,"res":`...)

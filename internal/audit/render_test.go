@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/iamd/iamd/internal/uuid"
 )
 
 // TestEventsReadAsRecorded records events stored in the compact form and
@@ -203,4 +205,50 @@ func FuzzRenderEvent(f *testing.F) {
 			t.Fatalf("invalid JSON: %s", full)
 		}
 	})
+}
+
+// TestTrustedEventID checks the event ID Record makes for a Call's event,
+// which goes into the record without ever being a string on the event: a
+// version 7 UUID of the event's time, read back by every lookup as the
+// full encoding would hold it, and found by a lookup by event ID.
+func TestTrustedEventID(t *testing.T) {
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	l, err := Open(Options{Dir: t.TempDir(), Keys: testKey, Now: func() time.Time { return t0 }, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const account = "111122223333"
+	ev := &Event{
+		EventTime: FormatTime(t0), EventSource: SourceIAM, EventName: "GetUser", AWSRegion: "us-east-1",
+		RecipientAccountID: account, ReadOnly: true, RequestID: "req-1",
+		UserIdentity: UserIdentity{Type: "IAMUser", UserName: "alice", AccountID: account},
+		time:         t0, trusted: true,
+	}
+	if err := l.Record(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.EventID != "" {
+		t.Errorf("EventID = %q, want it left empty for a trusted event", ev.EventID)
+	}
+	p, err := l.Lookup(Query{Account: account, Max: 10})
+	if err != nil || len(p.Events) != 1 {
+		t.Fatalf("Lookup: %v, %d events", err, len(p.Events))
+	}
+	id := p.Events[0].EventID
+	b, ok := uuid.Parse(id)
+	if !ok {
+		t.Fatalf("event ID %q is not a UUID", id)
+	}
+	if at, ok := uuid.TimeV7(b); !ok || !at.Equal(t0) {
+		t.Errorf("event ID %s: time %v, %v; want a version 7 UUID of %v", id, at, ok, t0)
+	}
+	ev.EventID = id
+	if want := appendEvent(nil, ev); !bytes.Equal(p.Events[0].JSON, want) {
+		t.Errorf("read\n%s\nwant\n%s", p.Events[0].JSON, want)
+	}
+	p, err = l.Lookup(Query{Account: account, Attribute: AttrEventID, Value: id, Max: 10})
+	if err != nil || len(p.Events) != 1 || p.Events[0].EventID != id {
+		t.Fatalf("Lookup by event ID: %v, %+v", err, p.Events)
+	}
 }

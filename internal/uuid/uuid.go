@@ -51,6 +51,14 @@ func TimeV7(b [16]byte) (t time.Time, ok bool) {
 // Format returns the 36-character form of a UUID.
 func Format(b [16]byte) string {
 	var out [36]byte
+	return string(Append(out[:0], b))
+}
+
+// Append appends the 36-character form of a UUID to dst.
+func Append(dst []byte, b [16]byte) []byte {
+	n := len(dst)
+	dst = append(dst, make([]byte, 36)...)
+	out := dst[n:]
 	hex.Encode(out[0:8], b[0:4])
 	out[8] = '-'
 	hex.Encode(out[9:13], b[4:6])
@@ -60,7 +68,7 @@ func Format(b [16]byte) string {
 	hex.Encode(out[19:23], b[8:10])
 	out[23] = '-'
 	hex.Encode(out[24:], b[10:])
-	return string(out[:])
+	return dst
 }
 
 // Parse decodes the 36-character form (either case of hex digits); ok is
