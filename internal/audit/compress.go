@@ -110,6 +110,20 @@ func frameEncoderFor(path string, enc *zstd.Encoder) frameEncoder {
 // compressSegment writes the first size bytes of the segment at src (whole
 // records) compressed to dst, synced, and returns its frames and size.
 func compressSegment(enc frameEncoder, src string, size int64, dst string) ([]block, int64, error) {
+	return new(sealScratch).compressSegment(enc, src, size, dst)
+}
+
+// s2Frames returns s's S2 frame encoder.
+func (s *sealScratch) s2Frames() *s2Frames {
+	if s.s2 == nil {
+		s.s2 = newS2Frames()
+	}
+	return s.s2
+}
+
+// compressSegment is compressSegment with s's buffers: the frames it
+// returns are s's, valid until s is used again.
+func (s *sealScratch) compressSegment(enc frameEncoder, src string, size int64, dst string) ([]block, int64, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return nil, 0, err
@@ -123,11 +137,12 @@ func compressSegment(enc frameEncoder, src string, size int64, dst string) ([]bl
 	// The records are read in large pieces and compressed where they
 	// were read to, without splitting them into lines first.
 	r := io.LimitReader(in, size)
-	var blocks []block
+	blocks := s.frames[:0]
 	var raw, z int64
-	data := make([]byte, 0, 4*blockBytes)
+	data := reuse(s.read, 4*blockBytes)
 	start, scanned := 0, 0 // the frame being read starts at data[start]; no record ends in data[start+blockBytes-1:scanned]
-	var zbuf []byte
+	zbuf := s.zbuf[:0]
+	defer func() { s.read, s.zbuf, s.frames = data[:0], zbuf[:0], blocks[:0] }()
 	flush := func(frame []byte) error {
 		var err error
 		if zbuf, err = enc.appendFrame(zbuf[:0], frame); err != nil {
