@@ -335,10 +335,14 @@ func (s *sealScratch) buildIndex(es []sealedEntry, frames []block) builtIndex {
 	upTo := smallUpTo(&pl, frames)
 	var small []byte
 	if upTo > 0 {
-		// Few entries: not worth s's buffers (pl's are in use).
+		// Buffers of their own: pl's are in use.
+		if s.small == nil {
+			s.small = new(sealScratch)
+		}
 		ses := rareEntries(es, &pl, upTo)
-		spl := countPostings(ses)
-		small = encodeIndex(ses, &spl, frames)
+		spl := s.small.countPostings(ses)
+		small = s.small.encodeIndex(ses, &spl, frames)
+		s.small.keepPostings(&spl)
 	}
 	ix := builtIndex{body: body, filter: pl.filter(), small: small}
 	s.keepPostings(&pl)
@@ -366,6 +370,7 @@ type sealScratch struct {
 	sorted, sortTmp  []numberedKey
 	renumbered, next []uint32
 	body, file       []byte
+	small            *sealScratch // for the small index
 	// compressSegment
 	s2         *s2Frames
 	read, zbuf []byte
@@ -397,6 +402,9 @@ func (s *sealScratch) tooLarge() bool {
 		(cap(s.counts)+cap(s.counts2)+cap(s.ids)+cap(s.nums)+cap(s.ends)+cap(s.renumbered)+cap(s.next))*4 +
 		(cap(s.sorted)+cap(s.sortTmp))*int(unsafe.Sizeof(numberedKey{})) + len(s.number)*16 +
 		cap(s.body) + cap(s.file) + cap(s.read) + cap(s.zbuf) + cap(s.frames)*16
+	if s.small != nil && s.small.tooLarge() {
+		return true
+	}
 	return n > maxSealScratch
 }
 
@@ -458,13 +466,8 @@ const (
 	recentBits = 13
 )
 
-// countPostings numbers and counts the keys of es.
-func countPostings(es []sealedEntry) postings {
-	return new(sealScratch).countPostings(es)
-}
-
-// countPostings is countPostings with the buffers of s, which the
-// postings returned use until s.keepPostings takes them back.
+// countPostings numbers and counts the keys of es, with the buffers of s,
+// which the postings returned use until s.keepPostings takes them back.
 func (s *sealScratch) countPostings(es []sealedEntry) postings {
 	nkeys := 0
 	for i := range es {
@@ -652,12 +655,7 @@ func rareEntries(es []sealedEntry, pl *postings, upTo int) []sealedEntry {
 const inFilter = 1 << 31
 
 // encodeIndex returns the index body over es (sorted by time and
-// sequence number), whose keys pl counted.
-func encodeIndex(es []sealedEntry, pl *postings, frames []block) []byte {
-	return new(sealScratch).encodeIndex(es, pl, frames)
-}
-
-// encodeIndex is encodeIndex into s's buffer.
+// sequence number), whose keys pl counted, in s's buffer.
 func (s *sealScratch) encodeIndex(es []sealedEntry, pl *postings, frames []block) []byte {
 	npos := pl.positions()
 	b := reuse(s.body, 16+len(es)*entrySize+len(pl.keys)*keySize+npos*4+len(frames)*16)
