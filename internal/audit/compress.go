@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -133,16 +134,10 @@ func (s *sealScratch) compressSegment(enc frameEncoder, src string, size int64, 
 	if err != nil {
 		return nil, 0, err
 	}
-	// A frame ends at the first record end at least blockBytes into it.
-	// The records are read in large pieces and compressed where they
-	// were read to, without splitting them into lines first.
-	r := io.LimitReader(in, size)
 	blocks := s.frames[:0]
 	var raw, z int64
-	data := reuse(s.read, 4*blockBytes)
-	start, scanned := 0, 0 // the frame being read starts at data[start]; no record ends in data[start+blockBytes-1:scanned]
 	zbuf := s.zbuf[:0]
-	defer func() { s.read, s.zbuf, s.frames = data[:0], zbuf[:0], blocks[:0] }()
+	defer func() { s.zbuf, s.frames = zbuf[:0], blocks[:0] }()
 	flush := func(frame []byte) error {
 		var err error
 		if zbuf, err = enc.appendFrame(zbuf[:0], frame); err != nil {
@@ -155,6 +150,65 @@ func (s *sealScratch) compressSegment(enc frameEncoder, src string, size int64, 
 		raw, z = raw+int64(len(frame)), z+int64(len(zbuf))
 		return nil
 	}
+	// The records are compressed where they are: mapped, where that can
+	// be, which spares copying them; read in large pieces otherwise.
+	if m := mapRecords(in, size); m != nil {
+		err = mappedFrames(m, flush)
+		unmapRecords(m)
+	} else {
+		s.read, err = readFrames(io.LimitReader(in, size), reuse(s.read, 4*blockBytes), flush)
+		s.read = s.read[:0]
+	}
+	if err == nil && raw != size {
+		err = fmt.Errorf("compressed %d bytes of %d", raw, size)
+	}
+	if err == nil {
+		err = datasync(out)
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst)
+		return nil, 0, fmt.Errorf("audit: compress %s: %w", src, err)
+	}
+	return blocks, z, nil
+}
+
+// A frame ends at the first record end at least blockBytes into it: the
+// records are not split into lines first.
+
+// mappedFrames passes the frames of the records m, mapped, to flush. A
+// fault reading m (the segment was truncated under it) is returned as an
+// error instead of ending the process.
+func mappedFrames(m []byte, flush func([]byte) error) (err error) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			err = fmt.Errorf("fault reading the mapped segment (was it truncated?): %v", r)
+		}
+	}()
+	for start := 0; start < len(m); {
+		end := len(m)
+		if from := start + blockBytes - 1; from < len(m) {
+			if i := bytes.IndexByte(m[from:], '\n'); i >= 0 {
+				end = from + i + 1
+			}
+		}
+		if err := flush(m[start:end]); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+// readFrames passes the frames of the records of r to flush, reading them
+// into data (which it grows if a frame needs it, and returns).
+func readFrames(r io.Reader, data []byte, flush func([]byte) error) ([]byte, error) {
+	var err error
+	start, scanned := 0, 0 // the frame being read starts at data[start]; no record ends in data[start+blockBytes-1:scanned]
 	for eof := false; err == nil; {
 		from := max(start+blockBytes-1, scanned)
 		if i := bytes.IndexByte(data[min(from, len(data)):], '\n'); i >= 0 {
@@ -184,20 +238,7 @@ func (s *sealScratch) compressSegment(enc frameEncoder, src string, size int64, 
 			eof, err = true, nil
 		}
 	}
-	if err == nil && raw != size {
-		err = fmt.Errorf("compressed %d bytes of %d", raw, size)
-	}
-	if err == nil {
-		err = datasync(out)
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(dst)
-		return nil, 0, fmt.Errorf("audit: compress %s: %w", src, err)
-	}
-	return blocks, z, nil
+	return data, err
 }
 
 // openSegment opens a segment for reading its records in order,

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"testing/iotest"
 )
 
 // TestSealScratchSameBytes: sealing with buffers kept from earlier seals
@@ -132,5 +133,76 @@ func TestSealSlot(t *testing.T) {
 	k.put(large)
 	if k.get() == large {
 		t.Error("buffers larger than maxSealScratch kept")
+	}
+}
+
+// TestMappedFramesMatchRead: records compressed where they are mapped are
+// cut into the same frames as records read.
+func TestMappedFramesMatchRead(t *testing.T) {
+	line := func(n int, c byte) []byte { return append(bytes.Repeat([]byte{c}, n-1), '\n') }
+	var typical, long, exact []byte
+	for i := range 3000 {
+		typical = append(typical, line(200+i%700, 'a'+byte(i%26))...)
+	}
+	for i := range 40 {
+		long = append(long, line(1+i*i*i*17%(5*blockBytes), 'x')...)
+	}
+	exact = append(line(blockBytes, 'e'), line(blockBytes, 'f')...)
+	for _, data := range [][]byte{
+		typical, long, exact, exact[:len(exact)-1], typical[:len(typical)-100], line(10, 'z'), {},
+	} {
+		frames := func(f func(flush func([]byte) error) error) [][2]int {
+			var got [][2]int
+			at := 0
+			if err := f(func(frame []byte) error {
+				got = append(got, [2]int{at, len(frame)})
+				at += len(frame)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		mapped := frames(func(flush func([]byte) error) error { return mappedFrames(data, flush) })
+		read := frames(func(flush func([]byte) error) error {
+			_, err := readFrames(iotest.HalfReader(bytes.NewReader(data)), make([]byte, 0, 1000), flush)
+			return err
+		})
+		if !slices.Equal(mapped, read) {
+			t.Errorf("%d bytes: frames mapped %v, read %v", len(data), mapped, read)
+		}
+	}
+}
+
+// TestMappedSegmentTruncated: a segment truncated while it is compressed
+// from its mapping is an error, not the end of the process.
+func TestMappedSegmentTruncated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "records")
+	data := bytes.Repeat(append(bytes.Repeat([]byte{'r'}, 999), '\n'), 2000)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m := mapRecords(f, int64(len(data)))
+	if m == nil {
+		t.Skip("segments are not mapped here")
+	}
+	defer unmapRecords(m)
+	if mapRecords(f, int64(len(data))+1) != nil {
+		t.Error("mapped beyond the end of the file")
+	}
+	frames := 0
+	err = mappedFrames(m, func([]byte) error {
+		if frames++; frames == 1 {
+			return os.Truncate(path, 0)
+		}
+		return nil
+	})
+	if err == nil || frames != 1 {
+		t.Errorf("truncated under its mapping: %d frames, err %v", frames, err)
 	}
 }
