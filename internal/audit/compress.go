@@ -175,12 +175,11 @@ func (s *sealScratch) compressSegment(enc frameEncoder, src string, size int64, 
 	return blocks, z, nil
 }
 
-// A frame ends at the first record end at least blockBytes into it: the
-// records are not split into lines first.
-
 // mappedFrames passes the frames of the records m, mapped, to flush. A
-// fault reading m (the segment was truncated under it) is returned as an
-// error instead of ending the process.
+// frame ends at the first record end at least blockBytes into it (the
+// records are not split into lines first). A fault reading m (the segment
+// was truncated under it) is returned as an error instead of ending the
+// process.
 func mappedFrames(m []byte, flush func([]byte) error) (err error) {
 	old := debug.SetPanicOnFault(true)
 	defer func() {
@@ -204,8 +203,8 @@ func mappedFrames(m []byte, flush func([]byte) error) (err error) {
 	return nil
 }
 
-// readFrames passes the frames of the records of r to flush, reading them
-// into data (which it grows if a frame needs it, and returns).
+// readFrames is mappedFrames of the records of r, read into data (which
+// it grows if a frame needs it, and returns).
 func readFrames(r io.Reader, data []byte, flush func([]byte) error) ([]byte, error) {
 	var err error
 	start, scanned := 0, 0 // the frame being read starts at data[start]; no record ends in data[start+blockBytes-1:scanned]
