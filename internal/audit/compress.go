@@ -185,6 +185,9 @@ func mappedFrames(m []byte, flush func([]byte) error) (err error) {
 	defer func() {
 		debug.SetPanicOnFault(old)
 		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r) // not a memory fault: a bug, not to be hidden
+			}
 			err = fmt.Errorf("fault reading the mapped segment (was it truncated?): %v", r)
 		}
 	}()

@@ -205,4 +205,10 @@ func TestMappedSegmentTruncated(t *testing.T) {
 	if err == nil || frames != 1 {
 		t.Errorf("truncated under its mapping: %d frames, err %v", frames, err)
 	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a panic that is not a fault was taken for one")
+		}
+	}()
+	_ = mappedFrames(m[:1], func([]byte) error { panic("a bug") })
 }
