@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -110,6 +111,20 @@ func frameEncoderFor(path string, enc *zstd.Encoder) frameEncoder {
 // compressSegment writes the first size bytes of the segment at src (whole
 // records) compressed to dst, synced, and returns its frames and size.
 func compressSegment(enc frameEncoder, src string, size int64, dst string) ([]block, int64, error) {
+	return new(sealScratch).compressSegment(enc, src, size, dst)
+}
+
+// s2Frames returns s's S2 frame encoder.
+func (s *sealScratch) s2Frames() *s2Frames {
+	if s.s2 == nil {
+		s.s2 = newS2Frames()
+	}
+	return s.s2
+}
+
+// compressSegment is compressSegment with s's buffers: the frames it
+// returns are s's, valid until s is used again.
+func (s *sealScratch) compressSegment(enc frameEncoder, src string, size int64, dst string) ([]block, int64, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return nil, 0, err
@@ -119,15 +134,10 @@ func compressSegment(enc frameEncoder, src string, size int64, dst string) ([]bl
 	if err != nil {
 		return nil, 0, err
 	}
-	// A frame ends at the first record end at least blockBytes into it.
-	// The records are read in large pieces and compressed where they
-	// were read to, without splitting them into lines first.
-	r := io.LimitReader(in, size)
-	var blocks []block
+	blocks := s.frames[:0]
 	var raw, z int64
-	data := make([]byte, 0, 4*blockBytes)
-	start, scanned := 0, 0 // the frame being read starts at data[start]; no record ends in data[start+blockBytes-1:scanned]
-	var zbuf []byte
+	zbuf := s.zbuf[:0]
+	defer func() { s.zbuf, s.frames = zbuf[:0], blocks[:0] }()
 	flush := func(frame []byte) error {
 		var err error
 		if zbuf, err = enc.appendFrame(zbuf[:0], frame); err != nil {
@@ -140,6 +150,67 @@ func compressSegment(enc frameEncoder, src string, size int64, dst string) ([]bl
 		raw, z = raw+int64(len(frame)), z+int64(len(zbuf))
 		return nil
 	}
+	// The records are compressed where they are: mapped, where that can
+	// be, which spares copying them; read in large pieces otherwise.
+	if m := mapRecords(in, size); m != nil {
+		err = mappedFrames(m, flush)
+		unmapRecords(m)
+	} else {
+		s.read, err = readFrames(io.LimitReader(in, size), reuse(s.read, 4*blockBytes), flush)
+		s.read = s.read[:0]
+	}
+	if err == nil && raw != size {
+		err = fmt.Errorf("compressed %d bytes of %d", raw, size)
+	}
+	if err == nil {
+		err = datasync(out)
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst)
+		return nil, 0, fmt.Errorf("audit: compress %s: %w", src, err)
+	}
+	return blocks, z, nil
+}
+
+// mappedFrames passes the frames of the records m, mapped, to flush. A
+// frame ends at the first record end at least blockBytes into it (the
+// records are not split into lines first). A fault reading m (the segment
+// was truncated under it) is returned as an error instead of ending the
+// process.
+func mappedFrames(m []byte, flush func([]byte) error) (err error) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			if _, fault := r.(interface{ Addr() uintptr }); !fault {
+				panic(r) // not a memory fault: a bug, not to be hidden
+			}
+			err = fmt.Errorf("fault reading the mapped segment (was it truncated?): %v", r)
+		}
+	}()
+	for start := 0; start < len(m); {
+		end := len(m)
+		if from := start + blockBytes - 1; from < len(m) {
+			if i := bytes.IndexByte(m[from:], '\n'); i >= 0 {
+				end = from + i + 1
+			}
+		}
+		if err := flush(m[start:end]); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+// readFrames is mappedFrames of the records of r, read into data (which
+// it grows if a frame needs it, and returns).
+func readFrames(r io.Reader, data []byte, flush func([]byte) error) ([]byte, error) {
+	var err error
+	start, scanned := 0, 0 // the frame being read starts at data[start]; no record ends in data[start+blockBytes-1:scanned]
 	for eof := false; err == nil; {
 		from := max(start+blockBytes-1, scanned)
 		if i := bytes.IndexByte(data[min(from, len(data)):], '\n'); i >= 0 {
@@ -169,20 +240,7 @@ func compressSegment(enc frameEncoder, src string, size int64, dst string) ([]bl
 			eof, err = true, nil
 		}
 	}
-	if err == nil && raw != size {
-		err = fmt.Errorf("compressed %d bytes of %d", raw, size)
-	}
-	if err == nil {
-		err = datasync(out)
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(dst)
-		return nil, 0, fmt.Errorf("audit: compress %s: %w", src, err)
-	}
-	return blocks, z, nil
+	return data, err
 }
 
 // openSegment opens a segment for reading its records in order,

@@ -376,11 +376,22 @@ func formatUUID(id [16]byte) string {
 // hashed once (accountKeys): sealing runs beside the requests, so it
 // allocates little per event.
 func (x *index) entries() (es []sealedEntry, minT, maxT int64) {
+	return x.entriesInto(new(sealScratch))
+}
+
+// entriesInto is entries with s's buffers: the entries are s's, valid
+// until s is used again.
+func (x *index) entriesInto(s *sealScratch) (es []sealedEntry, minT, maxT int64) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	es = make([]sealedEntry, 0, x.count)
-	keys := make([]uint64, 0, int(x.count)*8)
-	accounts := make(map[uint32]*accountKeys)
+	es = reuse(s.es, int(x.count))
+	keys := reuse(s.keys, int(x.count)*8)
+	if s.accounts == nil {
+		s.accounts = make(map[uint32]*accountKeys)
+	} else {
+		clear(s.accounts) // numbered by x
+	}
+	accounts := s.accounts
 	var ak *accountKeys
 	var last lastHashes
 	lastAccount := ^uint32(0)
@@ -401,6 +412,7 @@ func (x *index) entries() (es []sealedEntry, minT, maxT int64) {
 		}
 		es = append(es, sealedEntry{time: e.time, seq: e.seq, line: uint32(e.off) - e.lineDelta, evDelta: e.lineDelta, evLen: e.n, id: id, keys: keys[start:len(keys):len(keys)]})
 	}
+	s.es, s.keys = es[:0], keys[:0]
 	return es, x.minTime, x.maxTime
 }
 

@@ -76,6 +76,8 @@ type Log struct {
 	trail *trail
 	// sealWG counts the segments being sealed (their index files written).
 	sealWG sync.WaitGroup
+	// sealBufs keeps a seal's buffers for the next.
+	sealBufs sealSlot
 
 	// Per-request garbage avoided: Calls and encoded events are reused,
 	// and the formatted event time is kept for the current second.
@@ -513,6 +515,8 @@ type sealJob struct {
 func (l *Log) seal(j sealJob) {
 	defer l.sealWG.Done()
 	j.x.wait(j.n)
+	s := l.sealBufs.get()
+	defer l.sealBufs.put(s)
 	err := func() error {
 		// The index file never names records that are not on disk.
 		f, err := os.Open(j.u.path)
@@ -527,16 +531,16 @@ func (l *Log) seal(j sealJob) {
 		// Compressed first, so that the index file is written once, with
 		// the frames. Until the compressed segment is renamed into place,
 		// a start reads the uncompressed one (see cleanChain).
-		es, minT, maxT := j.x.entries()
+		es, minT, maxT := j.x.entriesInto(s)
 		j.cp.MinTime, j.cp.MaxTime, j.cp.Events = minT, maxT, len(es)
 		zpath := compressedPath(j.u.path)
-		frames, zsize, cerr := compressSegment(newS2Frames(), j.u.path, j.cp.Size, zpath+".tmp")
+		frames, zsize, cerr := s.compressSegment(s.s2Frames(), j.u.path, j.cp.Size, zpath+".tmp")
 		if cerr != nil {
 			l.opts.Log.Error("audit: cannot compress a sealed segment; it stays uncompressed", "segment", j.u.path, "err", cerr)
-			return writeIndexFile(idxPath(j.u.path), &j.cp, buildIndex(es, nil), l.opts.Keys[0], l.trail.enc)
+			return s.writeIndexFile(idxPath(j.u.path), &j.cp, s.buildIndex(es, nil), l.opts.Keys[0], l.trail.enc)
 		}
 		j.cp.ZSize = zsize
-		if err := writeIndexFile(idxPath(j.u.path), &j.cp, buildIndex(es, frames), l.opts.Keys[0], l.trail.enc); err != nil {
+		if err := s.writeIndexFile(idxPath(j.u.path), &j.cp, s.buildIndex(es, frames), l.opts.Keys[0], l.trail.enc); err != nil {
 			os.Remove(zpath + ".tmp")
 			return err
 		}

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -310,22 +312,131 @@ const (
 // buildIndex returns the index of a sealed segment over es (which it
 // sorts), with the frames of the compressed segment if any.
 func buildIndex(es []sealedEntry, frames []block) builtIndex {
-	slices.SortStableFunc(es, func(a, b sealedEntry) int {
+	return new(sealScratch).buildIndex(es, frames)
+}
+
+// buildIndex is buildIndex with the buffers of s: the index body it
+// returns is s's, valid until s is used again.
+func (s *sealScratch) buildIndex(es []sealedEntry, frames []block) builtIndex {
+	byTime := func(a, b sealedEntry) int {
 		if c := cmp.Compare(a.time, b.time); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.seq, b.seq)
-	})
-	pl := countPostings(es)
-	body := encodeIndex(es, &pl, frames)
+	}
+	// The entries are nearly always in order already (see index.unsorted):
+	// checking costs far less than a sort, and a stable sort of sorted
+	// entries leaves them as they are.
+	if !slices.IsSortedFunc(es, byTime) {
+		slices.SortStableFunc(es, byTime)
+	}
+	pl := s.countPostings(es)
+	body := s.encodeIndex(es, &pl, frames)
 	upTo := smallUpTo(&pl, frames)
 	var small []byte
 	if upTo > 0 {
+		// Buffers of their own: pl's are in use.
+		if s.small == nil {
+			s.small = new(sealScratch)
+		}
 		ses := rareEntries(es, &pl, upTo)
-		spl := countPostings(ses)
-		small = encodeIndex(ses, &spl, frames)
+		spl := s.small.countPostings(ses)
+		small = s.small.encodeIndex(ses, &spl, frames)
+		s.small.keepPostings(&spl)
 	}
-	return builtIndex{body: body, filter: pl.filter(), small: small}
+	ix := builtIndex{body: body, filter: pl.filter(), small: small}
+	s.keepPostings(&pl)
+	return ix
+}
+
+// sealScratch holds the buffers a seal uses (the segment's entries and
+// their keys, its posting lists, index body and file, the compression of
+// its records), which a Log keeps for the next seal (sealSlot): a seal then
+// allocates little, and spares the requests on the same cores the
+// collection of what it would allocate. A zero sealScratch is ready to
+// use; one is used by one seal at a time. Its buffers are about one
+// segment's worth (see tooLarge).
+type sealScratch struct {
+	// entries
+	es       []sealedEntry
+	keys     []uint64 // the entries' keys, one after the other
+	accounts map[uint32]*accountKeys
+	// countPostings, renumberInOrder, encodeIndex
+	pkeys            []uint64
+	counts, counts2  []uint32
+	ids, nums, ends  []uint32
+	number           map[uint64]uint32
+	recent           []uint32
+	sorted, sortTmp  []numberedKey
+	renumbered, next []uint32
+	body, file       []byte
+	small            *sealScratch // for the small index
+	// compressSegment
+	s2         *s2Frames
+	read, zbuf []byte
+	frames     []block
+}
+
+// reuse returns buf emptied if it holds n, else a new slice of capacity n.
+func reuse[T any](buf []T, n int) []T {
+	if cap(buf) < n {
+		return make([]T, 0, n)
+	}
+	return buf[:0]
+}
+
+// keepPostings takes back, for the next seal, the buffers of pl, which
+// s.countPostings returned; pl is not used after.
+func (s *sealScratch) keepPostings(pl *postings) {
+	s.pkeys, s.counts, s.ids, s.nums, s.ends = pl.keys[:0], pl.counts[:0], pl.ids[:0], pl.nums[:0], pl.ends[:0]
+}
+
+// maxSealScratch bounds the buffers a Log keeps between seals: a default
+// segment's (16 MiB of typical events) come to about 6 MiB; a seal of an
+// unusually large segment drops its buffers rather than keep them.
+const maxSealScratch = 32 << 20
+
+// tooLarge tells whether s holds more than maxSealScratch bytes.
+func (s *sealScratch) tooLarge() bool {
+	n := cap(s.es)*int(unsafe.Sizeof(sealedEntry{})) + cap(s.keys)*8 + cap(s.pkeys)*8 +
+		(cap(s.counts)+cap(s.counts2)+cap(s.ids)+cap(s.nums)+cap(s.ends)+cap(s.renumbered)+cap(s.next))*4 +
+		(cap(s.sorted)+cap(s.sortTmp))*int(unsafe.Sizeof(numberedKey{})) + len(s.number)*16 +
+		cap(s.body) + cap(s.file) + cap(s.read) + cap(s.zbuf) + cap(s.frames)*16
+	if s.small != nil && s.small.tooLarge() {
+		return true
+	}
+	return n > maxSealScratch
+}
+
+// sealSlot keeps one sealScratch between seals. Seals may overlap (a
+// segment filling before the last one is sealed, an old one compressed
+// at start): each takes the kept one if there is one, or a new one, and
+// the first to end keeps its own.
+type sealSlot struct {
+	mu sync.Mutex
+	s  *sealScratch
+}
+
+func (k *sealSlot) get() *sealScratch {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s := k.s
+	k.s = nil
+	if s == nil {
+		s = new(sealScratch)
+	}
+	return s
+}
+
+func (k *sealSlot) put(s *sealScratch) {
+	if s.tooLarge() {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.s == nil {
+		k.s = s
+	}
 }
 
 // postings are the posting lists of a segment's entries, counted: its
@@ -355,16 +466,27 @@ const (
 	recentBits = 13
 )
 
-// countPostings numbers and counts the keys of es.
-func countPostings(es []sealedEntry) postings {
+// countPostings numbers and counts the keys of es, with the buffers of s,
+// which the postings returned use until s.keepPostings takes them back.
+func (s *sealScratch) countPostings(es []sealedEntry) postings {
 	nkeys := 0
 	for i := range es {
 		nkeys += len(es[i].keys)
 	}
-	pl := postings{keys: make([]uint64, 0, len(es)+len(es)/4), counts: make([]uint32, 0, len(es)+len(es)/4),
-		ids: make([]uint32, 0, len(es)), nums: make([]uint32, 0, nkeys), ends: make([]uint32, 0, len(es))}
-	number := make(map[uint64]uint32, len(es)/4) // a typical segment has one distinct key (but event IDs) in six or seven events
-	recent := make([]uint32, 1<<recentBits)      // by recentSlot, 1 + the number of the last key seen there
+	pl := postings{keys: reuse(s.pkeys, len(es)+len(es)/4), counts: reuse(s.counts, len(es)+len(es)/4),
+		ids: reuse(s.ids, len(es)), nums: reuse(s.nums, nkeys), ends: reuse(s.ends, len(es))}
+	if s.number == nil {
+		s.number = make(map[uint64]uint32, len(es)/4) // a typical segment has one distinct key (but event IDs) in six or seven events
+	} else {
+		clear(s.number)
+	}
+	number := s.number
+	if s.recent == nil {
+		s.recent = make([]uint32, 1<<recentBits)
+	} else {
+		clear(s.recent)
+	}
+	recent := s.recent // by recentSlot, 1 + the number of the last key seen there
 	for i := range es {
 		id, ks := es[i].id, es[i].keys
 		idNum := noKey
@@ -392,7 +514,7 @@ func countPostings(es []sealedEntry) postings {
 		}
 		pl.ends = append(pl.ends, uint32(len(pl.nums)))
 	}
-	pl.renumberInOrder()
+	pl.renumberInOrder(s)
 	return pl
 }
 
@@ -420,14 +542,18 @@ func (pl *postings) numberOf(k uint64, number map[uint64]uint32) uint32 {
 // renumberInOrder numbers the keys in their order, one number for the
 // numbers of a key (an event ID twice, or the key of an event ID and of
 // something else), whose counts add up.
-func (pl *postings) renumberInOrder() {
-	sorted := make([]numberedKey, len(pl.keys))
+func (pl *postings) renumberInOrder(s *sealScratch) {
+	nk := len(pl.keys)
+	a, b := reuse(s.sorted, nk)[:nk], reuse(s.sortTmp, nk)[:nk]
+	s.sorted, s.sortTmp = a[:0], b[:0]
 	for n, k := range pl.keys {
-		sorted[n] = numberedKey{k, uint32(n)}
+		a[n] = numberedKey{k, uint32(n)}
 	}
-	sorted = radixSort(sorted, make([]numberedKey, len(sorted)))
-	renumbered := make([]uint32, len(sorted)) // by old number
-	keys, counts := pl.keys[:0], make([]uint32, 0, len(sorted))
+	sorted := radixSort(a, b) // a or b: s keeps both
+	// By old number; every one is set below.
+	renumbered := reuse(s.renumbered, nk)[:nk]
+	s.renumbered = renumbered[:0]
+	keys, counts := pl.keys[:0], reuse(s.counts2, len(sorted))
 	for i, k := range sorted {
 		if i == 0 || k.key != sorted[i-1].key {
 			keys, counts = append(keys, k.key), append(counts, 0)
@@ -437,6 +563,8 @@ func (pl *postings) renumberInOrder() {
 		counts[last] = (counts[last]&^inFilter + c&^inFilter) | (counts[last]|c)&inFilter
 		renumbered[k.n] = uint32(last)
 	}
+	// The counts by old number are free for the next renumbering.
+	s.counts2 = pl.counts[:0]
 	pl.keys, pl.counts = keys, counts
 	for i, n := range pl.ids {
 		if n != noKey {
@@ -527,10 +655,10 @@ func rareEntries(es []sealedEntry, pl *postings, upTo int) []sealedEntry {
 const inFilter = 1 << 31
 
 // encodeIndex returns the index body over es (sorted by time and
-// sequence number), whose keys pl counted.
-func encodeIndex(es []sealedEntry, pl *postings, frames []block) []byte {
+// sequence number), whose keys pl counted, in s's buffer.
+func (s *sealScratch) encodeIndex(es []sealedEntry, pl *postings, frames []block) []byte {
 	npos := pl.positions()
-	b := make([]byte, 0, 16+len(es)*entrySize+len(pl.keys)*keySize+npos*4+len(frames)*16)
+	b := reuse(s.body, 16+len(es)*entrySize+len(pl.keys)*keySize+npos*4+len(frames)*16)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(es)))
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(pl.keys)))
 	b = binary.LittleEndian.AppendUint32(b, uint32(npos))
@@ -550,12 +678,14 @@ func encodeIndex(es []sealedEntry, pl *postings, frames []block) []byte {
 		b = binary.LittleEndian.AppendUint32(b, c)
 		start += c
 	}
+	// Every position is put: what the buffer held before is overwritten.
 	b = b[:len(b)+npos*4]
-	pl.putPositions(b[len(b)-npos*4:])
+	s.next = pl.putPositions(b[len(b)-npos*4:], s.next)
 	for _, f := range frames {
 		b = binary.LittleEndian.AppendUint64(b, uint64(f.raw))
 		b = binary.LittleEndian.AppendUint64(b, uint64(f.z))
 	}
+	s.body = b[:0]
 	return b
 }
 
@@ -572,9 +702,9 @@ func (pl *postings) positions() int {
 // putPositions puts the posting lists in dst (4 bytes a position), keys
 // in order, each the entries of its key in entry order (which is their
 // order): the lists are filled entry after entry, each key's at where its
-// list starts.
-func (pl *postings) putPositions(dst []byte) {
-	next := make([]uint32, len(pl.keys)) // by key number, where its next entry goes
+// list starts. It returns next, grown, its buffer of a number per key.
+func (pl *postings) putPositions(dst []byte, next []uint32) []uint32 {
+	next = reuse(next, len(pl.keys))[:len(pl.keys)] // by key number, where its next entry goes
 	at := uint32(0)
 	for n := range pl.keys {
 		next[n] = at
@@ -592,6 +722,7 @@ func (pl *postings) putPositions(dst []byte) {
 			}
 		}
 	}
+	return next[:0]
 }
 
 type numberedKey struct {
@@ -648,6 +779,11 @@ func withFrames(body []byte, frames []block) []byte {
 // synced, renamed). cp gets the checksums of the body, the filter and the
 // small index, and is signed with key.
 func writeIndexFile(path string, cp *checkpoint, ix builtIndex, key []byte, enc *zstd.Encoder) error {
+	return new(sealScratch).writeIndexFile(path, cp, ix, key, enc)
+}
+
+// writeIndexFile is writeIndexFile with s's buffer for the file.
+func (s *sealScratch) writeIndexFile(path string, cp *checkpoint, ix builtIndex, key []byte, enc *zstd.Encoder) error {
 	body := ix.body
 	sum := sha256.Sum256(body)
 	cp.Body = hex.EncodeToString(sum[:])
@@ -668,12 +804,13 @@ func writeIndexFile(path string, cp *checkpoint, ix builtIndex, key []byte, enc 
 		return err
 	}
 	// The body is stored compressed (one zstd frame): about half the size.
-	data := make([]byte, 0, len(idxMagic)+len(head)+1+len(ix.filter)+len(ix.small)+len(body)/2)
+	data := reuse(s.file, len(idxMagic)+len(head)+1+len(ix.filter)+len(ix.small)+len(body)/2)
 	data = append(append(append(data, idxMagic...), head...), '\n')
 	if cp.Filter != "" {
 		data = append(append(data, ix.filter...), ix.small...)
 	}
 	data = enc.EncodeAll(body, data)
+	s.file = data[:0]
 	_, err = f.Write(data)
 	if err == nil {
 		err = datasync(f)
