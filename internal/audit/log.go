@@ -66,6 +66,22 @@ const DefaultSegmentBytes = 16 << 20
 // ErrClosed is returned by Record after Close.
 var ErrClosed = errors.New("audit: log closed")
 
+// ErrUnavailable is returned by Record, wrapped with its cause, while the
+// trail cannot be written (a full disk, say): the record was not taken,
+// and a later one may be, once writes succeed again.
+var ErrUnavailable = errors.New("audit: the trail cannot be written for now")
+
+// syncError is a failed fsync. Unlike a failed write, it is not retried:
+// after one, the operating system may have dropped the records it was to
+// flush, so the log refuses requests until a restart verifies the trail.
+type syncError struct{ err error }
+
+func (e *syncError) Error() string { return e.err.Error() }
+func (e *syncError) Unwrap() error { return e.err }
+
+// writeRetry is how often headDue tries the writes again while they fail.
+const writeRetry = 100 * time.Millisecond
+
 // Log is the audit log of one replica: a writer for its own chain and an
 // index over every chain in the directory. It is safe for concurrent use.
 type Log struct {
@@ -92,9 +108,14 @@ type Log struct {
 	// mu guards the chain's write state below. Each request appends its
 	// own record under it with one write (the chain hash makes records
 	// sequential anyway); no goroutine hand-off, no batching delay.
-	mu          sync.Mutex
-	closed      bool
-	err         error // sticky: once a write fails, every request fails
+	mu     sync.Mutex
+	closed bool
+	err    error // sticky: after a failed fsync (or staging fault) every request fails until a restart
+	// writeErr is the last failure to write the chain's files (a full
+	// disk, say), which a later write may overcome: while it is set, new
+	// records are refused (ErrUnavailable) until the staged ones reach
+	// the segment, which the next record or headDue tries again.
+	writeErr    error
 	seg         *os.File
 	cur         *index // the in-memory index of seg
 	curUnit     *unit
@@ -700,6 +721,7 @@ func (l *Log) newSegment() error {
 	r, err := os.Open(path)
 	if err != nil {
 		f.Close()
+		os.Remove(path) // so that the next try creates it again
 		return err
 	}
 	if l.cur != nil {
@@ -727,7 +749,7 @@ func (l *Log) newSegment() error {
 			if err := datasync(l.seg); err != nil {
 				f.Close()
 				r.Close()
-				return fmt.Errorf("audit: sync: %w", err)
+				return &syncError{fmt.Errorf("audit: sync: %w", err)}
 			}
 			l.seg.Close()
 		}
@@ -738,7 +760,10 @@ func (l *Log) newSegment() error {
 	if l.opts.NoSync && l.syncDone != nil {
 		return nil
 	}
-	return syncDir(l.dir)
+	if err := syncDir(l.dir); err != nil {
+		return &syncError{err}
+	}
+	return nil
 }
 
 // preallocChunk is how far ahead of the data a segment is filled with
@@ -889,14 +914,21 @@ func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
 		// directly) needs any background write of them to be over.
 		roll := l.segSize > 0 && l.segSize >= l.opts.SegmentBytes
 		wrap := staged && !l.stage.room(n)
-		if !l.flushing || !(roll || wrap || (!staged && l.stage != nil)) {
+		if !l.flushing || !(roll || wrap || (!staged && l.stage != nil) || l.writeErr != nil) {
 			break
 		}
 		l.flushCond.Wait()
 	}
+	if l.writeErr != nil {
+		// Records wait in the staging file no longer than they would
+		// if writes succeeded: none is taken until they reach the segment.
+		if err := l.retryWrites(); err != nil {
+			return 0, err
+		}
+	}
 	if l.segSize > 0 && l.segSize >= l.opts.SegmentBytes {
 		if err := l.newSegment(); err != nil {
-			return 0, l.fail(err)
+			return 0, l.writeFailed(err)
 		}
 	}
 	seq := l.seq + 1
@@ -913,21 +945,23 @@ func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
 		if !l.stage.room(len(line)) {
 			// The background writes fell a whole staging file behind.
 			if err := l.flushStaged(false); err != nil {
-				return 0, l.fail(err)
+				return 0, l.writeFailed(err)
 			}
 		}
 		if err := l.stage.put(line); err != nil {
 			return 0, l.fail(err)
 		}
 	} else {
+		// A failed write here takes nothing: the next record is written
+		// at the same place, over whatever part of this one was.
 		if err := l.flushStaged(false); err != nil {
-			return 0, l.fail(err)
+			return 0, l.writeFailed(err)
 		}
 		if err := l.reserve(int64(len(line))); err != nil {
-			return 0, l.fail(err)
+			return 0, l.writeFailed(err)
 		}
 		if _, err := l.seg.WriteAt(line, l.segSize); err != nil {
-			return 0, l.fail(fmt.Errorf("audit: write: %w", err))
+			return 0, l.writeFailed(fmt.Errorf("audit: write: %w", err))
 		}
 		l.flushedSeq, l.flushedPrev, l.flushedEnd = seq, prev, l.segSize+int64(len(line))
 		l.written.Store(seq)
@@ -940,7 +974,11 @@ func (l *Log) append(rec []byte, evStart int, m *meta) (uint64, error) {
 	l.sinceDigest++
 	if l.sinceDigest >= l.opts.DigestEvery {
 		if err := l.writeDigest(nil); err != nil {
-			return 0, l.fail(err)
+			// The record is in the chain: its request succeeds (unless an
+			// fsync failed), and the next record tries the digest again.
+			if ferr := l.writeFailed(err); l.err != nil {
+				return 0, ferr
+			}
 		}
 	}
 	if l.opts.NoSync && l.headTimer == nil && (l.headSeq != l.seq || l.flushedSeq != l.seq) {
@@ -1053,15 +1091,79 @@ func (l *Log) headDue() {
 	if l.closed || l.err != nil {
 		return
 	}
-	if err := l.flushStaged(true); err != nil {
-		_ = l.fail(err)
+	if l.writeErr != nil {
+		for l.flushing {
+			l.flushCond.Wait()
+		}
+		if l.closed || l.err != nil || l.writeErr == nil {
+			return
+		}
+		if err := l.retryWrites(); err != nil && l.err == nil && l.headTimer == nil {
+			l.headTimer = time.AfterFunc(writeRetry, l.headDue)
+		}
 		return
 	}
-	if l.headSeq != l.flushedSeq {
-		if err := l.writeHead(l.flushedSeq, l.flushedPrev); err != nil {
-			_ = l.fail(err)
+	err := l.flushStaged(true)
+	if err == nil && l.headSeq != l.flushedSeq {
+		err = l.writeHead(l.flushedSeq, l.flushedPrev)
+	}
+	if err != nil && l.err == nil {
+		_ = l.writeFailed(err)
+		if l.headTimer == nil {
+			l.headTimer = time.AfterFunc(writeRetry, l.headDue)
 		}
 	}
+}
+
+// writeFailed records a failed write (l.mu held) and returns the error
+// for the record it kept from being taken: ErrUnavailable and the cause,
+// or, for a failed fsync, the log's sticky failure (see fail).
+func (l *Log) writeFailed(err error) error {
+	var se *syncError
+	if errors.As(err, &se) {
+		return l.fail(err)
+	}
+	if l.writeErr == nil {
+		l.opts.Log.Error("audit: cannot write the trail; requests are refused until it can (retrying)", "chain", l.chain, "err", err)
+	}
+	l.writeErr = err
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// retryWrites writes what failed to be written (l.mu held, no flush
+// running): the staged records, the head and a digest due; it clears
+// writeErr once they are written.
+func (l *Log) retryWrites() error {
+	err := l.flushStaged(false)
+	if err == nil && l.headSeq != l.flushedSeq {
+		err = l.writeHead(l.flushedSeq, l.flushedPrev)
+	}
+	if err == nil && l.sinceDigest >= l.opts.DigestEvery {
+		err = l.writeDigest(nil)
+	}
+	if err != nil {
+		return l.writeFailed(err)
+	}
+	l.opts.Log.Info("audit: the trail is written again", "chain", l.chain, "records", l.seq)
+	l.writeErr = nil
+	return nil
+}
+
+// Trouble reports what keeps the log from taking records: a nil error if
+// nothing; otherwise the cause, and whether it lasts until a restart (a
+// failed fsync, or the log closed) or may pass (a failed write, retried).
+func (l *Log) Trouble() (lasting bool, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.err != nil:
+		return true, l.err
+	case l.closed:
+		return true, ErrClosed
+	case l.writeErr != nil:
+		return false, l.writeErr
+	}
+	return false, nil
 }
 
 // syncTo returns once record seq is fsynced: one caller fsyncs at a time
@@ -1129,9 +1231,9 @@ func (l *Log) run() {
 			l.mu.Unlock()
 		case <-t.C:
 			l.mu.Lock()
-			if l.sinceDigest > 0 && l.err == nil {
+			if l.sinceDigest > 0 && l.err == nil && l.writeErr == nil {
 				if err := l.writeDigest(nil); err != nil {
-					_ = l.fail(err)
+					_ = l.writeFailed(err)
 				}
 			}
 			l.mu.Unlock()
@@ -1208,7 +1310,7 @@ const keepCached = 8 << 20
 func (l *Log) fail(err error) error {
 	if l.err == nil {
 		l.err = err
-		l.opts.Log.Error("audit log write failed; requests are refused until restart", "err", err)
+		l.opts.Log.Error("audit trail failed; requests are refused until iamd restarts (/healthz answers 503)", "err", err)
 	}
 	return l.err
 }
@@ -1275,7 +1377,7 @@ func (l *Log) writeDigest(rem *removal) error {
 		err := datasync(l.seg)
 		l.segMu.Unlock()
 		if err != nil {
-			return fmt.Errorf("audit: sync: %w", err)
+			return &syncError{fmt.Errorf("audit: sync: %w", err)}
 		}
 	}
 	if l.headSeq != l.flushedSeq {
@@ -1292,16 +1394,19 @@ func (l *Log) writeDigest(rem *removal) error {
 		return err
 	}
 	if _, err := l.digests.Write(append(data, '\n')); err != nil {
+		// What part of the line was written goes, so that the digest
+		// written again starts a line of its own.
+		_ = l.digests.Truncate(l.digestsSize)
 		return fmt.Errorf("audit: write digest: %w", err)
 	}
 	l.digestN++
 	l.digestsSize += int64(len(data) + 1)
 	if !l.opts.NoSync || rem != nil {
 		if err := datasync(l.digests); err != nil {
-			return fmt.Errorf("audit: sync digest: %w", err)
+			return &syncError{fmt.Errorf("audit: sync digest: %w", err)}
 		}
 		if err := datasync(l.head); err != nil {
-			return fmt.Errorf("audit: sync head: %w", err)
+			return &syncError{fmt.Errorf("audit: sync head: %w", err)}
 		}
 	}
 	l.lastDigest, l.digestCount, l.sinceDigest = s.Sig, s.Count, 0

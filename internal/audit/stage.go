@@ -107,6 +107,9 @@ func openStage(dir string, size int) (*stage, error) {
 			err = f.Truncate(int64(size))
 		}
 	}
+	if err == nil {
+		err = allocate(f, int64(size))
+	}
 	if err != nil {
 		f.Close()
 		return nil, err

@@ -44,6 +44,7 @@ const (
 	CodeMissingAction         = "MissingAction"
 	CodeMalformedQueryString  = "MalformedQueryString"
 	CodeInternalFailure       = "InternalFailure"
+	CodeServiceUnavailable    = "ServiceUnavailable"
 	CodeNotImplemented        = "NotImplemented"
 	CodeMethodNotAllowed      = "MethodNotAllowed"
 	CodeAccessDenied          = "AccessDenied"
@@ -95,6 +96,12 @@ func MethodNotAllowed(method string) *Error {
 // the cause, which the server logs instead.
 func InternalFailure() *Error {
 	return &Error{Code: CodeInternalFailure, Message: "An internal error occurred.", HTTPStatus: http.StatusInternalServerError}
+}
+
+// ServiceUnavailable is the 503 error of a request the service cannot take
+// for now (its audit trail cannot be written): the SDKs retry it.
+func ServiceUnavailable() *Error {
+	return &Error{Code: CodeServiceUnavailable, Message: "The service is temporarily unavailable. Try again shortly.", HTTPStatus: http.StatusServiceUnavailable}
 }
 
 // NotImplemented is the error of an operation iamd has not implemented. It is

@@ -33,6 +33,9 @@ type health struct {
 	rev      atomic.Int64 // the revision the follower applied through
 	lastErr  atomic.Pointer[string]
 	inFlight atomic.Int64 // API requests being served
+	// trail reports what keeps the audit trail from taking records (see
+	// audit.Log.Trouble); nil without a trail.
+	trail func() (lasting bool, err error)
 }
 
 // followed records a pass of the change follower.
@@ -51,6 +54,9 @@ func (h *health) followed(p iam.FollowPass) {
 func (h *health) ready() (bool, string) {
 	if h.draining.Load() {
 		return false, "shutting down"
+	}
+	if why, _ := h.trailTrouble(); why != "" {
+		return false, why
 	}
 	at := h.caughtUp.Load()
 	if at == 0 {
@@ -85,8 +91,38 @@ func (h *health) status() metrics.Status {
 	return s
 }
 
-// serveHealthz answers liveness: 200 while the process serves HTTP.
-func serveHealthz(w http.ResponseWriter, _ *http.Request) {
+// trailTrouble says what keeps the audit trail from taking records, and
+// whether it lasts until a restart; "" if nothing does.
+func (h *health) trailTrouble() (why string, lasting bool) {
+	if h.trail == nil {
+		return "", false
+	}
+	lasting, err := h.trail()
+	switch {
+	case err == nil:
+		return "", false
+	case lasting:
+		return "the audit trail failed and refuses every request until iamd restarts: " + err.Error(), true
+	}
+	return "the audit trail cannot be written; requests are refused until it can (retrying): " + err.Error(), false
+}
+
+// serveHealthz answers liveness: 200 while the process serves HTTP, 503
+// once its audit trail has failed for good (an fsync failed), so that a
+// supervisor restarts it: the restart verifies the trail and goes on.
+func (h *health) serveHealthz(w http.ResponseWriter, _ *http.Request) {
+	if why, lasting := h.trailTrouble(); lasting {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not live: " + why + "\n"))
+		return
+	}
+	serveLive(w)
+}
+
+// serveLive answers liveness while the server loads: it serves HTTP.
+func serveLive(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write([]byte("ok\n"))

@@ -20,17 +20,24 @@ import (
 
 // TestReadiness: /readyz answers 503 until the follower has caught up
 // once, while the view lags more than the bound (saying why, and that the
-// store cannot be read when it cannot), and once shutting down.
+// store cannot be read when it cannot), while the audit trail cannot take
+// records, and once shutting down. /healthz answers 503 only once the
+// trail has failed for good, which a restart mends.
 func TestReadiness(t *testing.T) {
 	now := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
 	lost := errors.New("dial tcp: connection refused")
+	caughtUp := []iam.FollowPass{{Start: now.Add(-time.Second), Rev: 7}}
+	full := errors.New("audit: write: no space left on device")
 	tests := []struct {
 		name     string
 		maxLag   time.Duration
 		passes   []iam.FollowPass
 		draining bool
+		trail    error
+		lasting  bool // the trail's trouble
 		ready    bool
 		why      string
+		dead     bool // /healthz answers 503
 	}{
 		{name: "loading", maxLag: time.Minute, why: "loading"},
 		{name: "first pass failed", maxLag: time.Minute, passes: []iam.FollowPass{{Start: now, Err: lost}}, why: "loading"},
@@ -44,10 +51,15 @@ func TestReadiness(t *testing.T) {
 			passes: []iam.FollowPass{{Start: now.Add(-90 * time.Second), Rev: 7}}, why: "lags the store by 1m30s"},
 		{name: "no bound", passes: []iam.FollowPass{{Start: now.Add(-time.Hour), Rev: 7}, {Start: now, Err: lost}}, ready: true},
 		{name: "shutting down", maxLag: time.Minute, passes: []iam.FollowPass{{Start: now, Rev: 7}}, draining: true, why: "shutting down"},
+		{name: "trail cannot write", maxLag: time.Minute, passes: caughtUp, trail: full,
+			why: "the audit trail cannot be written; requests are refused until it can (retrying): audit: write: no space left on device"},
+		{name: "trail failed for good", maxLag: time.Minute, passes: caughtUp, trail: errors.New("audit: sync: input/output error"), lasting: true,
+			why: "the audit trail failed and refuses every request until iamd restarts", dead: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := &health{maxLag: tc.maxLag, now: func() time.Time { return now }, view: iam.NewView()}
+			h := &health{maxLag: tc.maxLag, now: func() time.Time { return now }, view: iam.NewView(),
+				trail: func() (bool, error) { return tc.lasting, tc.trail }}
 			for _, p := range tc.passes {
 				h.followed(p)
 			}
@@ -62,6 +74,11 @@ func TestReadiness(t *testing.T) {
 			}
 			if st := h.status(); st.Ready != tc.ready {
 				t.Errorf("status().Ready = %v, want %v", st.Ready, tc.ready)
+			}
+			w = httptest.NewRecorder()
+			h.serveHealthz(w, httptest.NewRequest("GET", "/healthz", nil))
+			if dead := w.Code != http.StatusOK; dead != tc.dead || dead && !strings.Contains(w.Body.String(), tc.why) {
+				t.Errorf("/healthz: %d %q, want 503: %v", w.Code, w.Body, tc.dead)
 			}
 		})
 	}

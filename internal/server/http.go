@@ -100,8 +100,14 @@ func (f *queryFront) serveAudited(w http.ResponseWriter, r *http.Request, reques
 	err := call.Finish(r.Context())
 	f.metrics.AuditRecord(time.Since(start))
 	if err != nil {
-		f.log.Error("audit event not recorded; answering InternalFailure", "request_id", requestID, "err", err)
-		f.apis["iam"].WriteError(w, awsquery.InternalFailure(), requestID)
+		if errors.Is(err, audit.ErrUnavailable) {
+			// A full disk, say: the trail says so once, and the client
+			// retries a 503.
+			f.apis["iam"].WriteError(w, awsquery.ServiceUnavailable(), requestID)
+		} else {
+			f.log.Error("audit event not recorded; answering InternalFailure", "request_id", requestID, "err", err)
+			f.apis["iam"].WriteError(w, awsquery.InternalFailure(), requestID)
+		}
 	}
 	return service, action
 }

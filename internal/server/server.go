@@ -176,6 +176,9 @@ func (s *Server) build() (http.Handler, error) {
 		return nil, err
 	}
 	s.audit = auditLog
+	if auditLog != nil {
+		s.health.trail = auditLog.Trouble
+	}
 	if s.shared, err = s.openSharedTrail(auditLog); err != nil {
 		return nil, err
 	}
@@ -310,7 +313,7 @@ func (s *Server) build() (http.Handler, error) {
 		},
 	})))
 	mux.Handle("GET "+oidcIssuerPattern, &issuerHandler{view: st.View, issuer: issuer, publicURL: publicURL, log: s.log})
-	mux.HandleFunc("GET /healthz", serveHealthz)
+	mux.HandleFunc("GET /healthz", s.health.serveHealthz)
 	mux.HandleFunc("GET /readyz", s.health.serveReadyz)
 	s.metrics.Status(s.health.status)
 	s.metrics.View(countView(st.View))
@@ -519,7 +522,7 @@ func (l *loadingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case "/healthz":
-		serveHealthz(w, r)
+		serveLive(w)
 		return
 	case "/readyz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
