@@ -196,8 +196,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				rec.ErrorMessage = res.ex.Message()
 			}
 		}
-		if !h.recorded(r, requestID, rec) {
-			h.writeError(w, requestID, internalFailure())
+		if e := h.record(r, requestID, rec); e != nil {
+			h.writeError(w, requestID, e)
 			return
 		}
 	}
@@ -212,21 +212,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) answerError(w http.ResponseWriter, r *http.Request, requestID string, rec *audit.Authorization, e *apiError) {
 	if rec != nil {
 		rec.ErrorCode, rec.ErrorMessage = e.code, e.message
-		if !h.recorded(r, requestID, rec) {
-			e = internalFailure()
+		if re := h.record(r, requestID, rec); re != nil {
+			e = re
 		}
 	}
 	h.writeError(w, requestID, e)
 }
 
-// recorded records the call's event; false means it could not be, and the
-// call must fail.
-func (h *Handler) recorded(r *http.Request, requestID string, rec *audit.Authorization) bool {
-	if err := h.cfg.Audit.Record(r.Context(), rec.Event()); err != nil {
-		h.cfg.Log.Error("audit event not recorded; answering InternalFailure", "request_id", requestID, "err", err)
-		return false
+// record records the call's event; an error means it could not be, and
+// the call fails with it: 503 ServiceUnavailable while the trail cannot be
+// written (a full disk: the trail says so once), InternalFailure otherwise.
+func (h *Handler) record(r *http.Request, requestID string, rec *audit.Authorization) *apiError {
+	err := h.cfg.Audit.Record(r.Context(), rec.Event())
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, audit.ErrUnavailable):
+		return &apiError{code: "ServiceUnavailable", message: "The service is temporarily unavailable. Try again shortly.", origin: OriginCaller, status: http.StatusServiceUnavailable}
 	}
-	return true
+	h.cfg.Log.Error("audit event not recorded; answering InternalFailure", "request_id", requestID, "err", err)
+	return internalFailure()
 }
 
 func internalFailure() *apiError {
