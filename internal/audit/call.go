@@ -84,6 +84,9 @@ func headerValue(h http.Header, key string) string {
 	return ""
 }
 
+// RequestID returns the ID of the request being recorded.
+func (c *Call) RequestID() string { return c.requestID }
+
 // Header implements http.ResponseWriter.
 func (c *Call) Header() http.Header { return c.w.Header() }
 

@@ -43,6 +43,7 @@ import (
 	"github.com/iamd/iamd/internal/iamapi"
 	"github.com/iamd/iamd/internal/password"
 	"github.com/iamd/iamd/internal/sar"
+	"github.com/iamd/iamd/internal/uuid"
 )
 
 // Prefix is the path the console is served under.
@@ -61,14 +62,23 @@ type Validator interface {
 	Decode(action string, form url.Values) (any, error)
 }
 
+// Codec is the IAM API's Validator that also gives the answer the API
+// would have sent, which the audit trail records (its response elements,
+// or its error): an awsquery.Dispatcher.
+type Codec interface {
+	Validator
+	AppendResponse(b []byte, action string, out any, requestID string) ([]byte, error)
+	WriteError(w http.ResponseWriter, err error, requestID string) error
+}
+
 // Config configures the console.
 type Config struct {
 	// IAM is the IAM API the console calls, with the signed-in identity as
 	// the caller.
 	IAM iamapi.Server
 	// Validator validates parameters before IAM is called, as the Query
-	// API does.
-	Validator Validator
+	// API does, and encodes the answers the audit trail records.
+	Validator Codec
 	// View, Writer and Secrets give the sign-in read access to login
 	// profiles and MFA devices and let it record their use.
 	View    *iam.View
@@ -99,8 +109,10 @@ type Config struct {
 	// Events answers the event history's lookups; nil when there is no
 	// audit trail.
 	Events EventLookup
-	// Trail is the audit trail the least-privilege policy generator reads
-	// (the Access Advisor's "generate a policy"); nil when there is none.
+	// Trail is the audit trail: every IAM call the console makes for a
+	// signed-in user is recorded there, as the Query API records its own,
+	// and the least-privilege policy generator (the Access Advisor's
+	// "generate a policy") reads it; nil when there is none.
 	Trail *audit.Log
 	// STS assumes roles for Switch role, with STSValidator (STS's
 	// dispatcher) checking its parameters as the Query API does; Sessions
@@ -394,16 +406,82 @@ func (h *Handler) apiError(err error) *awsquery.Error {
 // call validates form as the Query API would for action, then runs op with
 // the decoded input.
 func call[In, Out any](h *Handler, ctx context.Context, action string, form url.Values, op func(context.Context, *In) (*Out, error)) (*Out, error) {
+	rec := h.beginCall(ctx, action, form)
+	defer rec.Close()
 	v, err := h.cfg.Validator.Decode(action, form)
-	if err != nil {
-		return nil, err
+	var out *Out
+	if err == nil {
+		in, ok := v.(*In)
+		if !ok {
+			return nil, fmt.Errorf("console: %s decoded to %T", action, v)
+		}
+		out, err = op(ctx, in)
 	}
-	in, ok := v.(*In)
-	if !ok {
-		return nil, fmt.Errorf("console: %s decoded to %T", action, v)
+	if ferr := h.finishCall(ctx, rec, action, out, err); ferr != nil {
+		return nil, ferr
 	}
-	return op(ctx, in)
+	return out, err
 }
+
+// requestKey is the context key of a signed-in request's *http.Request,
+// which the audit trail's events describe (source address, user agent).
+type requestKey struct{}
+
+// beginCall starts recording, in the audit trail, a call the console makes
+// for the signed-in user in ctx: the Query API records every call, so the
+// console does too (CloudTrail records the console's calls as API calls).
+// It returns nil (which needs no Close) when there is no trail.
+func (h *Handler) beginCall(ctx context.Context, action string, form url.Values) *audit.Call {
+	r, _ := ctx.Value(requestKey{}).(*http.Request)
+	caller := authz.CallerFrom(ctx)
+	if h.cfg.Trail == nil || r == nil || caller == nil {
+		return nil
+	}
+	c := h.cfg.Trail.Begin(discardResponse{}, r, uuid.New(), h.now())
+	params := make(url.Values, len(form)+2)
+	for k, v := range form {
+		params[k] = v
+	}
+	params.Set("Action", action)
+	params.Set("Version", iamAPIVersion)
+	c.SetService("iam", "")
+	c.SetForm(params)
+	c.SetCaller(caller)
+	return c
+}
+
+// finishCall records the call's answer (out, or err as the API would
+// have sent it) and its event; the error is the trail's, if it cannot
+// take the event: the console then shows that, as the API would answer.
+func (h *Handler) finishCall(ctx context.Context, c *audit.Call, action string, out any, err error) error {
+	if c == nil {
+		return nil
+	}
+	requestID := c.RequestID()
+	if err != nil {
+		_ = h.cfg.Validator.WriteError(c, err, requestID)
+	} else if b, aerr := h.cfg.Validator.AppendResponse(nil, action, out, requestID); aerr == nil {
+		_, _ = c.Write(b)
+	}
+	if ferr := c.Finish(ctx); ferr != nil {
+		if errors.Is(ferr, audit.ErrUnavailable) {
+			return awsquery.ServiceUnavailable() // the trail says why, once
+		}
+		return fmt.Errorf("console: audit event of %s not recorded: %w", action, ferr)
+	}
+	return nil
+}
+
+// discardResponse is where a recorded console call's answer goes once the
+// trail has it: the page shows the call's result, not the API's XML.
+type discardResponse struct{}
+
+func (discardResponse) Header() http.Header         { return http.Header{} }
+func (discardResponse) Write(p []byte) (int, error) { return len(p), nil }
+func (discardResponse) WriteHeader(int)             {}
+
+// iamAPIVersion is the Version of the IAM calls the console records.
+const iamAPIVersion = "2010-05-08"
 
 // Requests from signed-in users.
 
@@ -504,7 +582,7 @@ func (h *Handler) authed(fn func(q *req)) http.HandlerFunc {
 			http.Error(w, "Invalid or missing CSRF token. Reload the page and try again.", http.StatusForbidden)
 			return
 		}
-		q := &req{w: w, r: r, s: s, ctx: authz.WithCaller(r.Context(), c), who: who}
+		q := &req{w: w, r: r, s: s, ctx: context.WithValue(authz.WithCaller(r.Context(), c), requestKey{}, r), who: who}
 		if s.Flash != "" && r.Method == http.MethodGet {
 			// Shown once: on this page, and no longer in the cookie.
 			q.flash, s.Flash = s.Flash, ""
