@@ -29,8 +29,9 @@ func (h *Handler) startFederatedSession(w http.ResponseWriter, r *http.Request, 
 		Account: acct, UserName: sessionName, Stage: stageActive,
 		Role: &assumed{KeyID: creds.AccessKeyId, Token: creds.SessionToken, Role: name, Account: acct, Federated: true},
 	})
-	if c, _, ok := h.caller(r, s); ok {
-		h.auditSignIn(r, audit.ConsoleSignIn(c, acct, "", false, "", h.now()))
+	if c, _, ok := h.caller(r, s); ok && !h.auditSignIn(r, audit.ConsoleSignIn(c, acct, "", false, "", h.now())) {
+		h.refuseUnaudited(w, r)
+		return
 	}
 	h.log.Info("console "+via+" sign-in", "account", acct, "role", name, "session", sessionName, "source_ip", sourceIP(r))
 	if next == "" {

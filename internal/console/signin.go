@@ -279,14 +279,26 @@ func (h *Handler) signInAccount(p *principal, d signinData) (string, bool) {
 
 // auditSignIn records a console sign-in attempt (ConsoleLogin, from
 // signin.amazonaws.com) in the audit trail, as CloudTrail does for
-// successful and failed sign-ins.
-func (h *Handler) auditSignIn(r *http.Request, ev *audit.Event) {
+// successful and failed sign-ins; false if the trail could not take it.
+func (h *Handler) auditSignIn(r *http.Request, ev *audit.Event) bool {
 	if h.cfg.Trail == nil {
-		return
+		return true
 	}
 	if err := h.cfg.Trail.Record(r.Context(), ev); err != nil {
 		h.log.Warn("console: record the sign-in in the audit trail", "account", ev.RecipientAccountID, "err", err)
+		return false
 	}
+	return true
+}
+
+// refuseUnaudited answers a successful sign-in whose ConsoleLogin event the
+// audit trail could not take (a full disk, say): no session is handed out
+// without its event. The session cookie set for it is taken back before
+// it is sent.
+func (h *Handler) refuseUnaudited(w http.ResponseWriter, r *http.Request) {
+	w.Header().Del("Set-Cookie")
+	setCookie(w, r, sessionCookie, hostSessionCook, "", -1)
+	http.Error(w, "The service is temporarily unavailable. Try again shortly.", http.StatusServiceUnavailable)
 }
 
 // startSession sends the browser on to the next step of the sign-in, whose
@@ -298,10 +310,11 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, s *sessio
 	case stagePassword:
 		http.Redirect(w, r, Prefix+"/signin/password?next="+url.QueryEscape(next), http.StatusSeeOther)
 	default:
-		h.recordSignIn(r.Context(), s)
-		if c, _, ok := h.caller(r, s); ok {
-			h.auditSignIn(r, audit.ConsoleSignIn(c, s.Account, "", s.MFA, "", h.now()))
+		if c, _, ok := h.caller(r, s); ok && !h.auditSignIn(r, audit.ConsoleSignIn(c, s.Account, "", s.MFA, "", h.now())) {
+			h.refuseUnaudited(w, r)
+			return
 		}
+		h.recordSignIn(r.Context(), s)
 		if next == "" {
 			next = Prefix + "/"
 		}
