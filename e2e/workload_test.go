@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/iamd/iamd/internal/audit"
 	"github.com/iamd/iamd/internal/workload"
 )
 
@@ -97,6 +100,27 @@ func TestWorkloadSDKDefaultChain(t *testing.T) {
 	must(t, err)
 	_, err = iamc.ListUsers(ctx, &iam.ListUsersInput{})
 	wantCode(t, err, "AccessDenied")
+
+	// The issue is in the audit trail as CloudTrail records a service's
+	// AssumeRole: by the service principal, naming the role and session.
+	// (In process: the environment set for the SDK leaves the CLI no
+	// profile.)
+	p, err := e.srv.Audit().Lookup(audit.Query{Account: e.account, Attribute: audit.AttrEventName, Value: "AssumeRole", Max: 10})
+	must(t, err)
+	if len(p.Events) != 1 {
+		t.Fatalf("%d AssumeRole events, want the workload's", len(p.Events))
+	}
+	var ev map[string]any
+	must(t, json.Unmarshal(p.Events[0].JSON, &ev))
+	identity, _ := ev["userIdentity"].(map[string]any)
+	params, _ := ev["requestParameters"].(map[string]any)
+	resp, _ := ev["responseElements"].(map[string]any)
+	respCreds, _ := resp["credentials"].(map[string]any)
+	if identity["type"] != "AWSService" || identity["invokedBy"] != workload.ServicePrincipal || ev["eventSource"] != "sts.amazonaws.com" ||
+		params["roleSessionName"] != "billing-api" || !strings.HasSuffix(fmt.Sprint(params["roleArn"]), ":role/app-role") ||
+		respCreds["accessKeyId"] != creds.AccessKeyID || respCreds["sessionToken"] != "HIDDEN_DUE_TO_SECURITY_REASONS" {
+		t.Errorf("the workload's AssumeRole event: %s", p.Events[0].JSON)
+	}
 }
 
 func TestWorkloadCLIDefaultChain(t *testing.T) {
@@ -191,6 +215,26 @@ func TestWorkloadRefusals(t *testing.T) {
 				t.Errorf("error message echoes the token")
 			}
 		})
+	}
+
+	// The two issues and the two refusals by trust policies are in the
+	// trail; refusals of a token are not (nothing vouches for the account).
+	p, err := e.srv.Audit().Lookup(audit.Query{Account: e.account, Attribute: audit.AttrEventName, Value: "AssumeRole", Max: 10})
+	must(t, err)
+	got := make(map[string]string) // session → errorCode
+	for _, f := range p.Events {
+		var ev struct {
+			ErrorCode         string `json:"errorCode"`
+			RequestParameters struct {
+				RoleSessionName string `json:"roleSessionName"`
+			} `json:"requestParameters"`
+		}
+		must(t, json.Unmarshal(f.JSON, &ev))
+		got[ev.RequestParameters.RoleSessionName] = ev.ErrorCode
+	}
+	want := map[string]string{"good": "", "allowed": "", "untrusted": "AccessDenied", "other": "AccessDenied"}
+	if !maps.Equal(got, want) {
+		t.Errorf("AssumeRole events by session: %v, want %v", got, want)
 	}
 }
 

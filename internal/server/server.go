@@ -296,6 +296,7 @@ func (s *Server) build() (http.Handler, error) {
 	mux.Handle("POST /saml", consoleHandler) // AWS's https://signin.aws.amazon.com/saml
 	mux.Handle(workload.Pattern, whole("workload", workload.NewHandler(workload.Config{
 		View: st.View, Issuer: stsSvc, Trust: authorizer, Now: s.cfg.Now, Log: s.log, Partition: s.cfg.Partition,
+		Trail: recorderOf(auditLog),
 	})))
 	// The authorization API verifies requests signed for any service (s3,
 	// an internal API), so its verifier has no service restriction. Its
@@ -386,6 +387,15 @@ func (s *Server) openAudit() (*audit.Log, error) {
 // Audit returns the audit log (nil when disabled), for the console's
 // sign-in events and for tests.
 func (s *Server) Audit() *audit.Log { return s.audit }
+
+// recorderOf is l as a workload.Recorder: nil, not a nil *audit.Log, when
+// there is no trail.
+func recorderOf(l *audit.Log) workload.Recorder {
+	if l == nil {
+		return nil
+	}
+	return l
+}
 
 // Handler returns the HTTP handler serving every endpoint.
 func (s *Server) Handler() http.Handler { return s.handler }

@@ -2,13 +2,16 @@ package workload
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"time"
 
+	"github.com/iamd/iamd/internal/audit"
 	"github.com/iamd/iamd/internal/authz"
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/stsapi"
@@ -43,6 +46,16 @@ type Config struct {
 	Duration time.Duration
 	// Partition is the partition of role ARNs; zero means aws.
 	Partition iam.Partition
+	// Trail records each issue of credentials, and each refusal by the
+	// role's trust policy, as CloudTrail records a service's AssumeRole
+	// (an ECS task's, say): by the service principal. Credentials whose
+	// event cannot be recorded are not handed out. Nil records nothing.
+	Trail Recorder
+}
+
+// Recorder records audit events; *audit.Log implements it.
+type Recorder interface {
+	Record(ctx context.Context, ev *audit.Event) error
 }
 
 // Handler serves the container credentials endpoint. Mount it with
@@ -130,9 +143,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fr := TrustRequest(h.cfg.Partition, account, wl.Name, role, now)
 	fr.SourceIP, fr.SecureTransport = remoteAddr(r), r.TLS != nil
 	if !h.cfg.Trust.TrustAllows(fr) {
-		h.fail(w, r, http.StatusForbidden, "AccessDenied",
-			"Workload "+wl.Name+" is not authorized to perform: sts:AssumeRole on resource: "+roleARN+
-				": the role's trust policy must allow the service principal "+ServicePrincipal, account, name)
+		msg := "Workload " + wl.Name + " is not authorized to perform: sts:AssumeRole on resource: " + roleARN +
+			": the role's trust policy must allow the service principal " + ServicePrincipal
+		if h.cfg.Trail != nil {
+			ev := assumeRoleEvent(account, roleARN, wl.Name, 0, nil, nil)
+			ev.ErrorCode, ev.ErrorMessage = "AccessDenied", msg
+			if err := h.cfg.Trail.Record(r.Context(), ev); err != nil {
+				h.unrecorded(w, account, name, err)
+				return
+			}
+		}
+		h.fail(w, r, http.StatusForbidden, "AccessDenied", msg, account, name)
 		return
 	}
 	d := h.cfg.Duration
@@ -146,6 +167,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.cfg.Log.Error("workload credentials not issued", "account", account, "workload", name, "err", err)
 		writeJSON(w, http.StatusInternalServerError, errorResponse{Code: "InternalFailure", Message: "The credentials could not be issued."})
 		return
+	}
+	if h.cfg.Trail != nil {
+		if err := h.cfg.Trail.Record(r.Context(), assumeRoleEvent(account, roleARN, wl.Name, d, creds, user)); err != nil {
+			h.unrecorded(w, account, name, err)
+			return
+		}
 	}
 	h.cfg.Log.Info("workload credentials issued", "account", account, "workload", wl.Name,
 		"assumed_role", user.Arn, "access_key_id", creds.AccessKeyId, "expiration", creds.Expiration)
@@ -177,6 +204,42 @@ func TrustRequest(p iam.Partition, account, name string, role *iam.Role, now tim
 		Action:    "sts:AssumeRole", RoleARN: p.ARN(account, "role", role.Path, role.Name), RoleAccount: account,
 		TrustPolicy: role.TrustPolicy, Context: kvs, Time: now,
 	}
+}
+
+// assumeRoleEvent is the audit event of a workload's role session: an
+// AssumeRole by the service principal (creds and user nil when refused).
+func assumeRoleEvent(account, roleARN, session string, d time.Duration, creds *stsapi.Credentials, user *stsapi.AssumedRoleUser) *audit.Event {
+	params, _ := json.Marshal(struct {
+		RoleArn         string `json:"roleArn"`
+		RoleSessionName string `json:"roleSessionName"`
+		DurationSeconds int64  `json:"durationSeconds,omitempty"`
+	}{roleARN, session, int64(d / time.Second)})
+	ev := &audit.Event{
+		EventSource: audit.SourceSTS, EventName: "AssumeRole", AWSRegion: "us-east-1",
+		SourceIPAddress: ServicePrincipal, UserAgent: ServicePrincipal, RecipientAccountID: account,
+		UserIdentity: audit.UserIdentity{Type: "AWSService", InvokedBy: ServicePrincipal}, Username: ServicePrincipal,
+		ReadOnly: audit.ReadOnly(audit.SourceSTS, "AssumeRole"), RequestParameters: params,
+		Resources: []audit.Resource{{Type: "AWS::IAM::Role", Name: roleARN}},
+	}
+	if creds != nil && user != nil {
+		ev.ResponseElements, _ = json.Marshal(map[string]any{
+			"credentials": map[string]string{
+				"accessKeyId": creds.AccessKeyId, "sessionToken": audit.Hidden,
+				"expiration": creds.Expiration.UTC().Format(time.RFC3339),
+			},
+			"assumedRoleUser": map[string]string{"assumedRoleId": user.AssumedRoleId, "arn": user.Arn},
+		})
+	}
+	return ev
+}
+
+// unrecorded answers a request whose audit event could not be recorded:
+// nothing is handed out without its event. The SDKs retry a 503.
+func (h *Handler) unrecorded(w http.ResponseWriter, account, name string, err error) {
+	if !errors.Is(err, audit.ErrUnavailable) { // the trail says so once
+		h.cfg.Log.Error("workload credentials: audit event not recorded", "account", account, "workload", name, "err", err)
+	}
+	writeJSON(w, http.StatusServiceUnavailable, errorResponse{Code: "ServiceUnavailable", Message: "The service is temporarily unavailable. Try again shortly."})
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, code, message, account, name string) {
