@@ -16,8 +16,9 @@ import (
 // TestConsoleCallsAudited: the IAM calls the console makes for a
 // signed-in user are in the audit trail as the API's own are, as
 // CloudTrail records the console's calls: by the user, with its request
-// parameters, response elements and authorization decisions, and a call
-// the user may not make as a failed one (AccessDenied).
+// parameters, response elements and authorization decisions, a call the
+// user may not make as a failed one (AccessDenied), and switching roles as
+// STS's AssumeRole.
 func TestConsoleCallsAudited(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
@@ -30,7 +31,10 @@ func TestConsoleCallsAudited(t *testing.T) {
 		must(t, err)
 	}
 	_, err := root.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("dana"), PolicyName: aws.String("Admin"),
-		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}`)})
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*","sts:AssumeRole"],"Resource":"*"}]}`)})
+	must(t, err)
+	_, err = root.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("operator"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + e.account + `:root"},"Action":"sts:AssumeRole"}]}`)})
 	must(t, err)
 
 	createUser := func(who, name string) {
@@ -45,6 +49,14 @@ func TestConsoleCallsAudited(t *testing.T) {
 	}
 	createUser("dana", "made-in-console")
 	createUser("eve", "not-allowed")
+	b := newBrowserless(t)
+	if res := b.signIn(e.url, e.account, "dana", pw); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("dana signs in: %d", res.StatusCode)
+	}
+	if res, body := b.post(e.url+"/console/switch-role", url.Values{"csrf": {b.csrf(e.url + "/console/switch-role")},
+		"account": {e.account}, "role": {"operator"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("dana switches to operator: %d %s", res.StatusCode, body)
+	}
 
 	type event struct {
 		UserIdentity struct {
@@ -82,5 +94,18 @@ func TestConsoleCallsAudited(t *testing.T) {
 			return fmt.Errorf("eve's CreateUser event: %+v", denied)
 		}
 		return nil
+	})
+	// Switching roles is STS's AssumeRole, recorded as the API's.
+	eventually(t, 10*time.Second, func() error {
+		p := e.lookup(t, e.root, "--lookup-attributes", "AttributeKey=EventName,AttributeValue=AssumeRole")
+		for _, ev := range p.Events {
+			var x event
+			must(t, json.Unmarshal([]byte(ev.CloudTrailEvent), &x))
+			if x.UserIdentity.UserName == "dana" && x.EventSource == "sts.amazonaws.com" && x.ErrorCode == "" &&
+				x.RequestParameters["roleArn"] == "arn:aws:iam::"+e.account+":role/operator" && x.ResponseElements["credentials"] != nil {
+				return nil
+			}
+		}
+		return fmt.Errorf("no AssumeRole event for dana's switch to operator among %d", len(p.Events))
 	})
 }

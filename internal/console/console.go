@@ -406,7 +406,7 @@ func (h *Handler) apiError(err error) *awsquery.Error {
 // call validates form as the Query API would for action, then runs op with
 // the decoded input.
 func call[In, Out any](h *Handler, ctx context.Context, action string, form url.Values, op func(context.Context, *In) (*Out, error)) (*Out, error) {
-	rec := h.beginCall(ctx, action, form)
+	rec := h.beginCall(ctx, "iam", iamAPIVersion, action, form)
 	defer rec.Close()
 	v, err := h.cfg.Validator.Decode(action, form)
 	var out *Out
@@ -417,7 +417,7 @@ func call[In, Out any](h *Handler, ctx context.Context, action string, form url.
 		}
 		out, err = op(ctx, in)
 	}
-	if ferr := h.finishCall(ctx, rec, action, out, err); ferr != nil {
+	if ferr := h.finishCall(ctx, rec, h.cfg.Validator, action, out, err); ferr != nil {
 		return nil, ferr
 	}
 	return out, err
@@ -428,10 +428,11 @@ func call[In, Out any](h *Handler, ctx context.Context, action string, form url.
 type requestKey struct{}
 
 // beginCall starts recording, in the audit trail, a call the console makes
-// for the signed-in user in ctx: the Query API records every call, so the
-// console does too (CloudTrail records the console's calls as API calls).
-// It returns nil (which needs no Close) when there is no trail.
-func (h *Handler) beginCall(ctx context.Context, action string, form url.Values) *audit.Call {
+// to service (iam, sts; its API version) for the signed-in user in ctx:
+// the Query API records every call, so the console does too (CloudTrail
+// records the console's calls as API calls). It returns nil (which needs no
+// Close) when there is no trail.
+func (h *Handler) beginCall(ctx context.Context, service, version, action string, form url.Values) *audit.Call {
 	r, _ := ctx.Value(requestKey{}).(*http.Request)
 	caller := authz.CallerFrom(ctx)
 	if h.cfg.Trail == nil || r == nil || caller == nil {
@@ -443,25 +444,32 @@ func (h *Handler) beginCall(ctx context.Context, action string, form url.Values)
 		params[k] = v
 	}
 	params.Set("Action", action)
-	params.Set("Version", iamAPIVersion)
-	c.SetService("iam", "")
+	params.Set("Version", version)
+	c.SetService(service, "")
 	c.SetForm(params)
 	c.SetCaller(caller)
 	return c
 }
 
 // finishCall records the call's answer (out, or err as the API would
-// have sent it) and its event; the error is the trail's, if it cannot
-// take the event: the console then shows that, as the API would answer.
-func (h *Handler) finishCall(ctx context.Context, c *audit.Call, action string, out any, err error) error {
+// have sent it, in codec's encoding; with no codec, only its status) and
+// its event; the error is the trail's, if it cannot take the event: the
+// console then shows that, as the API would answer.
+func (h *Handler) finishCall(ctx context.Context, c *audit.Call, codec Codec, action string, out any, err error) error {
 	if c == nil {
 		return nil
 	}
 	requestID := c.RequestID()
-	if err != nil {
-		_ = h.cfg.Validator.WriteError(c, err, requestID)
-	} else if b, aerr := h.cfg.Validator.AppendResponse(nil, action, out, requestID); aerr == nil {
-		_, _ = c.Write(b)
+	switch {
+	case codec == nil && err != nil:
+		c.WriteHeader(http.StatusBadRequest)
+	case codec == nil:
+	case err != nil:
+		_ = codec.WriteError(c, err, requestID)
+	default:
+		if b, aerr := codec.AppendResponse(nil, action, out, requestID); aerr == nil {
+			_, _ = c.Write(b)
+		}
 	}
 	if ferr := c.Finish(ctx); ferr != nil {
 		if errors.Is(ferr, audit.ErrUnavailable) {
@@ -480,8 +488,11 @@ func (discardResponse) Header() http.Header         { return http.Header{} }
 func (discardResponse) Write(p []byte) (int, error) { return len(p), nil }
 func (discardResponse) WriteHeader(int)             {}
 
-// iamAPIVersion is the Version of the IAM calls the console records.
-const iamAPIVersion = "2010-05-08"
+// The API versions of the calls the console records.
+const (
+	iamAPIVersion = "2010-05-08"
+	stsAPIVersion = "2011-06-15"
+)
 
 // Requests from signed-in users.
 

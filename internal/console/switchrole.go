@@ -76,17 +76,24 @@ func (h *Handler) switchRolePost(q *req) {
 		return
 	}
 	f := form("RoleArn", h.cfg.Partition.Prefix("iam")+d.Account+":role/"+d.Role, "RoleSessionName", q.who.Name, "DurationSeconds", strconv.Itoa(switchDuration))
+	// The AssumeRole is recorded in the audit trail as the API's is.
+	rec := h.beginCall(q.ctx, "sts", stsAPIVersion, "AssumeRole", f)
+	defer rec.Close()
+	var out *stsapi.AssumeRoleResponse
 	in, err := h.cfg.STSValidator.Decode("AssumeRole", f)
-	if err != nil {
-		fail(err)
+	if err == nil {
+		ar, ok := in.(*stsapi.AssumeRoleRequest)
+		if !ok {
+			fail(awsquery.InternalFailure())
+			return
+		}
+		out, err = h.cfg.STS.AssumeRole(q.ctx, ar)
+	}
+	codec, _ := h.cfg.STSValidator.(Codec)
+	if ferr := h.finishCall(q.ctx, rec, codec, "AssumeRole", out, err); ferr != nil {
+		fail(ferr)
 		return
 	}
-	ar, ok := in.(*stsapi.AssumeRoleRequest)
-	if !ok {
-		fail(awsquery.InternalFailure())
-		return
-	}
-	out, err := h.cfg.STS.AssumeRole(q.ctx, ar)
 	if err != nil {
 		fail(withMFAHint(err, q.s.MFA))
 		return
