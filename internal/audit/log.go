@@ -801,11 +801,13 @@ func (l *Log) reserve(n int64) error {
 func (l *Log) Chain() string { return l.chain }
 
 // Record appends ev and returns once it is durable (written and, unless
-// NoSync, fsynced), or the error that kept it from being so. EventTime,
-// EventID, EventVersion, EventType and EventCategory are filled in if
-// empty (but EventID of a Call's event, which only the record needs). An EventID given by the caller must be random (version 4) or a
-// version 7 UUID of EventTime, as Record makes them: a lookup by a
-// version 7 ID looks only at that time.
+// NoSync, fsynced), or the error that kept it from being so: wrapping
+// ErrUnavailable while the trail cannot be written. EventTime, EventID,
+// EventVersion, EventType and EventCategory are filled in if empty (but
+// EventID of a Call's event, which only the record needs). An EventID
+// given by the caller must be random (version 4) or a version 7 UUID of
+// EventTime, as Record makes them: a lookup by a version 7 ID looks only
+// at that time.
 func (l *Log) Record(ctx context.Context, ev *Event) error {
 	if ev.EventTime == "" {
 		ev.time = l.opts.Now()
