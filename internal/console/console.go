@@ -404,7 +404,8 @@ func (h *Handler) apiError(err error) *awsquery.Error {
 }
 
 // call validates form as the Query API would for action, then runs op with
-// the decoded input.
+// the decoded input, and records the call in the audit trail as the Query
+// API would: a call whose event cannot be recorded fails.
 func call[In, Out any](h *Handler, ctx context.Context, action string, form url.Values, op func(context.Context, *In) (*Out, error)) (*Out, error) {
 	rec := h.beginCall(ctx, "iam", iamAPIVersion, action, form)
 	defer rec.Close()
