@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,4 +69,27 @@ func TestConsoleLoginAudited(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestConsoleSignInNeedsItsEvent: a sign-in whose ConsoleLogin event the
+// audit trail cannot take is refused (503), and the browser is left with
+// no session.
+func TestConsoleSignInNeedsItsEvent(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	root := e.rootIAM()
+	const pw = "Sup3r-Secret-Passw0rd!"
+	_, err := root.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("carol")})
+	must(t, err)
+	_, err = root.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("carol"), Password: aws.String(pw)})
+	must(t, err)
+	must(t, e.srv.Audit().Close()) // the trail takes nothing from now on
+
+	b := newBrowserless(t)
+	if res := b.signIn(e.url, e.account, "carol", pw); res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("sign-in with no trail: %d, want 503", res.StatusCode)
+	}
+	if res, _ := b.get(e.url + "/console/"); res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/console/signin") {
+		t.Errorf("the console after a refused sign-in: %d to %q, want the sign-in page", res.StatusCode, res.Header.Get("Location"))
+	}
 }
