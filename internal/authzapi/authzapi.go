@@ -228,7 +228,7 @@ func (h *Handler) record(r *http.Request, requestID string, rec *audit.Authoriza
 	case err == nil:
 		return nil
 	case errors.Is(err, audit.ErrUnavailable):
-		return &apiError{code: "ServiceUnavailable", message: "The service is temporarily unavailable. Try again shortly.", origin: OriginCaller, status: http.StatusServiceUnavailable}
+		return &apiError{code: "ServiceUnavailable", message: awsquery.MessageServiceUnavailable, origin: OriginCaller, status: http.StatusServiceUnavailable}
 	}
 	h.cfg.Log.Error("audit event not recorded; answering InternalFailure", "request_id", requestID, "err", err)
 	return internalFailure()

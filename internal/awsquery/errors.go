@@ -98,10 +98,15 @@ func InternalFailure() *Error {
 	return &Error{Code: CodeInternalFailure, Message: "An internal error occurred.", HTTPStatus: http.StatusInternalServerError}
 }
 
+// MessageServiceUnavailable is the message of ServiceUnavailable, which the
+// other front ends (the authorization API, workload credentials, the
+// console) answer too.
+const MessageServiceUnavailable = "The service is temporarily unavailable. Try again shortly."
+
 // ServiceUnavailable is the 503 error of a request the service cannot take
 // for now (its audit trail cannot be written): the SDKs retry it.
 func ServiceUnavailable() *Error {
-	return &Error{Code: CodeServiceUnavailable, Message: "The service is temporarily unavailable. Try again shortly.", HTTPStatus: http.StatusServiceUnavailable}
+	return &Error{Code: CodeServiceUnavailable, Message: MessageServiceUnavailable, HTTPStatus: http.StatusServiceUnavailable}
 }
 
 // NotImplemented is the error of an operation iamd has not implemented. It is

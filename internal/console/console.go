@@ -616,8 +616,13 @@ func (h *Handler) checkCSRF(r *http.Request, s *session) bool {
 // revoked or a sign-in throttled: the console fails closed.
 func (h *Handler) unavailable(w http.ResponseWriter, err error) {
 	h.log.Error("console: store unavailable", "err", err)
+	writeUnavailable(w)
+}
+
+// writeUnavailable answers 503, to be retried in a few seconds.
+func writeUnavailable(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "5")
-	http.Error(w, "The service is temporarily unavailable. Try again shortly.", http.StatusServiceUnavailable)
+	http.Error(w, awsquery.MessageServiceUnavailable, http.StatusServiceUnavailable)
 }
 
 func (h *Handler) toSignin(w http.ResponseWriter, r *http.Request) {

@@ -298,7 +298,7 @@ func (h *Handler) auditSignIn(r *http.Request, ev *audit.Event) bool {
 func (h *Handler) refuseUnaudited(w http.ResponseWriter, r *http.Request) {
 	w.Header().Del("Set-Cookie")
 	setCookie(w, r, sessionCookie, hostSessionCook, "", -1)
-	http.Error(w, "The service is temporarily unavailable. Try again shortly.", http.StatusServiceUnavailable)
+	writeUnavailable(w)
 }
 
 // startSession sends the browser on to the next step of the sign-in, whose

@@ -244,7 +244,7 @@ func (h *Handler) webauthnLoginBegin(w http.ResponseWriter, r *http.Request) {
 	wait, err := h.limiter.Wait(r.Context(), mfaKey(s))
 	if err != nil {
 		h.log.Error("console: sign-in throttle", "err", err)
-		jsonError(w, http.StatusServiceUnavailable, &awsquery.Error{Code: "ServiceUnavailable", Message: "The service is temporarily unavailable. Try again shortly."})
+		jsonError(w, http.StatusServiceUnavailable, awsquery.ServiceUnavailable())
 		return
 	}
 	if wait > 0 {
@@ -345,7 +345,7 @@ func (h *Handler) webauthnLoginFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		h.log.Error("console: end the MFA step", "err", err)
-		jsonError(w, http.StatusServiceUnavailable, &awsquery.Error{Code: "ServiceUnavailable", Message: "The service is temporarily unavailable. Try again shortly."})
+		jsonError(w, http.StatusServiceUnavailable, awsquery.ServiceUnavailable())
 		return
 	}
 	next := safeNext(r.URL.Query().Get("next"))
@@ -365,7 +365,7 @@ func (h *Handler) pendingJSON(w http.ResponseWriter, r *http.Request) *session {
 	s, err := h.sessions.get(r.Context(), r)
 	if err != nil {
 		h.log.Error("console: session", "err", err)
-		jsonError(w, http.StatusServiceUnavailable, &awsquery.Error{Code: "ServiceUnavailable", Message: "The service is temporarily unavailable. Try again shortly."})
+		jsonError(w, http.StatusServiceUnavailable, awsquery.ServiceUnavailable())
 		return nil
 	}
 	if s == nil || s.Stage != stageMFA {

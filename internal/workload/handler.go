@@ -13,6 +13,7 @@ import (
 
 	"github.com/iamd/iamd/internal/audit"
 	"github.com/iamd/iamd/internal/authz"
+	"github.com/iamd/iamd/internal/awsquery"
 	"github.com/iamd/iamd/internal/iam"
 	"github.com/iamd/iamd/internal/stsapi"
 	"github.com/iamd/iamd/policy"
@@ -239,7 +240,7 @@ func (h *Handler) unrecorded(w http.ResponseWriter, account, name string, err er
 	if !errors.Is(err, audit.ErrUnavailable) { // the trail says so once
 		h.cfg.Log.Error("workload credentials: audit event not recorded", "account", account, "workload", name, "err", err)
 	}
-	writeJSON(w, http.StatusServiceUnavailable, errorResponse{Code: "ServiceUnavailable", Message: "The service is temporarily unavailable. Try again shortly."})
+	writeJSON(w, http.StatusServiceUnavailable, errorResponse{Code: "ServiceUnavailable", Message: awsquery.MessageServiceUnavailable})
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, code, message, account, name string) {
