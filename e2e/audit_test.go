@@ -455,7 +455,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 		}, "record 5 was changed"},
 		{"changed newest", func(ls [][]byte) [][]byte {
 			n := len(ls) - 1
-			ls[n] = bytes.Replace(ls[n], []byte(`"errorCode"`), []byte(`"errorcode"`), 1)
+			ls[n] = bytes.Replace(ls[n], []byte(`"us-east-1"`), []byte(`"us-west-1"`), 1)
 			ls[n] = bytes.Replace(ls[n], []byte("tamper-11"), []byte("tamper-12"), 1)
 			return ls
 		}, "record 12 does not match the signed head"},

@@ -193,10 +193,10 @@ func TestCallRecords(t *testing.T) {
 		if err := parseHead(append(slices.Clip(line[:s-len(eventKey)]), '}'), &rec); err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.HasPrefix(line[s:e], compactEventStart) {
-			t.Errorf("record of %s is not in the compact form: %s", rec.Meta.Name, line)
+		if line[s] != '[' {
+			t.Errorf("record of %s is not in the positional form: %s", rec.Meta.Name, line)
 		}
-		r := append(slices.Clip(line[i:s]), renderEvent(nil, line[s:e], rec.Meta.ID, rec.Meta.ReadOnly, rec.Meta.Account)...)
+		r := append(slices.Clip(line[i:s]), renderEvent(nil, line[s:e], &rec.Meta)...)
 		got.Write(uuidPattern.ReplaceAll(append(r, "}\n"...), []byte("UUID")))
 	}
 	golden := filepath.Join("testdata", "call_records.golden")
@@ -293,7 +293,7 @@ func BenchmarkEncode(b *testing.B) {
 			m := metaOfEvent(ev)
 			buf = appendMeta(buf[:prefixRoom], &m)
 			buf = append(buf, eventKey...)
-			buf = appendCompactEvent(buf, ev)
+			buf = appendStoredEvent(buf, ev, &m, true, ev.EventTime)
 		}
 	})
 	b.Run("index", func(b *testing.B) {

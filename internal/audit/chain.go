@@ -40,9 +40,10 @@ import (
 // records continue it; the hash chain itself covers the whole previous
 // hash.
 //
-// The event of an API call is stored in a compact form, without the
-// members the meta holds or that are constants (see compactEventStart);
-// readers render the CloudTrail event (renderEvent).
+// The event of an API call is stored in the positional form (see
+// positionalMembers) or the compact form (see compactEventStart), without
+// the members the meta holds or that are constants; readers render the
+// CloudTrail event (renderEvent).
 //
 // Trails written before 2026-12 hold lines of the earlier form, which
 // carry the previous chain hash in full, and whose chain hash is SHA-256

@@ -47,7 +47,7 @@ func TestKeyFilter(t *testing.T) {
 func TestLookupSkipsSegmentsByFilter(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	opts := Options{Dir: dir, Keys: testKey, Now: func() time.Time { return t0 }, SegmentBytes: 8192, NoSync: true}
+	opts := Options{Dir: dir, Keys: testKey, Now: func() time.Time { return t0 }, SegmentBytes: 5120, NoSync: true}
 	l, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)

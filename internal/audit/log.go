@@ -864,11 +864,7 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 	buf = appendMeta(buf, &m)
 	buf = append(buf, eventKey...)
 	evStart := len(buf)
-	if compact {
-		buf = appendCompactEvent(buf, ev)
-	} else {
-		buf = appendEvent(buf, ev)
-	}
+	buf = appendStoredEvent(buf, ev, &m, compact, l.formatTime(time.Unix(m.time, 0)))
 	m.n = uint32(len(buf) - evStart)
 	buf = append(buf, '}', '\n')
 	l.mu.Lock()

@@ -550,7 +550,9 @@ func (x *index) found(pos uint32) (Found, bool, error) {
 	if err != nil {
 		return Found{}, false, fmt.Errorf("audit: read event: %w", err)
 	}
-	f.JSON = renderedEvent(buf, f.EventID, e.readOnly, account)
+	f.JSON = renderedEvent(buf, &recordMeta{
+		Time: e.time, Account: account, Name: f.EventName, Source: f.Source, Key: f.AccessKeyID, ID: f.EventID, ReadOnly: e.readOnly,
+	})
 	return f, true, nil
 }
 
@@ -597,7 +599,7 @@ func (s *sealedIndex) found(u *sealedRef, e int, q *query, rd *segReader) (Found
 	return Found{
 		EventID: m.id, EventName: m.name, ReadOnly: m.readOnly, AccessKeyID: m.key, Time: time.Unix(m.time, 0).UTC(),
 		Source: m.source, Username: m.user, Resources: m.res,
-		JSON: renderedEvent(buf[evDelta:], m.id, m.readOnly, m.account),
+		JSON: renderedEvent(buf[evDelta:], &rec.Meta),
 	}, true, nil
 }
 

@@ -6,14 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/iamd/iamd/internal/uuid"
 )
 
-// TestEventsReadAsRecorded records events stored in the compact form and
-// in full, and checks that every reader (lookups in the open and in sealed
+// TestEventsReadAsRecorded records events stored in the positional form,
+// the compact form and in full, and checks that every reader (lookups in the open and in sealed
 // segments, Scan, Tail, ReadSealed) returns each as appendEvent writes it
 // in full.
 func TestEventsReadAsRecorded(t *testing.T) {
@@ -31,11 +32,11 @@ func TestEventsReadAsRecorded(t *testing.T) {
 	}()
 	const account = "111122223333"
 	kinds := []struct {
-		name    string
-		compact bool
-		event   func(i int) *Event
+		name  string
+		form  string // as stored: positional, compact or full
+		event func(i int) *Event
 	}{
-		{"API call", true, func(i int) *Event {
+		{"API call", "positional", func(i int) *Event {
 			return &Event{
 				EventSource: SourceIAM, EventName: "GetUser", AWSRegion: "eu-west-1", SourceIPAddress: "10.0.0.1", UserAgent: "ua \"q\" é",
 				RecipientAccountID: account, ReadOnly: true, RequestID: fmt.Sprintf("req-%d", i),
@@ -44,31 +45,70 @@ func TestEventsReadAsRecorded(t *testing.T) {
 				Resources: []Resource{{Type: "AWS::IAM::User", Name: "bob"}},
 			}
 		}},
-		{"failed write without request ID", true, func(int) *Event {
+		{"failed write without request ID", "positional", func(int) *Event {
 			return &Event{
 				EventSource: SourceIAM, EventName: "DeleteUser", AWSRegion: "us-east-1", RecipientAccountID: account,
 				ErrorCode: "DeleteConflict", ErrorMessage: "Cannot delete entity, must delete policies first.",
 				UserIdentity: UserIdentity{Type: "Root", AccountID: account},
 			}
 		}},
-		{"console sign-in", false, func(int) *Event {
+		{"console sign-in", "full", func(int) *Event {
 			return &Event{
 				EventSource: SourceSignin, EventName: "ConsoleLogin", AWSRegion: "us-east-1", RecipientAccountID: account,
 				EventType: TypeConsoleSignIn, UserIdentity: UserIdentity{Type: "IAMUser", UserName: "alice", AccountID: account},
 				ResponseElements: json.RawMessage(`{"ConsoleLogin":"Success"}`),
 			}
 		}},
-		{"event ID given", false, func(i int) *Event {
+		{"event ID given", "full", func(i int) *Event {
 			return &Event{
 				EventSource: SourceSTS, EventName: "GetCallerIdentity", AWSRegion: "us-east-1", RecipientAccountID: account,
 				EventID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), ReadOnly: true,
 				UserIdentity: UserIdentity{Type: "AssumedRole", AccountID: account},
 			}
 		}},
-		{"another account, not read-only", true, func(int) *Event {
+		{"another account, not read-only", "positional", func(int) *Event {
 			return &Event{
 				EventSource: SourceIAM, EventName: "CreateUser", AWSRegion: "us-east-1", RecipientAccountID: "444455556666",
 				UserIdentity: UserIdentity{Type: "AWSAccount", AccountID: "444455556666"},
+			}
+		}},
+		{"assumed role with its session", "positional", func(i int) *Event {
+			return &Event{
+				EventSource: SourceSTS, EventName: "GetCallerIdentity", AWSRegion: "us-east-1", RecipientAccountID: account, ReadOnly: true,
+				UserIdentity: UserIdentity{
+					Type: "AssumedRole", PrincipalID: "AROAEXAMPLE:s", ARN: "arn:aws:sts::111122223333:assumed-role/r/s",
+					AccountID: account, AccessKeyID: "ASIAEXAMPLE",
+					SessionContext: &SessionContext{
+						SessionIssuer:  &SessionIssuer{Type: "Role", PrincipalID: "AROAEXAMPLE", ARN: "arn:aws:iam::111122223333:role/r", AccountID: account, UserName: "r"},
+						Attributes:     SessionAttributes{CreationDate: "2025-01-02T03:04:05Z", MFAAuthenticated: "true"},
+						SourceIdentity: "alice",
+					},
+				},
+				AdditionalEventData: json.RawMessage(`{"authorizationDecisions":[{"action":"sts:GetCallerIdentity","decision":"Allow"}]}`),
+				RequestID:           fmt.Sprintf("req-%d", i),
+			}
+		}},
+		{"federated, no issuer", "positional", func(int) *Event {
+			return &Event{
+				EventSource: SourceSTS, EventName: "AssumeRoleWithWebIdentity", AWSRegion: "us-east-1", RecipientAccountID: account,
+				UserIdentity: UserIdentity{
+					Type: "WebIdentityUser", PrincipalID: "accounts.example.com:sub", UserName: "sub",
+					SessionContext:   &SessionContext{Attributes: SessionAttributes{MFAAuthenticated: "false"}},
+					IdentityProvider: "accounts.example.com",
+				},
+				ResponseElements: json.RawMessage(`{"credentials":{"accessKeyId":"ASIAX"}}`),
+			}
+		}},
+		{"service, invoked by", "positional", func(int) *Event {
+			return &Event{
+				EventSource: SourceSTS, EventName: "AssumeRole", AWSRegion: "us-east-1", RecipientAccountID: account,
+				UserIdentity: UserIdentity{Type: "AWSService", InvokedBy: "workloads.iamd.internal"},
+			}
+		}},
+		{"a name written with escapes", "compact", func(int) *Event {
+			return &Event{
+				EventSource: SourceIAM, EventName: "Get\u00e9User", AWSRegion: "us-east-1", RecipientAccountID: account,
+				UserIdentity: UserIdentity{Type: "Root", AccountID: account},
 			}
 		}},
 	}
@@ -157,8 +197,15 @@ func TestEventsReadAsRecorded(t *testing.T) {
 
 	// The events are stored as their kinds say.
 	for i, ev := range storedEvents(t, dir) {
-		if got, w := bytes.HasPrefix(ev, compactEventStart), kinds[i%len(kinds)].compact; got != w {
-			t.Errorf("event %d (%s) stored compact: %v, want %v: %s", i, kinds[i%len(kinds)].name, got, w, ev)
+		form := "full"
+		switch {
+		case len(ev) > 0 && ev[0] == '[':
+			form = "positional"
+		case bytes.HasPrefix(ev, compactEventStart):
+			form = "compact"
+		}
+		if w := kinds[i%len(kinds)].form; form != w {
+			t.Errorf("event %d (%s) stored %s, want %s: %s", i, kinds[i%len(kinds)].name, form, w, ev)
 		}
 	}
 }
@@ -184,22 +231,64 @@ func storedEvents(t *testing.T, dir string) [][]byte {
 }
 
 // FuzzRenderEvent checks that rendering any stored event never panics,
-// and that an event rendered from the compact form is appendEvent's.
+// and that an event rendered from the positional or the compact form is
+// appendEvent's.
 func FuzzRenderEvent(f *testing.F) {
-	f.Add([]byte(`{"userIdentity":{"type":"Root"},"requestID":"r"}`), "01a251b2-442f-73cc-90af-8a947cd482a1", true, "111122223333", "ua", "GetUser")
-	f.Add([]byte(`{"userIdentity":`), "", false, "", "", "")
-	f.Add([]byte(`{"eventVersion":"1.08"}`), "x", false, "a", "\x00", "\"")
-	f.Fuzz(func(t *testing.T, stored []byte, id string, readOnly bool, account, agent, name string) {
-		renderEvent(nil, stored, id, readOnly, account)
-		renderedEvent(stored, id, readOnly, account)
+	f.Add([]byte(`{"userIdentity":{"type":"Root"},"requestID":"r"}`), "01a251b2-442f-73cc-90af-8a947cd482a1", true, "111122223333", "ua", "GetUser", "AKIA", `{"a":[1,"]"]}`, uint8(0))
+	f.Add([]byte(`[["IAMUser","AIDA",null,"",""],"us-east-1","1.2.3.4","ua","","",{},null,0,"r"]`), "", false, "", "", "", "", "", uint8(255))
+	f.Add([]byte(`[[""],"","","","","",null,null,0,""]`), "x", false, "a", "\x00", "\"", "k", "null", uint8(3))
+	f.Add([]byte(`{"userIdentity":`), "", false, "", "", "", "", "", uint8(1))
+	f.Add([]byte(`{"eventVersion":"1.08"}`), "x", false, "a", "\x00", "\"", "", "", uint8(2))
+	f.Fuzz(func(t *testing.T, stored []byte, id string, readOnly bool, account, agent, name, key, extra string, shape uint8) {
+		m := &recordMeta{Time: 1735787045, Account: account, Name: name, Source: SourceIAM, Key: key, ID: id, ReadOnly: readOnly}
+		renderEvent(nil, stored, m)
+		renderedEvent(stored, m)
 		ev := &Event{
 			EventVersion: EventVersion, EventType: TypeAPICall, ManagementEvent: true, EventCategory: categoryManagement,
-			EventID: id, ReadOnly: readOnly, RecipientAccountID: account, UserAgent: agent, EventName: name,
-			UserIdentity: UserIdentity{Type: "IAMUser", UserName: name},
+			EventTime: FormatTime(time.Unix(m.Time, 0)), EventSource: m.Source, EventName: name,
+			EventID: id, ReadOnly: readOnly, RecipientAccountID: account, UserAgent: agent, AWSRegion: extra,
+			UserIdentity:      UserIdentity{Type: "IAMUser", UserName: name, AccessKeyID: key},
+			RequestParameters: json.RawMessage("null"), ResponseElements: json.RawMessage("null"),
+		}
+		if json.Valid([]byte(extra)) {
+			ev.RequestParameters = json.RawMessage(extra)
+		}
+		if shape&1 != 0 {
+			ev.UserIdentity.PrincipalID, ev.UserIdentity.ARN, ev.ErrorCode = agent, extra, name
+		}
+		if shape&2 != 0 {
+			ev.UserIdentity.SessionContext = &SessionContext{Attributes: SessionAttributes{CreationDate: agent, MFAAuthenticated: name}}
+			if shape&4 != 0 {
+				ev.UserIdentity.SessionContext.SessionIssuer = &SessionIssuer{Type: name, PrincipalID: agent, ARN: extra, AccountID: account}
+			}
+			if shape&8 != 0 {
+				ev.UserIdentity.SessionContext.SourceIdentity = key
+			}
+		}
+		if shape&16 != 0 {
+			ev.UserIdentity.IdentityProvider = agent
+		}
+		if shape&32 != 0 {
+			ev.UserIdentity.InvokedBy = extra
+		}
+		if shape&64 != 0 {
+			ev.AdditionalEventData = json.RawMessage(`{"x":` + strconv.Quote(agent) + `}`)
+			if !json.Valid(ev.AdditionalEventData) {
+				ev.AdditionalEventData = nil
+			}
+		}
+		if shape&128 != 0 {
+			ev.RequestID = agent
 		}
 		full := appendEvent(nil, ev)
-		if got := renderEvent(nil, appendCompactEvent(nil, ev), id, readOnly, account); !bytes.Equal(got, full) {
-			t.Fatalf("rendered\n%s\nwant\n%s", got, full)
+		if got := renderEvent(nil, appendCompactEvent(nil, ev), m); !bytes.Equal(got, full) {
+			t.Fatalf("rendered from the compact form\n%s\nwant\n%s", got, full)
+		}
+		mt := metaOfEvent(ev)
+		if positional(ev, &mt, ev.EventTime) {
+			if got := renderEvent(nil, appendPositionalEvent(nil, ev), m); !bytes.Equal(got, full) {
+				t.Fatalf("rendered from the positional form %s\n%s\nwant\n%s", appendPositionalEvent(nil, ev), got, full)
+			}
 		}
 		if !json.Valid(full) {
 			t.Fatalf("invalid JSON: %s", full)

@@ -58,7 +58,7 @@ func Scan(dir string, f ScanFilter, fn func(event []byte) error) error {
 			if !ok {
 				return
 			}
-			ev = renderEvent(ev[:0], line[s:t], rec.Meta.ID, rec.Meta.ReadOnly, rec.Meta.Account)
+			ev = renderEvent(ev[:0], line[s:t], &rec.Meta)
 			cbErr = fn(ev)
 		}
 		chainDir := filepath.Join(dir, e.Name())

@@ -121,7 +121,7 @@ func ReadSealed(s SealedSegment, fn func(r *SealedRecord) error) error {
 				cbErr = fmt.Errorf("audit: record %d has no event", rec.Seq)
 				return
 			}
-			ev = renderEvent(ev[:0], line[a:b], rec.Meta.ID, rec.Meta.ReadOnly, rec.Meta.Account)
+			ev = renderEvent(ev[:0], line[a:b], &rec.Meta)
 			r = SealedRecord{Seq: rec.Seq, Account: rec.Meta.Account, Time: rec.Meta.Time, Event: ev}
 			cbErr = fn(&r)
 		})

@@ -264,7 +264,7 @@ func (t *Tail) emit(body []byte, fn func(*ChainRecord) error) (bool, error) {
 		Seq: rec.Seq, Time: m.Time, Account: m.Account, EventName: m.Name, Source: m.Source, Username: m.User,
 		AccessKeyID: m.Key, EventID: m.ID, ReadOnly: m.ReadOnly, Resources: r.Resources[:0],
 	}
-	t.ev = renderEvent(t.ev[:0], body[s:e], m.ID, m.ReadOnly, m.Account)
+	t.ev = renderEvent(t.ev[:0], body[s:e], m)
 	r.Event = t.ev
 	for _, p := range m.Res {
 		r.Resources = append(r.Resources, Resource{Type: p[0], Name: p[1]})

@@ -135,11 +135,8 @@ func genTrail(tb testing.TB, dir string, n int, fullOpen bool) int {
 		buf = appendMeta(buf, &m)
 		buf = append(buf, eventKey...)
 		evStart := len(buf) - len(prev)
-		if compactable(ev, m.uuid()) { // as Record stores the events it names
-			buf = appendCompactEvent(buf, ev)
-		} else {
-			buf = appendEvent(buf, ev)
-		}
+		// As Record stores the events it names:
+		buf = appendStoredEvent(buf, ev, &m, compactable(ev, m.uuid()), FormatTime(time.Unix(m.time, 0)))
 		evLen := len(buf) - len(prev) - evStart
 		buf = append(buf, '}')
 		prev = sha256.Sum256(buf) // the previous hash, then the line

@@ -99,3 +99,7 @@ func plainPrefix(s string) int {
 	}
 	return i
 }
+
+// Plain reports whether s is written in JSON as it is, between quotes:
+// printable ASCII without quotes or backslashes.
+func Plain(s string) bool { return plainPrefix(s) == len(s) }
