@@ -57,6 +57,9 @@ type callFacts struct {
 	done            bool
 }
 
+// maxDecisions is the most authorization decisions a Call's event holds.
+const maxDecisions = 32
+
 type decision struct {
 	Action, Resource, Decision string
 }
@@ -139,7 +142,7 @@ func (c *Call) SetCaller(caller *authz.Caller) {
 
 func (c *Call) addDecision(d decision) {
 	c.mu.Lock()
-	if len(c.decisions) < 32 {
+	if len(c.decisions) < maxDecisions {
 		c.decisions = append(c.decisions, d)
 	}
 	c.mu.Unlock()
@@ -271,11 +274,7 @@ func (c *Call) Event() *Event {
 		ev.Resources = c.resources
 	}
 	c.mu.Lock()
-	if len(c.decisions) > 0 {
-		start := len(c.json)
-		c.json = appendDecisions(c.json, c.decisions)
-		ev.AdditionalEventData = c.fragment(start)
-	}
+	ev.decisions = c.decisions // written as additionalEventData (appendEventBody)
 	c.mu.Unlock()
 	return ev
 }

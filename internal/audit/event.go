@@ -88,6 +88,10 @@ type Event struct {
 	// by Call, whose JSON fragments need no validation.
 	time    time.Time
 	trusted bool
+	// decisions, of a Call's event, stand for AdditionalEventData
+	// {"authorizationDecisions":[...]} while it is empty: the positional
+	// form stores them without the members' names.
+	decisions []decision
 }
 
 // Resource is a resource an event refers to, as LookupEvents shows it.

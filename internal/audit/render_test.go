@@ -43,6 +43,7 @@ func TestEventsReadAsRecorded(t *testing.T) {
 				UserIdentity:      UserIdentity{Type: "IAMUser", UserName: "alice", AccessKeyID: "AKIAALICE", AccountID: account},
 				RequestParameters: json.RawMessage(`{"userName":"bob"}`), Username: "alice",
 				Resources: []Resource{{Type: "AWS::IAM::User", Name: "bob"}},
+				decisions: []decision{{Action: "iam:GetUser", Resource: "arn:aws:iam::111122223333:user/bob", Decision: "Allow"}, {Action: "iam:GetUser", Decision: "Deny"}},
 			}
 		}},
 		{"failed write without request ID", "positional", func(int) *Event {
@@ -276,6 +277,9 @@ func FuzzRenderEvent(f *testing.F) {
 			if !json.Valid(ev.AdditionalEventData) {
 				ev.AdditionalEventData = nil
 			}
+		}
+		if shape&64 == 0 && shape&1 != 0 {
+			ev.decisions = []decision{{Action: name, Resource: extra, Decision: agent}, {Action: key, Decision: "Deny"}}
 		}
 		if shape&128 != 0 {
 			ev.RequestID = agent
