@@ -293,7 +293,7 @@ func BenchmarkEncode(b *testing.B) {
 			m := metaOfEvent(ev)
 			buf = appendMeta(buf[:prefixRoom], &m)
 			buf = append(buf, eventKey...)
-			buf = appendStoredEvent(buf, ev, &m, true, ev.EventTime)
+			buf = appendStoredEvent(buf, ev, true, ev.EventTime)
 		}
 	})
 	b.Run("index", func(b *testing.B) {

@@ -109,26 +109,26 @@ const compactEventExtra = 400
 // meta (renderEvent).
 const positionalMembers = 10
 
-// positional reports whether Record may store ev, whose meta is m, in the
-// positional form: it must be compactable, its meta's strings must read
-// back as they were written (so that an event rendered from them is the
-// one recorded), and eventTime must be the meta's time.
-func positional(ev *Event, m *meta, eventTime string) bool {
+// positional reports whether Record may store ev in the positional form:
+// it must be compactable, the strings its meta holds for it (copied from
+// ev by metaOfEvent) must read back as they were written, so that an event
+// rendered from them is the one recorded, and eventTime, the meta's time
+// formatted, must be ev's.
+func positional(ev *Event, eventTime string) bool {
 	return (len(ev.AdditionalEventData) == 0 || ev.AdditionalEventData[0] == '{') && len(ev.decisions) <= maxDecisions &&
-		ev.EventTime == eventTime && plain(ev.EventName) && plain(ev.EventSource) && plain(ev.UserIdentity.AccessKeyID) &&
-		m.name == ev.EventName && m.source == ev.EventSource && m.key == ev.UserIdentity.AccessKeyID
+		ev.EventTime == eventTime && plain(ev.EventName) && plain(ev.EventSource) && plain(ev.UserIdentity.AccessKeyID)
 }
 
 // plain reports whether s is written in JSON as it is, between quotes.
 func plain(s string) bool { return jsontext.Plain(s) }
 
-// appendStoredEvent appends ev, whose meta is m, as a record stores it:
-// in the positional form if it can be, else in the compact form if
-// compact (see compactable), else in full. eventTime is the meta's time,
+// appendStoredEvent appends ev as a record stores it: in the positional
+// form if it can be, else in the compact form if compact (see
+// compactable), else in full. eventTime is the time of ev's meta,
 // formatted.
-func appendStoredEvent(b []byte, ev *Event, m *meta, compact bool, eventTime string) []byte {
+func appendStoredEvent(b []byte, ev *Event, compact bool, eventTime string) []byte {
 	switch {
-	case compact && positional(ev, m, eventTime):
+	case compact && positional(ev, eventTime):
 		return appendPositionalEvent(b, ev)
 	case compact:
 		return appendCompactEvent(b, ev)

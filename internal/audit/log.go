@@ -864,7 +864,7 @@ func (l *Log) Record(ctx context.Context, ev *Event) error {
 	buf = appendMeta(buf, &m)
 	buf = append(buf, eventKey...)
 	evStart := len(buf)
-	buf = appendStoredEvent(buf, ev, &m, compact, l.formatTime(time.Unix(m.time, 0)))
+	buf = appendStoredEvent(buf, ev, compact, l.formatTime(time.Unix(m.time, 0)))
 	m.n = uint32(len(buf) - evStart)
 	buf = append(buf, '}', '\n')
 	l.mu.Lock()

@@ -288,8 +288,7 @@ func FuzzRenderEvent(f *testing.F) {
 		if got := renderEvent(nil, appendCompactEvent(nil, ev), m); !bytes.Equal(got, full) {
 			t.Fatalf("rendered from the compact form\n%s\nwant\n%s", got, full)
 		}
-		mt := metaOfEvent(ev)
-		if positional(ev, &mt, ev.EventTime) {
+		if positional(ev, ev.EventTime) {
 			if got := renderEvent(nil, appendPositionalEvent(nil, ev), m); !bytes.Equal(got, full) {
 				t.Fatalf("rendered from the positional form %s\n%s\nwant\n%s", appendPositionalEvent(nil, ev), got, full)
 			}

@@ -136,7 +136,7 @@ func genTrail(tb testing.TB, dir string, n int, fullOpen bool) int {
 		buf = append(buf, eventKey...)
 		evStart := len(buf) - len(prev)
 		// As Record stores the events it names:
-		buf = appendStoredEvent(buf, ev, &m, compactable(ev, m.uuid()), FormatTime(time.Unix(m.time, 0)))
+		buf = appendStoredEvent(buf, ev, compactable(ev, m.uuid()), FormatTime(time.Unix(m.time, 0)))
 		evLen := len(buf) - len(prev) - evStart
 		buf = append(buf, '}')
 		prev = sha256.Sum256(buf) // the previous hash, then the line
