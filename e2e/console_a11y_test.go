@@ -104,19 +104,19 @@ func (b *browser) audit() {
 	b.keyboard(ctx, loc)
 }
 
-// navigatedAway reports whether err came from leaving the page being
-// checked: the test's last action (a click that submits a form) started a
-// navigation that it does not wait for, and the page went away under the
-// check. That page is not the one the test goes on with: it is checked
-// when a test waits on it.
+// navigatedAway reports whether the page being checked went away under
+// the check: the test's last action (a click that submits a form) started
+// a navigation that it does not wait for, and the check failed with it
+// (err), or ran, without an error, on the next page while it was still
+// loading (a link whose text was not parsed yet). That page is not the
+// one the test goes on with: it is checked when a test waits on it.
 func (b *browser) navigatedAway(ctx context.Context, loc string, err error) bool {
-	if err == nil {
-		return false
-	}
-	msg := err.Error()
-	if strings.Contains(msg, "Inspected target navigated or closed") || strings.Contains(msg, "Execution context was destroyed") ||
-		strings.Contains(msg, "Cannot find context with specified id") {
-		return true
+	if err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "Inspected target navigated or closed") || strings.Contains(msg, "Execution context was destroyed") ||
+			strings.Contains(msg, "Cannot find context with specified id") {
+			return true
+		}
 	}
 	now, lerr := chromedp.Run(ctx, chromedp.Location())
 	return lerr == nil && now != loc
