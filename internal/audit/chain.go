@@ -25,7 +25,9 @@ import (
 //	                                   .log.zst, sealed by an older iamd): see compress.go
 //	audit/<chain>/<firstseq:020d>.idx  a sealed segment's index file (see segindex.go)
 //	audit/<chain>/head                 two fixed-size slots holding the signed head
-//	audit/<chain>/digests.log          signed digests, one JSON line each
+//	audit/<chain>/digests.log          signed digests, one JSON line each, after
+//	                                   a line saying where retention cut them
+//	                                   (see digestsCut)
 //
 // A record line is
 //
@@ -142,29 +144,64 @@ func readHead(path string, keys [][]byte) (h signed, ok bool, err error) {
 	return h, ok, nil
 }
 
-// readDigestsFrom is readDigests of the digests from byte off on.
-func readDigestsFrom(path string, off int64) ([]signed, bool, error) {
-	ds, _, torn, err := readDigestsEnd(path, off)
-	return ds, torn, err
+// A digests.log that retention has cut (Log.cutDigests) starts with the
+// line
+//
+//	{"cut":{"base":OFF,"digests":N}}
+//
+// where OFF is the offset the digest after it had before the cut and N the
+// number of digests before it, which were cut: checkpoints and reports go
+// on naming digests by their offset and number in the uncut file. The
+// digest after the line is the signed removal digest retention wrote
+// before the cut; a verifier takes it as the start of the digest chain,
+// as it takes the removal it signs as the start of the records.
+type digestsCut struct {
+	Base    int64 `json:"base"`
+	Digests int   `json:"digests"`
+	// shift is an offset in the uncut file minus the same offset in this
+	// one; zero in a file never cut.
+	shift int64
 }
 
-// readDigestsEnd is readDigestsFrom, also returning where the last
-// complete digest ends.
-func readDigestsEnd(path string, off int64) (out []signed, end int64, torn bool, err error) {
+// cuts reports whether the digests from offset off on were cut.
+func (c digestsCut) cuts(off int64) bool { return off < c.Base }
+
+func (c digestsCut) line() []byte {
+	return []byte(`{"cut":{"base":` + strconv.FormatInt(c.Base, 10) + `,"digests":` + strconv.Itoa(c.Digests) + "}}\n")
+}
+
+// maxCutLine bounds the cut line's length.
+const maxCutLine = 128
+
+// readDigestsFrom is readDigestsEnd without the end.
+func readDigestsFrom(path string, off int64) ([]signed, bool, digestsCut, error) {
+	ds, _, torn, cut, err := readDigestsEnd(path, off)
+	return ds, torn, cut, err
+}
+
+// readDigestsEnd reads the digests from offset off on (an offset in the
+// uncut file; where the digests there were cut, from the first one kept),
+// returning where the last complete digest ends, whether an incomplete
+// one follows it, and the file's cut line (zero if none).
+func readDigestsEnd(path string, off int64) (out []signed, end int64, torn bool, cut digestsCut, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, off, false, nil
+		return nil, off, false, cut, nil
 	}
 	if err != nil {
-		return nil, off, false, err
+		return nil, off, false, cut, err
 	}
 	defer f.Close()
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return nil, off, false, err
+	if cut, err = readCutLine(f); err != nil {
+		return nil, off, false, cut, err
+	}
+	off = max(off, cut.Base)
+	if _, err := f.Seek(off-cut.shift, io.SeekStart); err != nil {
+		return nil, off, false, cut, err
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {
-		return nil, off, false, err
+		return nil, off, false, cut, err
 	}
 	end = off
 	for len(data) > 0 {
@@ -175,13 +212,38 @@ func readDigestsEnd(path string, off int64) (out []signed, end int64, torn bool,
 		}
 		var s signed
 		if err := json.Unmarshal(data[:i], &s); err != nil {
-			return out, end, false, fmt.Errorf("digest %d: %w", len(out)+1, err)
+			return out, end, false, cut, fmt.Errorf("digest %d: %w", cut.Digests+len(out)+1, err)
 		}
 		out = append(out, s)
 		data = data[i+1:]
 		end += int64(i + 1)
 	}
-	return out, end, torn, nil
+	return out, end, torn, cut, nil
+}
+
+// readCutLine reads the cut line at the start of a digests file, if it
+// has one.
+func readCutLine(f *os.File) (digestsCut, error) {
+	var c digestsCut
+	buf := make([]byte, maxCutLine)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return c, err
+	}
+	buf = buf[:n]
+	if !bytes.HasPrefix(buf, []byte(`{"cut":`)) {
+		return c, nil
+	}
+	i := bytes.IndexByte(buf, '\n')
+	var line struct {
+		Cut *digestsCut `json:"cut"`
+	}
+	if i < 0 || json.Unmarshal(buf[:i], &line) != nil || line.Cut == nil || line.Cut.Base < 0 || line.Cut.Digests < 0 {
+		return c, errors.New("its first line, where retention cut it, is damaged")
+	}
+	c = *line.Cut
+	c.shift = c.Base - int64(i+1)
+	return c, nil
 }
 
 // segments lists a chain's segment files in order of first sequence number.

@@ -131,11 +131,13 @@ type Log struct {
 	lastDigest  string // signature of the previous digest
 	digestCount uint64
 	digestN     int   // digests written
-	digestsSize int64 // bytes of digests.log
-	sinceDigest int
-	headSeq     uint64 // count of records the head file covers
-	headWrites  uint64
-	headTimer   *time.Timer // pending head write (NoSync), nil if none
+	digestsSize int64 // bytes of digests.log, counting those retention cut
+	// digestsShift is digestsSize minus the file's size (see digestsCut).
+	digestsShift int64
+	sinceDigest  int
+	headSeq      uint64 // count of records the head file covers
+	headWrites   uint64
+	headTimer    *time.Timer // pending head write (NoSync), nil if none
 
 	// stage holds the records not yet in the segment (NoSync; nil
 	// otherwise, or where files cannot be mapped). The segment holds the
@@ -691,14 +693,20 @@ func (l *Log) openFiles(base verifyFrom) error {
 	}
 	dpath := filepath.Join(l.dir, digestsFile)
 	// Only the digests after the last checkpoint are read.
-	ds, end, torn, err := readDigestsEnd(dpath, base.digestOff)
+	ds, end, torn, cut, err := readDigestsEnd(dpath, base.digestOff)
 	if err != nil {
 		return err
 	}
 	if torn {
-		_ = os.Truncate(dpath, end)
+		_ = os.Truncate(dpath, end-cut.shift)
 	}
-	l.lastDigest, l.digestCount, l.digestN, l.digestsSize = base.digestSig, base.digestCount, base.digests+len(ds), end
+	before := base.digests
+	if cut.cuts(base.digestOff) {
+		// Retention cut the digests after the checkpoint; the first kept
+		// one signs everything they did.
+		before = cut.Digests
+	}
+	l.lastDigest, l.digestCount, l.digestN, l.digestsSize, l.digestsShift = base.digestSig, base.digestCount, before+len(ds), end, cut.shift
 	if len(ds) > 0 {
 		l.lastDigest, l.digestCount = ds[len(ds)-1].Sig, ds[len(ds)-1].Count
 	}
@@ -1394,7 +1402,7 @@ func (l *Log) writeDigest(rem *removal) error {
 	if _, err := l.digests.Write(append(data, '\n')); err != nil {
 		// What part of the line was written goes, so that the digest
 		// written again starts a line of its own.
-		_ = l.digests.Truncate(l.digestsSize)
+		_ = l.digests.Truncate(l.digestsSize - l.digestsShift)
 		return fmt.Errorf("audit: write digest: %w", err)
 	}
 	l.digestN++

@@ -121,7 +121,16 @@ func (l *Log) applyRetention() error {
 		l.mu.Unlock()
 		return nil //nolint:nilerr // a closed or failed log cuts nothing; its error is reported where it happened
 	}
+	at, before := l.digestsSize, l.digestN
 	err := l.writeDigest(rem)
+	if err == nil && before > 0 {
+		// The digests before the removal digest cover only what it signs:
+		// they go too, so that the digest file stays as short as the
+		// retention keeps the trail. A failed cut leaves them.
+		if cerr := l.cutDigests(at, before); cerr != nil {
+			l.opts.Log.Warn("audit: retention could not cut the digest file; it keeps its older digests", "chain", l.chain, "err", cerr)
+		}
+	}
 	l.mu.Unlock()
 	if err != nil {
 		return err
@@ -164,6 +173,47 @@ func (l *Log) applyRetention() error {
 	return syncDir(l.dir)
 }
 
+// cutDigests replaces digests.log with its digests from offset at (in the
+// uncut file) on, after a line saying that the before digests in front of
+// them were cut (see digestsCut); l.mu is held. The new file is written
+// and synced beside the old one, then renamed over it.
+func (l *Log) cutDigests(at int64, before int) error {
+	path := filepath.Join(l.dir, digestsFile)
+	kept := make([]byte, l.digestsSize-at)
+	old, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	_, err = old.ReadAt(kept, at-l.digestsShift)
+	old.Close()
+	if err != nil {
+		return err
+	}
+	cut := digestsCut{Base: at, Digests: before}
+	line := cut.line()
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(line, kept...))
+	if err == nil {
+		err = datasync(f)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	// The old file is gone: appends go to the new one whatever happens.
+	l.digests.Close()
+	l.digests, l.digestsShift = f, at-int64(len(line))
+	return syncDir(l.dir)
+}
+
 // removeSegment removes a segment (either form) and its index file.
 func removeSegment(path string) error {
 	raw := uncompressedPath(path)
@@ -199,11 +249,11 @@ func writeFileSynced(path string, data []byte) error {
 }
 
 // removedByRetention returns the newest removal the digests sign, among
-// the digests that verify and chain from the first (nil if none).
-func removedByRetention(digests []signed, chain string, keys [][]byte) (*removal, int) {
+// the digests that verify and chain from the first, which chains to prev
+// (nil if none).
+func removedByRetention(digests []signed, chain string, keys [][]byte, prev string) (*removal, int) {
 	var rem *removal
 	at := 0
-	prev := ""
 	for i, d := range digests {
 		if d.Chain != chain || !d.verify("digest", keys) || d.Prev != prev {
 			break

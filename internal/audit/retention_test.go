@@ -110,3 +110,110 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("deletion not detected: %v %+v", err, rep)
 	}
 }
+
+// TestRetentionCutsDigests: each retention cut also cuts the digests
+// before its removal digest, so the digest file stays bounded; verify and
+// a start (from a checkpoint older than the cut) go on from the removal
+// digest, and digests deleted any other way are still found.
+func TestRetentionCutsDigests(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	var mu sync.Mutex
+	now := t0
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	opts := Options{Dir: dir, Keys: testKey, Now: clock, DigestEvery: 10, SegmentBytes: 4096, NoSync: true, Retention: 24 * time.Hour}
+	l, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	cut := func(round int) ChainReport {
+		t.Helper()
+		for range 100 {
+			record(t, l, "111111111111", "GetUser", "u", clock())
+			advance(time.Second)
+		}
+		total += 100
+		advance(48 * time.Hour)
+		for range 30 {
+			record(t, l, "111111111111", "GetUser", "u", clock())
+		}
+		total += 30
+		l.sealWG.Wait()
+		if err := l.applyRetention(); err != nil {
+			t.Fatal(err)
+		}
+		lines := digestLines(t, dir, l.Chain())
+		if !strings.HasPrefix(lines[0], `{"cut":`) || !strings.Contains(lines[1], `"removed"`) || len(lines) != 2 {
+			t.Fatalf("round %d: digest file after the cut:\n%s", round, strings.Join(lines, "\n"))
+		}
+		rep, err := Verify(dir, testKey)
+		if err != nil || !rep.OK() {
+			t.Fatalf("round %d: verify: %v %+v", round, err, rep)
+		}
+		c := rep.Chains[0]
+		if c.Removed == nil || c.Records != uint64(total) || c.Digests != l.digestN || c.Removed.Digest != l.digestN {
+			t.Fatalf("round %d: report %+v, removed %+v; %d records and %d digests written", round, c, c.Removed, total, l.digestN)
+		}
+		return c
+	}
+	cut(1)
+	// The newest checkpoint names digests the cut removed: a start goes on
+	// from the removal digest.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = Open(opts); err != nil {
+		t.Fatal(err)
+	}
+	c := cut(2)
+	record(t, l, "111111111111", "GetUser", "u", clock())
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	total++
+	rep, err := Verify(dir, testKey)
+	if err != nil || !rep.OK() || rep.Chains[0].Records != uint64(total) || rep.Chains[0].Removed.Last != c.Removed.Last {
+		t.Fatalf("verify after closing: %v %+v", err, rep)
+	}
+
+	path := filepath.Join(dir, c.Chain, digestsFile)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(orig), "\n")
+	for _, tc := range []struct {
+		name, data, problem string
+	}{
+		{"cut line deleted", strings.Join(lines[1:], ""), "does not chain"},
+		{"removal digest deleted", lines[0] + strings.Join(lines[2:], ""), "does not sign a removal"},
+	} {
+		if err := os.WriteFile(path, []byte(tc.data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Verify(dir, testKey)
+		if err != nil || rep.OK() || !strings.Contains(strings.Join(rep.Chains[0].Problems, "\n"), tc.problem) {
+			t.Errorf("%s: verify: %v %+v", tc.name, err, rep)
+		}
+	}
+	// A start with a damaged digest file says so.
+	if err := os.WriteFile(path, []byte(`{"cut":{"base":-1}}`+"\n"+strings.Join(lines[1:], "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Verify(dir, testKey)
+	if err != nil || rep.OK() || !strings.Contains(strings.Join(rep.Chains[0].Problems, "\n"), "damaged") {
+		t.Errorf("damaged cut line: verify: %v %+v", err, rep)
+	}
+}
+
+// digestLines returns the lines of a chain's digest file.
+func digestLines(t *testing.T, dir, chain string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, chain, digestsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}

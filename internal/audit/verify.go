@@ -145,17 +145,29 @@ func verifyChain(dir, chain string, keys [][]byte, from verifyFrom, fn func(path
 	if herr != nil && !errors.Is(herr, os.ErrNotExist) {
 		return nil, nil, herr
 	}
-	digests, tornDigest, err := readDigestsFrom(filepath.Join(dir, digestsFile), from.digestOff)
+	digests, tornDigest, cut, err := readDigestsFrom(filepath.Join(dir, digestsFile), from.digestOff)
 	if err != nil {
 		problem("digest file: %v", err)
+	}
+	// The digests are numbered, and chained, from the one before them.
+	before, prevSig, prevCount := from.digests, from.digestSig, from.digestCount
+	if cut.cuts(from.digestOff) {
+		// Retention cut the digests before the first one kept, which
+		// signs the removal and so chains to nothing kept.
+		before = cut.Digests
+		if len(digests) > 0 && digests[0].Removed != nil {
+			prevSig = digests[0].Prev
+		} else {
+			problem("digests 1 to %d were cut from the digest file, and the first one kept does not sign a removal by retention (digests were deleted)", cut.Digests)
+		}
 	}
 	if !from.set {
 		// Records below a removal the digests sign were removed by
 		// retention: the chain is checked from there.
-		if rem, n := removedByRetention(digests, chain, keys); rem != nil {
+		if rem, n := removedByRetention(digests, chain, keys, prevSig); rem != nil {
 			if h, ok := hexHash(rem.Head); ok {
 				from.scanFrom = scanFrom{count: rem.Last, head: h, set: true, progress: from.progress}
-				cr.Removed = &Removed{First: rem.First, Last: rem.Last, Until: time.Unix(rem.Until, 0).UTC(), Digest: n}
+				cr.Removed = &Removed{First: rem.First, Last: rem.Last, Until: time.Unix(rem.Until, 0).UTC(), Digest: before + n}
 			}
 		}
 	}
@@ -170,7 +182,7 @@ func verifyChain(dir, chain string, keys [][]byte, from verifyFrom, fn func(path
 	if err != nil {
 		return nil, nil, err
 	}
-	cr.Records, cr.Head, cr.Digests = st.count, hex.EncodeToString(st.head[:]), from.digests+len(digests)
+	cr.Records, cr.Head, cr.Digests = st.count, hex.EncodeToString(st.head[:]), before+len(digests)
 	cr.Problems = append(cr.Problems, st.problems...)
 	broken := len(st.problems) > 0
 	hashAt := func(n uint64) (string, bool) {
@@ -185,9 +197,8 @@ func verifyChain(dir, chain string, keys [][]byte, from verifyFrom, fn func(path
 		return hex.EncodeToString(h[:]), ok
 	}
 
-	prevSig, prevCount := from.digestSig, from.digestCount
 	for i, d := range digests {
-		n := from.digests + i + 1
+		n := before + i + 1
 		switch {
 		case d.Chain != chain:
 			problem("digest %d belongs to chain %q", n, d.Chain)
