@@ -7,7 +7,10 @@
 // it only for the strings inside.
 package jsontext
 
-import "unicode/utf8"
+import (
+	"math/bits"
+	"unicode/utf8"
+)
 
 const hexDigits = "0123456789abcdef"
 
@@ -79,25 +82,56 @@ func appendString(b []byte, s string, html bool) []byte {
 
 // plainPrefix returns the length of the leading run of s that JSON needs
 // no escape for (ASCII without control characters, quotes or
-// backslashes), testing eight bytes at a time.
+// backslashes), testing eight bytes at a time; a string's last bytes are
+// tested as the eight that end it.
 func plainPrefix(s string) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	n := len(s)
+	if n < 8 {
+		i := 0
+		for i < n && plainByte(s[i]) {
+			i++
+		}
+		return i
+	}
 	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		q := x ^ ('"' * ones)   // zero bytes where x has '"'
-		bs := x ^ ('\\' * ones) // zero bytes where x has '\\'
-		if (x|(x-0x20*ones)&^x|(q-ones)&^q|(bs-ones)&^bs)&highs != 0 {
-			break
+	for ; n-i >= 8; i += 8 {
+		if m := escapes(word(s[i:i+8])) & highs; m != 0 {
+			return i + first(m)
 		}
 	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
-			break
+	if i < n {
+		// The bytes before i are plain, so the first flagged one is at
+		// i or after.
+		j := n - 8
+		if m := escapes(word(s[j:])) & highs; m != 0 {
+			return j + first(m)
 		}
 	}
-	return i
+	return n
+}
+
+func plainByte(c byte) bool { return c-0x20 < 0x60 && c != '"' && c != '\\' }
+
+// first returns the index of the lowest byte whose high bit m has set.
+// escapes sets it exactly in the lowest byte that needs an escape: the
+// borrows that may flag bytes above it start there.
+func first(m uint64) int { return bits.TrailingZeros64(m) / 8 }
+
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// word reads the first eight bytes of s, little-endian, in one load.
+func word(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// escapes returns x with the high bit set in each byte (and maybe in the
+// bytes above it) that JSON must escape or that is not ASCII.
+func escapes(x uint64) uint64 {
+	q := x ^ ('"' * ones)   // zero bytes where x has '"'
+	bs := x ^ ('\\' * ones) // zero bytes where x has '\\'
+	return x | (x-0x20*ones)&^x | (q-ones)&^q | (bs-ones)&^bs
 }
 
 // Plain reports whether s is written in JSON as it is, between quotes:

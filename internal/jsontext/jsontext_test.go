@@ -59,3 +59,44 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPlainPrefix checks the word-at-a-time scan against a byte-at-a-time
+// one.
+func FuzzPlainPrefix(f *testing.F) {
+	for _, s := range []string{"", "arn:aws:iam::111122223333:user/alice", "0123456\"89abcdef0", "0123456789abcdef\x7f\x1f", "abcdefgh\\", "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := 0
+		for want < len(s) {
+			if c := s[want]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+				break
+			}
+			want++
+		}
+		if got := plainPrefix(s); got != want {
+			t.Fatalf("plainPrefix(%q) = %d, want %d", s, got, want)
+		}
+	})
+}
+
+// BenchmarkAppendString appends the strings of an audit record of a
+// signed GetUser.
+func BenchmarkAppendString(b *testing.B) {
+	strs := []string{
+		"111122223333", "GetUser", "iam.amazonaws.com", "load-000001", "AKIAZ54VECKFJ3EIDTG3",
+		"01a25353-e2eb-7b96-928a-db2ece0a84bd", "AWS::IAM::User", "load-000769", "IAMUser",
+		"AIDA5DLHW3GGX5V22UIEV", "arn:aws:iam::111122223333:user/load-000001", "111122223333",
+		"load-000001", "us-east-1", "127.0.0.1", "aws-cli/1.36.0 md/Botocore#1.35.0 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.2 md/pyimpl#CPython cfg/retry-mode#legacy botocore/1.35.0",
+		"", "", "userName", "load-000769", "iam:GetUser", "arn:aws:iam::111122223333:user/load-000769", "Allow",
+		"04c08bde-4952-4200-a304-7bdebdab68dc",
+	}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = buf[:0]
+		for _, s := range strs {
+			buf = AppendString(buf, s)
+		}
+	}
+}
