@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -307,4 +308,26 @@ func BenchmarkEncode(b *testing.B) {
 			x.appendOne(&m)
 		}
 	})
+}
+
+// BenchmarkIndexAppend indexes events as a server under load does: every
+// event's strings are new (each request parses its own), and the resource
+// names rotate over 1,000 users.
+func BenchmarkIndexAppend(b *testing.B) {
+	const n = 1 << 15
+	ms := make([]meta, n)
+	for i := range ms {
+		ms[i] = meta{time: int64(1796694336 + i/20000), account: strings.Clone("111122223333"), name: strings.Clone("GetUser"),
+			source: strings.Clone("iam.amazonaws.com"), user: strings.Clone("load-000001"), key: strings.Clone("AKIAZ54VECKFJ3EIDTG3"),
+			idBytes: [16]byte{byte(i), byte(i >> 8), 1}, readOnly: true,
+			res: []Resource{{Type: strings.Clone("AWS::IAM::User"), Name: fmt.Sprintf("load-%06d", i%1000)}}}
+	}
+	b.ReportAllocs()
+	x := newIndex("c", 1, "", nil)
+	for i := 0; b.Loop(); i++ {
+		if i%n == 0 {
+			x = newIndex("c", 1, "", nil)
+		}
+		x.appendOne(&ms[i%n])
+	}
 }
