@@ -132,12 +132,15 @@ type Log struct {
 	digestCount uint64
 	digestN     int   // digests written
 	digestsSize int64 // bytes of digests.log, counting those retention cut
-	// digestsShift is digestsSize minus the file's size (see digestsCut).
-	digestsShift int64
-	sinceDigest  int
-	headSeq      uint64 // count of records the head file covers
-	headWrites   uint64
-	headTimer    *time.Timer // pending head write (NoSync), nil if none
+	// digestsShift is digestsSize minus the file's size, and digestsBase
+	// the offset of the file's first digest (see digestsCut); both count
+	// the bytes retention cut.
+	digestsShift, digestsBase int64
+	lastDigestAt              int64 // offset of the last digest written
+	sinceDigest               int
+	headSeq                   uint64 // count of records the head file covers
+	headWrites                uint64
+	headTimer                 *time.Timer // pending head write (NoSync), nil if none
 
 	// stage holds the records not yet in the segment (NoSync; nil
 	// otherwise, or where files cannot be mapped). The segment holds the
@@ -706,7 +709,8 @@ func (l *Log) openFiles(base verifyFrom) error {
 		// one signs everything they did.
 		before = cut.Digests
 	}
-	l.lastDigest, l.digestCount, l.digestN, l.digestsSize, l.digestsShift = base.digestSig, base.digestCount, before+len(ds), end, cut.shift
+	l.lastDigest, l.digestCount, l.digestN, l.digestsSize = base.digestSig, base.digestCount, before+len(ds), end
+	l.digestsShift, l.digestsBase, l.lastDigestAt = cut.shift, cut.Base, cut.Base
 	if len(ds) > 0 {
 		l.lastDigest, l.digestCount = ds[len(ds)-1].Sig, ds[len(ds)-1].Count
 	}
@@ -1406,6 +1410,7 @@ func (l *Log) writeDigest(rem *removal) error {
 		return fmt.Errorf("audit: write digest: %w", err)
 	}
 	l.digestN++
+	l.lastDigestAt = l.digestsSize
 	l.digestsSize += int64(len(data) + 1)
 	if !l.opts.NoSync || rem != nil {
 		if err := datasync(l.digests); err != nil {

@@ -121,13 +121,14 @@ func (l *Log) applyRetention() error {
 		l.mu.Unlock()
 		return nil //nolint:nilerr // a closed or failed log cuts nothing; its error is reported where it happened
 	}
-	at, before := l.digestsSize, l.digestN
 	err := l.writeDigest(rem)
-	if err == nil && before > 0 {
+	if err == nil && l.lastDigestAt > l.digestsBase {
 		// The digests before the removal digest cover only what it signs:
 		// they go too, so that the digest file stays as short as the
-		// retention keeps the trail. A failed cut leaves them.
-		if cerr := l.cutDigests(at, before); cerr != nil {
+		// retention keeps the trail. (Other digests may have been written
+		// while writeDigest released l.mu, but only before it.) A failed
+		// cut leaves them.
+		if cerr := l.cutDigests(l.lastDigestAt, l.digestN-1); cerr != nil {
 			l.opts.Log.Warn("audit: retention could not cut the digest file; it keeps its older digests", "chain", l.chain, "err", cerr)
 		}
 	}
@@ -210,7 +211,7 @@ func (l *Log) cutDigests(at int64, before int) error {
 	}
 	// The old file is gone: appends go to the new one whatever happens.
 	l.digests.Close()
-	l.digests, l.digestsShift = f, at-int64(len(line))
+	l.digests, l.digestsShift, l.digestsBase = f, at-int64(len(line)), at
 	return syncDir(l.dir)
 }
 
