@@ -37,10 +37,9 @@ func TestParseRetention(t *testing.T) {
 func TestRetention(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	var mu sync.Mutex
-	now := t0
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	opts := Options{Dir: dir, Keys: testKey, Now: clock, DigestEvery: 10, SegmentBytes: 4096, NoSync: true, Retention: 24 * time.Hour}
+	mc := &manualClock{now: t0}
+	clock := mc.Now
+	opts := retentionOptions(dir, clock)
 	l, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -48,9 +47,7 @@ func TestRetention(t *testing.T) {
 	for i := range 100 {
 		record(t, l, "111111111111", "GetUser", "old", t0.Add(time.Duration(i)*time.Second))
 	}
-	mu.Lock()
-	now = t0.Add(48 * time.Hour)
-	mu.Unlock()
+	mc.Add(48 * time.Hour)
 	for range 30 {
 		record(t, l, "111111111111", "GetUser", "new", clock())
 	}
@@ -117,12 +114,9 @@ func TestRetention(t *testing.T) {
 // digest, and digests deleted any other way are still found.
 func TestRetentionCutsDigests(t *testing.T) {
 	dir := t.TempDir()
-	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	var mu sync.Mutex
-	now := t0
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	opts := Options{Dir: dir, Keys: testKey, Now: clock, DigestEvery: 10, SegmentBytes: 4096, NoSync: true, Retention: 24 * time.Hour}
+	mc := &manualClock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock, advance := mc.Now, mc.Add
+	opts := retentionOptions(dir, clock)
 	l, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -216,4 +210,28 @@ func digestLines(t *testing.T, dir, chain string) []string {
 		t.Fatal(err)
 	}
 	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
+// manualClock is a clock a test moves.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// retentionOptions are small segments and frequent digests under a day's
+// retention.
+func retentionOptions(dir string, clock func() time.Time) Options {
+	return Options{Dir: dir, Keys: testKey, Now: clock, DigestEvery: 10, SegmentBytes: 4096, NoSync: true, Retention: 24 * time.Hour}
 }
