@@ -1,8 +1,10 @@
 package audit
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -234,4 +236,49 @@ func (c *manualClock) Add(d time.Duration) {
 // retention.
 func retentionOptions(dir string, clock func() time.Time) Options {
 	return Options{Dir: dir, Keys: testKey, Now: clock, DigestEvery: 10, SegmentBytes: 4096, NoSync: true, Retention: 24 * time.Hour}
+}
+
+// FuzzReadDigests reads any digest file without a panic, and a file cut
+// after any of its digests gives, from every offset of the uncut file, the
+// digests the uncut one gives from there (all those kept, for an offset
+// the cut removed).
+func FuzzReadDigests(f *testing.F) {
+	f.Add([]byte(`{"cut":{"base":700,"digests":2}}`+"\n"+`{"chain":"c","count":30}`+"\n"), uint8(1), uint16(0))
+	f.Add([]byte(`{"chain":"c","count":10}`+"\n"+`{"chain":"c","count":20,"prev":"x"}`+"\n"+`{"chain":"c","cou`), uint8(0), uint16(30))
+	f.Add([]byte(`{"cut":{"base":-3}}`+"\n"), uint8(2), uint16(5))
+	f.Add([]byte(`{"chain":"c","count":10}`+"\n"+`{"chain":"c","count":20,"prev":"x"}`+"\n"+`{"chain":"c","count":30,"prev":"y"}`+"\n"), uint8(2), uint16(25))
+	f.Fuzz(func(t *testing.T, data []byte, cutAfter uint8, off uint16) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, digestsFile)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, _, _, _, _ = readDigestsEnd(path, int64(off))
+
+		// A file of whole digests, cut after digest k.
+		uncut, _, torn, _, err := readDigestsEnd(path, 0)
+		if err != nil || torn || len(uncut) == 0 || bytes.HasPrefix(data, []byte(`{"cut":`)) {
+			return
+		}
+		lines := bytes.SplitAfter(data, []byte("\n"))
+		k := int(cutAfter) % len(uncut)
+		at := int64(len(bytes.Join(lines[:k], nil)))
+		cutFile := append(digestsCut{Base: at, Digests: k}.line(), bytes.Join(lines[k:], nil)...)
+		if err := os.WriteFile(path, cutFile, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		from := min(int64(off), int64(len(data)))
+		if err := os.WriteFile(filepath.Join(dir, "uncut"), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		want, wantEnd, _, _, err := readDigestsEnd(filepath.Join(dir, "uncut"), max(from, at))
+		if err != nil {
+			return // from is inside a line
+		}
+		got, gotEnd, torn, c, err := readDigestsEnd(path, from)
+		if err != nil || torn || c.Base != at || c.Digests != k || gotEnd != wantEnd || !reflect.DeepEqual(got, want) {
+			t.Fatalf("cut after %d, from %d: %d digests to %d, cut %+v, torn %v, err %v; uncut from %d: %d digests to %d",
+				k, from, len(got), gotEnd, c, torn, err, max(from, at), len(want), wantEnd)
+		}
+	})
 }
