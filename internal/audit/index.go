@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/iamd/iamd/internal/uuid"
 )
@@ -68,7 +69,8 @@ func metaOfRecord(r *recordLine) meta {
 	return m
 }
 
-// ievent is an indexed event: strings interned to small integers.
+// ievent is an indexed event: its strings interned to small integers, but
+// for its resources' names (see resRef).
 type ievent struct {
 	time                             int64
 	seq                              uint64
@@ -111,7 +113,6 @@ const (
 	fUser
 	fKey
 	fResType
-	fResName
 	numFields
 )
 
@@ -143,7 +144,10 @@ type index struct {
 	// unsorted is set when an event was appended with an earlier time
 	// than the one before it; sortLoaded puts them in order.
 	unsorted bool
-	res      chunked[[2]uint32] // resources (type, name) of the events
+	res      chunked[resRef] // resources of the events
+	// names holds the resources' names, in chunks that never move once
+	// written (see resRef).
+	names [][]byte
 
 	// The last string interned per field: events come in runs (one
 	// caller, one operation), so this spares most map lookups.
@@ -151,6 +155,36 @@ type index struct {
 		s  string
 		id uint32
 	}
+}
+
+// resRef is an indexed resource: its type interned, its name in the
+// index's names. Names are not interned: under load they change with
+// nearly every event (the user of each GetUser, every new user's name), so
+// interning them cost a map lookup per event, the dearest part of indexing
+// one once the request path has pushed the map out of the CPU's caches.
+type resRef struct{ typ, chunk, off, n uint32 }
+
+// nameChunk is the size of a chunk of index.names.
+const nameChunk = 64 << 10
+
+// addName appends a resource's name to x.names.
+func (x *index) addName(s string) (chunk, off uint32) {
+	if n := len(x.names); n == 0 || cap(x.names[n-1])-len(x.names[n-1]) < len(s) {
+		x.names = append(x.names, make([]byte, 0, max(nameChunk, len(s))))
+	}
+	last := &x.names[len(x.names)-1]
+	off = uint32(len(*last))
+	*last = append(*last, s...)
+	return uint32(len(x.names) - 1), off
+}
+
+// name returns a resource's name. It shares x.names's bytes, which are
+// never written again: callers that keep it past the index copy it.
+func (x *index) name(r resRef) string {
+	if r.n == 0 {
+		return ""
+	}
+	return unsafe.String(&x.names[r.chunk][r.off], r.n)
 }
 
 // eventChunk is the number of events per chunk of index.events.
@@ -234,7 +268,7 @@ func (x *index) sortLoaded() {
 	x.unsorted = false
 	type moved struct {
 		e   ievent
-		res [][2]uint32
+		res []resRef
 	}
 	all := make([]moved, 0, x.count)
 	for _, chunk := range x.events {
@@ -251,7 +285,7 @@ func (x *index) sortLoaded() {
 		}
 		return 0
 	})
-	var res chunked[[2]uint32]
+	var res chunked[resRef]
 	x.events, x.count = nil, 0
 	for _, m := range all {
 		e := m.e
@@ -297,7 +331,11 @@ func (x *index) appendMeta(m *meta) {
 	}
 	last := &x.events[len(x.events)-1]
 	for _, r := range m.res[:e.nres] {
-		x.res.add([2]uint32{x.internField(fResType, r.Type), x.internField(fResName, r.Name)})
+		ref := resRef{typ: x.internField(fResType, r.Type), n: uint32(len(r.Name))}
+		if ref.n > 0 {
+			ref.chunk, ref.off = x.addName(r.Name)
+		}
+		x.res.add(ref)
 	}
 	*last = append(*last, e)
 	x.count++
@@ -309,8 +347,8 @@ func (x *index) appendMeta(m *meta) {
 }
 
 // resources returns the resources of an indexed event.
-func (x *index) resources(e *ievent) [][2]uint32 {
-	var res [][2]uint32
+func (x *index) resources(e *ievent) []resRef {
+	var res []resRef
 	for i := range int(e.nres) {
 		res = append(res, x.res.at(int(e.res)+i))
 	}
@@ -435,7 +473,7 @@ func (x *index) appendKeys(keys []uint64, e *ievent, ak *accountKeys, last *last
 	}
 	for i := range int(e.nres) {
 		r := x.res.at(int(e.res) + i)
-		keys = append(keys, hash(postResType, r[0]), hash(postResName, r[1]))
+		keys = append(keys, hash(postResType, r.typ), ak.hash(postResName, x.name(r)))
 	}
 	return keys
 }

@@ -466,6 +466,15 @@ func (x *index) candidates(q *query, upper cursor, start int64, limit int, cs []
 		keep = func(e *ievent) bool { return e.id == q.id }
 	case AttrReadOnly:
 		keep = func(e *ievent) bool { return e.readOnly == q.ro }
+	case AttrResourceName:
+		keep = func(e *ievent) bool {
+			for i := range int(e.nres) {
+				if x.name(x.res.at(int(e.res)+i)) == q.value {
+					return true
+				}
+			}
+			return false
+		}
 	default:
 		v, ok := x.ids[q.value]
 		if !ok {
@@ -480,14 +489,10 @@ func (x *index) candidates(q *query, upper cursor, start int64, limit int, cs []
 			keep = func(e *ievent) bool { return e.key == v }
 		case AttrEventSource:
 			keep = func(e *ievent) bool { return e.source == v }
-		case AttrResourceType, AttrResourceName:
-			field := 0
-			if q.attr == AttrResourceName {
-				field = 1
-			}
+		case AttrResourceType:
 			keep = func(e *ievent) bool {
 				for i := range int(e.nres) {
-					if x.res.at(int(e.res) + i)[field] == v {
+					if x.res.at(int(e.res)+i).typ == v {
 						return true
 					}
 				}
@@ -534,7 +539,7 @@ func (x *index) found(pos uint32) (Found, bool, error) {
 		Time: time.Unix(e.time, 0).UTC(), Source: x.strs[e.source], Username: x.strs[e.user],
 	}
 	for _, r := range x.resources(&e) {
-		f.Resources = append(f.Resources, Resource{Type: x.strs[r[0]], Name: x.strs[r[1]]})
+		f.Resources = append(f.Resources, Resource{Type: x.strs[r.typ], Name: strings.Clone(x.name(r))})
 	}
 	account := x.strs[e.account]
 	seg := x.seg
