@@ -7,9 +7,7 @@
 # passed to the server, e.g. IAMD_AUDIT=off:
 #
 #   scripts/bench/ab.sh 12 start:/tmp/iamd-start now:/tmp/iamd-now off:/tmp/iamd-now:IAMD_AUDIT=off
-set -euo pipefail
-BENCH_DIR=${BENCH_DIR:-/tmp/iamd-bench}
-IAMD_LOAD=${IAMD_LOAD:-$BENCH_DIR/iamd-load}
+. "$(dirname "$0")/env.sh"
 rounds=$1
 shift
 read -r key secret <"$BENCH_DIR/key"

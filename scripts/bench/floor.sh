@@ -6,9 +6,7 @@
 # (8 connections, 4 s). Prints req/s and the server's CPU per request.
 #
 #   scripts/bench/floor.sh 6 start:/tmp/iamd-start now:/tmp/iamd-now off:/tmp/iamd-now:IAMD_AUDIT=off
-set -euo pipefail
-BENCH_DIR=${BENCH_DIR:-/tmp/iamd-bench}
-IAMD_LOAD=${IAMD_LOAD:-$BENCH_DIR/iamd-load}
+. "$(dirname "$0")/env.sh"
 rounds=$1
 shift
 read -r key secret <"$BENCH_DIR/key"

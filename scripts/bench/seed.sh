@@ -7,9 +7,7 @@
 #   go build -o /tmp/iamd-bench/iamd ./cmd/iamd
 #   go build -o /tmp/iamd-bench/iamd-load ./cmd/iamd-load
 #   scripts/bench/seed.sh /tmp/iamd-bench/iamd
-set -euo pipefail
-BENCH_DIR=${BENCH_DIR:-/tmp/iamd-bench}
-IAMD_LOAD=${IAMD_LOAD:-$BENCH_DIR/iamd-load}
+. "$(dirname "$0")/env.sh"
 iamd=$1
 rm -rf "$BENCH_DIR/data"
 mkdir -p "$BENCH_DIR/data"
